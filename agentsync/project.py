@@ -1,0 +1,73 @@
+"""A loaded project: settings from ``agentsync.yaml`` plus the agent and tag definitions.
+
+The types here are what every later stage consumes; ``agentsync.loader`` builds them from files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentsync.errors import Problem
+from agentsync.resources.agent import AgentDef
+from agentsync.resources.tag import TagDef
+
+PROJECT_FILE = "agentsync.yaml"
+AGENTS_DIR = "agents"
+TAGS_FILE = "tags.yaml"
+DEFAULT_NAMESPACE = "agentsync"
+
+RESIDENCIES: dict[str, str] = {
+    "global": "https://api.elevenlabs.io",
+    "us": "https://api.us.elevenlabs.io",
+    "eu-residency": "https://api.eu.residency.elevenlabs.io",
+    "in-residency": "https://api.in.residency.elevenlabs.io",
+    "sg-residency": "https://api.sg.residency.elevenlabs.io",
+}
+
+
+@dataclass(frozen=True)
+class SafetySettings:
+    """octoDNS's rule: a plan touching more than ``max_change_share`` of the managed resources needs
+    --force, once there are at least ``min_managed`` of them."""
+
+    max_change_share: float = 0.30
+    min_managed: int = 10
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    base_url: str | None = None
+    residency: str | None = None
+    api_key_env: str = "ELEVENLABS_API_KEY"
+    namespace: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespace: str = DEFAULT_NAMESPACE
+    tags_authoritative: bool = False
+    safety: SafetySettings = field(default_factory=SafetySettings)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    default_environment: str | None = None
+
+
+@dataclass
+class Project:
+    """Everything the planner needs from disk. ``tags`` is None when the project has no tags.yaml,
+    which leaves conversation tags unmanaged."""
+
+    root: Path
+    settings: Settings
+    agents: dict[str, AgentDef]
+    tags: list[TagDef] | None
+    environment: Environment | None = None
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> str:
+        if self.environment is not None and self.environment.namespace:
+            return self.environment.namespace
+        return self.settings.namespace

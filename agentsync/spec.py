@@ -1,0 +1,123 @@
+"""The packaged ElevenLabs OpenAPI document and the few ways the rest of the code looks into it.
+
+The document (``agentsync/data/openapi.json``) is the trimmed official spec: the ground truth for every
+schema, default and enum. The emulator validates and fills defaults from it, the schema generator builds
+the editor schemas from it, and the diff derives its patch strategy from it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from typing import Any, NamedTuple
+
+REF_PREFIX = "#/components/schemas/"
+
+# The request and response models of the two managed kinds.
+AGENT_CREATE_BODY = "Body_Create_Agent_v1_convai_agents_create_post"
+AGENT_PATCH_BODY = "Body_Patches_an_Agent_settings_v1_convai_agents__agent_id__patch"
+AGENT_RESPONSE = "GetAgentResponseModel"
+AGENT_SUMMARY = "AgentSummaryResponseModel"
+AGENTS_PAGE = "GetAgentsPageResponseModel"
+CONVERSATION_CONFIG_INPUT = "ConversationalConfigAPIModel-Input"
+PLATFORM_SETTINGS_INPUT = "AgentPlatformSettingsRequestModel"
+WORKFLOW_INPUT = "AgentWorkflowRequestModel"
+TAG_RESPONSE = "ConversationTagResponseModel"
+TAG_CREATE_BODY = "CreateConversationTagRequestModel"
+TAG_PATCH_BODY = "PatchConversationTagRequestModel"
+TAGS_PAGE = "GetConversationTagsPageResponseModel"
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document, parsed once per process. Treat it as read-only."""
+    text = resources.files("agentsync").joinpath("data/openapi.json").read_text(encoding="utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def schemas() -> dict[str, Any]:
+    components: dict[str, Any] = document()["components"]["schemas"]
+    return components
+
+
+def schema(name: str) -> dict[str, Any]:
+    """The component schema called ``name`` (KeyError if the document has none)."""
+    found: dict[str, Any] = schemas()[name]
+    return found
+
+
+def ref_name(ref: str) -> str:
+    if not ref.startswith(REF_PREFIX):
+        raise ValueError(f"not a component reference: {ref}")
+    return ref[len(REF_PREFIX):]
+
+
+def deref(node: Mapping[str, Any]) -> dict[str, Any]:
+    """Follow ``$ref`` links until a schema with content of its own is reached."""
+    seen = 0
+    current: Mapping[str, Any] = node
+    while "$ref" in current:
+        current = schema(ref_name(current["$ref"]))
+        seen += 1
+        if seen > 64:
+            raise ValueError("reference cycle in the OpenAPI document")
+    return dict(current)
+
+
+class Unwrapped(NamedTuple):
+    """A schema node with references followed and a ``null`` alternative taken off."""
+
+    node: dict[str, Any]
+    nullable: bool
+
+
+def _is_null(node: Mapping[str, Any]) -> bool:
+    return node.get("type") == "null"
+
+
+def unwrap(node: Mapping[str, Any]) -> Unwrapped:
+    """Reduce ``$ref`` / ``anyOf: [X, null]`` wrappers to the schema that describes the value.
+
+    A ``$ref`` beside an ``anyOf`` (as the PATCH body has for ``conversation_config``) is the stronger,
+    typed description, so it wins. A union of several non-null alternatives is returned as it is.
+    """
+    nullable = False
+    current: Mapping[str, Any] = node
+    for _ in range(64):
+        branches = current.get("anyOf") or current.get("oneOf")
+        if branches is not None:
+            nullable = nullable or any(_is_null(b) for b in branches)
+        if "$ref" in current:
+            current = schema(ref_name(current["$ref"]))
+            continue
+        if branches is not None:
+            real = [b for b in branches if not _is_null(b)]
+            if len(real) == 1:
+                current = real[0]
+                continue
+        if current.get("type") == ["null"]:
+            nullable = True
+        return Unwrapped(dict(current), nullable)
+    raise ValueError("schema nesting too deep in the OpenAPI document")
+
+
+def is_free_form_map(node: Mapping[str, Any]) -> bool:
+    """True for an object whose keys are data (``additionalProperties`` and no declared properties)."""
+    return (
+        node.get("type") == "object"
+        and not node.get("properties")
+        and node.get("additionalProperties") not in (None, False)
+    )
+
+
+def is_typed_object(node: Mapping[str, Any]) -> bool:
+    return bool(node.get("properties"))
+
+
+def operation(method: str, path: str) -> dict[str, Any]:
+    """The operation object of ``METHOD path`` as the document writes the path."""
+    found: dict[str, Any] = document()["paths"][path][method.lower()]
+    return found
