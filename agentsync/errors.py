@@ -126,11 +126,17 @@ class ApiErrorDetail:
 
 
 class ApiError(AgentsyncError):
-    """The API answered with an error status. The message is one sentence built from the response."""
+    """The API answered with an error status. The message is one sentence built from the response.
 
-    def __init__(self, detail: ApiErrorDetail, *, hint: str | None = None) -> None:
+    ``ambiguous`` is True when a write failed in a way that leaves open whether the server applied it
+    (a 5xx on POST/PATCH/DELETE): the caller must look before it tries again."""
+
+    ambiguous: bool = False
+
+    def __init__(self, detail: ApiErrorDetail, *, hint: str | None = None, ambiguous: bool = False) -> None:
         super().__init__(detail.message, hint=hint)
         self.detail = detail
+        self.ambiguous = ambiguous
 
     @property
     def status(self) -> int:
@@ -138,11 +144,17 @@ class ApiError(AgentsyncError):
 
 
 class NetworkError(AgentsyncError):
-    """No usable HTTP answer: connection refused, timed out, dropped, or a body that is not the API's."""
+    """No usable HTTP answer: connection refused, timed out, dropped, or a body that is not the API's.
 
-    def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
+    ``ambiguous`` is True when a write may have reached the server before the failure (timeout, dropped
+    connection on POST/PATCH/DELETE)."""
+
+    ambiguous: bool = False
+
+    def __init__(self, message: str, *, url: str, hint: str | None = None, ambiguous: bool = False) -> None:
         super().__init__(message, hint=hint)
         self.url = url
+        self.ambiguous = ambiguous
 
 
 class StalePlanError(AgentsyncError):

@@ -1,0 +1,445 @@
+"""Talking to the ElevenLabs API: one keep-alive session, auth, timeouts, retries, pagination, concurrency.
+
+Every failure becomes an :class:`~agentsync.errors.ApiError` or :class:`~agentsync.errors.NetworkError`
+whose message is one sentence a user can act on. The API key lives only in the session headers: it is
+never part of a message, a repr or a file.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from agentsync import __version__
+from agentsync.errors import ApiError, ApiErrorDetail, NetworkError, UsageError
+from agentsync.project import RESIDENCIES
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+API_KEY_HEADER = "xi-api-key"
+DEFAULT_RESIDENCY = "global"
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE"})
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5  # per request, first try included
+    base_delay: float = 0.5  # jittered exponential backoff: uniform(0, min(max_delay, base * 2**n))
+    max_delay: float = 10.0
+    max_total: float = 60.0  # give up when the next wait would pass this many seconds since the first try
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """The wait before try ``attempt + 1``: the server's Retry-After when given, else full jitter."""
+        if retry_after is not None:
+            return max(0.0, min(self.max_delay, retry_after))
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def resolve_base_url(base_url: str | None, residency: str | None) -> str:
+    """The API root from an explicit URL, else a residency name (``global``, ``us``, ``eu-residency``,
+    ``in-residency``, ``sg-residency``, as the official CLI names them), else the global API."""
+    if base_url:
+        return _checked_url(base_url)
+    name = (residency or DEFAULT_RESIDENCY).strip().lower()
+    if name not in RESIDENCIES:
+        known = ", ".join(RESIDENCIES)
+        raise UsageError(f"unknown residency {residency!r}", hint=f"use one of: {known}")
+    return RESIDENCIES[name]
+
+
+def _checked_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"the base URL {url!r} is not an http(s) URL",
+                         hint="write it like https://api.elevenlabs.io")
+    return url.strip().rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(base_url: str) -> None:
+    """Refuse to send a key in clear text anywhere but this machine."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+        raise UsageError(
+            f"refusing to send the API key over plain HTTP to {parts.hostname}",
+            hint="use an https:// base URL (plain http is allowed only for 127.0.0.1 and localhost)",
+        )
+
+
+def connect(base_url: str | None = None, residency: str | None = None, *, api_key: str | None,
+            key_source: str = "ELEVENLABS_API_KEY", **options: Any) -> Client:
+    """A :class:`Client` for the resolved base URL; a missing key is a usage error naming where it
+    was looked for (``key_source``, an environment variable name)."""
+    if not api_key:
+        raise UsageError(f"no API key: the environment variable {key_source} is not set",
+                         hint=f"export {key_source}=... (the key is read only from the environment)")
+    return Client(resolve_base_url(base_url, residency), api_key, **options)
+
+
+class Client:
+    """A thread-safe API client: ``get``/``post``/``patch``/``delete`` return the decoded JSON body."""
+
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0, concurrency: int = 8,
+                 retry: RetryPolicy = RetryPolicy(), user_agent: str | None = None) -> None:
+        self.base_url = _checked_url(base_url)
+        check_transport(self.base_url)
+        if concurrency < 1:
+            raise UsageError(f"concurrency must be at least 1, not {concurrency}")
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.retry = retry
+        self._session = _make_session(api_key, concurrency, user_agent)
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r}, concurrency={self.concurrency})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Requests sent per HTTP method, and ``retries``: e.g. ``{"GET": 12, "PATCH": 3, "retries": 1}``."""
+        with self._lock:
+            return dict(self._counts)
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._request("GET", path, params=params, retry=True)
+
+    def post(self, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False) -> Any:
+        # A create is never blindly retried: a lost answer could mean the resource now exists.
+        return self._request("POST", path, body=body, retry=retry)
+
+    def patch(self, path: str, body: Mapping[str, Any]) -> Any:
+        # Re-sending the same PATCH converges to the same state, so it is safe to retry.
+        return self._request("PATCH", path, body=body, retry=True)
+
+    def delete(self, path: str) -> None:
+        self._request("DELETE", path, retry=True)
+
+    def paginate(self, path: str, items_key: str,
+                 params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a cursor-paginated list; stops on ``has_more`` (not on a null cursor)."""
+        query = dict(params or {})
+        seen: set[str] = set()
+        while True:
+            page = self.get(path, query)
+            yield from _page_items(page, items_key, self._url(path))
+            if not page.get("has_more"):
+                return
+            query["cursor"] = _next_cursor(page, seen, self._url(path))
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R | BaseException]:
+        """``fn`` over ``items``, at most ``concurrency`` at a time, in order; an exception takes the
+        place of its result instead of being raised, so one failure never hides the others."""
+        work = list(items)
+        if self.concurrency == 1 or len(work) <= 1:
+            return [_capture(fn, item) for item in work]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(work))) as pool:
+            return list(pool.map(lambda item: _capture(fn, item), work))
+
+    # -- one request, with retries -------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] += 1
+
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                 body: Mapping[str, Any] | None = None, retry: bool) -> Any:
+        url = self._url(path)
+        policy = self.retry if retry else NO_RETRY
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = self._attempt(method, url, params, body)
+            if not isinstance(outcome, _Failure):
+                return outcome.value
+            if method == "DELETE" and attempt > 1 and outcome.status == 404:
+                return None  # an earlier try that lost its answer already deleted it
+            wait = policy.backoff(attempt, outcome.retry_after)
+            if (not outcome.retryable or attempt >= policy.max_attempts
+                    or time.monotonic() - started + wait > policy.max_total):
+                raise outcome.error
+            self._count("retries")
+            time.sleep(wait)
+
+    def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None,
+                 body: Mapping[str, Any] | None) -> _Success | _Failure:
+        self._count(method)
+        try:
+            response = self._session.request(method, url, params=_query(params), json=body,
+                                             timeout=self.timeout)
+        except requests.RequestException as exc:
+            return _Failure(network_error(method, url, exc, self.timeout), retryable=True)
+        with response:
+            if response.ok:
+                return _Success(_decode(method, url, response))
+            return _failure(method, url, response)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Success:
+    value: Any
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: ApiError | NetworkError
+    retryable: bool
+    status: int = 0
+    retry_after: float | None = None
+
+
+def _make_session(api_key: str, concurrency: int, user_agent: str | None) -> requests.Session:
+    session = requests.Session()
+    # Proxies from the environment would see the key; the API is reached directly.
+    session.trust_env = False
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(concurrency, 1), max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update({
+        API_KEY_HEADER: api_key,
+        "Accept": "application/json",
+        "User-Agent": user_agent or f"agentsync/{__version__}",
+    })
+    return session
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Query values as the API reads them: booleans as ``true``/``false``, None left out."""
+    if params is None:
+        return None
+    return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in params.items() if v is not None}
+
+
+def _capture(fn: Callable[[T], R], item: T) -> R | BaseException:
+    try:
+        return fn(item)
+    except Exception as exc:
+        return exc
+
+
+def _page_items(page: Any, items_key: str, url: str) -> list[dict[str, Any]]:
+    items = page.get(items_key) if isinstance(page, dict) else None
+    if not isinstance(items, list):
+        raise NetworkError(f"the list answer from {url} has no {items_key!r} array", url=url)
+    return items
+
+
+def _next_cursor(page: Mapping[str, Any], seen: set[str], url: str) -> str:
+    cursor = page.get("next_cursor")
+    if not isinstance(cursor, str) or not cursor or cursor in seen:
+        # Following it would loop forever or stop early; both would silently lose resources.
+        raise NetworkError(f"the list answer from {url} says has_more but gives no new next_cursor", url=url)
+    seen.add(cursor)
+    return cursor
+
+
+def _decode(method: str, url: str, response: requests.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise NetworkError(
+            f"the answer to {method} {url} is not JSON ({_content_type(response)}, status {response.status_code})",
+            url=url, hint="check that the base URL points at the ElevenLabs API",
+        ) from None
+
+
+def _content_type(response: requests.Response) -> str:
+    return response.headers.get("Content-Type", "no content type").split(";")[0].strip()
+
+
+def _failure(method: str, url: str, response: requests.Response) -> _Failure:
+    status = response.status_code
+    error = api_error(method, url, status, response.text, _content_type(response),
+                      request_id=response.headers.get("x-request-id") or response.headers.get("request-id"))
+    if status >= 500 and method in WRITE_METHODS:
+        error.ambiguous = True
+    return _Failure(error, retryable=status in RETRYABLE_STATUSES, status=status,
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta seconds or an HTTP date; None if unusable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# -- error sentences -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    message: str | None = None
+    code: str | None = None
+    request_id: str | None = None
+    field_errors: tuple[str, ...] = ()
+
+
+def parse_error_body(text: str) -> _Parsed | None:
+    """Read the API's error shapes: object ``detail``, list ``detail`` (422), or string ``detail``.
+    None when the body is not JSON with a ``detail`` (an HTML error page, a proxy's answer)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if isinstance(detail, str):
+        return _Parsed(message=detail)
+    if isinstance(detail, list):
+        return _Parsed(field_errors=tuple(_field_error(item) for item in detail))
+    if isinstance(detail, dict):
+        return _object_detail(detail)
+    return None
+
+
+def _object_detail(detail: Mapping[str, Any]) -> _Parsed:
+    code = detail.get("code") or detail.get("status")
+    message = detail.get("message")
+    return _Parsed(message=str(message) if message else None, code=str(code) if code else None,
+                   request_id=_str_or_none(detail.get("request_id")))
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def _field_error(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    loc = ".".join(str(part) for part in item.get("loc") or ())
+    msg = item.get("msg") or item.get("message") or "invalid"
+    return f"{loc}: {msg}" if loc else str(msg)
+
+
+def api_error(method: str, url: str, status: int, text: str, content_type: str = "",
+              request_id: str | None = None) -> ApiError:
+    """The one-sentence error for an HTTP error answer."""
+    parsed = parse_error_body(text)
+    if parsed is None:
+        sentence = f"{method} {url} failed with HTTP {status} and a body that is not the API's ({content_type or 'not JSON'})"
+        detail = ApiErrorDetail(status, method, url, sentence, request_id=request_id)
+        return ApiError(detail, hint="check the base URL, or try again if the service is down")
+    rid = parsed.request_id or request_id
+    sentence, hint = _sentence(method, url, status, parsed, rid)
+    detail = ApiErrorDetail(status, method, url, sentence, request_id=rid, code=parsed.code,
+                            field_errors=list(parsed.field_errors))
+    return ApiError(detail, hint=hint)
+
+
+def _sentence(method: str, url: str, status: int, parsed: _Parsed,
+              request_id: str | None) -> tuple[str, str | None]:
+    said = f": {parsed.message}" if parsed.message else ""
+    where = f"{method} {url}"
+    if status == 401:
+        return (f"the API key was rejected (401) on {where}{said}",
+                "check the API key variable (ELEVENLABS_API_KEY or the environment's api_key_env)")
+    if status == 403:
+        return f"the API key is not allowed to do {where} (403){said}", "ask a workspace admin for access"
+    if status == 404:
+        return f"{where} found nothing (404){said}", None
+    if status == 422:
+        return _validation_sentence(where, parsed), "fix the field in the agent or tag file"
+    if status == 429:
+        return (f"the API is rate limiting {where} (429){said}",
+                "lower --concurrency or try again in a minute")
+    if status >= 500:
+        rid = f" (request id {request_id})" if request_id else ""
+        return f"the server failed with HTTP {status} on {where}{rid}{said}", "try again; if it keeps failing, quote the request id to ElevenLabs support"
+    return f"the API refused {where} (HTTP {status}){said}", None
+
+
+def _validation_sentence(where: str, parsed: _Parsed) -> str:
+    if not parsed.field_errors:
+        return f"the API rejected {where} as invalid (422): {parsed.message or 'no details given'}"
+    first = parsed.field_errors[0]
+    more = len(parsed.field_errors) - 1
+    extra = f" (and {more} more: {'; '.join(parsed.field_errors[1:])})" if more else ""
+    return f"the API rejected {where} as invalid (422): {first}{extra}"
+
+
+def network_error(method: str, url: str, exc: requests.RequestException, timeout: float) -> NetworkError:
+    """The one-sentence error for a request that got no HTTP answer."""
+    sent = _may_have_been_sent(exc)
+    ambiguous = sent and method in WRITE_METHODS
+    if isinstance(exc, requests.ConnectTimeout):
+        message = f"could not connect to {url}: timed out after {timeout:g} s"
+    elif isinstance(exc, requests.Timeout):
+        message = f"{method} {url} timed out after {timeout:g} s without an answer"
+    elif not sent:
+        message = f"could not connect to {url}: {_refusal_reason(exc)}"
+    else:
+        message = f"the connection to {url} was dropped before {method} got an answer"
+    hint = "check the base URL and the network" if not sent else "try again; agentsync re-reads the workspace first"
+    return NetworkError(message, url=url, hint=hint, ambiguous=ambiguous)
+
+
+def _may_have_been_sent(exc: requests.RequestException) -> bool:
+    """False only when the request certainly never left: the connection itself failed."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
+        text = repr(exc)
+        return not any(s in text for s in ("NewConnectionError", "NameResolutionError", "Connection refused"))
+    return True
+
+
+def _refusal_reason(exc: requests.RequestException) -> str:
+    text = repr(exc)
+    if "NameResolutionError" in text or "Name or service not known" in text:
+        return "the host name does not resolve"
+    if "refused" in text.lower():
+        return "connection refused"
+    return "the connection failed"
