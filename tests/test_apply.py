@@ -1,0 +1,180 @@
+"""The apply engine: ordering, read-back comparison, target checks, and writes against the emulator."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentsync.apply import (
+    ApplyReport,
+    Outcome,
+    Result,
+    check_target,
+    is_atomic,
+    same,
+    stages,
+    unconverged,
+    version_description,
+    with_marker,
+)
+from agentsync.errors import PlanFileError
+from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Plan
+
+BASE = "http://127.0.0.1:1"
+
+
+def change(kind: Kind, action: Action, key: str, *, depends_on: tuple[str, ...] = (),
+           body: dict[str, Any] | None = None, fields: tuple[FieldChange, ...] = (),
+           remote_id: str | None = None, fingerprint: str = "fp") -> Change:
+    return Change(kind=kind, action=action, key=key, remote_id=remote_id, name=key, fields=fields,
+                  method="PATCH", path="/v1/x", body=body, json_patch=(), fingerprint=fingerprint,
+                  depends_on=depends_on)
+
+
+def plan_of(*changes: Change, namespace: str = "agentsync", environment: str | None = None) -> Plan:
+    return Plan(changes=tuple(changes), unchanged=0, managed=len(changes), namespace=namespace,
+                base_url=BASE, environment=environment)
+
+
+# -- order ------------------------------------------------------------------------------------------
+
+
+def keys(order: list[list[Change]]) -> list[list[str]]:
+    return [[f"{c.kind.value}:{c.action.value}:{c.key}" for c in stage] for stage in order]
+
+
+def test_stages_put_tags_first_agents_by_dependency_and_deletes_last_in_reverse() -> None:
+    plan = plan_of(
+        change(Kind.AGENT, Action.DELETE, "old-agent"),
+        change(Kind.AGENT, Action.CREATE, "router", depends_on=("billing", "sales")),
+        change(Kind.TAG, Action.DELETE, "stale-tag"),
+        change(Kind.AGENT, Action.UPDATE, "billing", depends_on=("sales",)),
+        change(Kind.AGENT, Action.CREATE, "sales"),
+        change(Kind.TAG, Action.CREATE, "vip"),
+        change(Kind.AGENT, Action.UPDATE, "faq", depends_on=("not-in-plan",)),
+    )
+    assert keys(stages(plan)) == [
+        ["tag:create:vip"],
+        ["agent:create:sales", "agent:update:faq"],
+        ["agent:update:billing"],
+        ["agent:create:router"],
+        ["agent:delete:old-agent"],
+        ["tag:delete:stale-tag"],
+    ]
+
+
+def test_a_dependency_cycle_still_schedules_every_change() -> None:
+    plan = plan_of(change(Kind.AGENT, Action.CREATE, "a", depends_on=("b",)),
+                   change(Kind.AGENT, Action.CREATE, "b", depends_on=("a",)))
+    assert sorted(sum(keys(stages(plan)), [])) == ["agent:create:a", "agent:create:b"]
+
+
+def test_an_empty_plan_has_no_stages() -> None:
+    assert stages(plan_of()) == []
+
+
+# -- read-back comparison -----------------------------------------------------------------------------
+
+
+def test_same_compares_numbers_numerically_and_ignores_server_filled_keys() -> None:
+    assert same({"a": 7, "b": {"c": [1, 2]}}, {"a": 7.0, "b": {"c": [1.0, 2], "filled": True}, "x": 1})
+    assert not same({"a": 7}, {"a": 8})
+    assert not same({"a": [1, 2]}, {"a": [2, 1]})
+    assert not same({"a": True}, {"a": 1})
+    assert not same({"a": None}, {"a": ABSENT})
+    assert same({"a": None}, {"a": None})
+
+
+def test_same_with_exact_keys_requires_the_whole_map() -> None:
+    assert not same({"en": {"x": 1}}, {"en": {"x": 1}, "fr": {"x": 2}}, exact_keys=True)
+    assert same({"en": {"x": 1}}, {"en": {"x": 1, "filled": 0}}, exact_keys=True)
+
+
+def test_free_form_maps_and_workflow_are_atomic_typed_objects_are_not() -> None:
+    assert is_atomic(("conversation_config", "language_presets"))
+    assert is_atomic(("workflow",))
+    assert not is_atomic(("conversation_config", "agent"))
+    assert not is_atomic(("conversation_config", "tts", "stability"))
+    assert not is_atomic(("no_such_field",))
+
+
+def test_unconverged_names_each_path_that_did_not_take() -> None:
+    body = {"conversation_config": {"tts": {"stability": 0.5, "speed": 1.1}}, "name": "Bot"}
+    ch = change(Kind.AGENT, Action.UPDATE, "bot", body=body,
+                fields=(FieldChange(("platform_settings", "call_limits", "daily_limit"), 1, 500),
+                        FieldChange(("conversation_config", "agent", "first_message"), "hi", ABSENT)))
+    actual = {"name": "Bot", "conversation_config": {"tts": {"stability": 0.5, "speed": 1.0}},
+              "platform_settings": {"call_limits": {"daily_limit": 1}}, "tags": []}
+    assert unconverged(ch, body, actual, None) == (
+        "conversation_config.tts.speed", "platform_settings.call_limits.daily_limit")
+
+
+def test_unconverged_wants_the_marker_and_compares_tags_as_a_set() -> None:
+    mark = "agentsync:bot"
+    body = with_marker({"tags": ["a", "b"]}, mark)
+    ch = change(Kind.AGENT, Action.CREATE, "bot", body=body, fields=(FieldChange(("tags",), ABSENT, ["a", "b"]),))
+    assert unconverged(ch, body, {"tags": ["b", mark, "a"]}, mark) == ()
+    assert unconverged(ch, body, {"tags": ["b", "a"]}, mark) == ("tags",)
+    assert unconverged(ch, body, {"tags": ["a", mark]}, mark) == ("tags",)
+
+
+def test_unconverged_ignores_the_write_only_version_description() -> None:
+    body = {"name": "x", "version_description": "agentsync apply: abc fix"}
+    assert unconverged(change(Kind.AGENT, Action.UPDATE, "x", body=body), body, {"name": "x"}, None) == ()
+
+
+def test_with_marker_adds_once() -> None:
+    assert with_marker({"name": "n"}, "ns:k") == {"name": "n", "tags": ["ns:k"]}
+    assert with_marker({"tags": ["ns:k", "t"]}, "ns:k")["tags"] == ["ns:k", "t"]
+
+
+# -- target and version note ---------------------------------------------------------------------------
+
+
+def test_check_target_accepts_the_same_target() -> None:
+    check_target(plan_of(environment="prod"), namespace="agentsync", base_url=BASE + "/", environment="prod")
+
+
+@pytest.mark.parametrize(("namespace", "base_url", "environment", "word"), [
+    ("other", BASE, None, "namespace"),
+    ("agentsync", "http://127.0.0.1:2", None, "base URL"),
+    ("agentsync", BASE, "prod", "environment"),
+])
+def test_check_target_refuses_another_target(namespace: str, base_url: str, environment: str | None,
+                                             word: str) -> None:
+    with pytest.raises(PlanFileError) as info:
+        check_target(plan_of(), namespace=namespace, base_url=base_url, environment=environment)
+    assert word in info.value.message
+    assert info.value.hint and "agentsync plan" in info.value.hint
+
+
+def test_version_description_prefers_the_message(tmp_path: Path) -> None:
+    assert version_description(tmp_path, "hotfix prompt") == "hotfix prompt"
+
+
+def test_version_description_names_the_git_commit(tmp_path: Path) -> None:
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "Tune the support prompt"], check=True)
+    text = version_description(tmp_path, None)
+    assert text is not None and text.endswith("Tune the support prompt")
+    assert text.startswith("agentsync apply: ")
+
+
+def test_version_description_outside_git_is_none(tmp_path: Path) -> None:
+    assert version_description(tmp_path, None) is None
+
+
+# -- report --------------------------------------------------------------------------------------------
+
+
+def test_report_exit_code_is_1_for_any_failure_skip_or_interrupt() -> None:
+    ok = Result(Kind.AGENT, Action.UPDATE, "a", Outcome.APPLIED)
+    assert ApplyReport((ok,)).exit_code == 0
+    assert ApplyReport((ok,), interrupted=True).exit_code == 1
+    for outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.NOT_CONVERGED):
+        assert ApplyReport((ok, Result(Kind.TAG, Action.CREATE, "t", outcome))).exit_code == 1
+    assert ApplyReport((Result(Kind.TAG, Action.CREATE, "t", Outcome.WOULD_APPLY),), dry_run=True).exit_code == 0
