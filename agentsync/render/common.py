@@ -1,0 +1,127 @@
+"""What every renderer shares: secret masking (in one place), value display, ordering and the summary."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Path, Plan
+
+SENSITIVE = "(sensitive)"
+# A field whose name contains one of these is a secret; its value is never shown by any renderer.
+SECRET_WORDS: tuple[str, ...] = ("secret", "token", "password", "api_key")
+
+SYMBOLS: dict[Action, str] = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.ADOPT: "±",
+    Action.DELETE: "-",
+}
+# Creates and adopts first, deletes last: the order apply follows.
+ACTION_ORDER: tuple[Action, ...] = (Action.CREATE, Action.ADOPT, Action.UPDATE, Action.DELETE)
+KIND_ORDER: tuple[Kind, ...] = (Kind.TAG, Kind.AGENT)
+
+
+def is_secret_name(name: str | int) -> bool:
+    lowered = str(name).lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def is_secret_path(path: Path) -> bool:
+    return bool(path) and is_secret_name(path[-1])
+
+
+def mask(value: Any) -> Any:
+    """``value`` with every secret-named key's value replaced, at any depth."""
+    if isinstance(value, Mapping):
+        return {k: (SENSITIVE if is_secret_name(k) else mask(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask(v) for v in value]
+    return value
+
+
+def masked_side(field: FieldChange, value: Any) -> Any:
+    """One side of a field change as it may be shown."""
+    if value is ABSENT:
+        return ABSENT
+    return SENSITIVE if is_secret_path(field.path) else mask(value)
+
+
+def mask_json_patch(ops: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    masked = []
+    for op in ops:
+        last = str(op.get("path", "")).rsplit("/", 1)[-1]
+        value = SENSITIVE if "value" in op and is_secret_name(last) else mask(op.get("value"))
+        masked.append({**op, "value": value} if "value" in op else dict(op))
+    return masked
+
+
+def display(value: Any) -> str:
+    """A value on one line, as JSON shows it (strings quoted), or ``(absent)``."""
+    if value is ABSENT:
+        return "(absent)"
+    if value == SENSITIVE:
+        return SENSITIVE
+    return json.dumps(value, ensure_ascii=False, sort_keys=False)
+
+
+def is_multiline(field: FieldChange) -> bool:
+    """Both sides are text and at least one spans lines: shown as a unified line diff."""
+    sides = [v for v in (field.old, field.new) if v is not ABSENT]
+    return (not is_secret_path(field.path) and all(isinstance(v, str) for v in sides)
+            and any("\n" in v for v in sides))
+
+
+def ordered(plan: Plan) -> list[Change]:
+    """Changes in reading order: by action (creates first, deletes last), then kind, then key."""
+    def rank(change: Change) -> tuple[int, int, str]:
+        return ACTION_ORDER.index(change.action), KIND_ORDER.index(change.kind), change.key
+    return sorted(plan.changes, key=rank)
+
+
+def summary(plan: Plan) -> str:
+    """``Plan: 1 to create, 2 to update, 0 to delete, 12 unchanged.`` (adoptions named when any)."""
+    if not plan.has_changes:
+        return f"No changes. The workspace matches the project ({plan.unchanged} unchanged)."
+    parts = [f"{plan.count(Action.CREATE)} to create"]
+    if plan.count(Action.ADOPT):
+        parts.append(f"{plan.count(Action.ADOPT)} to adopt")
+    parts += [f"{plan.count(Action.UPDATE)} to update", f"{plan.count(Action.DELETE)} to delete",
+              f"{plan.unchanged} unchanged"]
+    return f"Plan: {', '.join(parts)}."
+
+
+def header(plan: Plan) -> str:
+    env = plan.environment or "(default)"
+    return f"environment {env} · namespace {plan.namespace} · {plan.base_url}"
+
+
+def title(change: Change) -> str:
+    """``agent support-bot ("Support Bot", agent_123)``: what a change is about, in one phrase."""
+    named = change.name and change.name != change.key
+    extras = [json.dumps(change.name, ensure_ascii=False)] if named else []
+    if change.remote_id:
+        extras.append(change.remote_id)
+    tail = f" ({', '.join(extras)})" if extras else ""
+    return f"{change.kind.value} {change.key}{tail}"
+
+
+def request_line(change: Change) -> str:
+    return f"{change.method} {change.path}"
+
+
+def body_text(change: Change) -> str | None:
+    """The request body as it will be sent, secrets masked, pretty-printed; None for no body."""
+    if change.body is None:
+        return None
+    return json.dumps(mask(change.body), indent=2, ensure_ascii=False)
+
+
+def line_diff(field: FieldChange) -> list[str]:
+    """A unified line diff of a multi-line text field (headers dropped: the path says what it is)."""
+    old = field.old if isinstance(field.old, str) else ""
+    new = field.new if isinstance(field.new, str) else ""
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=2)
+    return [line for line in lines if not line.startswith(("---", "+++"))]
