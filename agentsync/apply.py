@@ -8,18 +8,20 @@ One failure never stops an independent resource; a resource whose dependency fai
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import random
+import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any, Protocol
 
-from agentsync import spec
-from agentsync.errors import AgentsyncError, ApiError, NetworkError, PlanFileError, StalePlanError
+from agentsync import diff
+from agentsync.errors import AgentsyncError, ApiError, ExitCode, NetworkError, PlanFileError, StalePlanError
 from agentsync.plan import ABSENT, Action, Change, Kind, Path, Plan, dotted
 from agentsync.resources.agent import marker, marker_key
 
@@ -89,7 +91,9 @@ class ApplyReport:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        if self.interrupted:
+            return int(ExitCode.INTERRUPTED)
+        return int(ExitCode.OK if self.ok else ExitCode.ERROR)
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,7 @@ def check_fresh(client: ApiClient, plan: Plan) -> Snapshot:
 
 
 def _fingerprint_now(plan: Plan, change: Change, snap: Snapshot) -> str:
-    from agentsync.plan import fingerprint_agent, fingerprint_tag  # type: ignore[attr-defined]
+    from agentsync.plan import fingerprint_agent, fingerprint_tag
 
     if change.kind is Kind.TAG:
         fp: str = fingerprint_tag(snap.tags.get(change.key), change.key)
@@ -188,12 +192,18 @@ def _find_tag(tags: Sequence[Mapping[str, Any]], tag_id: str | None, title: str)
 def _marker_index(client: ApiClient, namespace: str) -> dict[str, str]:
     """Agent key -> agent id for every agent carrying one of this namespace's markers."""
     found: dict[str, str] = {}
-    for summary in client.paginate(AGENTS_PATH, "agents"):
+    for summary in _all_summaries(client):
         for tag in summary.get("tags") or ():
             key = marker_key(tag, namespace)
             if key is not None:
                 found.setdefault(key, summary["agent_id"])
     return found
+
+
+def _all_summaries(client: ApiClient) -> Iterable[dict]:
+    # The list hides archived agents by default; an owned archived agent still counts as existing.
+    for archived in (False, True):
+        yield from client.paginate(AGENTS_PATH, "agents", {"page_size": 100, "archived": archived})
 
 
 def _get_agent_or_none(client: ApiClient, agent_id: str | None) -> Mapping[str, Any] | None:
@@ -264,11 +274,34 @@ def apply_plan(
     """
     run = _Run(client, plan, options or ApplyOptions(), snapshot or Snapshot(), stop or threading.Event())
     try:
-        for stage in stages(plan):
-            _run_stage(run, stage)
+        with _ctrl_c_stops(run.stop):
+            for stage in stages(plan):
+                if run.stop.is_set():
+                    break
+                _run_stage(run, stage)
     except KeyboardInterrupt:
         run.stop.set()
     return _report(run)
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While writing, the first Ctrl-C only sets ``stop`` (no new write starts, in-flight ones finish);
+    a second one interrupts for real. Signal handlers exist only in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_stage(run: _Run, stage: list[Change]) -> None:
@@ -510,8 +543,8 @@ def _taken(path: Path, wanted: Any, actual: Mapping[str, Any], mark: str | None)
     if path == ("tags",) and isinstance(got, list) and isinstance(wanted, list):
         if mark is not None and mark not in got:
             return False
-        return set(got) - {mark} == set(wanted) - {mark}
-    return same(wanted, got, exact_keys=is_atomic(path))
+        return bool(diff.normal_tags(got, mark) == diff.normal_tags(wanted, mark))
+    return matches(path, wanted, got)
 
 
 def value_at(doc: Any, path: Path) -> Any:
@@ -528,49 +561,19 @@ def _has(doc: Any, part: str | int) -> bool:
     return isinstance(doc, Mapping) and part in doc
 
 
-def same(wanted: Any, got: Any, *, exact_keys: bool = False) -> bool:
-    """Equal as the managed view sees it: numbers numerically, objects on the wanted keys (all keys when
-    ``exact_keys``, for free-form maps), lists element by element."""
-    if isinstance(wanted, Mapping):
-        if not isinstance(got, Mapping) or (exact_keys and set(wanted) != set(got)):
-            return False
-        return all(same(v, got.get(k, ABSENT)) for k, v in wanted.items())
-    if isinstance(wanted, list):
-        return isinstance(got, list) and len(wanted) == len(got) and all(map(same, wanted, got))
-    if _number(wanted) and _number(got):
-        return bool(wanted == got)
-    return type(wanted) is type(got) and bool(wanted == got)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def matches(path: Path, wanted: Any, got: Any) -> bool:
+    """Equal as the planner's managed view sees it: typed objects on the wanted keys only (the server
+    fills the rest), everything atomic (lists, free-form maps, workflow, scalars) whole, numbers
+    numerically. So a resource that verifies here shows no change on the next plan."""
+    if isinstance(wanted, Mapping) and not is_atomic(path):
+        return isinstance(got, Mapping) and all(
+            matches((*path, k), v, got.get(k, ABSENT)) for k, v in wanted.items())
+    return got is not ABSENT and diff.same(diff.canonical(wanted), diff.canonical(got))
 
 
 def is_atomic(path: Path) -> bool:
-    """True where the declared value is the whole value: ``workflow`` and the schema's free-form maps."""
-    if path[:1] == ("workflow",):
-        return True
-    node: Mapping[str, Any] | None = spec.schema(spec.AGENT_CREATE_BODY)
-    for part in path:
-        node = _child_schema(node, part)
-        if node is None:
-            return False
-    return node is not None and spec.is_free_form_map(spec.unwrap(node).node)
-
-
-def _child_schema(node: Mapping[str, Any] | None, part: str | int) -> Mapping[str, Any] | None:
-    if node is None:
-        return None
-    current = spec.unwrap(node).node
-    if isinstance(part, int):
-        items = current.get("items")
-        return items if isinstance(items, Mapping) else None
-    props = current.get("properties") or {}
-    if part in props:
-        child: Mapping[str, Any] = props[part]
-        return child
-    extra = current.get("additionalProperties")
-    return extra if isinstance(extra, Mapping) else None
+    """True where the declared value is the whole value (the diff's patch-strategy table decides)."""
+    return diff.strategy(path) is not diff.Strategy.MERGE
 
 
 # ------------------------------------------------------------------------------------ version note

@@ -14,7 +14,7 @@ from agentsync.apply import (
     Result,
     check_target,
     is_atomic,
-    same,
+    matches,
     stages,
     unconverged,
     version_description,
@@ -69,7 +69,7 @@ def test_stages_put_tags_first_agents_by_dependency_and_deletes_last_in_reverse(
 def test_a_dependency_cycle_still_schedules_every_change() -> None:
     plan = plan_of(change(Kind.AGENT, Action.CREATE, "a", depends_on=("b",)),
                    change(Kind.AGENT, Action.CREATE, "b", depends_on=("a",)))
-    assert sorted(sum(keys(stages(plan)), [])) == ["agent:create:a", "agent:create:b"]
+    assert sorted(k for stage in keys(stages(plan)) for k in stage) == ["agent:create:a", "agent:create:b"]
 
 
 def test_an_empty_plan_has_no_stages() -> None:
@@ -79,26 +79,31 @@ def test_an_empty_plan_has_no_stages() -> None:
 # -- read-back comparison -----------------------------------------------------------------------------
 
 
-def test_same_compares_numbers_numerically_and_ignores_server_filled_keys() -> None:
-    assert same({"a": 7, "b": {"c": [1, 2]}}, {"a": 7.0, "b": {"c": [1.0, 2], "filled": True}, "x": 1})
-    assert not same({"a": 7}, {"a": 8})
-    assert not same({"a": [1, 2]}, {"a": [2, 1]})
-    assert not same({"a": True}, {"a": 1})
-    assert not same({"a": None}, {"a": ABSENT})
-    assert same({"a": None}, {"a": None})
+def test_matches_compares_numbers_numerically_and_ignores_server_filled_keys() -> None:
+    path = ("conversation_config",)
+    assert matches(path, {"tts": {"stability": 1, "speed": 0.5}}, {"tts": {"stability": 1.0, "speed": 0.5, "x": 1}})
+    assert not matches(path, {"tts": {"stability": 1}}, {"tts": {"stability": 0.9}})
+    assert not matches(path, {"tts": {"stability": 1}}, {"tts": {}})
+    assert not matches(("platform_settings",), {"call_limits": {"bursting_enabled": True}},
+                       {"call_limits": {"bursting_enabled": 1}})
 
 
-def test_same_with_exact_keys_requires_the_whole_map() -> None:
-    assert not same({"en": {"x": 1}}, {"en": {"x": 1}, "fr": {"x": 2}}, exact_keys=True)
-    assert same({"en": {"x": 1}}, {"en": {"x": 1, "filled": 0}}, exact_keys=True)
+def test_matches_takes_lists_and_free_form_maps_whole() -> None:
+    presets = ("conversation_config", "language_presets")
+    assert not matches(presets, {"en": {"x": 1}}, {"en": {"x": 1}, "fr": {"x": 2}})
+    assert matches(presets, {"en": {"x": 1}}, {"en": {"x": 1.0}})
+    keywords = ("conversation_config", "asr", "keywords")
+    assert not matches(keywords, ["a", "b"], ["b", "a"])
+    assert not matches(keywords, None, ABSENT)
+    assert matches(keywords, None, None)
 
 
 def test_free_form_maps_and_workflow_are_atomic_typed_objects_are_not() -> None:
     assert is_atomic(("conversation_config", "language_presets"))
     assert is_atomic(("workflow",))
     assert not is_atomic(("conversation_config", "agent"))
-    assert not is_atomic(("conversation_config", "tts", "stability"))
-    assert not is_atomic(("no_such_field",))
+    assert not is_atomic(("conversation_config", "tts"))
+    assert is_atomic(("conversation_config", "asr", "keywords"))
 
 
 def test_unconverged_names_each_path_that_did_not_take() -> None:
@@ -171,10 +176,10 @@ def test_version_description_outside_git_is_none(tmp_path: Path) -> None:
 # -- report --------------------------------------------------------------------------------------------
 
 
-def test_report_exit_code_is_1_for_any_failure_skip_or_interrupt() -> None:
+def test_report_exit_code_is_1_for_any_failure_or_skip_and_130_when_interrupted() -> None:
     ok = Result(Kind.AGENT, Action.UPDATE, "a", Outcome.APPLIED)
     assert ApplyReport((ok,)).exit_code == 0
-    assert ApplyReport((ok,), interrupted=True).exit_code == 1
+    assert ApplyReport((ok,), interrupted=True).exit_code == 130
     for outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.NOT_CONVERGED):
         assert ApplyReport((ok, Result(Kind.TAG, Action.CREATE, "t", outcome))).exit_code == 1
     assert ApplyReport((Result(Kind.TAG, Action.CREATE, "t", Outcome.WOULD_APPLY),), dry_run=True).exit_code == 0

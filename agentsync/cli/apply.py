@@ -1,0 +1,116 @@
+"""``agentsync apply [PLAN_FILE]``: make the planned changes, verify each one, and report.
+
+With a saved plan: refuse it if it is for another target or stale, then apply exactly it. Without one:
+plan, show the plan, then apply. Either way nothing is written before every safety check has passed
+and the user (or ``--auto-approve``) has said yes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from agentsync.apply import (
+    ApplyOptions,
+    ApplyReport,
+    apply_plan,
+    check_fresh,
+    check_target,
+    version_description,
+)
+from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
+from agentsync.client import Client
+from agentsync.errors import SafetyError
+from agentsync.plan import Action, Plan
+from agentsync.project import Project
+
+
+@click.command("apply", help="Make the planned changes, verify each one, and report.")
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@workspace_options
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
+@click.option("--dry-run", is_flag=True, help="Check everything and report, but write nothing.")
+@click.option("--prune", is_flag=True, help="Allow deleting owned resources that no longer have a definition.")
+@click.option("--force", is_flag=True,
+              help="Allow a plan over the safety share, and deleting agents with phone numbers attached.")
+@click.option("-m", "--message", default=None,
+              help="The version description for updates (default: the git commit and subject).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="How to print the report.")
+def command(workspace: WorkspaceOptions, plan_file: Path | None, auto_approve: bool, dry_run: bool,
+            prune: bool, force: bool, message: str | None, fmt: str) -> int:
+    project = load(workspace)
+    with workspace_client(workspace, project) as client:
+        plan = _the_plan(client, project, plan_file, prune=prune, fmt=fmt)
+        if not plan.has_changes:
+            click.echo("No changes. The workspace matches the project.", err=fmt == "json")
+            return _no_changes(fmt, dry_run)
+        _check_safety(plan, project, prune=prune, force=force)
+        snapshot = check_fresh(client, plan)
+        if not dry_run:
+            _confirm(plan, auto_approve)
+        options = ApplyOptions(dry_run=dry_run, version_description=version_description(project.root, message))
+        report = apply_plan(client, plan, options, snapshot=snapshot)
+    _print_report(report, fmt)
+    return report.exit_code
+
+
+def _the_plan(client: Client, project: Project, plan_file: Path | None, *, prune: bool, fmt: str) -> Plan:
+    if plan_file is not None:
+        from agentsync.plan import load as load_plan
+
+        saved: Plan = load_plan(plan_file)
+        env = project.environment.name if project.environment is not None else None
+        check_target(saved, namespace=project.namespace, base_url=client.base_url, environment=env)
+        return saved
+    from agentsync.plan import build_plan
+    from agentsync.remote import fetch
+    from agentsync.render.text import render
+
+    plan: Plan = build_plan(project, fetch(client, project), prune=prune)
+    if plan.has_changes:
+        # With --format json stdout carries only the report, so the plan goes to stderr.
+        to_err = fmt == "json"
+        click.echo(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)), nl=False, err=to_err)
+    return plan
+
+
+def _check_safety(plan: Plan, project: Project, *, prune: bool, force: bool) -> None:
+    from agentsync.plan import check_safety
+
+    deletes = plan.count(Action.DELETE)
+    if deletes and not prune:
+        raise SafetyError(f"the plan deletes {deletes} resource{'s' if deletes != 1 else ''}, and deletes need --prune",
+                          hint="run apply again with --prune if these deletions are intended")
+    check_safety(plan, project.settings.safety, force=force)
+
+
+def _confirm(plan: Plan, auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not _tty(sys.stdin):
+        raise SafetyError("apply needs confirmation, but there is no terminal to ask on; nothing was written",
+                          hint="pass --auto-approve to apply without asking (as CI does)")
+    count = len(plan.changes)
+    if not click.confirm(f"Apply {count} change{'s' if count != 1 else ''}?", default=False, err=True):
+        raise SafetyError("apply was not confirmed; nothing was written")
+
+
+def _tty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _no_changes(fmt: str, dry_run: bool) -> int:
+    if fmt == "json":
+        _print_report(ApplyReport((), dry_run=dry_run), fmt)
+    return 0
+
+
+def _print_report(report: ApplyReport, fmt: str) -> None:
+    from agentsync.render import report as render_report
+
+    text = render_report.render_json(report) if fmt == "json" else render_report.render_text(report)
+    click.echo(text, nl=False)
