@@ -6,16 +6,20 @@ and review the diff.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import click
+import jsonschema
 import pytest
 
 from agentsync.errors import Location
-from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Plan
+from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Plan, to_dict
 from agentsync.render import common, markdown, text
+from agentsync.render import json as render_json
 
+ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("AGENTSYNC_REGEN_GOLDEN") == "1"
 SECRET = "sk_live_do_not_show"
@@ -227,3 +231,49 @@ def test_markdown_no_changes() -> None:
     out = markdown.render(empty_plan())
     assert "No changes." in out and "<details>" not in out and "default environment" in out
 
+
+
+# -- json ------------------------------------------------------------------------------------------
+
+
+def plan_schema() -> dict[str, object]:
+    schema: dict[str, object] = json.loads((ROOT / "schemas" / "plan.schema.json").read_text(encoding="utf-8"))
+    return schema
+
+
+def test_json_matches_golden() -> None:
+    check_golden("plan.json", render_json.render(sample_plan()))
+
+
+@pytest.mark.parametrize("plan", [sample_plan(), empty_plan(), huge_plan(2)], ids=["sample", "empty", "huge"])
+def test_json_output_and_plan_file_follow_the_schema(plan: Plan) -> None:
+    validator = jsonschema.Draft202012Validator(plan_schema())
+    validator.validate(render_json.document(plan))
+    validator.validate(to_dict(plan))
+
+
+def test_schema_rejects_a_wrong_document() -> None:
+    bad = render_json.document(sample_plan())
+    bad["changes"][0]["action"] = "upsert"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, plan_schema())
+
+
+def test_json_masks_secrets_but_keeps_everything_else() -> None:
+    data = render_json.document(sample_plan())
+    assert SECRET not in json.dumps(data)
+    update = next(c for c in data["changes"] if c["action"] == "update")
+    secret = next(f for f in update["fields"] if f["path"][-1] == "webhook_secret")
+    assert secret == {"path": ["platform_settings", "auth", "webhook_secret"],
+                      "old": common.SENSITIVE, "new": common.SENSITIVE}
+    assert update["body"]["conversation_config"] == {"tts": {"stability": 0.7}}
+    assert data["masked"] is True
+    assert data["summary"] == {"create": 2, "update": 1, "adopt": 1, "delete": 1, "unchanged": 12}
+
+
+def test_json_keeps_absent_apart_from_null() -> None:
+    plan = Plan(changes=(change(Action.UPDATE, "k", FieldChange(("name",), None, "x"),
+                                FieldChange(("workflow",), ABSENT, None), remote_id="agent_k"),),
+                unchanged=0, managed=1, namespace="n", base_url="u")
+    fields = render_json.document(plan)["changes"][0]["fields"]
+    assert fields == [{"path": ["name"], "old": None, "new": "x"}, {"path": ["workflow"], "new": None}]
