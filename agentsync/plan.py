@@ -7,10 +7,21 @@ is rendered, saved with ``plan --out`` and applied exactly by ``apply PLAN_FILE`
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path as FilePath
+from typing import TYPE_CHECKING, Any
 
-from agentsync.errors import Location
+from agentsync.errors import Location, PlanFileError, SafetyError
+
+if TYPE_CHECKING:
+    from agentsync.project import Project, SafetySettings
+    from agentsync.remote import RemoteState
 
 PLAN_FORMAT_VERSION = 1
 
@@ -114,3 +125,193 @@ class Plan:
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
+
+
+# --- building -----------------------------------------------------------------------------------------
+
+
+def build_plan(project: Project, remote: RemoteState, *, prune: bool = False,
+               targets: Sequence[str] = ()) -> Plan:
+    """The plan that brings ``remote`` to what ``project`` declares. Pure: no I/O.
+
+    Deletes only with ``prune``; ``targets`` (agent keys, ``tag:TITLE``) limit the plan, and an
+    unknown target is a UsageError. Ambiguous or contradictory identities raise IdentityError.
+    """
+    # Imported here because the builder uses the diff core, which itself uses this module's types.
+    from agentsync.planner import build
+
+    return build(project, remote, prune=prune, targets=targets)
+
+
+# --- fingerprints -------------------------------------------------------------------------------------
+
+
+def _canonical_json(value: Any) -> str:
+    def number(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: number(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [number(x) for x in v]
+        if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+            return int(v)
+        return v
+
+    return json.dumps(number(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _fingerprint(kind: str, identity: str, resource: Mapping[str, Any] | None) -> str:
+    payload = {"kind": kind, "identity": identity, "resource": "absent" if resource is None else resource}
+    return hashlib.sha256(_canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def fingerprint_agent(body: Mapping[str, Any] | None, marker: str) -> str:
+    """The fingerprint of the remote agent a change was computed from: its full GET body, or None
+    when no agent carried ``marker`` (a create), so that a create made stale by someone creating the
+    agent meanwhile is caught. ``marker`` is always the marker of the change's own key."""
+    return _fingerprint("agent", marker, None if body is None else dict(body))
+
+
+def fingerprint_tag(tag: Mapping[str, Any] | None, title: str) -> str:
+    """The fingerprint of the remote conversation tag a change was computed from (None: absent)."""
+    return _fingerprint("tag", title, None if tag is None else dict(tag))
+
+
+# --- safety -------------------------------------------------------------------------------------------
+
+
+def check_safety(plan: Plan, safety: SafetySettings, *, force: bool) -> None:
+    """Refuse, unless ``force``, a plan that rewrites or deletes more than ``max_change_share`` of the
+    managed resources (once there are ``min_managed`` of them), or deletes an agent that still has
+    phone numbers or WhatsApp accounts attached."""
+    if force:
+        return
+    _check_share(plan, safety)
+    _check_attached(plan)
+
+
+def _check_share(plan: Plan, safety: SafetySettings) -> None:
+    touched = sum(1 for c in plan.changes if c.action in (Action.UPDATE, Action.ADOPT, Action.DELETE))
+    if plan.managed < safety.min_managed or touched <= safety.max_change_share * plan.managed:
+        return
+    raise SafetyError(
+        f"the plan updates or deletes {touched} of {plan.managed} managed resources, more than the "
+        f"{safety.max_change_share:.0%} allowed by the safety settings",
+        hint="review the plan and re-run with --force if it is intended")
+
+
+def _check_attached(plan: Plan) -> None:
+    held = [c for c in plan.changes if c.action is Action.DELETE and c.attached]
+    if not held:
+        return
+    what = "; ".join(f"agent '{c.key}' ({', '.join(c.attached)})" for c in held)
+    noun = "agent that has" if len(held) == 1 else "agents that have"
+    raise SafetyError(f"the plan deletes {len(held)} {noun} phone numbers or WhatsApp accounts attached: {what}",
+                      hint="detach them first, or re-run with --force to delete anyway")
+
+
+# --- the plan file ------------------------------------------------------------------------------------
+
+
+def _field_change_to_dict(change: FieldChange) -> dict[str, Any]:
+    # ABSENT is encoded by leaving the key out, so an explicit null stays distinguishable from it.
+    out: dict[str, Any] = {"path": list(change.path)}
+    if change.old is not ABSENT:
+        out["old"] = change.old
+    if change.new is not ABSENT:
+        out["new"] = change.new
+    return out
+
+
+def _location_to_dict(location: Location | None) -> dict[str, Any] | None:
+    return None if location is None else {"file": location.file, "line": location.line, "col": location.col}
+
+
+def _change_to_dict(change: Change) -> dict[str, Any]:
+    out = {f.name: getattr(change, f.name) for f in fields(change)}
+    out.update(kind=change.kind.value, action=change.action.value, source=_location_to_dict(change.source),
+               fields=[_field_change_to_dict(fc) for fc in change.fields],
+               json_patch=list(change.json_patch), depends_on=list(change.depends_on),
+               attached=list(change.attached))
+    return out
+
+
+def to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as versioned JSON data (``format_version``): every field of Plan and Change."""
+    out = {f.name: getattr(plan, f.name) for f in fields(plan)}
+    out.update(changes=[_change_to_dict(c) for c in plan.changes], warnings=list(plan.warnings),
+               meta=dict(plan.meta), format_version=plan.format_version)
+    return out
+
+
+def _field_change_from_dict(data: Mapping[str, Any]) -> FieldChange:
+    return FieldChange(tuple(data["path"]), data.get("old", ABSENT), data.get("new", ABSENT))
+
+
+def _location_from_dict(data: Mapping[str, Any] | None) -> Location | None:
+    return None if data is None else Location(str(data["file"]), int(data["line"]), int(data["col"]))
+
+
+def _change_from_dict(data: Mapping[str, Any]) -> Change:
+    return Change(
+        kind=Kind(data["kind"]), action=Action(data["action"]), key=data["key"], remote_id=data["remote_id"],
+        name=data["name"], fields=tuple(_field_change_from_dict(f) for f in data["fields"]),
+        method=data["method"], path=data["path"], body=data["body"],
+        json_patch=tuple(data["json_patch"]), fingerprint=data["fingerprint"],
+        source=_location_from_dict(data.get("source")), depends_on=tuple(data.get("depends_on", ())),
+        attached=tuple(data.get("attached", ())), previous_key=data.get("previous_key"))
+
+
+def from_dict(data: Mapping[str, Any]) -> Plan:
+    """The plan ``to_dict`` described; PlanFileError for another format version or a malformed one."""
+    if not isinstance(data, Mapping):
+        raise PlanFileError("the plan is not a JSON object")
+    version = data.get("format_version")
+    if version != PLAN_FORMAT_VERSION:
+        raise PlanFileError(f"the plan has format version {version!r}; this agentsync reads version "
+                            f"{PLAN_FORMAT_VERSION}", hint="re-run `agentsync plan --out FILE` with this version")
+    try:
+        return _plan_from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PlanFileError(f"the plan is malformed ({type(exc).__name__}: {exc})",
+                            hint="re-run `agentsync plan --out FILE`") from exc
+
+
+def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
+    return Plan(changes=tuple(_change_from_dict(c) for c in data["changes"]), unchanged=int(data["unchanged"]),
+                managed=int(data["managed"]), namespace=data["namespace"], base_url=data["base_url"],
+                environment=data.get("environment"), warnings=tuple(data.get("warnings", ())),
+                format_version=int(data["format_version"]), meta=dict(data.get("meta") or {}))
+
+
+def save(plan: Plan, path: str | os.PathLike[str]) -> None:
+    """Write the plan as JSON, atomically: a reader sees the old file or the whole new one."""
+    target = FilePath(path)
+    text = json.dumps(to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, target)
+    except BaseException:
+        FilePath(temp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: str | os.PathLike[str]) -> Plan:
+    """Read a plan ``save`` wrote; PlanFileError for a missing, unreadable, corrupt or other-version file."""
+    try:
+        text = FilePath(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanFileError(f"plan file {path} does not exist",
+                            hint="create it with `agentsync plan --out FILE`") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanFileError(f"cannot read plan file {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"plan file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})",
+                            hint="it may be truncated; re-run `agentsync plan --out FILE`") from exc
+    try:
+        return from_dict(data)
+    except PlanFileError as exc:
+        raise PlanFileError(f"plan file {path}: {exc.message}", hint=exc.hint) from exc
