@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from agentsync.errors import ApiError
+from agentsync.resources.agent import agents_in_scope
+
+if TYPE_CHECKING:
+    from agentsync.client import Client
+    from agentsync.project import Project
+
+AGENTS_PATH = "/v1/convai/agents"
+TAGS_PATH = "/v1/convai/tags"
+PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -18,3 +29,57 @@ class RemoteState:
     tags: tuple[Mapping[str, Any], ...] | None
     base_url: str = ""
     stats: dict[str, int] = field(default_factory=dict)
+
+
+def manages_tags(project: Project) -> bool:
+    return project.tags is not None or project.settings.tags_authoritative
+
+
+def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> RemoteState:
+    """Read exactly what the plan needs: the agent list pages (active and archived), one GET per agent
+    in scope, and the tag list when the project manages tags. Any failure raises; nothing that failed
+    to load is ever reported as absent."""
+    summaries, tags = _lists(client, manages_tags(project))
+    ids = agents_in_scope(project.agents, summaries, project.namespace, targets=tuple(targets))
+    declared = {d.id for d in project.agents.values() if d.id}
+    agents = _get_agents(client, ids, declared)
+    return RemoteState(tuple(summaries), agents, tags, client.base_url, stats=client.stats)
+
+
+def _lists(client: Client, with_tags: bool) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...] | None]:
+    # The list excludes archived agents by default; an owned archived agent must not look absent
+    # (and be created again), so both halves are read, side by side.
+    jobs: list[tuple[str, str, dict[str, Any]]] = [
+        (AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, "archived": False}),
+        (AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, "archived": True}),
+    ]
+    if with_tags:
+        jobs.append((TAGS_PATH, "conversation_tags", {"page_size": PAGE_SIZE}))
+    pages = _all_or_raise(client.map(lambda job: list(client.paginate(*job)), jobs))
+    summaries = _unique(pages[0] + pages[1], "agent_id")
+    return summaries, (tuple(pages[2]) if with_tags else None)
+
+
+def _unique(items: list[dict[str, Any]], id_key: str) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for item in items:
+        seen.setdefault(str(item.get(id_key)), item)
+    return list(seen.values())
+
+
+def _get_agents(client: Client, ids: list[str], declared: set[str]) -> dict[str, Mapping[str, Any]]:
+    bodies = client.map(lambda agent_id: client.get(f"{AGENTS_PATH}/{agent_id}"), ids)
+    found: dict[str, Mapping[str, Any]] = {}
+    for agent_id, body in zip(ids, bodies, strict=True):
+        if isinstance(body, ApiError) and body.status == 404 and agent_id in declared:
+            continue  # a declared id: that does not exist; the planner reports it
+        found[agent_id] = _all_or_raise([body])[0]
+    return found
+
+
+def _all_or_raise(results: list[Any]) -> list[Any]:
+    """The results, or the first failure raised: a partial read must never pass for the whole."""
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results

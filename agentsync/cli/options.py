@@ -1,0 +1,129 @@
+"""The options every workspace command shares (plan, apply, pull) and the one way they become a
+loaded project and a connected :class:`~agentsync.client.Client`.
+
+Where the API is: ``--emulator``, else ``--base-url``, else ``--residency``, else ``ELEVENLABS_BASE_URL``,
+else the selected environment's ``base_url`` or ``residency`` in agentsync.yaml, else the global API.
+The key comes only from the environment: ``ELEVENLABS_API_KEY``, or the environment's ``api_key_env``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
+
+import click
+
+from agentsync.client import Client, connect, resolve_base_url
+from agentsync.errors import UsageError
+from agentsync.project import Project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BASE_URL_ENV = "ELEVENLABS_BASE_URL"
+DEFAULT_KEY_ENV = "ELEVENLABS_API_KEY"
+DEFAULT_CONCURRENCY = 8
+EMULATOR_STATE = Path(".agentsync") / "emulator.json"
+
+
+@dataclass(frozen=True)
+class WorkspaceOptions:
+    project_dir: Path
+    env: str | None
+    base_url: str | None
+    residency: str | None
+    concurrency: int
+    emulator: bool
+
+
+class Endpoint(NamedTuple):
+    base_url: str
+    api_key: str | None
+    key_source: str
+
+
+def workspace_options(fn: F) -> F:
+    """Add -C/--project, -e/--env, --base-url, --residency, --concurrency and --emulator; the command
+    receives them as one ``workspace: WorkspaceOptions`` argument."""
+    decorators = [
+        click.option("-C", "--project", "project_dir", default=".", show_default=True,
+                     type=click.Path(file_okay=False, path_type=Path), help="The project directory."),
+        click.option("-e", "--env", default=None, help="The environment in agentsync.yaml to use."),
+        click.option("--base-url", default=None, help=f"The API root (overrides {BASE_URL_ENV})."),
+        click.option("--residency", default=None,
+                     help="global, us, eu-residency, in-residency or sg-residency."),
+        click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY,
+                     show_default=True, help="Requests in flight at once."),
+        click.option("--emulator", is_flag=True,
+                     help="Use an in-process emulator (state in .agentsync/emulator.json), no account needed."),
+    ]
+    wrapped = _collect(fn)
+    for decorator in reversed(decorators):
+        wrapped = decorator(wrapped)
+    return wrapped  # type: ignore[return-value]
+
+
+def _collect(fn: F) -> Callable[..., Any]:
+    names = ("project_dir", "env", "base_url", "residency", "concurrency", "emulator")
+
+    # wraps() also carries over any click parameters already attached to fn.
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> Any:
+        workspace = WorkspaceOptions(*(kwargs.pop(name) for name in names))
+        return fn(workspace=workspace, **kwargs)
+
+    return command
+
+
+def load(workspace: WorkspaceOptions) -> Project:
+    """The project at ``-C``, with ``-e`` selected; raises the loader's errors unchanged."""
+    from agentsync.loader import load_project
+
+    if not workspace.project_dir.is_dir():
+        raise UsageError(f"the project directory {workspace.project_dir} does not exist")
+    return load_project(workspace.project_dir, environment=workspace.env)
+
+
+def endpoint(workspace: WorkspaceOptions, project: Project) -> Endpoint:
+    """Where to send requests and with which key, following the precedence in the module docstring."""
+    env = project.environment
+    key_source = env.api_key_env if env is not None else DEFAULT_KEY_ENV
+    if workspace.base_url or workspace.residency:
+        base_url = resolve_base_url(workspace.base_url, workspace.residency)
+    elif os.environ.get(BASE_URL_ENV):
+        base_url = resolve_base_url(os.environ[BASE_URL_ENV], None)
+    else:
+        base_url = resolve_base_url(env.base_url if env else None, env.residency if env else None)
+    return Endpoint(base_url, os.environ.get(key_source), key_source)
+
+
+@contextlib.contextmanager
+def workspace_client(workspace: WorkspaceOptions, project: Project) -> Iterator[Client]:
+    """A client for the project's workspace (or the in-process emulator), closed on exit."""
+    if workspace.emulator:
+        with _emulated(workspace) as client:
+            yield client
+        return
+    target = endpoint(workspace, project)
+    with connect(target.base_url, api_key=target.api_key, key_source=target.key_source,
+                 concurrency=workspace.concurrency) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def _emulated(workspace: WorkspaceOptions) -> Iterator[Client]:
+    from agentsync.emulator import Emulator
+    from agentsync.emulator.config import ADMIN_KEY, EmulatorConfig
+
+    if workspace.base_url or workspace.residency:
+        raise UsageError("--emulator cannot be combined with --base-url or --residency")
+    state = workspace.project_dir / EMULATOR_STATE
+    state.parent.mkdir(parents=True, exist_ok=True)
+    with Emulator(EmulatorConfig(state_file=state)) as emulator:
+        click.echo(f"Using the in-process emulator at {emulator.url} (state in {state}).", err=True)
+        with Client(emulator.url, ADMIN_KEY, concurrency=workspace.concurrency) as client:
+            yield client
