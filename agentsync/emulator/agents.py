@@ -1,0 +1,204 @@
+"""The agent endpoints: create, list, get, patch, delete, duplicate.
+
+Decisions where the reference is silent:
+- an agent created without a name is called ``New agent``; a duplicate without a name is
+  ``<name> (copy)``;
+- ``name: null`` and ``tags: null`` in a PATCH leave the stored value unchanged (the response requires
+  both), while ``null`` for a nullable field inside the config is stored as null;
+- ``access_info`` says the caller created the agent (creator fields from the creating key's user id);
+- fields the packaged spec declares but live captures do not show (:data:`NOT_CAPTURED`) are not
+  filled on create, so a new agent has exactly the captured key set; a client may still set them.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agentsync import spec
+from agentsync.emulator import defaults, ids
+from agentsync.emulator.agent_list import list_agents
+from agentsync.emulator.config import ApiKey, Faults
+from agentsync.emulator.merge import merge_patch
+from agentsync.emulator.problems import bad_config, not_found, validation_problem
+from agentsync.emulator.routing import Request, Response, json_response, no_content, raw_json_response
+from agentsync.emulator.store import Store
+from agentsync.emulator.validation import errors_for, strip_unknown
+
+DEFAULT_NAME = "New agent"
+NOT_CAPTURED: tuple[tuple[str, ...], ...] = (
+    ("procedures",),
+    ("default_hold_audio_url",),
+    ("platform_settings", "queueing_config"),
+    ("conversation_config", "tts", "audio_effects"),
+    ("conversation_config", "conversation", "dtmf_input_settings"),
+    ("conversation_config", "agent", "prompt", "rag", "knowledge_base_tool_info"),
+    ("platform_settings", "overrides", "conversation_config_override", "tts", "supported_voices"),
+)
+# The fields a client writes; everything else in the stored agent is the server's.
+WRITABLE = ("name", "tags", "conversation_config", "platform_settings", "workflow")
+ENGLISH_MODELS = frozenset({"eleven_turbo_v2", "eleven_flash_v2", "eleven_v3_conversational"})
+OTHER_MODELS = frozenset({"eleven_turbo_v2_5", "eleven_flash_v2_5", "eleven_v3_conversational"})
+
+
+class AgentApi:
+    def __init__(self, store: Store, faults: Callable[[], Faults]) -> None:
+        self.store = store
+        self.faults = faults
+
+    # -- handlers ----------------------------------------------------------------------------------
+
+    def create(self, request: Request) -> Response:
+        body = strip_unknown(request.body, spec.schema(spec.AGENT_CREATE_BODY))
+        agent_id = self._create(body, request.caller)
+        return json_response({"agent_id": agent_id}, wrote=True)
+
+    def get(self, request: Request) -> Response:
+        found = self.store.agent_json(request.params["agent_id"])
+        if found is None:
+            raise not_found("agent", request.params["agent_id"])
+        return raw_json_response(found)
+
+    def list(self, request: Request) -> Response:
+        return json_response(list_agents(self.store.agent_records(), request.query, request.caller))
+
+    def patch(self, request: Request) -> Response:
+        agent_id = request.params["agent_id"]
+        with self.store.lock:
+            stored = self._existing(agent_id)
+            updated = self._patched(stored, request.body or {})
+            self.store.put_agent(updated, request.caller.user_id)
+            return raw_json_response(self.store.agent_json(agent_id) or b"", wrote=True)
+
+    def delete(self, request: Request) -> Response:
+        if not self.store.delete_agent(request.params["agent_id"]):
+            raise not_found("agent", request.params["agent_id"])
+        return no_content()
+
+    def duplicate(self, request: Request) -> Response:
+        source = self._existing(request.params["agent_id"])
+        body = {key: source[key] for key in WRITABLE if key in source}
+        name = (request.body or {}).get("name")
+        body["name"] = name if name is not None else f"{source.get('name') or DEFAULT_NAME} (copy)"
+        return json_response({"agent_id": self._store_new(body, request.caller)}, wrote=True)
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    def _existing(self, agent_id: str) -> dict[str, Any]:
+        found = self.store.get_agent(agent_id)
+        if found is None:
+            raise not_found("agent", agent_id)
+        return found
+
+    def _create(self, body: dict[str, Any], caller: ApiKey) -> str:
+        check_tools(body, ["body"])
+        base = base_agent()
+        merged = defaults.fill_new(merge_patch(base, _non_null(body)), base, spec.schema(spec.AGENT_RESPONSE))
+        merged["name"] = merged.get("name") or DEFAULT_NAME
+        check_agent(merged)
+        return self._store_new(merged, caller)
+
+    def _store_new(self, body: dict[str, Any], caller: ApiKey) -> str:
+        agent = base_agent()
+        agent.update(copy.deepcopy(body))
+        now = int(time.time())
+        branch = ids.branch_id()
+        agent.update(agent_id=ids.agent_id(), version_id=ids.version_id(), branch_id=branch,
+                     main_branch_id=branch, metadata={"created_at_unix_secs": now, "updated_at_unix_secs": now},
+                     access_info=access_info(caller))
+        self.store.put_agent(agent, caller.user_id)
+        return str(agent["agent_id"])
+
+    def _patched(self, stored: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        patch = strip_unknown(_non_null_top(body), spec.schema(spec.AGENT_PATCH_BODY))
+        patch.pop("version_description", None)
+        check_tools(patch, ["body"])
+        faults = self.faults()
+        merged = merge_patch(stored, patch, map_merge=faults.map_merge)
+        merged = defaults.fill_new(merged, stored, spec.schema(spec.AGENT_RESPONSE))
+        check_agent(merged, prefix="Invalid conversation config: ")
+        _restore_paths(merged, stored, faults.not_kept_paths)
+        merged["version_id"] = ids.version_id()
+        merged["metadata"] = {**stored["metadata"], "updated_at_unix_secs": int(time.time())}
+        return merged
+
+
+def base_agent() -> dict[str, Any]:
+    """The complete default agent, without the fields live captures do not show."""
+    agent = defaults.agent_defaults()
+    for path in NOT_CAPTURED:
+        parent = agent
+        for key in path[:-1]:
+            parent = parent.get(key) or {}
+        parent.pop(path[-1], None)
+    return agent
+
+
+def access_info(caller: ApiKey) -> dict[str, Any]:
+    return {"is_creator": True, "creator_name": caller.user_id,
+            "creator_email": f"{caller.user_id}@emulator.invalid", "role": "admin",
+            "anonymous_access_level_override": None, "access_source": "creator"}
+
+
+def _non_null(body: dict[str, Any]) -> dict[str, Any]:
+    """Create: an explicit null for an optional top-level field means "use the default"."""
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _non_null_top(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None or k not in ("name", "tags", "conversation_config",
+                                                                          "platform_settings", "procedures")}
+
+
+def check_tools(body: dict[str, Any], loc: list[str | int]) -> None:
+    """The deprecated ``prompt.tools`` may not be sent beside ``prompt.tool_ids``."""
+    prompt = ((body.get("conversation_config") or {}).get("agent") or {}).get("prompt")
+    if isinstance(prompt, dict) and prompt.get("tools") is not None and prompt.get("tool_ids") is not None:
+        where = [*loc, "conversation_config", "agent", "prompt"]
+        raise validation_problem([{"loc": where, "msg": "Value error, cannot specify both tools and tool_ids",
+                                   "type": "value_error", "input": {"tools": prompt["tools"]},
+                                   "ctx": {"error": "cannot specify both tools and tool_ids"}}])
+
+
+def check_agent(agent: dict[str, Any], prefix: str = "") -> None:
+    """The writable part must satisfy the create schema (422), then the language/TTS-model rule (400)."""
+    writable = {key: agent[key] for key in WRITABLE if key in agent}
+    errors = errors_for(writable, spec.AGENT_CREATE_BODY, ["body"])
+    if errors:
+        raise validation_problem(errors)
+    message = language_rule(agent["conversation_config"])
+    if message:
+        raise bad_config(prefix + message, "conversation_config.tts.model_id")
+
+
+def language_rule(config: dict[str, Any]) -> str | None:
+    """English agents need turbo/flash v2, the others the v2_5 models (v3 conversational works for both)."""
+    language = (config.get("agent") or {}).get("language") or "en"
+    model = (config.get("tts") or {}).get("model_id")
+    if language == "en" and model not in ENGLISH_MODELS:
+        return "English Agents must use turbo or flash v2"
+    if language != "en" and model not in OTHER_MODELS:
+        return "Non-english Agents must use turbo or flash v2_5"
+    return None
+
+
+def _restore_paths(merged: dict[str, Any], stored: dict[str, Any], paths: tuple[str, ...]) -> None:
+    """The ``not_kept_paths`` fault: these paths keep their stored value whatever the PATCH said."""
+    for dotted in paths:
+        keys = dotted.split(".")
+        old, new = _parent(stored, keys), _parent(merged, keys)
+        if new is None:
+            continue
+        if old is not None and keys[-1] in old:
+            new[keys[-1]] = copy.deepcopy(old[keys[-1]])
+        else:
+            new.pop(keys[-1], None)
+
+
+def _parent(doc: dict[str, Any], keys: list[str]) -> dict[str, Any] | None:
+    node: Any = doc
+    for key in keys[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None

@@ -1,0 +1,131 @@
+"""The emulated API without its transport: route, validate (422 before auth, as the real API does),
+authenticate, then run the handler. Faults, stats and request ids are the server's business."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qs
+
+from jsonschema import Draft202012Validator
+
+from agentsync import spec
+from agentsync.emulator.agents import AgentApi
+from agentsync.emulator.config import ApiKey, Faults
+from agentsync.emulator.problems import (
+    HttpProblem,
+    invalid_key,
+    method_not_allowed,
+    missing_key,
+    route_not_found,
+    validation_problem,
+)
+from agentsync.emulator.query import parse_query
+from agentsync.emulator.routing import Request, Response, Route
+from agentsync.emulator.store import Store
+from agentsync.emulator.tags import TagApi
+from agentsync.emulator.validation import errors_for, errors_from, validator_for
+
+AGENT_DUPLICATE_BODY = "Body_Duplicate_Agent_v1_convai_agents__agent_id__duplicate_post"
+ASSIGN_BODY = "AssignConversationTagsRequestModel"
+
+
+class App:
+    def __init__(self, store: Store, keys: list[ApiKey], workspace_id: str, faults: Callable[[], Faults]) -> None:
+        self.keys = {k.key: k for k in keys}
+        self.routes = build_routes(AgentApi(store, faults), TagApi(store, workspace_id))
+
+    def find(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for ``METHOD path`` (404 / 405 in FastAPI's words when there is none)."""
+        path_matched = False
+        for route in self.routes:
+            params = route.match(path)
+            if params is None:
+                continue
+            path_matched = True
+            if route.method == method:
+                return route, params
+        raise method_not_allowed() if path_matched else route_not_found()
+
+    def handle(self, route: Route, params: dict[str, str], query_string: str,
+               headers: Mapping[str, str], raw_body: bytes) -> Response:
+        query = parse_query(route.method, route.template, parse_qs(query_string, keep_blank_values=True))
+        body = read_body(route, raw_body)
+        caller = self.authenticate(headers.get("xi-api-key"))
+        return route.handler(Request(route.method, route.template, params, query, body, caller))
+
+    def authenticate(self, key: str | None) -> ApiKey:
+        if not key:
+            raise missing_key()
+        found = self.keys.get(key)
+        if found is None:
+            raise invalid_key()
+        return found
+
+
+def build_routes(agents: AgentApi, tags: TagApi) -> list[Route]:
+    # Literal paths come before the templated path they would otherwise match.
+    return [
+        Route("POST", "/v1/convai/agents/create", agents.create, spec.AGENT_CREATE_BODY, True),
+        Route("GET", "/v1/convai/agents", agents.list),
+        Route("GET", "/v1/convai/agents/{agent_id}", agents.get),
+        Route("PATCH", "/v1/convai/agents/{agent_id}", agents.patch, spec.AGENT_PATCH_BODY),
+        Route("DELETE", "/v1/convai/agents/{agent_id}", agents.delete),
+        Route("POST", "/v1/convai/agents/{agent_id}/duplicate", agents.duplicate, AGENT_DUPLICATE_BODY),
+        Route("GET", "/v1/convai/tags", tags.list),
+        Route("POST", "/v1/convai/tags", tags.create, spec.TAG_CREATE_BODY, True),
+        Route("GET", "/v1/convai/tags/{tag_id}", tags.get),
+        Route("PATCH", "/v1/convai/tags/{tag_id}", tags.patch, spec.TAG_PATCH_BODY, True),
+        Route("DELETE", "/v1/convai/tags/{tag_id}", tags.delete),
+        Route("POST", "/v1/convai/conversations/{conversation_id}/tags", tags.assign, ASSIGN_BODY, True),
+        Route("DELETE", "/v1/convai/conversations/{conversation_id}/tags/{tag_id}", tags.unassign),
+    ]
+
+
+def read_body(route: Route, raw: bytes) -> Any:
+    """The parsed body, checked against the route's schema; 422 when missing, malformed or invalid."""
+    if route.body_schema is None:
+        return None
+    if not raw.strip():
+        if route.body_required:
+            raise validation_problem([{"loc": ["body"], "msg": "Field required", "type": "missing", "input": None}])
+        return {}
+    body = parse_json(raw)
+    errors = body_errors(route.body_schema, body)
+    if errors:
+        raise validation_problem(errors)
+    return body
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid UTF-8"
+        raise validation_problem([{"loc": ["body", position], "msg": "JSON decode error", "type": "json_invalid",
+                                   "input": {}, "ctx": {"error": reason}}]) from None
+
+
+def body_errors(schema_name: str, body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, dict):
+        return [{"loc": ["body"], "msg": "Input should be a valid dictionary or object to extract fields from",
+                 "type": "model_attributes_type", "input": body}]
+    if schema_name == spec.AGENT_PATCH_BODY:
+        return errors_from(_lenient_patch_validator().iter_errors(body), ["body"])
+    return errors_for(body, schema_name, ["body"])
+
+
+@lru_cache(maxsize=1)
+def _lenient_patch_validator() -> Draft202012Validator:
+    """The PATCH body as the raw API types it: the config parts are free-form objects, checked in full
+    only after they are merged with the stored agent."""
+    node = json.loads(json.dumps(spec.schema(spec.AGENT_PATCH_BODY)))
+    for name in ("conversation_config", "platform_settings"):
+        node["properties"][name].pop("$ref", None)
+    return validator_for(node)
+
+
+__all__ = ["App", "HttpProblem"]

@@ -1,0 +1,33 @@
+"""Identifiers in the formats the real API uses (``agent_`` + 28 characters of [0-9a-z], ...)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+_ALPHABET = string.digits + string.ascii_lowercase
+
+
+def _random_chars(count: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(count))
+
+
+def agent_id() -> str:
+    return "agent_" + _random_chars(28)
+
+
+def version_id() -> str:
+    return "agtvrsn_" + _random_chars(28)
+
+
+def branch_id() -> str:
+    return "agtbrch_" + _random_chars(28)
+
+
+def tag_id() -> str:
+    # The spec does not fix a tag id format; an opaque id with its own prefix keeps logs readable.
+    return "ctag_" + _random_chars(24)
+
+
+def request_id() -> str:
+    return _random_chars(32)

@@ -1,0 +1,74 @@
+"""How a PATCH body combines with a stored agent.
+
+Objects inside ``conversation_config`` and ``platform_settings`` are deep-merged; lists, scalars, nulls,
+``workflow`` and every other top-level field replace the stored value. Free-form maps (objects whose
+schema has ``additionalProperties`` and no ``properties``: ``language_presets``, ``data_collection``,
+``dynamic_variable_placeholders``, ...) are replaced as whole values: that is the project's documented
+choice. ``map_merge=True`` merges them key by key instead, the other plausible server behaviour.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from agentsync import spec
+
+# The top-level fields that are merged, with the schema that describes their inside.
+MERGED_FIELDS: dict[str, str] = {
+    "conversation_config": spec.CONVERSATION_CONFIG_INPUT,
+    "platform_settings": spec.PLATFORM_SETTINGS_INPUT,
+}
+
+
+def merge_patch(stored: dict[str, Any], patch: dict[str, Any], *, map_merge: bool = False) -> dict[str, Any]:
+    """A new agent dict: ``stored`` with ``patch`` applied. Neither argument is modified."""
+    merged = copy.deepcopy(stored)
+    for key, value in patch.items():
+        current = merged.get(key)
+        if key in MERGED_FIELDS and isinstance(value, dict) and isinstance(current, dict):
+            node: Mapping[str, Any] | None = spec.schema(MERGED_FIELDS[key])
+            merged[key] = _merge_object(current, value, node, map_merge)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _merge_object(current: dict[str, Any], patch: dict[str, Any], node: Mapping[str, Any] | None,
+                  map_merge: bool) -> dict[str, Any]:
+    out = dict(current)
+    for key, value in patch.items():
+        child = child_schema(node, key)
+        existing = out.get(key)
+        if isinstance(value, dict) and isinstance(existing, dict) and _merges(child, map_merge):
+            out[key] = _merge_object(existing, value, child, map_merge)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _merges(node: Mapping[str, Any] | None, map_merge: bool) -> bool:
+    """Whether an object at this schema node is merged (typed objects) or replaced (free-form maps)."""
+    if node is None or map_merge:
+        return True
+    return not spec.is_free_form_map(spec.unwrap(node).node)
+
+
+def child_schema(node: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:
+    """The schema of ``key`` inside an object described by ``node``; None when the schema cannot tell."""
+    if node is None:
+        return None
+    target = spec.unwrap(node).node
+    props = target.get("properties") or {}
+    if key in props:
+        found: Mapping[str, Any] = props[key]
+        return found
+    extra = target.get("additionalProperties")
+    if isinstance(extra, dict) and not props:
+        return extra
+    for variant in target.get("oneOf") or target.get("anyOf") or ():
+        inner = spec.unwrap(variant).node.get("properties") or {}
+        if key in inner:
+            return dict(inner[key])
+    return None

@@ -1,0 +1,192 @@
+"""The emulator's in-memory state: agents, conversation tags and tag assignments.
+
+One re-entrant lock guards everything; accessors return copies so callers never share mutable state with
+the store. The serialised JSON of each agent is cached between writes, since GET agent is the hot path.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentsync.errors import AgentsyncError
+
+STATE_FORMAT = 1
+
+
+class StateFileError(AgentsyncError):
+    """The emulator's state file cannot be read; it is never silently replaced by an empty store."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot load the emulator state file {path}: {reason}",
+                         hint="fix or remove the file, or start without --state")
+        self.path = path
+
+
+@dataclass
+class AgentRecord:
+    body: dict[str, Any]
+    seq: int
+    owner_user_id: str
+    cached: bytes | None = None
+
+    def json(self) -> bytes:
+        if self.cached is None:
+            self.cached = json.dumps(self.body, separators=(",", ":")).encode()
+        return self.cached
+
+
+@dataclass
+class TagRecord:
+    body: dict[str, Any]
+    seq: int
+
+
+@dataclass
+class Store:
+    """Thread-safe state. ``seq`` orders records by creation and breaks ties in every sort."""
+
+    agents: dict[str, AgentRecord] = field(default_factory=dict)
+    tags: dict[str, TagRecord] = field(default_factory=dict)
+    conversations: dict[str, set[str]] = field(default_factory=dict)
+    seq: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def next_seq(self) -> int:
+        with self.lock:
+            self.seq += 1
+            return self.seq
+
+    def clear(self) -> None:
+        with self.lock:
+            self.agents.clear()
+            self.tags.clear()
+            self.conversations.clear()
+            self.seq = 0
+
+    # -- agents ------------------------------------------------------------------------------------
+
+    def put_agent(self, body: dict[str, Any], owner_user_id: str) -> None:
+        """Insert or replace the agent ``body["agent_id"]`` (keeping its creation order on replace)."""
+        with self.lock:
+            current = self.agents.get(body["agent_id"])
+            seq = current.seq if current else self.next_seq()
+            owner = current.owner_user_id if current else owner_user_id
+            self.agents[body["agent_id"]] = AgentRecord(copy.deepcopy(body), seq, owner)
+
+    def get_agent(self, agent_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            record = self.agents.get(agent_id)
+            return copy.deepcopy(record.body) if record else None
+
+    def agent_json(self, agent_id: str) -> bytes | None:
+        with self.lock:
+            record = self.agents.get(agent_id)
+            return record.json() if record else None
+
+    def delete_agent(self, agent_id: str) -> bool:
+        with self.lock:
+            return self.agents.pop(agent_id, None) is not None
+
+    def agent_records(self) -> list[AgentRecord]:
+        """A snapshot of the records; their bodies must be treated as read-only."""
+        with self.lock:
+            return list(self.agents.values())
+
+    # -- conversation tags -------------------------------------------------------------------------
+
+    def put_tag(self, body: dict[str, Any]) -> None:
+        with self.lock:
+            current = self.tags.get(body["tag_id"])
+            seq = current.seq if current else self.next_seq()
+            self.tags[body["tag_id"]] = TagRecord(copy.deepcopy(body), seq)
+
+    def get_tag(self, tag_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            record = self.tags.get(tag_id)
+            return copy.deepcopy(record.body) if record else None
+
+    def delete_tag(self, tag_id: str) -> bool:
+        with self.lock:
+            if self.tags.pop(tag_id, None) is None:
+                return False
+            for assigned in self.conversations.values():
+                assigned.discard(tag_id)
+            return True
+
+    def tag_records(self) -> list[TagRecord]:
+        with self.lock:
+            return list(self.tags.values())
+
+    def assign(self, conversation_id: str, tag_ids: list[str]) -> None:
+        with self.lock:
+            self.conversations.setdefault(conversation_id, set()).update(tag_ids)
+
+    def unassign(self, conversation_id: str, tag_id: str) -> None:
+        with self.lock:
+            self.conversations.get(conversation_id, set()).discard(tag_id)
+
+    def conversation_tags(self, conversation_id: str) -> set[str]:
+        with self.lock:
+            return set(self.conversations.get(conversation_id, set()))
+
+    # -- persistence -------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "format": STATE_FORMAT,
+                "seq": self.seq,
+                "agents": [{"seq": r.seq, "owner_user_id": r.owner_user_id, "body": r.body}
+                           for r in self.agents.values()],
+                "tags": [{"seq": r.seq, "body": r.body} for r in self.tags.values()],
+                "conversations": {c: sorted(t) for c, t in self.conversations.items() if t},
+            }
+
+    def load_json(self, data: Any) -> None:
+        """Replace the contents with a saved state; KeyError/TypeError/ValueError when it is malformed."""
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+            raise ValueError(f"not an emulator state (format {STATE_FORMAT})")
+        agents = {a["body"]["agent_id"]: AgentRecord(dict(a["body"]), int(a["seq"]), str(a["owner_user_id"]))
+                  for a in data["agents"]}
+        tags = {t["body"]["tag_id"]: TagRecord(dict(t["body"]), int(t["seq"])) for t in data["tags"]}
+        conversations = {str(c): {str(t) for t in ids} for c, ids in dict(data["conversations"]).items()}
+        with self.lock:
+            self.agents, self.tags, self.conversations = agents, tags, conversations
+            self.seq = int(data["seq"])
+
+    def save(self, path: Path) -> None:
+        """Write the state atomically: a temporary file in the same folder, then a rename."""
+        text = json.dumps(self.to_json(), separators=(",", ":"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, path: Path) -> None:
+        """Load ``path`` if it exists; a file that exists but cannot be read is a StateFileError."""
+        if not path.exists():
+            return
+        try:
+            self.load_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StateFileError(path, _reason(exc)) from exc
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON at line {exc.lineno}, column {exc.colno}"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"
+    return str(exc) or type(exc).__name__

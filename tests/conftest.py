@@ -1,0 +1,35 @@
+"""Shared fixtures. Anything that talks HTTP talks to the emulator over real HTTP on 127.0.0.1.
+
+- ``emulator_session``: one emulator for the whole session (free port, admin and member keys, no faults).
+- ``emulator``: the same emulator, reset (empty store, zero stats, no faults) before each test.
+- ``api_env``: ``ELEVENLABS_BASE_URL`` / ``ELEVENLABS_API_KEY`` pointed at ``emulator`` with the admin key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from agentsync.emulator import ADMIN_KEY, Emulator, EmulatorConfig, Faults
+
+
+@pytest.fixture(scope="session")
+def emulator_session() -> Iterator[Emulator]:
+    with Emulator(EmulatorConfig(host="127.0.0.1", port=0)) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(emulator_session: Emulator) -> Iterator[Emulator]:
+    emulator_session.set_faults(Faults())
+    emulator_session.reset()
+    yield emulator_session
+    emulator_session.set_faults(Faults())
+
+
+@pytest.fixture
+def api_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    monkeypatch.setenv("ELEVENLABS_BASE_URL", emulator.url)
+    monkeypatch.setenv("ELEVENLABS_API_KEY", ADMIN_KEY)
+    return emulator
