@@ -1,0 +1,825 @@
+"""Remote state to project files: ``agentsync pull``.
+
+The pipeline: select the agents in scope from the list endpoint, GET each one, reduce every body to the
+writable fields (the create body's fields minus read-only ones and the deprecated ``prompt.tools``), leave
+out what equals the server default (unless ``full``), and merge the result into the agent's file with a
+round-trip YAML editor so that comments, key order and quoting of everything unchanged survive. Every
+output is rendered before anything is written, then written to temporary files and renamed, so that an
+error leaves each file either old or new.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentsync import spec
+from agentsync.errors import AgentsyncError, UsageError
+from agentsync.resources.agent import READ_ONLY_PATHS, WRITABLE_FIELDS, marker_key
+
+if TYPE_CHECKING:
+    from agentsync.client import Client
+    from agentsync.project import Project
+
+AGENTS_PATH = "/v1/convai/agents"
+TAGS_PATH = "/v1/convai/tags"
+PROMPT_PATH: tuple[str, ...] = ("conversation_config", "agent", "prompt", "prompt")
+# Top-level order of a new agent file: what a reviewer looks for first, then the API's order.
+TOP_ORDER: tuple[str, ...] = ("name", "tags", "conversation_config", "platform_settings", "workflow")
+# Fields the file keeps even when they equal the default: a file without a name is not reviewable.
+ALWAYS_WRITTEN: frozenset[str] = frozenset({"name"})
+# ``workflow`` is one value for the diff and the PATCH (DESIGN §3), so it is written whole or not at all.
+ATOMIC_TOP: frozenset[str] = frozenset({"workflow", "tags"})
+
+
+class PullError(AgentsyncError):
+    """pull cannot do what was asked (an unknown key, a file it cannot merge into); nothing was written."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Values: numeric comparison, the same rule the diff uses (7 == 7.0, but True is not 1).
+
+
+def same(a: Any, b: Any) -> bool:
+    """Deep equality with numbers compared by value and booleans kept apart from numbers."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if _is_list(a) and _is_list(b):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+# --------------------------------------------------------------------------------------------------
+# The writable view of a GET body, guided by the create body's schema.
+
+
+@lru_cache(maxsize=1)
+def _top_schema() -> dict[str, Any]:
+    return spec.schema(spec.AGENT_CREATE_BODY)
+
+
+def _typed(node: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if node is None else spec.unwrap(node).node
+
+
+def _variant(node: Mapping[str, Any], value: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The branch of a union that describes ``value``: by discriminator, else the first whose
+    properties hold every key of the value."""
+    branches = node.get("oneOf") or node.get("anyOf") or ()
+    disc = node.get("discriminator") or {}
+    tag = value.get(disc.get("propertyName", "")) if disc else None
+    if isinstance(tag, str) and tag in (disc.get("mapping") or {}):
+        return spec.unwrap({"$ref": disc["mapping"][tag]}).node
+    typed = [spec.unwrap(b).node for b in branches if b.get("type") != "null"]
+    fitting = [t for t in typed if t.get("properties") and set(value) <= set(t["properties"])]
+    return fitting[0] if fitting else None
+
+
+def _object_schema(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The object schema for a dict value, or None when the schema cannot say (keep it as it is)."""
+    target = _typed(node)
+    if target is None:
+        return None
+    if target.get("oneOf") or target.get("anyOf"):
+        return _variant(target, value)
+    return target
+
+
+def known_fields(value: Any, node: Mapping[str, Any] | None) -> Any:
+    """``value`` without the keys its schema does not declare: the live API returns fields the spec
+    lacks (reference §10), and a file holding them would fail validation."""
+    if isinstance(value, Mapping):
+        target = _object_schema(node, value)
+        if target is None:
+            return copy.deepcopy(dict(value))
+        props = target.get("properties") or {}
+        if props:
+            return {k: known_fields(v, props[k]) for k, v in value.items() if k in props}
+        extra = target.get("additionalProperties")
+        child = extra if isinstance(extra, dict) else None
+        return {k: known_fields(v, child) for k, v in value.items()}
+    if _is_list(value):
+        items = _typed(node)
+        return [known_fields(v, (items or {}).get("items")) for v in value]
+    return value
+
+
+def _drop_path(body: dict[str, Any], path: Sequence[str | int]) -> None:
+    parent: Any = body
+    for part in path[:-1]:
+        parent = parent.get(part) if isinstance(parent, dict) else None
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
+
+
+def writable_view(body: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """The fields of a GET agent body that an agent file may declare, in the API's names and order.
+
+    Read-only fields and paths, unknown keys and this namespace's ownership marker are left out."""
+    props = _top_schema()["properties"]
+    view = {k: known_fields(body[k], props[k]) for k in WRITABLE_FIELDS if k in body}
+    for path in READ_ONLY_PATHS:
+        _drop_path(view, path)
+    if isinstance(view.get("tags"), list):
+        view["tags"] = [t for t in view["tags"] if marker_key(str(t), namespace) is None]
+    return view
+
+
+# --------------------------------------------------------------------------------------------------
+# Leaving out server defaults.
+
+
+def _child(node: Mapping[str, Any] | None, value: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    target = _object_schema(node, value)
+    found: Mapping[str, Any] | None = ((target or {}).get("properties") or {}).get(key)
+    return found
+
+
+def _is_atomic(node: Mapping[str, Any] | None) -> bool:
+    """Lists, free-form maps and anything the schema cannot describe are compared and written whole."""
+    target = _typed(node)
+    if target is None:
+        return True
+    return target.get("type") == "array" or spec.is_free_form_map(target)
+
+
+def _type_defaults(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> Any:
+    """The defaults inside an object whose own default is null (the object was set, its fields may not)."""
+    from agentsync.emulator.defaults import default_value
+
+    target = _object_schema(node, value)
+    return default_value(target) if target is not None else None
+
+
+def strip_defaults(view: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``view`` without the leaves that equal the server default for their path.
+
+    Objects that become empty are left out too, unless their default is not an object (a nullable
+    object that was set must stay set). Lists, free-form maps and ``workflow`` are kept or dropped whole."""
+    props = _top_schema()["properties"]
+    out: dict[str, Any] = {}
+    for key, value in view.items():
+        default = defaults.get(key, _MISSING)
+        if key in ALWAYS_WRITTEN or (key in ATOMIC_TOP and not same(value, default)):
+            out[key] = value
+        elif key not in ATOMIC_TOP:
+            kept = _strip(value, default, props.get(key))
+            if kept is not _MISSING:
+                out[key] = kept
+    return out
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+_MISSING: Any = _Missing()
+
+
+def _strip(value: Any, default: Any, node: Mapping[str, Any] | None) -> Any:
+    """The part of ``value`` that differs from ``default``, or _MISSING when nothing does."""
+    if same(value, default):
+        return _MISSING
+    if not isinstance(value, Mapping) or _is_atomic(node):
+        return value
+    base = default if isinstance(default, Mapping) else _type_defaults(node, value)
+    base = base if isinstance(base, Mapping) else {}
+    out: dict[str, Any] = {}
+    for key, child in value.items():
+        kept = _strip(child, base.get(key, _MISSING), _child(node, value, key))
+        if kept is not _MISSING:
+            out[key] = kept
+    if not out and isinstance(default, Mapping):
+        return _MISSING
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Which declared fields an existing file keeps.
+
+
+def merge_declared(declared: Any, full: Mapping[str, Any], chosen: Mapping[str, Any],
+                   node: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The new content of an existing file: every field it already declares, with its remote value
+    (a managed field stays managed even when it now equals the default), plus what ``chosen`` adds."""
+    out: dict[str, Any] = {}
+    for key in declared if isinstance(declared, Mapping) else ():
+        if key not in full:
+            continue
+        child = (_top_schema()["properties"].get(key) if node is None else _child(node, full, key))
+        inner = declared[key]
+        if isinstance(inner, Mapping) and isinstance(full[key], Mapping) and not _atomic_at(node, key, child):
+            out[key] = merge_declared(inner, full[key], _sub(chosen, key), child)
+        else:
+            out[key] = full[key]
+    for key, value in chosen.items():
+        out.setdefault(key, value)
+    return out
+
+
+def _atomic_at(node: Mapping[str, Any] | None, key: str, child: Mapping[str, Any] | None) -> bool:
+    if node is None:
+        return key in ATOMIC_TOP
+    return _is_atomic(child)
+
+
+def _sub(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    found = value.get(key)
+    return found if isinstance(found, Mapping) else {}
+
+
+# --------------------------------------------------------------------------------------------------
+# YAML: rendering new files and editing existing ones in place (ruamel round-trip).
+
+FILE_TAG = "!file"
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+def yaml_engine() -> Any:
+    """The one YAML configuration pull reads and writes with: round-trip, quotes kept, no re-wrapping
+    of long lines (a re-wrapped unchanged line would be noise in review), ``null`` spelt out."""
+    from ruamel.yaml import YAML
+
+    engine = YAML()
+    engine.preserve_quotes = True
+    engine.width = 4096
+    engine.indent(mapping=2, sequence=4, offset=2)
+    engine.representer.add_representer(
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
+    return engine
+
+
+def dump(document: Any) -> str:
+    import io
+
+    buffer = io.StringIO()
+    yaml_engine().dump(document, buffer)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A string kept in its own file, written as ``!file <relative path>``."""
+
+    relative: str
+    content: str
+
+
+def _is_file_ref(node: Any) -> bool:
+    from ruamel.yaml.comments import TaggedScalar
+
+    return isinstance(node, TaggedScalar) and str(node.tag) == FILE_TAG
+
+
+def _literal_ok(text: str) -> bool:
+    """Whether a block scalar keeps this string exactly (trailing blanks and odd characters do not)."""
+    if "\n" not in text.rstrip("\n") or "\r" in text or "\t" in text:
+        return False
+    lines = text.split("\n")
+    return all(line == line.rstrip(" ") for line in lines) and not text.startswith((" ", "\n"))
+
+
+def to_yaml(value: Any, extra: dict[str, str], base: Path) -> Any:
+    """A plain JSON value as round-trip nodes: lists of scalars in flow style, multi-line strings as
+    literal blocks; a :class:`FileRef` becomes a ``!file`` tag and its content an extra file."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    if isinstance(value, FileRef):
+        extra[os.path.normpath(base / value.relative)] = value.content
+        return TaggedScalar(value=value.relative, tag=FILE_TAG)
+    if isinstance(value, Mapping):
+        out = CommentedMap()
+        for key, child in value.items():
+            out[key] = to_yaml(child, extra, base)
+        return out
+    if _is_list(value):
+        seq = CommentedSeq([to_yaml(v, extra, base) for v in value])
+        if all(not isinstance(v, (Mapping, list, tuple, str)) or _short(v) for v in value):
+            seq.fa.set_flow_style()
+        return seq
+    if isinstance(value, str) and _literal_ok(value):
+        return LiteralScalarString(value)
+    return value
+
+
+def _short(value: Any) -> bool:
+    return isinstance(value, str) and "\n" not in value and len(value) <= 60
+
+
+def to_plain(node: Any, base: Path) -> Any:
+    """Round-trip nodes back to plain JSON values; a ``!file`` node reads as its file's text."""
+    if _is_file_ref(node):
+        target = base / str(node.value)
+        return target.read_text(encoding="utf-8") if target.is_file() else None
+    if isinstance(node, Mapping):
+        return {str(k): to_plain(v, base) for k, v in node.items()}
+    if _is_list(node):
+        return [to_plain(v, base) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return str(node) if isinstance(node, str) else node
+
+
+def placeholder_holds(template: str, remote: Any, variables: Mapping[str, str]) -> bool:
+    """Whether a ``${...}`` string in a file still stands for the remote value: every placeholder is a
+    known variable and the substituted text equals ``remote``. The one place variable resolution
+    enters pull; a string with an unknown variable is replaced by the remote value."""
+    names = PLACEHOLDER.findall(template)
+    if not names or not isinstance(remote, str) or any(n.strip() not in variables for n in names):
+        return False
+    return PLACEHOLDER.sub(lambda m: variables[m.group(1).strip()], template) == remote
+
+
+@dataclass
+class Editor:
+    """Edits one loaded document towards new content, keeping every node whose value did not change.
+
+    ``base`` is the directory ``!file`` paths are relative to; ``extra`` collects the files those
+    nodes point at, with their new text."""
+
+    base: Path
+    variables: Mapping[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def update_map(self, node: Any, target: Mapping[str, Any], keep: Iterable[str] = ()) -> None:
+        for key in [k for k in node if k not in target and k not in keep]:
+            del node[key]
+        for key, value in target.items():
+            node[key] = self.replace(node[key], value) if key in node else self.new(value)
+
+    def new(self, value: Any) -> Any:
+        return to_yaml(value, self.extra, self.base)
+
+    def replace(self, old: Any, value: Any) -> Any:
+        """The node to hold ``value`` where ``old`` is: ``old`` itself whenever it can stay."""
+        if isinstance(value, FileRef) and not _is_file_ref(old):
+            return self.new(value)
+        if _is_file_ref(old) and isinstance(value, (str, FileRef)):
+            text = value.content if isinstance(value, FileRef) else value
+            self.extra[os.path.normpath(self.base / str(old.value))] = text
+            return old
+        if isinstance(old, str) and placeholder_holds(old, value, self.variables):
+            return old
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            self.update_map(old, value)
+            return old
+        if _is_list(old) and _is_list(value) and not isinstance(old, str):
+            return self._replace_list(old, value)
+        return old if same(to_plain(old, self.base), value) else self.new(value)
+
+    def _replace_list(self, old: Any, value: Sequence[Any]) -> Any:
+        for index, item in enumerate(value[: len(old)]):
+            old[index] = self.replace(old[index], item)
+        del old[len(value):]
+        old.extend(self.new(v) for v in value[len(old):])
+        return old
+
+
+# --------------------------------------------------------------------------------------------------
+# One agent file.
+
+META_FIELDS: tuple[str, ...] = ("id", "renamed_from")
+SCHEMA_FILE = Path("schemas") / "agent.schema.json"
+
+
+@dataclass(frozen=True)
+class AgentSource:
+    """What one agent file is made from: its key, the GET body, and the id to write when the agent
+    is not owned yet (so the next apply adopts it instead of creating a twin)."""
+
+    key: str
+    body: Mapping[str, Any]
+    adopt_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    keys: tuple[str, ...] = ()
+    all: bool = False
+    search: str | None = None
+    full: bool = False
+    prompts_as_files: bool = False
+
+
+def agent_path(root: Path, key: str) -> Path:
+    return root / "agents" / f"{key}.yaml"
+
+
+def prompt_ref(key: str, content: str) -> FileRef:
+    """``agents/prompts/<key>.md``, written relative to the agent file's own directory."""
+    depth = key.count("/")
+    return FileRef("../" * depth + f"prompts/{key}.md", content)
+
+
+def agent_target(source: AgentSource, namespace: str, options: PullOptions,
+                 declared: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The plain content of the agent file: chosen fields, declared fields kept, prompt maybe a file."""
+    from agentsync.emulator.defaults import agent_defaults
+
+    full = writable_view(source.body, namespace)
+    chosen = full if options.full else strip_defaults(full, agent_defaults())
+    target = merge_declared(declared, full, chosen) if declared is not None else _ordered(chosen)
+    prompt = _get_path(target, PROMPT_PATH)
+    if options.prompts_as_files and isinstance(prompt, str):
+        _set_path(target, PROMPT_PATH, prompt_ref(source.key, prompt))
+    if source.adopt_id is not None:
+        target["id"] = source.adopt_id
+    return target
+
+
+def _ordered(view: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: view[k] for k in (*TOP_ORDER, *view) if k in view}
+
+
+def _get_path(value: Any, path: Sequence[str]) -> Any:
+    for part in path:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _set_path(value: dict[str, Any], path: Sequence[str], new: Any) -> None:
+    for part in path[:-1]:
+        value = value[part]
+    value[path[-1]] = new
+
+
+def render_agent(root: Path, source: AgentSource, namespace: str, options: PullOptions,
+                 variables: Mapping[str, str]) -> dict[Path, str]:
+    """Every file one agent needs, path -> new text: the agent file, plus any ``!file`` targets."""
+    path = agent_path(root, source.key)
+    editor = Editor(path.parent, variables)
+    if path.is_file():
+        document = _load_mapping(path)
+        target = agent_target(source, namespace, options, to_plain(document, path.parent))
+        editor.update_map(document, target, keep=META_FIELDS)
+    else:
+        document = editor.new(agent_target(source, namespace, options, None))
+        _schema_comment(document, root, path)
+    return {path: dump(document), **{Path(p): text for p, text in editor.extra.items()}}
+
+
+def _load_mapping(path: Path) -> Any:
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        document = yaml_engine().load(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
+        raise PullError(f"cannot merge into {path}: it is not valid YAML ({exc.__class__.__name__})",
+                        hint="fix or delete the file and pull again") from exc
+    if not isinstance(document, Mapping):
+        raise PullError(f"cannot merge into {path}: it does not hold a mapping of fields",
+                        hint="fix or delete the file and pull again")
+    return document
+
+
+def _schema_comment(document: Any, root: Path, path: Path) -> None:
+    """Point editors at the project's agent schema, but only when the project has one: a path to a
+    schema that is not there would be a broken promise in every file."""
+    schema = root / SCHEMA_FILE
+    if schema.is_file():
+        relative = Path(os.path.relpath(schema, path.parent)).as_posix()
+        document.yaml_set_start_comment(f"yaml-language-server: $schema={relative}")
+
+
+# --------------------------------------------------------------------------------------------------
+# tags.yaml: the conversation-tag list, merged into an existing file entry by entry.
+
+
+def tag_entry(tag: Mapping[str, Any]) -> dict[str, Any]:
+    entry = {"title": tag["title"]}
+    if tag.get("description") is not None:
+        entry["description"] = tag["description"]
+    return entry
+
+
+def _check_titles(tags: Sequence[Mapping[str, Any]]) -> None:
+    seen: dict[str, str] = {}
+    for tag in tags:
+        if tag["title"] in seen:
+            raise PullError(f"two conversation tags are titled {tag['title']!r} "
+                            f"({seen[tag['title']]} and {tag['tag_id']}); tags.yaml matches tags by title",
+                            hint="rename or delete one of them in the workspace, then pull again")
+        seen[tag["title"]] = str(tag["tag_id"])
+
+
+def render_tags(path: Path, tags: Sequence[Mapping[str, Any]]) -> str:
+    """tags.yaml for the workspace's tags, oldest first; an existing file keeps its order, comments and
+    ``id:`` entries, loses the tags that are gone, and gains the new ones at the end."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    _check_titles(tags)
+    ordered = sorted(tags, key=lambda t: (t.get("created_at_unix_secs") or 0, t["title"]))
+    document = yaml_engine().load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not isinstance(document, CommentedSeq):
+        document = CommentedSeq()
+    editor = Editor(path.parent)
+    remaining = list(ordered)
+    for entry in list(document):
+        match = _match_tag(entry, remaining)
+        if match is None:
+            document.remove(entry)
+            continue
+        remaining.remove(match)
+        keep = ("id",) if "id" in entry else ()
+        editor.update_map(entry, tag_entry(match) | ({"id": match["tag_id"]} if keep else {}), keep)
+    document.extend(editor.new(tag_entry(t)) for t in remaining)
+    return dump(document)
+
+
+def _match_tag(entry: Any, tags: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    if not isinstance(entry, Mapping):
+        return None
+    for tag in tags:
+        if ("id" in entry and tag["tag_id"] == entry["id"]) or (
+                "id" not in entry and tag["title"] == entry.get("title")):
+            return tag
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Which agents: selection over the list endpoint's summaries.
+
+PAGE_SIZE = 100
+SLUG_INVALID = re.compile(r"[^a-z0-9]+")
+
+
+def slug(name: str) -> str:
+    """A file-system safe key from an agent name: lower case ASCII letters, digits and dashes."""
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return SLUG_INVALID.sub("-", ascii_name.lower()).strip("-")[:60].strip("-") or "agent"
+
+
+def unique_key(name: str, taken: set[str]) -> str:
+    base = slug(name)
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    taken.add(key)
+    return key
+
+
+@dataclass(frozen=True)
+class Selected:
+    key: str
+    agent_id: str
+    owned: bool
+
+
+def _owned(summary: Mapping[str, Any], namespace: str) -> str | None:
+    keys = [marker_key(t, namespace) for t in summary.get("tags") or () if isinstance(t, str)]
+    return next((k for k in keys if k is not None), None)
+
+
+def _owners(summaries: Iterable[Mapping[str, Any]], namespace: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for summary in summaries:
+        key = _owned(summary, namespace)
+        if key is not None and summary["agent_id"] not in found.setdefault(key, []):
+            found[key].append(str(summary["agent_id"]))
+    return found
+
+
+def _one_owner(key: str, ids: list[str], namespace: str) -> str:
+    if len(ids) > 1:
+        from agentsync.errors import IdentityError
+
+        raise IdentityError(f"agents {', '.join(ids)} all carry the marker {namespace}:{key}",
+                            hint="delete or untag the extra agents in the workspace; agentsync never guesses")
+    return ids[0]
+
+
+def select_by_keys(keys: Iterable[str], owners: Mapping[str, list[str]], declared_ids: Mapping[str, str],
+                   namespace: str, *, strict: bool) -> tuple[list[Selected], list[str]]:
+    """The agents for these keys: by marker, else by the file's ``id:``. A key with neither is an error
+    when asked for by name (``strict``) and skipped otherwise (apply has not created it yet)."""
+    chosen: list[Selected] = []
+    skipped: list[str] = []
+    for key in keys:
+        if key in owners:
+            chosen.append(Selected(key, _one_owner(key, owners[key], namespace), True))
+        elif key in declared_ids:
+            chosen.append(Selected(key, declared_ids[key], False))
+        elif strict:
+            raise UsageError(f"no agent in the workspace carries the marker {namespace}:{key}",
+                             hint="use --all or --search to pull agents agentsync does not manage yet")
+        else:
+            skipped.append(key)
+    return chosen, skipped
+
+
+def select_listed(summaries: Iterable[Mapping[str, Any]], owners: Mapping[str, list[str]],
+                  declared_ids: Mapping[str, str], namespace: str, taken: set[str]) -> list[Selected]:
+    """Every listed agent: owned ones under their key, adopted-by-file ones under that file's key,
+    the rest under a new key made from the name."""
+    by_id = {agent_id: key for key, agent_id in declared_ids.items()}
+    chosen: list[Selected] = []
+    for summary in summaries:
+        agent_id = str(summary["agent_id"])
+        key = _owned(summary, namespace)
+        if key is not None:
+            chosen.append(Selected(key, _one_owner(key, owners[key], namespace), True))
+        elif agent_id in by_id:
+            chosen.append(Selected(by_id[agent_id], agent_id, False))
+        else:
+            chosen.append(Selected(unique_key(str(summary.get("name") or ""), taken), agent_id, False))
+    return _dedupe(chosen)
+
+
+def _dedupe(chosen: list[Selected]) -> list[Selected]:
+    unique: dict[str, Selected] = {}
+    for item in chosen:
+        unique.setdefault(item.agent_id, item)
+    return list(unique.values())
+
+
+# --------------------------------------------------------------------------------------------------
+# The orchestrator.
+
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+
+
+class FileAction(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: Path  # relative to the project root
+    action: FileAction
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What pull did (or, with ``dry_run``, would do), file by file."""
+
+    files: tuple[FileChange, ...]
+    agents: tuple[str, ...]
+    adopted: tuple[str, ...]
+    skipped: tuple[str, ...]
+    tags: int | None
+    dry_run: bool = False
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> tuple[FileChange, ...]:
+        return tuple(f for f in self.files if f.action is not FileAction.UNCHANGED)
+
+
+def pull(client: Client, project: Project, options: PullOptions, *, dry_run: bool = False) -> PullResult:
+    """Write the selected agents (and, unless keys or a search narrow the pull, the conversation tags)
+    into the project's files. Everything is fetched and rendered before the first byte is written."""
+    selected, skipped = _select(client, project, options)
+    bodies = _fetch_bodies(client, selected)
+    files: dict[Path, str] = {}
+    for item, body in zip(selected, bodies, strict=True):
+        source = AgentSource(item.key, body, None if item.owned else item.agent_id)
+        files.update(render_agent(project.root, source, project.namespace, options, _variables(project)))
+    tag_count = None
+    if not options.keys and not options.search:
+        tags = list(client.paginate(TAGS_PATH, "conversation_tags", {"page_size": PAGE_SIZE}))
+        files[project.root / "tags.yaml"] = render_tags(project.root / "tags.yaml", tags)
+        tag_count = len(tags)
+    changes = _classify(project.root, files)
+    if not dry_run:
+        write_files({p: t for p, t in files.items() if _action(p, t) is not FileAction.UNCHANGED})
+    adopted = tuple(s.key for s in selected if not s.owned)
+    return PullResult(changes, tuple(s.key for s in selected), adopted, tuple(skipped), tag_count,
+                      dry_run, dict(client.stats))
+
+
+def _variables(project: Project) -> Mapping[str, str]:
+    return project.environment.variables if project.environment is not None else {}
+
+
+def _select(client: Client, project: Project, options: PullOptions) -> tuple[list[Selected], list[str]]:
+    namespace = project.namespace
+    active, archived = _list_agents(client)
+    owners = _owners([*active, *archived], namespace)
+    declared_ids = {k: d.id for k, d in project.agents.items() if d.id}
+    if options.keys or not (options.all or options.search):
+        keys = options.keys or tuple(project.agents)
+        chosen, skipped = select_by_keys(keys, owners, declared_ids, namespace, strict=bool(options.keys))
+    else:
+        listed = _searched(client, options.search) if options.search else [
+            *active, *(s for s in archived if _owned(s, namespace) is not None)]
+        chosen, skipped = select_listed(listed, owners, declared_ids, namespace,
+                                        set(project.agents) | set(owners)), []
+    _check_keys(chosen)
+    return chosen, skipped
+
+
+def _list_agents(client: Client) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    # The list hides archived agents by default; an owned archived agent must still be found by key.
+    jobs = [{"page_size": PAGE_SIZE, "archived": False}, {"page_size": PAGE_SIZE, "archived": True}]
+    pages = _all_or_raise(client.map(lambda p: list(client.paginate(AGENTS_PATH, "agents", p)), jobs))
+    return pages[0], pages[1]
+
+
+def _searched(client: Client, text: str) -> list[dict[str, Any]]:
+    return list(client.paginate(AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, "search": text}))
+
+
+def _fetch_bodies(client: Client, selected: Sequence[Selected]) -> list[dict[str, Any]]:
+    return _all_or_raise(client.map(lambda s: client.get(f"{AGENTS_PATH}/{s.agent_id}"), selected))
+
+
+def _all_or_raise(results: Sequence[Any]) -> list[Any]:
+    """The results, or the first failure raised: nothing is written from a partial read."""
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
+
+
+def _check_keys(chosen: Sequence[Selected]) -> None:
+    """A key becomes a path: one taken from a remote marker must not climb out of agents/."""
+    seen: dict[str, str] = {}
+    for item in chosen:
+        if not KEY_PATTERN.fullmatch(item.key) or ".." in item.key.split("/"):
+            raise PullError(f"agent {item.agent_id} has the key {item.key!r}, which is not a safe file name",
+                            hint="fix the agent's marker tag in the workspace")
+        if item.key in seen:
+            raise PullError(f"agents {seen[item.key]} and {item.agent_id} would both be written to "
+                            f"agents/{item.key}.yaml", hint="remove the id: that points at one of them")
+        seen[item.key] = item.agent_id
+
+
+def _action(path: Path, text: str) -> FileAction:
+    if not path.is_file():
+        return FileAction.CREATE
+    current = path.read_text(encoding="utf-8")
+    return FileAction.UNCHANGED if current == text else FileAction.UPDATE
+
+
+def _classify(root: Path, files: Mapping[Path, str]) -> tuple[FileChange, ...]:
+    changes = [FileChange(_relative(p, root), _action(p, t)) for p, t in files.items()]
+    return tuple(sorted(changes, key=lambda c: c.path.as_posix()))
+
+
+def _relative(path: Path, root: Path) -> Path:
+    try:
+        return path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return path
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing: every file to a temporary sibling first, then one rename each.
+
+
+def write_files(files: Mapping[Path, str]) -> None:
+    """Write all ``files`` or none of the new content: a failure while staging removes every staged
+    file and leaves the originals untouched; renames happen only after every file is staged."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in files.items():
+            staged.append((_stage(path, text), path))
+    except OSError as exc:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise PullError(f"could not write {getattr(exc, 'filename', None) or 'a file'}: {exc.strerror}",
+                        hint="nothing was changed; fix the permissions or free space and pull again") from exc
+    for temporary, path in staged:
+        os.replace(temporary, path)
+
+
+def _stage(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
