@@ -5,8 +5,10 @@ The types here are what every later stage consumes; ``agentsync.loader`` builds 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentsync.errors import Problem
 from agentsync.resources.agent import AgentDef
@@ -71,3 +73,50 @@ class Project:
         if self.environment is not None and self.environment.namespace:
             return self.environment.namespace
         return self.settings.namespace
+
+
+# ---------------------------------------------------------------------------------------------- loading
+# ``agentsync.loader`` parses and validates agentsync.yaml; these turn the validated plain values into
+# the settings types, so that every default lives next to the type that has it.
+
+
+def environment_from(name: str, value: Mapping[str, Any]) -> Environment:
+    variables = {str(k): _text(v) for k, v in (value.get("variables") or {}).items()}
+    return Environment(
+        name=name,
+        base_url=value.get("base_url"),
+        residency=value.get("residency"),
+        api_key_env=value.get("api_key_env", Environment.api_key_env),
+        namespace=value.get("namespace"),
+        variables=variables,
+    )
+
+
+def _text(value: Any) -> str:
+    # YAML reads `8080` and `true` as a number and a boolean; variables are substituted into text.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def settings_from(value: Mapping[str, Any]) -> Settings:
+    """Settings from the (already validated) contents of agentsync.yaml; absent keys take defaults."""
+    safety = value.get("safety") or {}
+    environments = value.get("environments") or {}
+    return Settings(
+        namespace=value.get("namespace", DEFAULT_NAMESPACE),
+        tags_authoritative=bool((value.get("tags") or {}).get("authoritative", False)),
+        safety=SafetySettings(
+            max_change_share=float(safety.get("max_change_share", SafetySettings.max_change_share)),
+            min_managed=int(safety.get("min_managed", SafetySettings.min_managed)),
+        ),
+        environments={name: environment_from(name, env) for name, env in environments.items()},
+        default_environment=value.get("default_environment"),
+    )
+
+
+def namespaces(settings: Settings) -> list[str]:
+    """Every ownership namespace the project can use, across its environments."""
+    found = [settings.namespace]
+    found.extend(e.namespace for e in settings.environments.values() if e.namespace)
+    return sorted(set(found))
