@@ -253,7 +253,7 @@ def _lookup(root: Any, path: Path) -> Any:
 
 
 def _diff_paths(remote_view: Mapping[str, Any], desired_view: Mapping[str, Any]) -> Iterator[Path]:
-    diff = DeepDiff(remote_view, desired_view, view="tree", verbose_level=2)
+    diff = DeepDiff(remote_view, desired_view, view="tree", verbose_level=2, threshold_to_diff_deeper=0)
     for report in diff.values():
         for level in report:
             raw = level.path(output_format="list")

@@ -1,0 +1,309 @@
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agentsync import diff, spec
+from agentsync.diff import Strategy
+from agentsync.emulator.defaults import defaults_for
+from agentsync.emulator.merge import merge_patch
+from agentsync.plan import ABSENT, FieldChange
+
+EXAMPLE = json.loads((Path(__file__).parent / "data" / "example-agent-response.json").read_text())
+BASES = [EXAMPLE, {**defaults_for(spec.AGENT_RESPONSE), "agent_id": "agent_1", "tags": ["x"], "name": "n"}]
+
+CC = "conversation_config"
+PS = "platform_settings"
+
+
+# --- the strategy table -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ((CC,), Strategy.MERGE),
+    ((CC, "agent", "prompt"), Strategy.MERGE),
+    ((CC, "agent", "prompt", "backup_llm_config"), Strategy.MERGE),  # a union of objects
+    ((CC, "language_presets"), Strategy.REPLACE),
+    ((CC, "agent", "dynamic_variables", "dynamic_variable_placeholders"), Strategy.REPLACE),
+    ((PS, "data_collection"), Strategy.REPLACE),
+    ((PS, "auth", "allowlist"), Strategy.REPLACE),
+    ((CC, "agent", "prompt", "tool_ids"), Strategy.REPLACE),
+    (("workflow",), Strategy.REPLACE),
+    (("tags",), Strategy.SET),
+    (("name",), Strategy.REPLACE),
+])
+def test_strategy_table_is_derived_from_the_input_models(path: tuple[str, ...], expected: Strategy) -> None:
+    assert diff.strategy_table()[path] is expected
+    assert diff.strategy(path) is expected
+
+
+def test_strategy_table_never_descends_into_atomic_values() -> None:
+    table = diff.strategy_table()
+    assert not [p for p in table if p[:1] == ("workflow",) and len(p) > 1]
+    assert not [p for p in table if p[:2] == (PS, "data_collection") and len(p) > 2]
+    assert (PS, "safety") not in table  # the request model has no safety: it is read-only
+
+
+def test_strategy_of_a_path_the_schema_does_not_know_is_merge() -> None:
+    assert diff.strategy((CC, "agent", "not_in_the_spec")) is Strategy.MERGE
+
+
+# --- normalisation and the managed view -----------------------------------------------------------------
+
+
+def test_canonical_numbers_keep_booleans() -> None:
+    assert diff.canonical({"a": 7.0, "b": [1.5, 2.0], "c": True}) == {"a": 7, "b": [1.5, 2], "c": True}
+    assert type(diff.canonical(7.0)) is int
+    assert diff.canonical(True) is True
+
+
+@pytest.mark.parametrize(("a", "b", "equal"), [
+    (7, 7.0, True), (True, 1, False), (False, 0, False), ({"x": [1, 2]}, {"x": [1, 2.0]}, True),
+    ({"x": 1}, {"x": 1, "y": 2}, False), ([1, 2], [2, 1], False), (None, None, True), (None, {}, False),
+])
+def test_same_compares_numbers_numerically_but_not_bools(a: Any, b: Any, equal: bool) -> None:
+    assert diff.same(diff.canonical(a), diff.canonical(b)) is equal
+
+
+def test_managed_view_projects_the_remote_onto_the_declared_shape() -> None:
+    desired = {"name": "X", CC: {"agent": {"prompt": {"llm": "gpt-4o"}}, "turn": {"turn_timeout": 7}}}
+    view = diff.managed_view(desired, EXAMPLE)
+    assert view == {"name": EXAMPLE["name"], CC: {"agent": {"prompt": {"llm": "gemini-2.5-flash"}},
+                                                   "turn": {"turn_timeout": 7}}}
+    assert type(view[CC]["turn"]["turn_timeout"]) is int  # 7.0 from the server, canonical
+
+
+def test_managed_view_takes_atomic_values_whole() -> None:
+    remote = copy.deepcopy(EXAMPLE)
+    remote[PS]["data_collection"] = {"a": {"type": "string"}, "b": {"type": "boolean"}}
+    desired = {PS: {"data_collection": {"a": {"type": "string"}}}, "workflow": {"nodes": {}}}
+    view = diff.managed_view(desired, remote)
+    assert view[PS]["data_collection"] == remote[PS]["data_collection"]
+    assert view["workflow"] == diff.canonical(EXAMPLE["workflow"])
+
+
+def test_managed_view_drops_read_only_and_unknown_fields() -> None:
+    remote = copy.deepcopy(EXAMPLE)
+    remote[CC]["agent"]["prompt"]["tools"] = [{"type": "system"}]
+    remote[CC]["agent"]["prompt"]["opener"] = "unknown to the spec"
+    desired = {"agent_id": "x", "metadata": {}, CC: {"agent": {"prompt": {"tools": [], "llm": "x"}}},
+               PS: {"safety": {"is_blocked_ivc": True}, "archived": False}}
+    view = diff.managed_view(desired, remote)
+    assert view == {CC: {"agent": {"prompt": {"llm": "gemini-2.5-flash"}}}, PS: {"archived": False}}
+
+
+def test_managed_view_tags_are_a_set_without_the_marker() -> None:
+    remote = {**EXAMPLE, "tags": ["b", "agentsync:bot", "a", "other:bot"]}
+    view = diff.managed_view({"tags": ["a"]}, remote, namespace="agentsync")
+    assert view["tags"] == ["a", "b", "other:bot"]
+
+
+def test_managed_view_keeps_explicit_null_and_omits_what_the_remote_lacks() -> None:
+    desired = {CC: {"turn": {"initial_wait_time": None}, "agent": {"not_there": 1}}}
+    assert diff.managed_view(desired, EXAMPLE) == {CC: {"turn": {"initial_wait_time": None}, "agent": {}}}
+
+
+# --- the PATCH body -----------------------------------------------------------------------------------
+
+
+def _views(desired: dict[str, Any], remote: dict[str, Any] = EXAMPLE) -> tuple[dict[str, Any], dict[str, Any]]:
+    return diff.desired_view(desired), diff.managed_view(desired, remote)
+
+
+def test_patch_body_holds_only_changed_leaves_nested_under_their_parents() -> None:
+    desired = {"name": EXAMPLE["name"], CC: {"agent": {"first_message": "Hi", "language": "en",
+                                                       "prompt": {"llm": "gpt-4o", "temperature": 0}}}}
+    assert diff.patch_body(*_views(desired)) == {CC: {"agent": {"first_message": "Hi",
+                                                                "prompt": {"llm": "gpt-4o"}}}}
+
+
+def test_patch_body_sends_lists_maps_and_workflow_whole() -> None:
+    remote = copy.deepcopy(EXAMPLE)
+    remote[CC]["agent"]["prompt"]["tool_ids"] = ["a", "b"]
+    remote[PS]["data_collection"] = {"a": {"type": "string"}, "b": {"type": "string"}}
+    workflow = copy.deepcopy(EXAMPLE["workflow"])
+    workflow["prevent_subagent_loops"] = True
+    desired = {CC: {"agent": {"prompt": {"tool_ids": ["a", "c"]}}},
+               PS: {"data_collection": {"a": {"type": "string"}}}, "workflow": workflow}
+    body = diff.patch_body(*_views(desired, remote))
+    assert body == {CC: {"agent": {"prompt": {"tool_ids": ["a", "c"]}}},
+                    PS: {"data_collection": {"a": {"type": "string"}}}, "workflow": workflow}
+
+
+def test_patch_body_is_empty_when_only_number_types_or_tag_order_differ() -> None:
+    remote = {**EXAMPLE, "tags": ["b", "a"]}
+    desired = {"tags": ["a", "b"], CC: {"turn": {"turn_timeout": 7}, "tts": {"speed": 1}}}
+    assert diff.patch_body(*_views(desired, remote)) == {}
+
+
+def test_patch_body_sends_a_bool_that_replaces_an_equal_int() -> None:
+    remote = copy.deepcopy(EXAMPLE)
+    remote[PS]["call_limits"]["daily_limit"] = 1
+    desired = {PS: {"call_limits": {"daily_limit": True}}}
+    assert diff.patch_body(*_views(desired, remote)) == {PS: {"call_limits": {"daily_limit": True}}}
+
+
+def test_patch_body_sends_null_and_objects_replacing_null() -> None:
+    desired = {CC: {"agent": {"text_behavior_overrides": {"a": "b"}, "prompt": {"rag": None}}}}
+    body = diff.patch_body(*_views(desired))
+    assert body == {CC: {"agent": {"text_behavior_overrides": {"a": "b"}, "prompt": {"rag": None}}}}
+
+
+# --- the change list ----------------------------------------------------------------------------------
+
+
+def test_changes_report_leaves_with_absent_sides() -> None:
+    remote = copy.deepcopy(EXAMPLE)
+    remote[PS]["data_collection"] = {"gone": {"type": "string"}}
+    desired = {"name": "New", PS: {"data_collection": {"new": {"type": "string"}}}}
+    found = diff.changes(*reversed(_views(desired, remote)))
+    assert found == [
+        FieldChange(("name",), EXAMPLE["name"], "New"),
+        FieldChange((PS, "data_collection", "gone"), {"type": "string"}, ABSENT),
+        FieldChange((PS, "data_collection", "new"), ABSENT, {"type": "string"}),
+    ]
+
+
+def test_changes_report_a_list_whole() -> None:
+    remote = copy.deepcopy(EXAMPLE)
+    remote[CC]["agent"]["prompt"]["tool_ids"] = ["a", "b", "c"]
+    desired = {CC: {"agent": {"prompt": {"tool_ids": ["x", "a", "b", "c"]}}}}
+    found = diff.changes(*reversed(_views(desired, remote)))
+    assert found == [FieldChange((CC, "agent", "prompt", "tool_ids"), ["a", "b", "c"], ["x", "a", "b", "c"])]
+
+
+def test_changes_keep_a_multi_line_string_as_one_change() -> None:
+    remote = copy.deepcopy(EXAMPLE)
+    remote[CC]["agent"]["prompt"]["prompt"] = "line 1\nline 2\nline 3\n"
+    desired = {CC: {"agent": {"prompt": {"prompt": "line 1\nline two\nline 3\nline 4\n"}}}}
+    found = diff.changes(*reversed(_views(desired, remote)))
+    assert [c.path for c in found] == [(CC, "agent", "prompt", "prompt")]
+    assert found[0].new.endswith("line 4\n")
+
+
+def test_changes_report_type_changes_and_bools() -> None:
+    desired = {CC: {"turn": {"initial_wait_time": 2.5}}, PS: {"call_limits": {"bursting_enabled": 1}}}
+    found = diff.changes(*reversed(_views(desired)))
+    assert found == [FieldChange((CC, "turn", "initial_wait_time"), None, 2.5),
+                     FieldChange((PS, "call_limits", "bursting_enabled"), True, 1)]
+
+
+def test_changes_take_the_fast_path_without_deepdiff(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("deepdiff ran for equal views")
+
+    monkeypatch.setattr(diff, "DeepDiff", refuse)
+    desired = {"name": EXAMPLE["name"], CC: {"turn": {"turn_timeout": 7}}}
+    assert diff.changes(*reversed(_views(desired))) == []
+    assert diff.patch_body(*_views(desired)) == {}
+
+
+def test_json_patch_is_rfc6902_of_the_managed_view() -> None:
+    desired = {"name": "New", CC: {"agent": {"first_message": "Hi"}}}
+    ops = diff.json_patch(*reversed(_views(desired)))
+    assert sorted(ops, key=lambda o: o["path"]) == [
+        {"op": "replace", "path": "/conversation_config/agent/first_message", "value": "Hi"},
+        {"op": "replace", "path": "/name", "value": "New"},
+    ]
+
+
+# --- property: the PATCH body converges and sends nothing unchanged ------------------------------------
+
+TEXT = st.text(alphabet="ab \n", max_size=8)
+NUMBER = st.one_of(st.integers(-2, 3), st.sampled_from([0.0, 1.0, 7.0, 0.5, 2.5]))
+STRINGS = st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=4)
+SMALL_MAP = st.dictionaries(st.sampled_from(["k1", "k2", "k3"]), TEXT, max_size=3)
+NODES = st.dictionaries(st.sampled_from(["start_node", "n1", "n2"]), st.fixed_dictionaries(
+    {"type": st.sampled_from(["start", "end"]), "position": st.fixed_dictionaries({"x": NUMBER, "y": NUMBER}),
+     "edge_order": STRINGS}), min_size=1, max_size=3)
+BACKUP = st.one_of(st.just({"preference": "default"}), st.just({"preference": "disabled"}),
+                   st.builds(lambda o: {"preference": "override", "order": o}, STRINGS))
+
+# A declared leaf (or atomic value) of an agent and the values it may take; current agents are
+# mutated with the same generators, so equal, changed, int-vs-float and null values all occur.
+FIELDS: dict[tuple[str, ...], st.SearchStrategy[Any]] = {
+    ("name",): TEXT,
+    ("tags",): STRINGS,
+    (CC, "agent", "first_message"): TEXT,
+    (CC, "agent", "language"): st.sampled_from(["en", "de"]),
+    (CC, "agent", "prompt", "prompt"): TEXT,
+    (CC, "agent", "prompt", "llm"): st.sampled_from(["gemini-2.5-flash", "gpt-4o"]),
+    (CC, "agent", "prompt", "temperature"): NUMBER,
+    (CC, "agent", "prompt", "tool_ids"): STRINGS,
+    (CC, "agent", "prompt", "rag", "enabled"): st.booleans(),
+    (CC, "agent", "prompt", "rag", "max_vector_distance"): NUMBER,
+    (CC, "agent", "prompt", "backup_llm_config"): BACKUP,
+    (CC, "agent", "dynamic_variables", "dynamic_variable_placeholders"): SMALL_MAP,
+    (CC, "agent", "text_behavior_overrides"): st.one_of(st.none(), SMALL_MAP),
+    (CC, "turn", "turn_timeout"): NUMBER,
+    (CC, "turn", "initial_wait_time"): st.one_of(st.none(), NUMBER),
+    (CC, "tts", "stability"): NUMBER,
+    (CC, "language_presets"): st.dictionaries(st.sampled_from(["de", "fr"]), st.fixed_dictionaries(
+        {"overrides": st.just({}), "first_message_translation": st.none()}), max_size=2),
+    (PS, "call_limits", "daily_limit"): st.one_of(NUMBER, st.booleans()),
+    (PS, "data_collection"): st.dictionaries(st.sampled_from(["x", "y"]), st.fixed_dictionaries(
+        {"type": st.sampled_from(["string", "boolean"]), "description": TEXT}), max_size=2),
+    (PS, "auth", "allowlist"): st.lists(st.fixed_dictionaries({"hostname": TEXT}), max_size=2),
+    (PS, "archived"): st.booleans(),
+    ("workflow",): st.fixed_dictionaries({"edges": st.just({}), "nodes": NODES,
+                                          "prevent_subagent_loops": st.booleans()}),
+}
+PATHS = sorted(FIELDS)
+
+
+def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[path[-1]] = value
+
+
+@st.composite
+def assignments(draw: st.DrawFn) -> dict[tuple[str, ...], Any]:
+    chosen = draw(st.lists(st.sampled_from(PATHS), unique=True, max_size=8))
+    return {p: draw(FIELDS[p]) for p in chosen}
+
+
+def _build(base: dict[str, Any], values: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    tree = copy.deepcopy(base)
+    for path, value in values.items():
+        _put(tree, path, value)
+    return tree
+
+
+def _assert_nothing_unchanged(body: dict[str, Any], remote_view: dict[str, Any], path: tuple[Any, ...]) -> None:
+    for key, sent in body.items():
+        old = remote_view.get(key, ABSENT)
+        child = (*path, key)
+        if isinstance(sent, dict) and isinstance(old, dict) and diff.strategy(child) is Strategy.MERGE:
+            assert sent, f"empty object sent at {child}"
+            _assert_nothing_unchanged(sent, old, child)
+        else:
+            assert old is ABSENT or not diff.same(diff.canonical(sent), old), f"unchanged {child} sent"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from(BASES), mutations=assignments(), declared=assignments(),
+       flip_numbers=st.booleans())
+def test_patch_body_converges_and_sends_nothing_unchanged(base: dict[str, Any], mutations: dict[Any, Any],
+                                                           declared: dict[Any, Any], flip_numbers: bool) -> None:
+    current = _build(base, mutations)
+    if flip_numbers:  # the live API writes 7.0 as 7
+        current = diff.canonical(current)
+    desired = _build({}, declared)
+    wanted = diff.desired_view(desired)
+    before = diff.managed_view(desired, current)
+    body = diff.patch_body(wanted, before)
+    after = diff.managed_view(desired, merge_patch(current, body))
+    assert diff.same(after, wanted), (body, after, wanted)
+    _assert_nothing_unchanged(body, before, ())
+    assert (body == {}) == diff.same(before, wanted)
+    assert (diff.changes(before, wanted) == []) == (body == {})
