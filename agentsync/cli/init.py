@@ -1,0 +1,58 @@
+"""``agentsync init [DIR]``: scaffold a project that validates clean, never overwriting a file."""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+import click
+
+from agentsync import schemagen
+from agentsync.errors import ProjectError
+
+TEMPLATES = "data/templates"
+
+
+def _templates(node: Traversable, prefix: str = "") -> dict[str, str]:
+    """Relative path -> text of every template file."""
+    files: dict[str, str] = {}
+    for child in node.iterdir():
+        name = f"{prefix}{child.name}"
+        if child.is_dir():
+            files.update(_templates(child, f"{name}/"))
+        elif not child.name.startswith(".") and child.name != "__pycache__":
+            files[name] = child.read_text(encoding="utf-8")
+    return files
+
+
+def scaffold() -> dict[str, str]:
+    """Every file of a new project: the templates plus the JSON Schemas editors validate against."""
+    files = _templates(resources.files("agentsync").joinpath(TEMPLATES))
+    files.update({f"schemas/{name}": text for name, text in schemagen.generate().items()})
+    return dict(sorted(files.items()))
+
+
+def _refuse_existing(root: Path, names: list[str]) -> None:
+    existing = [n for n in names if (root / n).exists() or (root / n).is_symlink()]
+    if existing:
+        raise ProjectError(f"{root} already has {', '.join(existing)}; init never overwrites files",
+                           hint="run init in an empty directory, or remove those files first")
+
+
+@click.command("init")
+@click.argument("directory", default=".", type=click.Path(file_okay=True, dir_okay=True))
+def command(directory: str) -> int:
+    """Create a new project with one agent, a prompt file and tags."""
+    root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise ProjectError(f"{root} exists and is not a directory")
+    files = scaffold()
+    _refuse_existing(root, list(files))
+    for name, text in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        click.echo(f"created {target.as_posix()}")
+    click.echo(f"next: cd {root.as_posix()} && agentsync validate")
+    return 0
