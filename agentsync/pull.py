@@ -252,25 +252,29 @@ FILE_TAG = "!file"
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
-def yaml_engine() -> Any:
+def yaml_engine(*, top_level_list: bool = False) -> Any:
     """The one YAML configuration pull reads and writes with: round-trip, quotes kept, no re-wrapping
-    of long lines (a re-wrapped unchanged line would be noise in review), ``null`` spelt out."""
+    of long lines (a re-wrapped unchanged line would be noise in review), ``null`` spelt out. Nested
+    lists are indented under their key; a file that is a list (tags.yaml) starts at column one."""
     from ruamel.yaml import YAML
 
     engine = YAML()
     engine.preserve_quotes = True
     engine.width = 4096
-    engine.indent(mapping=2, sequence=4, offset=2)
+    if top_level_list:
+        engine.indent(mapping=2, sequence=2, offset=0)
+    else:
+        engine.indent(mapping=2, sequence=4, offset=2)
     engine.representer.add_representer(
         type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
     return engine
 
 
-def dump(document: Any) -> str:
+def dump(document: Any, *, top_level_list: bool = False) -> str:
     import io
 
     buffer = io.StringIO()
-    yaml_engine().dump(document, buffer)
+    yaml_engine(top_level_list=top_level_list).dump(document, buffer)
     return buffer.getvalue()
 
 
@@ -309,6 +313,8 @@ def to_yaml(value: Any, extra: dict[str, str], base: Path) -> Any:
         out = CommentedMap()
         for key, child in value.items():
             out[key] = to_yaml(child, extra, base)
+        if 0 < len(value) <= 3 and all(_is_number(v) for v in value.values()):
+            out.fa.set_flow_style()  # positions and limits read best on one line: {x: 0, y: 150}
         return out
     if _is_list(value):
         seq = CommentedSeq([to_yaml(v, extra, base) for v in value])
@@ -318,6 +324,10 @@ def to_yaml(value: Any, extra: dict[str, str], base: Path) -> Any:
     if isinstance(value, str) and _literal_ok(value):
         return LiteralScalarString(value)
     return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _short(value: Any) -> bool:
@@ -342,14 +352,29 @@ def to_plain(node: Any, base: Path) -> Any:
     return str(node) if isinstance(node, str) else node
 
 
+def resolve_placeholder(name: str, variables: Mapping[str, str]) -> str | None:
+    """The value of ``${var.X}`` (the environment's variables) or ``${env.X}`` (the process
+    environment); None for anything else. The one place pull looks placeholders up."""
+    scope, _, rest = name.strip().partition(".")
+    if scope == "var":
+        return variables.get(rest)
+    if scope == "env":
+        return os.environ.get(rest)
+    return None
+
+
 def placeholder_holds(template: str, remote: Any, variables: Mapping[str, str]) -> bool:
-    """Whether a ``${...}`` string in a file still stands for the remote value: every placeholder is a
-    known variable and the substituted text equals ``remote``. The one place variable resolution
-    enters pull; a string with an unknown variable is replaced by the remote value."""
+    """Whether a string with ``${...}`` placeholders in a file still stands for the remote value: every
+    placeholder resolves and the substituted text equals ``remote`` exactly. Otherwise the remote value
+    replaces the template, since the file must say what the workspace holds."""
     names = PLACEHOLDER.findall(template)
-    if not names or not isinstance(remote, str) or any(n.strip() not in variables for n in names):
+    if not names or not isinstance(remote, str):
         return False
-    return PLACEHOLDER.sub(lambda m: variables[m.group(1).strip()], template) == remote
+    values = [resolve_placeholder(n, variables) for n in names]
+    if any(v is None for v in values):
+        return False
+    found = iter(values)
+    return PLACEHOLDER.sub(lambda _: str(next(found)), template) == remote
 
 
 @dataclass
@@ -531,7 +556,7 @@ def render_tags(path: Path, tags: Sequence[Mapping[str, Any]]) -> str:
 
     _check_titles(tags)
     ordered = sorted(tags, key=lambda t: (t.get("created_at_unix_secs") or 0, t["title"]))
-    document = yaml_engine().load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    document = _load_tags(path)
     if not isinstance(document, CommentedSeq):
         document = CommentedSeq()
     editor = Editor(path.parent)
@@ -545,7 +570,19 @@ def render_tags(path: Path, tags: Sequence[Mapping[str, Any]]) -> str:
         keep = ("id",) if "id" in entry else ()
         editor.update_map(entry, tag_entry(match) | ({"id": match["tag_id"]} if keep else {}), keep)
     document.extend(editor.new(tag_entry(t)) for t in remaining)
-    return dump(document)
+    return dump(document, top_level_list=True)
+
+
+def _load_tags(path: Path) -> Any:
+    if not path.is_file():
+        return None
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return yaml_engine(top_level_list=True).load(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
+        raise PullError(f"cannot merge into {path}: it is not valid YAML ({exc.__class__.__name__})",
+                        hint="fix or delete the file and pull again") from exc
 
 
 def _match_tag(entry: Any, tags: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
