@@ -95,7 +95,7 @@ class AgentApi:
     def _create(self, body: dict[str, Any], caller: ApiKey) -> str:
         check_tools(body, ["body"])
         base = base_agent()
-        merged = defaults.fill_new(merge_patch(base, _non_null(body)), base, spec.schema(spec.AGENT_RESPONSE))
+        merged = complete(merge_patch(base, _non_null(body)))
         merged["name"] = merged.get("name") or DEFAULT_NAME
         check_agent(merged)
         return self._store_new(merged, caller)
@@ -117,7 +117,7 @@ class AgentApi:
         check_tools(patch, ["body"])
         faults = self.faults()
         merged = merge_patch(stored, patch, map_merge=faults.map_merge)
-        merged = defaults.fill_new(merged, stored, spec.schema(spec.AGENT_RESPONSE))
+        merged = complete(merged)
         check_agent(merged, prefix="Invalid conversation config: ")
         _restore_paths(merged, stored, faults.not_kept_paths)
         merged["version_id"] = ids.version_id()
@@ -128,12 +128,35 @@ class AgentApi:
 def base_agent() -> dict[str, Any]:
     """The complete default agent, without the fields live captures do not show."""
     agent = defaults.agent_defaults()
-    for path in NOT_CAPTURED:
-        parent = agent
-        for key in path[:-1]:
-            parent = parent.get(key) or {}
-        parent.pop(path[-1], None)
+    _drop_paths(agent, NOT_CAPTURED)
     return agent
+
+
+def complete(agent: dict[str, Any]) -> dict[str, Any]:
+    """``agent`` with every missing server default filled in, as the server's model would fill it;
+    the not-captured fields are added only when the client set them."""
+    absent = [path for path in NOT_CAPTURED if not _has_path(agent, path)]
+    filled = defaults.fill_new(agent, None, spec.schema(spec.AGENT_RESPONSE))
+    _drop_paths(filled, absent)
+    return dict(filled)
+
+
+def _has_path(doc: dict[str, Any], path: tuple[str, ...]) -> bool:
+    node: Any = doc
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _drop_paths(doc: dict[str, Any], paths: list[tuple[str, ...]] | tuple[tuple[str, ...], ...]) -> None:
+    for path in paths:
+        parent: Any = doc
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
 
 
 def access_info(caller: ApiKey) -> dict[str, Any]:

@@ -37,7 +37,17 @@ def _validator_for_name(name: str) -> jsonschema.Draft202012Validator:
 
 
 def validator_for(schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(dict(schema), registry=_registry())
+    """A validator for a schema taken out of the document; its local ``$ref`` links still resolve."""
+    return jsonschema.Draft202012Validator(_anchored(schema), registry=_registry())
+
+
+def _anchored(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {k: (DOC_URI + v if k == "$ref" and str(v).startswith("#") else _anchored(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_anchored(v) for v in node]
+    return node
 
 
 def errors_for(value: Any, schema_name: str, prefix: Loc) -> list[dict[str, Any]]:
