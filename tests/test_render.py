@@ -134,11 +134,11 @@ def test_no_renderer_shows_a_secret(show_body: bool) -> None:
 
 
 def test_large_objects_are_pretty_printed() -> None:
-    big = {f"key_{i}": "value " * 3 for i in range(8)}
-    plan = Plan(changes=(change(Action.CREATE, "a", FieldChange(("workflow",), new=big)),), unchanged=0,
-                managed=1, namespace="n", base_url="u")
+    big = [{f"key_{i}": "value " * 3} for i in range(8)]
+    plan = Plan(changes=(change(Action.CREATE, "a", FieldChange(("platform_settings", "criteria"), new=big)),),
+                unchanged=0, managed=1, namespace="n", base_url="u")
     out = text.render(plan)
-    assert '    + workflow: {' in out and '"key_7": "value value value "' in out
+    assert '    + platform_settings.criteria: [' in out and '\n          "key_7": "value value value "' in out
 
 
 # -- masking ---------------------------------------------------------------------------------------
@@ -277,3 +277,14 @@ def test_json_keeps_absent_apart_from_null() -> None:
                 unchanged=0, managed=1, namespace="n", base_url="u")
     fields = render_json.document(plan)["changes"][0]["fields"]
     assert fields == [{"path": ["name"], "old": None, "new": "x"}, {"path": ["workflow"], "new": None}]
+
+
+def test_a_created_object_is_shown_as_its_leaves() -> None:
+    config = {"agent": {"prompt": {"prompt": "line one\nline two\n", "llm": "x"}}, "tts": {"api_key": "k1"}}
+    plan = Plan(changes=(change(Action.CREATE, "a", FieldChange(("conversation_config",), new=config)),),
+                unchanged=0, managed=1, namespace="n", base_url="u")
+    out = text.render(plan)
+    assert '    + conversation_config.agent.prompt.llm: "x"' in out
+    assert "    + conversation_config.agent.prompt.prompt:\n" in out and "        +line two" in out
+    assert '    + conversation_config.tts.api_key: (sensitive)' in out and "k1" not in out
+    assert "<code>conversation_config.agent.prompt.llm</code>" in markdown.render(plan)

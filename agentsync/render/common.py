@@ -125,3 +125,17 @@ def line_diff(field: FieldChange) -> list[str]:
     new = field.new if isinstance(field.new, str) else ""
     lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=2)
     return [line for line in lines if not line.startswith(("---", "+++"))]
+
+
+def expand(field: FieldChange) -> list[FieldChange]:
+    """A field added or removed as a whole object, shown as its leaves (lists stay whole), so that a
+    created agent reads like an update and its prompt shows as text rather than an escaped string."""
+    value = field.new if field.old is ABSENT else field.old if field.new is ABSENT else None
+    if not isinstance(value, Mapping) or not value or is_secret_path(field.path):
+        return [field]
+    leaves: list[FieldChange] = []
+    for key, item in value.items():
+        path = (*field.path, key)
+        side = FieldChange(path, new=item) if field.old is ABSENT else FieldChange(path, old=item)
+        leaves += expand(side)
+    return leaves

@@ -74,7 +74,8 @@ def _section(change: Change, show_body: bool) -> str:
     return "".join(parts)
 
 
-def _fields(fields: tuple[FieldChange, ...]) -> str:
+def _fields(declared: tuple[FieldChange, ...]) -> str:
+    fields = [leaf for field in declared for leaf in common.expand(field)]
     plain = [f for f in fields if not common.is_multiline(f)]
     text = ""
     if plain:

@@ -51,7 +51,8 @@ def _block(change: Change, paint: _Painter, show_body: bool) -> list[str]:
         head += f"  [{change.source}]"
     lines = [paint(head, fg=COLOURS[change.action], bold=True)]
     for field in change.fields:
-        lines += _field_lines(field, paint)
+        for leaf in common.expand(field):
+            lines += _field_lines(leaf, paint)
     if change.attached:
         lines.append(f"{INDENT}! attached: {', '.join(change.attached)}")
     if show_body:
@@ -61,7 +62,8 @@ def _block(change: Change, paint: _Painter, show_body: bool) -> list[str]:
 
 def _field_lines(field: FieldChange, paint: _Painter) -> list[str]:
     if common.is_multiline(field):
-        return [f"{INDENT}~ {field.dotted}:", *(_diff_line(line, paint) for line in common.line_diff(field))]
+        symbol = "+" if field.old is ABSENT else "-" if field.new is ABSENT else "~"
+        return [f"{INDENT}{symbol} {field.dotted}:", *(_diff_line(line, paint) for line in common.line_diff(field))]
     old = common.masked_side(field, field.old)
     new = common.masked_side(field, field.new)
     if old is ABSENT:
@@ -86,7 +88,7 @@ def _long(prefix: str, value: Any) -> list[str]:
     if not _is_long(value):
         return [prefix + common.display(value)]
     text = json.dumps(value, indent=2, ensure_ascii=False).splitlines()
-    pad = " " * len(prefix)
+    pad = " " * (len(prefix) - len(prefix.lstrip()) + 2)
     return [prefix + text[0], *(pad + line for line in text[1:])]
 
 

@@ -1,0 +1,79 @@
+"""``agentsync plan``: fetch the workspace, diff it against the project, show (and maybe save) the plan."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
+from agentsync.errors import ExitCode
+from agentsync.plan import Plan, build_plan, save
+from agentsync.project import Project
+from agentsync.remote import fetch
+
+FORMATS = ("text", "markdown", "json")
+
+
+@click.command("plan")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan to FILE for `agentsync apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
+@click.option("--target", "targets", multiple=True, metavar="KEY",
+              help="Plan only this agent key (or tag:TITLE); repeatable.")
+@click.option("--prune", is_flag=True, help="Also plan deleting owned agents (and authoritative tags) "
+              "that no longer have a definition.")
+@click.option("--show-body", is_flag=True, help="Show the exact request body of every change.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--color/--no-color", default=None, help="Colour the text output (default: only on a TTY "
+              "and when NO_COLOR is unset).")
+@workspace_options
+def command(workspace: WorkspaceOptions, out: Path | None, detailed_exitcode: bool, targets: tuple[str, ...],
+            prune: bool, show_body: bool, fmt: str, color: bool | None) -> int:
+    """Show what apply would change in the workspace, field by field."""
+    project = load(workspace)
+    plan = with_project_warnings(make_plan(workspace, project, targets=targets, prune=prune), project)
+    click.echo(render(plan, fmt, color=_use_colour(color), show_body=show_body), nl=False)
+    if out is not None:
+        save(plan, out)
+        click.echo(f"Saved the plan to {out}; run `agentsync apply {out}` to apply exactly this plan.", err=True)
+    if detailed_exitcode and plan.has_changes:
+        return int(ExitCode.CHANGES)
+    return int(ExitCode.OK)
+
+
+def make_plan(workspace: WorkspaceOptions, project: Project, *, targets: tuple[str, ...], prune: bool) -> Plan:
+    with workspace_client(workspace, project) as client:
+        remote = fetch(client, project, targets=targets)
+    return build_plan(project, remote, prune=prune, targets=targets)
+
+
+def render(plan: Plan, fmt: str, *, color: bool, show_body: bool) -> str:
+    if fmt == "json":
+        from agentsync.render import json as render_json
+
+        return render_json.render(plan)
+    if fmt == "markdown":
+        from agentsync.render import markdown
+
+        return markdown.render(plan, show_body=show_body)
+    from agentsync.render import text
+
+    return text.render(plan, color=color, show_body=show_body)
+
+
+def _use_colour(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def with_project_warnings(plan: Plan, project: Project) -> Plan:
+    """The plan with the loader's warnings (an LLM outside the spec's list, ...) in front of its own, so
+    that every format shows them: they never block a plan, but they are always seen."""
+    found = tuple(f"{p.location}: {p.message}" if p.location else p.message for p in project.warnings)
+    return dataclasses.replace(plan, warnings=found + plan.warnings) if found else plan
