@@ -1,0 +1,418 @@
+"""pull: the writable view, default stripping, the round-trip merge, tags.yaml, selection, atomic
+writes, and the invariant that a plan right after a pull shows no changes (against the emulator)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentsync import pull as pull_module
+from agentsync.client import Client
+from agentsync.emulator import ADMIN_KEY, Emulator
+from agentsync.emulator.defaults import agent_defaults
+from agentsync.errors import ApiError, IdentityError, UsageError
+from agentsync.loader import load_project
+from agentsync.plan import Action, Plan, build_plan
+from agentsync.pull import (
+    AgentSource,
+    Editor,
+    FileAction,
+    PullError,
+    PullOptions,
+    agent_target,
+    dump,
+    placeholder_holds,
+    pull,
+    render_agent,
+    render_tags,
+    slug,
+    strip_defaults,
+    unique_key,
+    writable_view,
+    write_files,
+    yaml_engine,
+)
+from agentsync.remote import fetch
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "support-desk"
+RESPONSE = json.loads((ROOT / "tests" / "data" / "example-agent-response.json").read_text())
+NS = "team"
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> Iterator[Client]:
+    with Client(emulator.url, ADMIN_KEY) as c:
+        yield c
+
+
+def new_project(root: Path, namespace: str = NS) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "agentsync.yaml").write_text(f"namespace: {namespace}\n")
+    return root
+
+
+def create_agent(client: Client, body: dict[str, Any]) -> str:
+    agent_id: str = client.post("/v1/convai/agents/create", body)["agent_id"]
+    return agent_id
+
+
+def plan_for(client: Client, root: Path) -> Plan:
+    project = load_project(root)
+    return build_plan(project, fetch(client, project))
+
+
+def do_pull(client: Client, root: Path, **options: Any) -> pull_module.PullResult:
+    return pull(client, load_project(root), PullOptions(**options))
+
+
+# --- the writable view --------------------------------------------------------------------------------
+
+
+def test_writable_view_keeps_only_writable_known_fields_and_hides_the_marker() -> None:
+    body = copy.deepcopy(RESPONSE)
+    body["tags"] = ["support", f"{NS}:support-bot", "other:x"]
+    body["coaching_settings"] = {"on": True}  # live-only keys the spec does not declare
+    body["conversation_config"]["tts"]["future_knob"] = {"reverb": 1}
+    body["conversation_config"]["agent"]["prompt"]["tools"] = [{"type": "system"}]
+    view = writable_view(body, NS)
+    assert sorted(view) == ["conversation_config", "name", "platform_settings", "tags", "workflow"]
+    assert view["tags"] == ["support", "other:x"]
+    assert "future_knob" not in view["conversation_config"]["tts"]
+    assert "coaching_settings" not in view
+    assert "tools" not in view["conversation_config"]["agent"]["prompt"]
+    assert "safety" not in view["platform_settings"]
+
+
+def test_strip_defaults_leaves_what_the_user_set() -> None:
+    stripped = strip_defaults(writable_view(RESPONSE, NS), agent_defaults())
+    assert stripped == {
+        "name": "Support Agent",
+        "tags": ["support"],
+        "conversation_config": {"agent": {
+            "first_message": "Hi, this is the Acme support line. How can I help you today?",
+            "prompt": {"prompt": "You are a friendly support agent for Acme. Keep answers short."}}},
+    }
+
+
+def test_strip_defaults_compares_numbers_numerically_but_not_booleans() -> None:
+    body = copy.deepcopy(RESPONSE)
+    body["conversation_config"]["turn"]["turn_timeout"] = 7  # default 7.0: same value
+    body["conversation_config"]["tts"]["optimize_streaming_latency"] = 3.0  # default 3
+    body["conversation_config"]["conversation"]["text_only"] = 0  # default False: not the same
+    stripped = strip_defaults(writable_view(body, NS), agent_defaults())
+    assert "turn" not in stripped["conversation_config"]
+    assert "tts" not in stripped["conversation_config"]
+    assert stripped["conversation_config"]["conversation"] == {"text_only": 0}
+
+
+def test_strip_defaults_keeps_lists_and_free_form_maps_whole() -> None:
+    body = copy.deepcopy(RESPONSE)
+    body["conversation_config"]["conversation"]["client_events"].append("vad_score")
+    body["platform_settings"]["data_collection"] = {"x": {"type": "string", "description": "d", "enum": None}}
+    stripped = strip_defaults(writable_view(body, NS), agent_defaults())
+    assert stripped["conversation_config"]["conversation"]["client_events"][-1] == "vad_score"
+    assert len(stripped["conversation_config"]["conversation"]["client_events"]) == 6
+    assert stripped["platform_settings"]["data_collection"]["x"]["enum"] is None
+
+
+def test_a_set_nullable_object_stays_set_even_when_its_fields_are_defaults() -> None:
+    body = copy.deepcopy(RESPONSE)
+    assert body["conversation_config"]["agent"]["text_behavior_overrides"] is None
+    body["conversation_config"]["agent"]["text_behavior_overrides"] = {}
+    stripped = strip_defaults(writable_view(body, NS), agent_defaults())
+    assert stripped["conversation_config"]["agent"]["text_behavior_overrides"] == {}
+
+
+def test_full_mode_writes_every_writable_field() -> None:
+    source = AgentSource("bot", RESPONSE)
+    target = agent_target(source, NS, PullOptions(full=True), None)
+    assert target["conversation_config"]["tts"]["stability"] == 0.5
+    assert "widget" in target["platform_settings"]
+    assert "agent_id" not in target and "metadata" not in target
+
+
+# --- keys -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "key"), [
+    ("Support Bot", "support-bot"), ("  Ünïcödé / Agent!! ", "unicode-agent"), ("", "agent"),
+    ("../../etc/passwd", "etc-passwd"), ("日本語", "agent"),
+])
+def test_slug_is_file_system_safe(name: str, key: str) -> None:
+    assert slug(name) == key
+
+
+def test_unique_key_adds_a_counter() -> None:
+    taken = {"bot", "bot-2"}
+    assert unique_key("Bot", taken) == "bot-3"
+    assert unique_key("Bot", taken) == "bot-4"
+
+
+# --- merging into existing files --------------------------------------------------------------------
+
+EXISTING = """\
+# yaml-language-server: $schema=../schemas/agent.schema.json
+# The bot everyone talks to.
+name: 'Support Agent'   # quoted on purpose
+tags: [support]
+conversation_config:
+  agent:
+    first_message: "Old greeting"
+    prompt:
+      prompt: !file prompts/bot.md
+      temperature: 0.0    # pinned: the file manages it even at its default
+id: agent_123
+"""
+
+
+def write_existing(root: Path) -> Path:
+    (root / "agents" / "prompts").mkdir(parents=True)
+    (root / "agents" / "prompts" / "bot.md").write_text("old prompt\n")
+    path = root / "agents" / "bot.yaml"
+    path.write_text(EXISTING)
+    return path
+
+
+def test_merge_keeps_comments_quoting_declared_defaults_and_updates_file_targets(tmp_path: Path) -> None:
+    path = write_existing(tmp_path)
+    body = copy.deepcopy(RESPONSE)
+    body["conversation_config"]["tts"]["speed"] = 1.1
+    files = render_agent(tmp_path, AgentSource("bot", body), NS, PullOptions(), {})
+    text = files[path]
+    assert text.startswith("# yaml-language-server: $schema=../schemas/agent.schema.json\n# The bot")
+    assert "name: 'Support Agent'   # quoted on purpose" in text
+    assert "temperature: 0.0    # pinned" in text
+    # A changed value keeps the quoting the user chose for that field.
+    assert 'first_message: "Hi, this is the Acme support line. How can I help you today?"\n' in text
+    assert "prompt: !file prompts/bot.md" in text
+    assert "  tts: {speed: 1.1}\n" in text
+    assert text.rstrip().endswith("id: agent_123")
+    assert files[tmp_path / "agents" / "prompts" / "bot.md"] == RESPONSE["conversation_config"]["agent"][
+        "prompt"]["prompt"]
+
+
+def test_merge_of_an_unchanged_agent_leaves_the_file_byte_identical(tmp_path: Path) -> None:
+    path = write_existing(tmp_path)
+    first = render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(), {})
+    write_files(first)
+    again = render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(), {})
+    assert again[path] == path.read_text()
+
+
+def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "bot.yaml").write_text("- just a list\n")
+    with pytest.raises(PullError, match="does not hold a mapping"):
+        render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(), {})
+
+
+def test_placeholders_are_kept_only_while_they_resolve_to_the_remote_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("H6_REGION", "eu")
+    variables = {"company": "Acme"}
+    assert placeholder_holds("Hi from ${var.company}", "Hi from Acme", variables)
+    assert placeholder_holds("${var.company} in ${env.H6_REGION}", "Acme in eu", variables)
+    assert not placeholder_holds("Hi from ${var.company}", "Hi from Initech", variables)
+    assert not placeholder_holds("Hi from ${var.unknown}", "Hi from ", variables)
+    assert not placeholder_holds("${nonsense}", "", variables)
+    assert not placeholder_holds("no placeholder", "no placeholder", variables)
+
+
+def test_editor_keeps_a_matching_placeholder_and_replaces_a_stale_one(tmp_path: Path) -> None:
+    document = yaml_engine().load("a: Hello ${var.who}\nb: Bye ${var.who}\n")
+    Editor(tmp_path, {"who": "Ann"}).update_map(document, {"a": "Hello Ann", "b": "Bye Bob"})
+    assert dump(document) == "a: Hello ${var.who}\nb: Bye Bob\n"
+
+
+def test_editor_updates_lists_in_place_and_keeps_item_comments(tmp_path: Path) -> None:
+    document = yaml_engine().load("xs:\n  - 1  # one\n  - 2\n  - 3\n")
+    Editor(tmp_path).update_map(document, {"xs": [1, 5]})
+    assert dump(document) == "xs:\n  - 1  # one\n  - 5\n"
+
+
+def test_prompts_as_files_moves_an_inline_prompt_out(tmp_path: Path) -> None:
+    files = render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(prompts_as_files=True), {})
+    assert "prompt: !file prompts/bot.md" in files[tmp_path / "agents" / "bot.yaml"]
+    assert files[tmp_path / "agents" / "prompts" / "bot.md"].startswith("You are a friendly")
+
+
+def test_new_files_point_at_the_schema_only_when_the_project_has_it(tmp_path: Path) -> None:
+    plain = render_agent(tmp_path, AgentSource("team/bot", RESPONSE), NS, PullOptions(), {})
+    assert "yaml-language-server" not in plain[tmp_path / "agents" / "team" / "bot.yaml"]
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "agent.schema.json").write_text("{}")
+    pointed = render_agent(tmp_path, AgentSource("team/bot", RESPONSE), NS, PullOptions(), {})
+    text = pointed[tmp_path / "agents" / "team" / "bot.yaml"]
+    assert text.startswith("# yaml-language-server: $schema=../../schemas/agent.schema.json\n")
+
+
+# --- tags.yaml --------------------------------------------------------------------------------------
+
+
+def tag(tag_id: str, title: str, description: str | None, created: int) -> dict[str, Any]:
+    return {"tag_id": tag_id, "title": title, "description": description, "created_at_unix_secs": created}
+
+
+def test_tags_yaml_keeps_comments_and_order_drops_gone_tags_and_appends_new_ones(tmp_path: Path) -> None:
+    path = tmp_path / "tags.yaml"
+    path.write_text("# Tags for reviewers.\n- title: outage  # keep me\n  description: old\n"
+                    "- title: gone\n- title: renamed-remotely\n  id: t3\n")
+    remote = [tag("t1", "outage", "new", 3), tag("t2", "billing", None, 1), tag("t3", "vip", "x", 2)]
+    assert render_tags(path, remote) == (
+        "# Tags for reviewers.\n- title: outage  # keep me\n  description: new\n"
+        "- title: vip\n  id: t3\n  description: x\n- title: billing\n")
+
+
+def test_tags_yaml_refuses_two_remote_tags_with_one_title(tmp_path: Path) -> None:
+    with pytest.raises(PullError, match=r"t1 and t2"):
+        render_tags(tmp_path / "tags.yaml", [tag("t1", "dup", None, 1), tag("t2", "dup", None, 2)])
+
+
+# --- atomic writes ----------------------------------------------------------------------------------
+
+
+def test_write_files_changes_nothing_when_one_file_cannot_be_staged(tmp_path: Path) -> None:
+    good = tmp_path / "a.yaml"
+    good.write_text("old\n")
+    (tmp_path / "blocker").write_text("a file where a directory is needed")
+    with pytest.raises(PullError, match="could not write"):
+        write_files({good: "new\n", tmp_path / "blocker" / "b.yaml": "x"})
+    assert good.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml", "blocker"]
+
+
+# --- against the emulator ---------------------------------------------------------------------------
+
+
+def apply_example(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from agentsync.cli import run
+
+    monkeypatch.setenv("ELEVENLABS_BASE_URL", emulator.url)
+    monkeypatch.setenv("ELEVENLABS_API_KEY_DEV", ADMIN_KEY)
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    run(["apply", "--auto-approve", "-C", str(root)])  # converges or not, the workspace now holds it
+    return root
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_example_pull_then_plan_shows_no_changes(tmp_path: Path, emulator: Emulator, client: Client,
+                                                 monkeypatch: pytest.MonkeyPatch, full: bool) -> None:
+    root = apply_example(tmp_path, emulator, monkeypatch)
+    shutil.rmtree(root / "agents")
+    (root / "tags.yaml").unlink()
+    result = do_pull(client, root, all=True, full=full)
+    assert sorted(result.agents) == ["billing", "receptionist", "tech-support"]
+    assert result.adopted == () and result.tags == 4
+    assert {f.action for f in result.files} == {FileAction.CREATE}
+    plan = plan_for(client, root)
+    assert plan.changes == () and plan.unchanged == 7
+
+
+def test_pull_without_arguments_refreshes_owned_files_and_keeps_their_comments(
+        tmp_path: Path, emulator: Emulator, client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = apply_example(tmp_path, emulator, monkeypatch)
+    project = load_project(root)
+    billing = fetch(client, project).agents
+    agent_id = next(i for i, b in billing.items() if b["name"] == "Northwind Billing")
+    client.patch(f"/v1/convai/agents/{agent_id}", {"conversation_config": {"tts": {"speed": 1.05}}})
+    before = (root / "agents" / "billing.yaml").read_text()
+    result = pull(client, project, PullOptions())
+    after = (root / "agents" / "billing.yaml").read_text()
+    assert result.tags == 4 and sorted(result.agents) == ["billing", "receptionist", "tech-support"]
+    assert "# The billing specialist: invoices, refunds and payment methods." in after
+    assert "prompt: !file prompts/billing.md" in after
+    assert "speed: 1.05" in after and "speed: 0.95" in before
+    assert (root / "tags.yaml").read_text().startswith("# Conversation tags, used by reviewers")
+    assert not [c for c in plan_for(client, root).changes if c.key == "billing"]
+
+
+def test_an_unowned_agent_gets_a_key_from_its_name_and_an_id_to_adopt(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    agent_id = create_agent(client, {"name": "Front Desk", "conversation_config": {
+        "agent": {"first_message": "Hello"}}, "tags": ["ui"]})
+    result = do_pull(client, root, all=True)
+    assert result.adopted == ("front-desk",)
+    text = (root / "agents" / "front-desk.yaml").read_text()
+    assert text == f"name: Front Desk\ntags: [ui]\nconversation_config:\n  agent:\n    first_message: Hello\nid: {agent_id}\n"
+    plan = plan_for(client, root)
+    assert [(c.action, c.key) for c in plan.changes] == [(Action.ADOPT, "front-desk")]
+    assert [f.path for f in plan.changes[0].fields if f.path != ("tags",)] == []
+    again = do_pull(client, root, all=True)  # before adoption: same file, not a twin
+    assert again.agents == ("front-desk",) and not again.changed
+
+
+def test_owned_key_taken_names_get_a_counter(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    create_agent(client, {"name": "Bot", "conversation_config": {}, "tags": [f"{NS}:bot"]})
+    create_agent(client, {"name": "Bot", "conversation_config": {}})
+    result = do_pull(client, root, all=True)
+    assert sorted(result.agents) == ["bot", "bot-2"] and result.adopted == ("bot-2",)
+
+
+def test_search_pulls_matching_agents_and_no_tags(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    create_agent(client, {"name": "Billing Bot", "conversation_config": {}})
+    create_agent(client, {"name": "Sales Bot", "conversation_config": {}})
+    result = do_pull(client, root, search="billing")
+    assert result.agents == ("billing-bot",) and result.tags is None
+    assert not (root / "tags.yaml").exists()
+
+
+def test_keys_select_owned_agents_and_an_unknown_key_is_an_error(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    create_agent(client, {"name": "A", "conversation_config": {}, "tags": [f"{NS}:a"]})
+    create_agent(client, {"name": "B", "conversation_config": {}, "tags": [f"{NS}:b"]})
+    assert do_pull(client, root, keys=("b",)).agents == ("b",)
+    assert sorted(p.name for p in (root / "agents").iterdir()) == ["b.yaml"]
+    with pytest.raises(UsageError, match="team:nope"):
+        do_pull(client, root, keys=("nope",))
+
+
+def test_two_agents_with_one_marker_are_an_error(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    for _ in range(2):
+        create_agent(client, {"name": "A", "conversation_config": {}, "tags": [f"{NS}:a"]})
+    with pytest.raises(IdentityError, match="team:a"):
+        do_pull(client, root, all=True)
+    assert not (root / "agents").exists()
+
+
+def test_a_marker_that_is_not_a_safe_path_is_refused(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    create_agent(client, {"name": "A", "conversation_config": {}, "tags": [f"{NS}:../../escape"]})
+    with pytest.raises(PullError, match="not a safe file name"):
+        do_pull(client, root, all=True)
+    assert not (tmp_path / "escape.yaml").exists()
+
+
+def test_dry_run_reports_and_writes_nothing(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    create_agent(client, {"name": "A", "conversation_config": {}, "tags": [f"{NS}:a"]})
+    result = pull(client, load_project(root), PullOptions(all=True), dry_run=True)
+    assert [(f.path.as_posix(), f.action) for f in result.changed] == [
+        ("agents/a.yaml", FileAction.CREATE), ("tags.yaml", FileAction.CREATE)]
+    assert sorted(p.name for p in root.iterdir()) == ["agentsync.yaml"]
+
+
+def test_a_failed_fetch_writes_nothing(tmp_path: Path, emulator: Emulator, client: Client) -> None:
+    from agentsync.emulator import Faults
+
+    root = new_project(tmp_path / "p")
+    create_agent(client, {"name": "A", "conversation_config": {}, "tags": [f"{NS}:a"]})
+    emulator.set_faults(Faults(error_rate=1.0))
+    with Client(emulator.url, ADMIN_KEY, retry=_no_retry()) as failing, pytest.raises(ApiError):
+        do_pull(failing, root, all=True)
+    assert not (root / "agents").exists()
+
+
+def _no_retry() -> Any:
+    from agentsync.client import RetryPolicy
+
+    return RetryPolicy(max_attempts=1)
