@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import click
 
-from agentsync.client import Client, connect, resolve_base_url
+from agentsync.client import Client, RetryPolicy, connect, resolve_base_url
 from agentsync.errors import UsageError
 from agentsync.project import Project
 
@@ -28,6 +28,8 @@ BASE_URL_ENV = "ELEVENLABS_BASE_URL"
 DEFAULT_KEY_ENV = "ELEVENLABS_API_KEY"
 DEFAULT_CONCURRENCY = 8
 EMULATOR_STATE = Path(".agentsync") / "emulator.json"
+# The retry policy of every command's client; a module value so tests can make backoff instant.
+RETRY = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ def workspace_client(workspace: WorkspaceOptions, project: Project) -> Iterator[
         return
     target = endpoint(workspace, project)
     with connect(target.base_url, api_key=target.api_key, key_source=target.key_source,
-                 concurrency=workspace.concurrency) as client:
+                 concurrency=workspace.concurrency, retry=RETRY) as client:
         yield client
 
 
@@ -125,5 +127,5 @@ def _emulated(workspace: WorkspaceOptions) -> Iterator[Client]:
     state.parent.mkdir(parents=True, exist_ok=True)
     with Emulator(EmulatorConfig(state_file=state)) as emulator:
         click.echo(f"Using the in-process emulator at {emulator.url} (state in {state}).", err=True)
-        with Client(emulator.url, ADMIN_KEY, concurrency=workspace.concurrency) as client:
+        with Client(emulator.url, ADMIN_KEY, concurrency=workspace.concurrency, retry=RETRY) as client:
             yield client

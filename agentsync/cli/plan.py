@@ -37,7 +37,9 @@ def command(workspace: WorkspaceOptions, out: Path | None, detailed_exitcode: bo
     """Show what apply would change in the workspace, field by field."""
     project = load(workspace)
     plan = with_project_warnings(make_plan(workspace, project, targets=targets, prune=prune), project)
-    click.echo(render(plan, fmt, color=_use_colour(color), show_body=show_body), nl=False)
+    colour = _use_colour(color)
+    # color= stops click from stripping the escapes when --color is forced on a pipe.
+    click.echo(render(plan, fmt, color=colour, show_body=show_body), nl=False, color=colour)
     if out is not None:
         save(plan, out)
         click.echo(f"Saved the plan to {out}; run `agentsync apply {out}` to apply exactly this plan.", err=True)
