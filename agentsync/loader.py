@@ -264,21 +264,23 @@ class _Converter:
             return node.value
         return _construct(node)
 
-    def _include(self, node: ScalarNode) -> str | None:
+    def _include(self, node: ScalarNode) -> str:
         where = _loc(self.name, node)
         target = (self.base / str(node.value)).resolve() if node.value else None
+        # On failure the value is "" rather than None, so that one mistake is not reported twice
+        # (once here and once as "expected a string, found null").
         if target is None:
             self.reader.error(where, "!file needs a path, e.g. !file prompts/support-bot.md")
-            return None
+            return ""
         if not target.is_relative_to(self.reader.real_root):
             self.reader.error(where, f"!file {node.value} leaves the project directory; "
                                      "included files must be inside it")
-            return None
+            return ""
         if not target.exists():
             self.reader.error(where, f"!file target {self.reader.rel(target_in(self.reader, target))} "
                                      "does not exist")
-            return None
-        return self.reader.read_text(target, where)
+            return ""
+        return self.reader.read_text(target, where) or ""
 
 
 def target_in(reader: Reader, target: Path) -> Path:
@@ -443,6 +445,8 @@ def _environment(reader: Reader, settings: Settings, name: str | None, doc: Docu
 def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
     return "a string" if isinstance(value, str) else "a single value"
 
 
