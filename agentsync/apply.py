@@ -405,7 +405,7 @@ def _update_agent(run: _Run, change: Change) -> Result:
 
 def _verify_agent(run: _Run, change: Change, agent_id: str, body: Mapping[str, Any], *, recovered: bool = False) -> Result:
     actual = run.client.get(f"{AGENTS_PATH}/{agent_id}")
-    missed = unconverged(change, body, actual, run.marker(change.key))
+    missed = unconverged(change, body, actual, run.plan.namespace)
     outcome = Outcome.NOT_CONVERGED if missed else Outcome.APPLIED
     reason = "the server did not keep every field it was sent" if missed else None
     return _result(change, outcome, remote_id=agent_id, paths=missed, reason=reason, recovered=recovered)
@@ -514,7 +514,8 @@ def _delay(run: _Run, attempt: int, exc: AgentsyncError) -> float:
 # -------------------------------------------------------------------------------------------- verify
 
 
-def unconverged(change: Change, body: Mapping[str, Any], actual: Mapping[str, Any], mark: str | None) -> tuple[str, ...]:
+def unconverged(change: Change, body: Mapping[str, Any], actual: Mapping[str, Any],
+                namespace: str | None) -> tuple[str, ...]:
     """The dotted paths whose value read back differs from what the plan wanted.
 
     What is wanted comes only from the plan (the sent body's leaves and each field's new value), so a
@@ -526,7 +527,7 @@ def unconverged(change: Change, body: Mapping[str, Any], actual: Mapping[str, An
         if fc.new is not ABSENT:
             wanted.setdefault(fc.path, fc.new)
     wanted.pop(("version_description",), None)
-    missed = [p for p, v in wanted.items() if not _taken(p, v, actual, mark)]
+    missed = [p for p, v in wanted.items() if not _taken(change, p, v, actual, namespace)]
     return tuple(sorted(dotted(p) for p in missed))
 
 
@@ -538,13 +539,20 @@ def _leaves(value: Any, path: Path) -> Iterable[tuple[Path, Any]]:
         yield path, value
 
 
-def _taken(path: Path, wanted: Any, actual: Mapping[str, Any], mark: str | None) -> bool:
+def _taken(change: Change, path: Path, wanted: Any, actual: Mapping[str, Any], namespace: str | None) -> bool:
     got = value_at(actual, path)
-    if path == ("tags",) and isinstance(got, list) and isinstance(wanted, list):
-        if mark is not None and mark not in got:
-            return False
-        return bool(diff.normal_tags(got, mark) == diff.normal_tags(wanted, mark))
+    agent_tags = path == ("tags",) and change.kind is Kind.AGENT and namespace is not None
+    if agent_tags and isinstance(got, list) and isinstance(wanted, list):
+        return _tags_taken(wanted, got, str(namespace), change.key)
     return matches(path, wanted, got)
+
+
+def _tags_taken(wanted: list[Any], got: list[Any], namespace: str, key: str) -> bool:
+    """Agent tags as a set, and exactly one marker of the namespace: this key's (a rename moves it)."""
+    mark = marker(namespace, key)
+    markers = {t for t in got if isinstance(t, str) and marker_key(t, namespace) is not None}
+    same_tags = diff.normal_tags(got, namespace) == diff.normal_tags(wanted, namespace)
+    return bool(same_tags and markers == {mark})
 
 
 def value_at(doc: Any, path: Path) -> Any:
