@@ -1,0 +1,54 @@
+"""The official ElevenLabs Python SDK, pointed at the emulator, parses every response it gets."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentsync.emulator import ADMIN_KEY, Emulator
+
+elevenlabs = pytest.importorskip("elevenlabs")
+
+pytestmark = pytest.mark.sdk
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> object:
+    return elevenlabs.ElevenLabs(api_key=ADMIN_KEY, base_url=emulator.url)
+
+
+def test_sdk_agent_lifecycle(client: object) -> None:
+    agents = client.conversational_ai.agents  # type: ignore[attr-defined]
+    created = agents.create(conversation_config={"agent": {"first_message": "Hi"}}, name="SDK agent", tags=["sdk"])
+    agent = agents.get(created.agent_id)
+    assert agent.name == "SDK agent" and agent.conversation_config.agent.first_message == "Hi"
+    updated = agents.update(created.agent_id, conversation_config={"tts": {"speed": 1.1}}, name="Renamed")
+    assert updated.name == "Renamed" and updated.conversation_config.tts.speed == 1.1
+    assert updated.version_id != agent.version_id
+    page = agents.list(page_size=10, search="renamed", tags=["sdk"])
+    assert [a.agent_id for a in page.agents] == [created.agent_id] and page.has_more is False
+    copy_id = agents.duplicate(created.agent_id, name="Copy").agent_id
+    assert agents.get(copy_id).name == "Copy"
+    agents.delete(created.agent_id)
+    with pytest.raises(elevenlabs.core.ApiError) as raised:
+        agents.get(created.agent_id)
+    assert raised.value.status_code == 404
+
+
+def test_sdk_conversation_tags(client: object) -> None:
+    tags = client.conversational_ai.conversations.tags  # type: ignore[attr-defined]
+    tag = tags.create(title="Escalated", description="needs a human")
+    assert tags.get(tag.tag_id).title == "Escalated"
+    assert tags.update(tag.tag_id, title="Urgent").title == "Urgent"
+    listed = tags.list(page_size=5)
+    assert [t.tag_id for t in listed.conversation_tags] == [tag.tag_id]
+    tags.assign("conv_sdk", tag_ids=[tag.tag_id])
+    tags.unassign("conv_sdk", tag.tag_id)
+    tags.delete(tag.tag_id)
+    assert tags.list().conversation_tags == []
+
+
+def test_sdk_sees_validation_errors_as_422(client: object) -> None:
+    agents = client.conversational_ai.agents  # type: ignore[attr-defined]
+    with pytest.raises(elevenlabs.core.ApiError) as raised:
+        agents.create(conversation_config={"tts": {"stability": 3}})
+    assert raised.value.status_code == 422
