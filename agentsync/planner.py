@@ -53,6 +53,7 @@ class Outcome:
     deletes: list[Change]
     unchanged: int
     managed: int
+    warnings: tuple[str, ...] = ()
 
 
 # --- agent identity -----------------------------------------------------------------------------------
@@ -195,9 +196,21 @@ def plan_agents(project: Project, remote: RemoteState, *, prune: bool, targets: 
     chosen = [d for k, d in sorted(project.agents.items()) if selected is None or k in selected]
     found = [_agent_change(match_agent(d, remote, owned, namespace), remote, namespace) for d in chosen]
     changes = [c for c in found if c is not None]
-    deletes = _prune_agents(project, remote, owned, selected) if prune else []
+    deletes = _prune_agents(project, remote, owned, selected)
     managed = len({i for ids in owned.values() for i in ids})
-    return Outcome(changes, deletes, len(found) - len(changes), managed)
+    if prune:
+        return Outcome(changes, deletes, len(found) - len(changes), managed)
+    return Outcome(changes, [], len(found) - len(changes), managed, _unpruned(deletes, "agent"))
+
+
+def _unpruned(deletes: Sequence[Change], noun: str) -> tuple[str, ...]:
+    """Owned resources without a definition are left alone without --prune; say so, once."""
+    if not deletes:
+        return ()
+    names = ", ".join(sorted({c.key for c in deletes}))
+    plural = noun if len(deletes) == 1 else f"{noun}s"
+    return (f"{len(deletes)} {plural} managed by this project no longer declared ({names}) "
+            f"would be deleted with --prune",)
 
 
 # --- tags ---------------------------------------------------------------------------------------------
@@ -258,9 +271,11 @@ def plan_tags(project: Project, remote: RemoteState, *, prune: bool, targets: Se
     changes = [c for c in found if c is not None]
     strays = [t for t in existing if t["tag_id"] not in matched_ids]
     deletes = [_delete_tag(t) for t in reversed(strays)
-               if prune and authoritative and (selected is None or t.get("title") in selected)]
+               if authoritative and (selected is None or t.get("title") in selected)]
     managed = len(existing) if authoritative else len(matched_ids)
-    return Outcome(changes, deletes, len(found) - len(changes), managed)
+    if prune:
+        return Outcome(changes, deletes, len(found) - len(changes), managed)
+    return Outcome(changes, [], len(found) - len(changes), managed, _unpruned(deletes, "conversation tag"))
 
 
 # --- the plan -----------------------------------------------------------------------------------------
@@ -289,4 +304,4 @@ def build(project: Project, remote: RemoteState, *, prune: bool = False, targets
     return Plan(changes=tuple(ordered), unchanged=sum(p.unchanged for p in parts),
                 managed=sum(p.managed for p in parts), namespace=project.namespace, base_url=remote.base_url,
                 environment=project.environment.name if project.environment else None,
-                warnings=tuple(rename_warnings(ordered)))
+                warnings=(*[w for p in parts for w in p.warnings], *rename_warnings(ordered)))

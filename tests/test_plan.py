@@ -189,8 +189,13 @@ def test_a_create_and_a_delete_with_one_name_warn_of_a_rename() -> None:
 
 def test_owned_agents_without_a_file_are_deleted_only_with_prune() -> None:
     state = remote(body("a1", "agentsync:gone", name="Gone"), body("a2", "otherns:x"), body("a3"))
-    assert build_plan(project(), state).changes == ()
-    change = only(build_plan(project(), state, prune=True))
+    kept = build_plan(project(), state)
+    assert kept.changes == ()
+    assert kept.warnings == ("1 agent managed by this project no longer declared (gone) would be deleted "
+                             "with --prune",)
+    pruned = build_plan(project(), state, prune=True)
+    assert pruned.warnings == ()
+    change = only(pruned)
     assert (change.action, change.key, change.remote_id, change.method, change.path, change.body) == (
         Action.DELETE, "gone", "a1", "DELETE", "/v1/convai/agents/a1", None)
     assert change.name == "Gone" and change.attached == ()
@@ -243,7 +248,9 @@ def test_undeclared_tags_are_deleted_only_when_authoritative_and_pruning() -> No
     state = remote(tags=[tag("t1", "keep"), tag("t2", "stray")])
     defs = [TagDef({"title": "keep"})]
     assert build_plan(project(tags=defs), state, prune=True).changes == ()
-    assert build_plan(project(tags=defs, authoritative=True), state).changes == ()
+    kept = build_plan(project(tags=defs, authoritative=True), state)
+    assert kept.changes == ()
+    assert "1 conversation tag managed by this project no longer declared (stray)" in kept.warnings[0]
     plan = build_plan(project(tags=defs, authoritative=True), state, prune=True)
     change = only(plan)
     assert (change.action, change.key, change.path) == (Action.DELETE, "stray", "/v1/convai/tags/t2")
