@@ -5,6 +5,7 @@ With ``--state FILE`` the store is loaded on start and saved atomically after ev
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def command(host: str, port: int, state: Path | None, api_keys: tuple[str, ...],
         raise AgentsyncError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                              hint="pick another --port, or 0 for a free one") from exc
     _announce(emulator, keys, state)
+    _stop_on_sigterm()
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -70,6 +72,16 @@ def command(host: str, port: int, state: Path | None, api_keys: tuple[str, ...],
     finally:
         emulator.stop()
     return int(ExitCode.OK)
+
+
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM (docker stop, systemd, CI runners) like Ctrl-C, so the state file is saved."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _announce(emulator: Emulator, keys: list[ApiKey], state: Path | None) -> None:
