@@ -209,8 +209,8 @@ def _unpruned(deletes: Sequence[Change], noun: str) -> tuple[str, ...]:
         return ()
     names = ", ".join(sorted({c.key for c in deletes}))
     plural = noun if len(deletes) == 1 else f"{noun}s"
-    return (f"{len(deletes)} {plural} managed by this project no longer declared ({names}) "
-            f"would be deleted with --prune",)
+    return (f"{len(deletes)} {plural} managed by this project no longer declared ({names}): "
+            f"kept, since --prune was not given",)
 
 
 # --- tags ---------------------------------------------------------------------------------------------

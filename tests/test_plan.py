@@ -191,8 +191,8 @@ def test_owned_agents_without_a_file_are_deleted_only_with_prune() -> None:
     state = remote(body("a1", "agentsync:gone", name="Gone"), body("a2", "otherns:x"), body("a3"))
     kept = build_plan(project(), state)
     assert kept.changes == ()
-    assert kept.warnings == ("1 agent managed by this project no longer declared (gone) would be deleted "
-                             "with --prune",)
+    assert kept.warnings == ("1 agent managed by this project no longer declared (gone): kept, since "
+                             "--prune was not given",)
     pruned = build_plan(project(), state, prune=True)
     assert pruned.warnings == ()
     change = only(pruned)
