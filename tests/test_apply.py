@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from agentsync.apply import (
 )
 from agentsync.errors import PlanFileError
 from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Plan
+from agentsync.render.report import render_json, render_text
 
 BASE = "http://127.0.0.1:1"
 
@@ -185,3 +187,48 @@ def test_report_exit_code_is_1_for_any_failure_or_skip_and_130_when_interrupted(
     for outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.NOT_CONVERGED):
         assert ApplyReport((ok, Result(Kind.TAG, Action.CREATE, "t", outcome))).exit_code == 1
     assert ApplyReport((Result(Kind.TAG, Action.CREATE, "t", Outcome.WOULD_APPLY),), dry_run=True).exit_code == 0
+
+
+def sample_report() -> ApplyReport:
+    return ApplyReport((
+        Result(Kind.TAG, Action.CREATE, "vip", Outcome.APPLIED, remote_id="tag_1"),
+        Result(Kind.AGENT, Action.CREATE, "bot", Outcome.APPLIED, remote_id="agent_1", recovered=True),
+        Result(Kind.AGENT, Action.UPDATE, "faq", Outcome.NOT_CONVERGED, remote_id="agent_2",
+               paths=("conversation_config.tts.speed", "name"), reason="not kept"),
+        Result(Kind.AGENT, Action.UPDATE, "sales", Outcome.FAILED, reason="the API refused it"),
+        Result(Kind.AGENT, Action.CREATE, "router", Outcome.SKIPPED, reason="it depends on agent sales"),
+    ), requests={"GET": 9, "POST": 2, "PATCH": 2, "retries": 3})
+
+
+def test_text_report_groups_by_outcome_and_ends_with_the_summary() -> None:
+    text = render_text(sample_report())
+    assert text.splitlines() == [
+        "Applied:",
+        "  ok tag vip created [tag_1]",
+        "  ok agent bot created [agent_1] (an earlier try had already created it)",
+        "Not converged:",
+        "  !! agent faq updated [agent_2]: did not take: conversation_config.tts.speed, name",
+        "Failed:",
+        "  xx agent sales: the API refused it",
+        "Skipped:",
+        "  -- agent router: it depends on agent sales",
+        "Apply incomplete: 2 applied, 1 not converged, 1 failed, 1 skipped (9 GET, 2 PATCH, 2 POST, 3 retries).",
+    ]
+
+
+def test_json_report_has_every_result_and_counts() -> None:
+    data = json.loads(render_json(sample_report()))
+    assert data["summary"] == {"applied": 2, "not_converged": 1, "failed": 1, "skipped": 1, "would_apply": 0}
+    assert [r["outcome"] for r in data["results"]] == ["applied", "applied", "not_converged", "failed", "skipped"]
+    assert data["results"][2]["not_converged_paths"] == ["conversation_config.tts.speed", "name"]
+    assert data["results"][1]["recovered"] is True
+    assert (data["ok"], data["exit_code"], data["interrupted"]) == (False, 1, False)
+
+
+def test_dry_run_and_interrupted_summaries() -> None:
+    planned = Result(Kind.AGENT, Action.DELETE, "old", Outcome.WOULD_APPLY, reason="dry run: not written")
+    assert render_text(ApplyReport((planned,), dry_run=True)).splitlines() == [
+        "Would apply (dry run):", "  .. agent old (delete)", "Dry run: 1 to write, nothing was written."]
+    skipped = Result(Kind.AGENT, Action.UPDATE, "a", Outcome.SKIPPED, reason="apply was interrupted")
+    assert render_text(ApplyReport((skipped,), interrupted=True)).splitlines()[-1].startswith(
+        "Apply interrupted: 0 applied")

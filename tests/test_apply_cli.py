@@ -286,3 +286,36 @@ def test_json_report_of_a_not_converged_apply(tmp_path: Path, api_env: Emulator,
     assert row["outcome"] == "not_converged"
     assert row["not_converged_paths"] == ["conversation_config.agent.first_message"]
     assert report["ok"] is False and report["exit_code"] == 1
+
+
+# -- confirmation and adoption -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("answer", "code", "written"), [("n\n", 1, False), ("y\n", 0, True)])
+def test_on_a_terminal_apply_asks_first(tmp_path: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str], answer: str, code: int,
+                                        written: bool) -> None:
+    import io
+
+    import agentsync.cli.apply as cli_apply
+
+    root = write_project(tmp_path, {"support": agent("Support")})
+    # A real terminal cannot be had under pytest; only the TTY check is replaced.
+    monkeypatch.setattr(cli_apply, "_tty", lambda stream: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO(answer))
+    assert apply(root) == code
+    assert "Apply 1 change?" in capsys.readouterr().err
+    assert (writes(api_env) > 0) is written
+
+
+def test_adopting_an_existing_agent_adds_the_marker_and_keeps_its_other_tags(
+        tmp_path: Path, api: Client, capsys: pytest.CaptureFixture[str]) -> None:
+    agent_id = api.post("/v1/convai/agents/create", {"name": "Legacy", "tags": ["team-a"],
+                                                    "conversation_config": {}})["agent_id"]
+    root = write_project(tmp_path, {"legacy": {"id": agent_id, "name": "Legacy bot"}})
+    assert apply(root, "--auto-approve") == 0
+    assert f"ok agent legacy adopted [{agent_id}]" in capsys.readouterr().out
+    body = api.get(f"/v1/convai/agents/{agent_id}")
+    assert sorted(body["tags"]) == ["t:legacy", "team-a"] and body["name"] == "Legacy bot"
+    (root / "agents" / "legacy.yaml").write_text(json.dumps({"name": "Legacy bot"}))
+    assert plan(root) == 0
