@@ -65,11 +65,12 @@ def _the_plan(client: Client, project: Project, plan_file: Path | None, *, prune
         env = project.environment.name if project.environment is not None else None
         check_target(saved, namespace=project.namespace, base_url=client.base_url, environment=env)
         return saved
+    from agentsync.cli.plan import with_project_warnings
     from agentsync.plan import build_plan
     from agentsync.remote import fetch
     from agentsync.render.text import render
 
-    plan: Plan = build_plan(project, fetch(client, project), prune=prune)
+    plan: Plan = with_project_warnings(build_plan(project, fetch(client, project), prune=prune), project)
     if plan.has_changes:
         # With --format json stdout carries only the report, so the plan goes to stderr.
         to_err = fmt == "json"
