@@ -576,7 +576,7 @@ def matches(path: Path, wanted: Any, got: Any) -> bool:
     if isinstance(wanted, Mapping) and not is_atomic(path):
         return isinstance(got, Mapping) and all(
             matches((*path, k), v, got.get(k, ABSENT)) for k, v in wanted.items())
-    return got is not ABSENT and diff.same(diff.canonical(wanted), diff.canonical(got))
+    return got is not ABSENT and diff.same(diff.server_filled(path, wanted), diff.canonical(got))
 
 
 def is_atomic(path: Path) -> bool:

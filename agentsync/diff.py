@@ -19,6 +19,7 @@ import jsonpatch
 from deepdiff import DeepDiff
 
 from agentsync import spec
+from agentsync.defaults import fill_new
 from agentsync.plan import ABSENT, FieldChange
 from agentsync.resources.agent import MARKER_SEPARATOR, READ_ONLY_PATHS, WRITABLE_FIELDS
 
@@ -194,31 +195,79 @@ def desired_view(desired: Mapping[str, Any], *, namespace: str | None = None) ->
     return managed_view(desired, desired, namespace=namespace)
 
 
+# --- server defaults inside atomic values -------------------------------------------------------------
+
+# Top-level fields the server stores exactly as sent.
+_VERBATIM: frozenset[Path] = frozenset({("name",), ("tags",)})
+
+
+@lru_cache(maxsize=4096)
+def _stored_schema(path: Path) -> Mapping[str, Any] | None:
+    # The response model: the shape the server stores and reads back, defaults included.
+    return spec.schema_at(spec.AGENT_RESPONSE, path)
+
+
+def server_filled(path: Path, value: Any) -> Any:
+    """``value`` as the server will hold it at ``path``, numbers canonical.
+
+    An atomic value replaces the stored one whole, and the server then fills the defaults of every
+    object inside it (each evaluation criterion, each data-collection item, each workflow node). A file
+    that declares such a value declares the objects' interesting keys only, so the comparison must
+    complete them the same way, or the plan would never be empty.
+    """
+    node = None if path in _VERBATIM or not isinstance(value, dict | list) else _stored_schema(path)
+    return canonical(value if node is None else fill_new(value, None, node))
+
+
+def _complete(view: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in view.items():
+        child = (*path, key)
+        merged = isinstance(value, Mapping) and strategy(child) is Strategy.MERGE
+        out[key] = _complete(value, child) if merged else server_filled(child, value)
+    return out
+
+
+def expected_view(desired: Mapping[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+    """The desired view as the server will store it: atomic values completed with server defaults.
+
+    This is what the remote managed view is compared with; the PATCH body still carries the declared
+    values (:func:`patch_body`), since the server completes them itself.
+    """
+    return _complete(desired_view(desired, namespace=namespace), ())
+
+
 # --- the minimal PATCH body ---------------------------------------------------------------------------
 
 
-def _patch(desired: Mapping[str, Any], remote: Mapping[str, Any], path: Path) -> dict[str, Any]:
+def _patch(desired: Mapping[str, Any], remote: Mapping[str, Any], expected: Mapping[str, Any],
+           path: Path) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for key, new in desired.items():
         child = (*path, key)
         old = remote.get(key, ABSENT)
-        if old is not ABSENT and same(new, old):
+        want = expected.get(key, new)
+        if old is not ABSENT and same(want, old):
             continue
         nested = isinstance(new, dict) and isinstance(old, dict) and strategy(child) is Strategy.MERGE
-        body[key] = _patch(new, old, child) if nested else new
+        inner = want if isinstance(want, Mapping) else new
+        body[key] = _patch(new, old, inner, child) if nested else new
     return body
 
 
-def patch_body(desired_view: Mapping[str, Any], remote_view: Mapping[str, Any]) -> dict[str, Any]:
+def patch_body(desired_view: Mapping[str, Any], remote_view: Mapping[str, Any],
+               expected_view: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The smallest PATCH body that turns ``remote_view`` into ``desired_view`` on a merging server.
 
     Only changed leaves, nested under their parents; a changed list, free-form map or ``workflow`` is
-    sent whole; nothing unchanged is sent. ``tags`` (when changed) is the declared set: the caller adds
-    the ownership marker, which the views do not carry.
+    sent whole, as declared; nothing unchanged is sent. Whether a value changed is judged against
+    ``expected_view`` (the desired view completed with server defaults) when given. ``tags`` (when
+    changed) is the declared set: the caller adds the ownership marker, which the views do not carry.
     """
-    if same(dict(desired_view), dict(remote_view)):
+    expected = desired_view if expected_view is None else expected_view
+    if same(dict(expected), dict(remote_view)):
         return {}
-    return _patch(desired_view, remote_view, ())
+    return _patch(desired_view, remote_view, expected, ())
 
 
 # --- the change list ----------------------------------------------------------------------------------

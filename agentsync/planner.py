@@ -149,9 +149,10 @@ def _tags_to_send(match: Match, remote_body: Mapping[str, Any], namespace: str) 
 def _update_agent(match: Match, remote_body: Mapping[str, Any], namespace: str) -> Change | None:
     """The update (or adopt) of a matched agent, or None when nothing it manages differs."""
     definition = match.definition
-    wanted = diff.desired_view(definition.config, namespace=namespace)
+    declared = diff.desired_view(definition.config, namespace=namespace)
+    wanted = diff.expected_view(definition.config, namespace=namespace)
     current = diff.managed_view(definition.config, remote_body, namespace=namespace)
-    body = diff.patch_body(wanted, current)
+    body = diff.patch_body(declared, current, wanted)
     rekey = match.adopt or match.previous_key is not None
     if not body and not rekey:
         return None

@@ -121,3 +121,40 @@ def operation(method: str, path: str) -> dict[str, Any]:
     """The operation object of ``METHOD path`` as the document writes the path."""
     found: dict[str, Any] = document()["paths"][path][method.lower()]
     return found
+
+
+def child(node: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:
+    """The schema of ``key`` inside an object described by ``node``; None when the schema cannot tell.
+
+    Declared properties first, then the value schema of a free-form map, then the property of any
+    variant of a union of objects.
+    """
+    if node is None:
+        return None
+    target = unwrap(node).node
+    props = target.get("properties") or {}
+    if key in props:
+        found: Mapping[str, Any] = props[key]
+        return found
+    extra = target.get("additionalProperties")
+    if isinstance(extra, dict) and not props:
+        return extra
+    for variant in target.get("oneOf") or target.get("anyOf") or ():
+        inner = unwrap(variant).node.get("properties") or {}
+        if key in inner:
+            return dict(inner[key])
+    return None
+
+
+def schema_at(root: str, path: tuple[str | int, ...]) -> Mapping[str, Any] | None:
+    """The schema of the value at ``path`` inside a value of the component ``root``, or None."""
+    node: Mapping[str, Any] | None = schema(root)
+    for part in path:
+        if node is None:
+            return None
+        if isinstance(part, int):
+            items = unwrap(node).node.get("items")
+            node = items if isinstance(items, dict) else None
+        else:
+            node = child(node, part)
+    return node

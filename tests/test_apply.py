@@ -91,13 +91,24 @@ def test_matches_compares_numbers_numerically_and_ignores_server_filled_keys() -
 
 
 def test_matches_takes_lists_and_free_form_maps_whole() -> None:
-    presets = ("conversation_config", "language_presets")
-    assert not matches(presets, {"en": {"x": 1}}, {"en": {"x": 1}, "fr": {"x": 2}})
-    assert matches(presets, {"en": {"x": 1}}, {"en": {"x": 1.0}})
+    placeholders = ("conversation_config", "agent", "dynamic_variables", "dynamic_variable_placeholders")
+    assert not matches(placeholders, {"en": 1}, {"en": 1, "fr": 2})
+    assert matches(placeholders, {"en": 1}, {"en": 1.0})
     keywords = ("conversation_config", "asr", "keywords")
     assert not matches(keywords, ["a", "b"], ["b", "a"])
     assert not matches(keywords, None, ABSENT)
     assert matches(keywords, None, None)
+
+
+def test_matches_completes_declared_objects_with_server_defaults() -> None:
+    # The server fills the defaults of every object inside a list it stores whole; a declared
+    # criterion with three keys has taken when the read-back holds it with the defaults added.
+    criteria = ("platform_settings", "evaluation", "criteria")
+    declared = [{"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite."}]
+    stored = [{**declared[0], "type": "prompt", "use_knowledge_base": False, "scope": "conversation",
+               "llm": None, "scoring_mode": "binary", "max_score": 100, "score_instructions": None}]
+    assert matches(criteria, declared, stored)
+    assert not matches(criteria, declared, [{**stored[0], "max_score": 10}])
 
 
 def test_free_form_maps_and_workflow_are_atomic_typed_objects_are_not() -> None:

@@ -307,3 +307,48 @@ def test_patch_body_converges_and_sends_nothing_unchanged(base: dict[str, Any], 
     _assert_nothing_unchanged(body, before, ())
     assert (body == {}) == diff.same(before, wanted)
     assert (diff.changes(before, wanted) == []) == (body == {})
+
+
+# --- server defaults inside atomic values ---------------------------------------------------------------
+
+
+def test_declared_list_of_objects_equals_its_server_filled_read_back() -> None:
+    declared = {"platform_settings": {"evaluation": {"criteria": [
+        {"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite."}]}}}
+    stored = copy.deepcopy(EXAMPLE)
+    stored["platform_settings"]["evaluation"]["criteria"] = [{
+        "id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite.", "type": "prompt",
+        "use_knowledge_base": False, "scope": "conversation", "llm": None, "scoring_mode": "binary",
+        "max_score": 100, "score_instructions": None}]
+    current = diff.managed_view(declared, stored)
+    wanted = diff.expected_view(declared)
+    assert diff.changes(current, wanted) == []
+    assert diff.patch_body(diff.desired_view(declared), current, wanted) == {}
+
+
+def test_a_real_change_inside_a_filled_list_sends_the_declared_list_only() -> None:
+    declared = {"platform_settings": {"evaluation": {"criteria": [
+        {"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite.", "max_score": 10}]}}}
+    stored = copy.deepcopy(EXAMPLE)
+    stored["platform_settings"]["evaluation"]["criteria"] = [
+        diff.server_filled(("platform_settings", "evaluation", "criteria"),
+                           [{"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite."}])[0]]
+    current = diff.managed_view(declared, stored)
+    body = diff.patch_body(diff.desired_view(declared), current, diff.expected_view(declared))
+    # The body carries the declared value, not the completed one: the server completes it itself.
+    assert body == declared
+    [change] = diff.changes(current, diff.expected_view(declared))
+    assert change.path == ("platform_settings", "evaluation", "criteria")
+
+
+def test_workflow_nodes_are_completed_by_node_type() -> None:
+    workflow = {"nodes": {"start_node": {"type": "start"}, "bye": {"type": "end"}}, "edges": {}}
+    filled = diff.server_filled(("workflow",), workflow)
+    assert filled["nodes"]["bye"] == {"type": "end", "position": {"x": 0, "y": 0}, "edge_order": []}
+    assert filled["prevent_subagent_loops"] is False
+
+
+def test_name_and_scalars_are_never_completed() -> None:
+    assert diff.server_filled(("name",), "Bot") == "Bot"
+    assert diff.server_filled(("conversation_config", "tts", "stability"), 0.5) == 0.5
+    assert diff.server_filled(("tags",), ["b", "a"]) == ["b", "a"]

@@ -58,13 +58,14 @@ def command(host: str, port: int, state: Path | None, api_keys: tuple[str, ...],
     keys = [parse_key(k, i) for i, k in enumerate(api_keys, 1)] or default_keys()
     faults = Faults(**knobs, not_kept_paths=not_kept, map_merge=map_merge)  # type: ignore[arg-type]
     emulator = Emulator(EmulatorConfig(host=host, port=port, keys=keys, faults=faults, state_file=state))
+    # Before the announcement: a supervisor that reads "listening" may send SIGTERM at once.
+    _stop_on_sigterm()
     try:
         emulator.start()
     except OSError as exc:
         raise AgentsyncError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                              hint="pick another --port, or 0 for a free one") from exc
     _announce(emulator, keys, state)
-    _stop_on_sigterm()
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

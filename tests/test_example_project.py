@@ -1,0 +1,72 @@
+"""The README's main job, end to end: the support-desk example planned and applied against the
+in-process emulator, twice, through the real command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agentsync.cli import run
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-desk"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "support-desk"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".agentsync"))
+    return target
+
+
+def test_the_example_validates_without_a_single_problem(project: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["validate", str(project), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["problems"] == []
+
+
+def test_apply_twice_converges_and_the_second_run_changes_nothing(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    first = capsys.readouterr().out
+    assert "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged." in first
+    assert "7 applied, 0 not converged, 0 failed, 0 skipped" in first
+    # The in-process emulator keeps its state in the project, so the second run sees the first.
+    assert (project / ".agentsync" / "emulator.json").is_file()
+
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    assert "No changes" in capsys.readouterr().out
+    assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
+
+
+def test_an_edited_prompt_is_one_update_shown_as_a_line_diff(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    capsys.readouterr()
+    prompt = project / "agents" / "prompts" / "billing.md"
+    prompt.write_text(prompt.read_text().replace("500 EUR", "750 EUR"))
+
+    assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode", "--show-body"]) == 2
+    out = capsys.readouterr().out
+    assert "~ update agent billing" in out
+    assert "-Refunds above 500 EUR need a human" in out
+    assert "+Refunds above 750 EUR need a human" in out
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 6 unchanged." in out
+
+
+def test_the_workflow_survives_a_round_trip_through_the_api(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    capsys.readouterr()
+    receptionist = project / "agents" / "receptionist.yaml"
+    text = receptionist.read_text().replace("successful: true", "successful: false")
+    receptionist.write_text(text)
+    assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 2
+    out = capsys.readouterr().out
+    assert "workflow.edges.lookup_to_triage" in out
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    assert "1 applied, 0 not converged" in capsys.readouterr().out
+    assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
