@@ -319,3 +319,14 @@ def test_adopting_an_existing_agent_adds_the_marker_and_keeps_its_other_tags(
     assert sorted(body["tags"]) == ["t:legacy", "team-a"] and body["name"] == "Legacy bot"
     (root / "agents" / "legacy.yaml").write_text(json.dumps({"name": "Legacy bot"}))
     assert plan(root) == 0
+
+
+def test_a_saved_plan_applies_with_the_in_process_emulator(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # Each --emulator run listens on a new port; the plan is still for the same (project-local) workspace.
+    root = write_project(tmp_path, {"support": agent("Support")})
+    saved = tmp_path / "plan.json"
+    assert plan(root, "--emulator", "--out", str(saved)) == 2
+    assert apply(root, str(saved), "--emulator", "--auto-approve") == 0
+    assert "ok agent support created" in capsys.readouterr().out
+    assert plan(root, "--emulator") == 0

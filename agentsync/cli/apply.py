@@ -43,7 +43,7 @@ def command(workspace: WorkspaceOptions, plan_file: Path | None, auto_approve: b
             prune: bool, force: bool, message: str | None, fmt: str) -> int:
     project = load(workspace)
     with workspace_client(workspace, project) as client:
-        plan = _the_plan(client, project, plan_file, prune=prune, fmt=fmt)
+        plan = _the_plan(client, project, plan_file, prune=prune, fmt=fmt, emulated=workspace.emulator)
         if not plan.has_changes:
             click.echo("No changes. The workspace matches the project.", err=fmt == "json")
             return _no_changes(fmt, dry_run)
@@ -57,13 +57,16 @@ def command(workspace: WorkspaceOptions, plan_file: Path | None, auto_approve: b
     return report.exit_code
 
 
-def _the_plan(client: Client, project: Project, plan_file: Path | None, *, prune: bool, fmt: str) -> Plan:
+def _the_plan(client: Client, project: Project, plan_file: Path | None, *, prune: bool, fmt: str,
+              emulated: bool) -> Plan:
     if plan_file is not None:
         from agentsync.plan import load as load_plan
 
         saved: Plan = load_plan(plan_file)
         env = project.environment.name if project.environment is not None else None
-        check_target(saved, namespace=project.namespace, base_url=client.base_url, environment=env)
+        # The in-process emulator listens on a new port each run, but its state is the project's own.
+        base_url = saved.base_url if emulated else client.base_url
+        check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
         return saved
     from agentsync.cli.plan import with_project_warnings
     from agentsync.plan import build_plan
