@@ -1,0 +1,219 @@
+"""What the scale benchmarks share: an emulator in its own process, a fast seeded workspace, generated
+project files, request accounting and the table printer.
+
+The emulator runs in a child process so that its CPU and its threads never count against (or compete
+for the interpreter lock with) the client being measured: ``time.process_time()`` in the benchmark is
+then the client's own CPU, and its network waits are excluded by construction.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import multiprocessing
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import requests
+from ruamel.yaml import YAML
+
+from agentsync.emulator import ADMIN_KEY
+from agentsync.resources.agent import marker
+
+NAMESPACE = "bench"
+PAGE_SIZE = 100  # what the fetcher asks for; the API's maximum
+PROMPT = "\n".join(f"Rule {i}: answer politely, briefly, and only about our product." for i in range(30))
+
+
+def agent_config(index: int, greeting: str = "Hello") -> dict[str, Any]:
+    """A realistic agent file: a name, tags, a long prompt, a few voice and turn settings, a call limit."""
+    return {
+        "name": f"Agent {index}",
+        "tags": ["bench", f"team-{index % 7}"],
+        "conversation_config": {
+            "agent": {"first_message": f"{greeting} from agent {index}, how can I help?", "language": "en",
+                      "prompt": {"prompt": PROMPT, "llm": "gemini-2.5-flash", "temperature": 0.3}},
+            "tts": {"voice_id": "cjVigY5qzO86Huf0OWal", "stability": 0.5, "speed": 1.0},
+            "turn": {"turn_timeout": 7},
+        },
+        "platform_settings": {"call_limits": {"daily_limit": 500}},
+    }
+
+
+def key_of(index: int) -> str:
+    return f"agent-{index:05d}"
+
+
+# --- the workspace -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One agent to put in the workspace: its create body (tags include any marker) and archived flag."""
+
+    body: Mapping[str, Any]
+    archived: bool = False
+
+
+def owned_seeds(count: int, greeting: str = "Hello", *, archived_every: int = 0) -> list[Seed]:
+    """``count`` agents owned by the project (marker ``bench:<key>``); every ``archived_every``-th archived."""
+    seeds = []
+    for i in range(count):
+        body = agent_config(i, greeting)
+        body["tags"] = [*body["tags"], marker(NAMESPACE, key_of(i))]
+        seeds.append(Seed(body, archived=bool(archived_every) and i % archived_every == archived_every - 1))
+    return seeds
+
+
+def foreign_seeds(count: int) -> list[Seed]:
+    """Agents the project does not own: half another namespace's, half hand-made (no marker at all)."""
+    seeds = []
+    for i in range(count):
+        body = agent_config(100_000 + i)
+        body["tags"] = [f"other:agent-{i}"] if i % 2 else ["handmade"]
+        seeds.append(Seed(body))
+    return seeds
+
+
+def list_pages(active: int, archived: int) -> int:
+    """List requests the fetcher cannot avoid: both listings (archived=false, archived=true), each at
+    least one page of up to PAGE_SIZE summaries."""
+    return max(1, math.ceil(active / PAGE_SIZE)) + max(1, math.ceil(archived / PAGE_SIZE))
+
+
+def _seed_store(emulator: Any, seeds: Sequence[Seed]) -> None:
+    # One agent through the real create endpoint gives a complete server-filled body; the rest are
+    # clones merged with the emulator's own PATCH merge, which is thousands of times faster than
+    # creating each over HTTP and stores the same shape.
+    from agentsync.emulator import ids
+    from agentsync.emulator.merge import merge_patch
+
+    answer = requests.post(f"{emulator.url}/v1/convai/agents/create", json={"conversation_config": {}},
+                           headers={"xi-api-key": ADMIN_KEY}, timeout=30)
+    answer.raise_for_status()
+    template = emulator.store.get_agent(answer.json()["agent_id"])
+    emulator.store.clear()
+    for seed in seeds:
+        body = merge_patch(copy.deepcopy(template), copy.deepcopy(dict(seed.body)))
+        body["platform_settings"]["archived"] = seed.archived
+        body["agent_id"] = ids.agent_id()
+        emulator.store.put_agent(body, "user_admin")
+
+
+def _serve(conn: Connection, seeds: Sequence[Seed]) -> None:
+    from agentsync.emulator import Emulator, EmulatorConfig
+
+    with Emulator(EmulatorConfig()) as emulator:
+        _seed_store(emulator, seeds)
+        conn.send(emulator.url)
+        conn.recv()  # anything, or the parent's end closing, means stop
+
+
+class EmulatorProcess:
+    """An emulator in a child process, seeded before it is handed over; faults and stats over HTTP."""
+
+    def __init__(self, seeds: Sequence[Seed]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, list(seeds)), daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> EmulatorProcess:
+        self._process.start()
+        if not self._conn.poll(120):
+            self._process.kill()
+            raise RuntimeError("the emulator process did not start")
+        self.url = self._conn.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send("stop")
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+
+    def set_faults(self, **faults: Any) -> None:
+        requests.post(f"{self.url}/_emulator/faults", json=faults, timeout=10).raise_for_status()
+
+    def requests(self) -> dict[str, int]:
+        """API requests served so far, per ``METHOD route`` (control requests are not counted)."""
+        rows = requests.get(f"{self.url}/_emulator/stats", timeout=10).json()["requests"]
+        counts: dict[str, int] = {}
+        for row in rows:
+            name = f"{row['method']} {row['route']}"
+            counts[name] = counts.get(name, 0) + row["count"]
+        return counts
+
+
+def served_since(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+# --- the project ---------------------------------------------------------------------------------------
+
+
+def write_project(root: Path, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    """An agentsync project at ``root`` with one YAML file per key (block style, as people write them)."""
+    agents = root / "agents"
+    agents.mkdir(parents=True, exist_ok=True)
+    for old in agents.glob("*.yaml"):
+        old.unlink()
+    (root / "agentsync.yaml").write_text(f"namespace: {NAMESPACE}\nsafety: {{max_change_share: 1.0}}\n")
+    dumper = YAML(typ="safe", pure=True)
+    dumper.default_flow_style = False
+    dumper.width = 200
+    for key, config in configs.items():
+        with (agents / f"{key}.yaml").open("w") as out:
+            dumper.dump(dict(config), out)
+
+
+def project_configs(count: int, changed: Iterable[int] = (), greeting: str = "Welcome back") -> dict[str, dict[str, Any]]:
+    """The files for agents 0..count-1, as seeded, except that the ``changed`` ones get a new greeting."""
+    moved = set(changed)
+    return {key_of(i): agent_config(i, greeting if i in moved else "Hello") for i in range(count)}
+
+
+# --- measuring and printing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall: float
+    cpu: float
+
+
+class Stopwatch:
+    """Wall time and this process's CPU time (all its threads) over a ``with`` block."""
+
+    def __enter__(self) -> Stopwatch:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timing = Timing(time.perf_counter() - self._wall, time.process_time() - self._cpu)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A plain text table, first column left-aligned and the rest right-aligned."""
+    cells = [[str(h) for h in headers], *[[_cell(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        first = row[0].ljust(widths[0])
+        lines.append("  ".join([first, *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))]))
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def ratio(measured: float, ideal: float) -> float | str:
+    """measured / ideal, or "-" when there is no ideal (no latency injected)."""
+    return measured / ideal if ideal > 0 else "-"
