@@ -2,12 +2,16 @@
 full validation with every problem collected before anything is raised.
 
 Pipeline per file: read (size, UTF-8) -> compose (ruamel, C parser when available) -> convert the node
-tree to plain JSON values plus a location per path -> interpolate (one place, for a later issue) ->
-validate (``agentsync.schema``). Nothing here prints.
+tree to plain JSON values plus a location per path -> apply the selected environment's overrides ->
+interpolate ``${var.*}``/``${env.*}`` (``agentsync.variables``) -> validate (``agentsync.schema``) on the
+resolved values. Nothing here prints.
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +21,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from agentsync import schema
+from agentsync import schema, spec
+from agentsync import variables as templates
 from agentsync.errors import Location, Problem, Severity, ValidationFailed
 from agentsync.project import (
     AGENTS_DIR,
@@ -51,6 +56,10 @@ class Document:
     value: Any
     locations: dict[JsonPath, Location] = field(default_factory=dict)
     value_locations: dict[JsonPath, Location] = field(default_factory=dict)
+    # After interpolation: the paths whose value came (in part) from ``${env.*}``, and the paths that
+    # still hold ``${agent.KEY.id}``, each with the text the file wrote.
+    secrets: dict[JsonPath, str] = field(default_factory=dict)
+    references: dict[JsonPath, str] = field(default_factory=dict)
 
     def location_of(self, path: JsonPath, *, value: bool = False) -> Location:
         table = self.value_locations if value else self.locations
@@ -333,21 +342,86 @@ def read_document(reader: Reader, path: Path, *, allow_empty: bool = False) -> D
         return None
 
 
-def interpolate(document: Document, variables: dict[str, str]) -> Document:
-    """The one place ``${var.X}`` / ``${env.X}`` will be resolved. For now values pass through as
-    written, so a later issue can add interpolation here without touching the rest of the pipeline."""
-    return document
+def interpolate(document: Document, context: templates.Context, *,
+                typed_root: str | None = None) -> tuple[Document, list[Problem]]:
+    """The document with ``${var.*}`` and ``${env.*}`` resolved in every string value, and the
+    problems of the placeholders that could not be (each at its ``file:line:col``).
+
+    A value that is one whole placeholder becomes a number or boolean when the schema of ``typed_root``
+    wants one there (``daily_limit: ${var.DAILY}``); otherwise placeholders produce text.
+    """
+    walk = _Interpolation(document, context, typed_root)
+    value = walk.value(document.value, ())
+    resolved = replace(document, value=value, secrets=walk.secrets, references=walk.references)
+    return resolved, walk.problems
 
 
+class _Interpolation:
+    def __init__(self, document: Document, context: templates.Context, typed_root: str | None) -> None:
+        self.document = document
+        self.context = context
+        self.typed_root = typed_root
+        self.problems: list[Problem] = []
+        self.secrets: dict[JsonPath, str] = {}
+        self.references: dict[JsonPath, str] = {}
+
+    def value(self, value: Any, path: JsonPath) -> Any:
+        if isinstance(value, dict):
+            return {k: self.value(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and templates.has_placeholder(value):
+            return self.text(value, path)
+        return value
+
+    def text(self, text: str, path: JsonPath) -> Any:
+        try:
+            found = templates.resolve(text, self.context)
+        except templates.TemplateError as exc:
+            where = self.document.location_of(path, value=True)
+            self.problems.append(Problem(where, f"{_dotted(path)}: {exc.message}"))
+            return text
+        if found.secret:
+            self.secrets[path] = text
+        if found.references:
+            self.references[path] = text
+            return found.value
+        return _typed(self.typed_root, path, found.value) if found.whole else found.value
+
+
+def _typed(root: str | None, path: JsonPath, text: str) -> Any:
+    """``text`` as the number or boolean the schema wants at ``path``, when it reads as one."""
+    node = spec.schema_at(root, path) if root else None
+    kinds = spec.unwrap(node).node.get("type") if node is not None else None
+    wanted = set(kinds) if isinstance(kinds, list) else {kinds}
+    if "boolean" in wanted and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind, convert in (("integer", int), ("number", float)):
+        if kind in wanted:
+            try:
+                number = convert(text)
+            except ValueError:
+                continue
+            return int(number) if kind == "number" and float(number).is_integer() and "." not in text else number
+    return text
+
+
+def _dotted(path: JsonPath) -> str:
+    from agentsync.plan import dotted
+
+    return dotted(path) or "(file)"
 
 
 # ------------------------------------------------------------------------------------------- projects
 
 
-def load_project(root: Path | str, *, environment: str | None = None) -> Project:
+def load_project(root: Path | str, *, environment: str | None = None,
+                 environ: Mapping[str, str] | None = None) -> Project:
     """Load and validate the project at ``root``; raise ValidationFailed if there is any error.
-    Warnings (catalogue values the spec does not know) go to ``Project.warnings``."""
-    project, problems = assemble(Path(root), environment)
+    Warnings (catalogue values the spec does not know) go to ``Project.warnings``. ``${env.*}`` reads
+    ``environ`` (default: the process environment), and an unset one is an error here."""
+    source = os.environ if environ is None else environ
+    project, problems = assemble(Path(root), environment, source)
     if project is None or any(p.is_error for p in problems):
         raise ValidationFailed(problems)
     project.warnings = problems
@@ -355,12 +429,35 @@ def load_project(root: Path | str, *, environment: str | None = None) -> Project
 
 
 def validate_project(root: Path | str, *, environment: str | None = None) -> list[Problem]:
-    """Every problem of the project at ``root`` (errors and warnings), in file order, without raising."""
-    return assemble(Path(root), environment)[1]
+    """Every problem of the project at ``root`` (errors and warnings), in file order, without raising.
+
+    Offline and secret-free, as a CI step runs it: ``${env.*}`` is checked by syntax only (plan and
+    apply report an unset one). Without ``environment`` and without a default one, every environment
+    is validated and a problem found in only some of them names them."""
+    project, problems = assemble(Path(root), environment, None)
+    if project is None or project.environment is not None or not project.settings.environments:
+        return problems
+    return _per_environment(Path(root), sorted(project.settings.environments))
 
 
-def assemble(root: Path, environment: str | None) -> tuple[Project | None, list[Problem]]:
-    """Read every project file and collect every problem; the project is None if it has no settings."""
+def _per_environment(root: Path, names: list[str]) -> list[Problem]:
+    found: dict[tuple[Location | None, str, Severity], list[str]] = {}
+    problems: dict[tuple[Location | None, str, Severity], Problem] = {}
+    for name in names:
+        for problem in assemble(root, name, None)[1]:
+            key = (problem.location, problem.message, problem.severity)
+            found.setdefault(key, []).append(name)
+            problems.setdefault(key, problem)
+    out = [p if len(found[k]) == len(names) else replace(p, message=f"{p.message} (environment "
+                                                                      f"{', '.join(found[k])})")
+           for k, p in problems.items()]
+    return _ordered(out)
+
+
+def assemble(root: Path, environment: str | None,
+             environ: Mapping[str, str] | None = None) -> tuple[Project | None, list[Problem]]:
+    """Read every project file and collect every problem; the project is None if it has no settings.
+    ``environ`` None checks ``${env.*}`` by syntax only."""
     problems: list[Problem] = []
     sources = Sources()
     reader = Reader(root, problems, sources)
@@ -370,8 +467,12 @@ def assemble(root: Path, environment: str | None) -> tuple[Project | None, list[
     settings = settings_from(settings_doc.value if not _has_errors(problems) else {})
     selected = _environment(reader, settings, environment, settings_doc)
     scope = [selected.namespace or settings.namespace] if selected else namespaces(settings)
-    agents = _agents(reader, scope)
-    tags = _tags(reader)
+    context = templates.Context(selected.variables if selected else {}, environ,
+                                selected.name if selected else None)
+    layers = _override_layers(settings_doc, selected.name if selected else None)
+    agents = _agents(reader, scope, context, layers)
+    problems.extend(_override_keys(settings_doc, agents))
+    tags = _tags(reader, context)
     project = Project(root, settings, agents, tags, selected)
     return project, _ordered(sources.attach(problems))
 
@@ -468,7 +569,8 @@ def agent_files(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _agents(reader: Reader, scope: list[str]) -> dict[str, AgentDef]:
+def _agents(reader: Reader, scope: list[str], context: templates.Context,
+            layers: list[Override]) -> dict[str, AgentDef]:
     agents: dict[str, AgentDef] = {}
     documents: dict[str, Document] = {}
     _stray_files(reader)
@@ -476,11 +578,105 @@ def _agents(reader: Reader, scope: list[str]) -> dict[str, AgentDef]:
         document = read_document(reader, path)
         if document is None or not _agent_shape(reader, document):
             continue
+        for layer in layers:
+            if layer.key in ("*", key):
+                _overlay(document, layer)
+        document, found = interpolate(document, context, typed_root=spec.AGENT_RESPONSE)
+        reader.problems.extend(found)
         reader.problems.extend(_check_agent(document, scope))
         documents[key] = document
         agents[key] = _agent_def(key, document)
     reader.problems.extend(_cross_agent_rules(agents, documents))
+    reader.problems.extend(_reference_warnings(agents, documents))
     return agents
+
+
+def _reference_warnings(agents: dict[str, AgentDef], documents: dict[str, Document]) -> list[Problem]:
+    """A reference to an agent no file declares can only work if the workspace has it (plan checks)."""
+    problems: list[Problem] = []
+    for key, document in documents.items():
+        for path, text in document.references.items():
+            for name in dict.fromkeys(templates.references_in(text)):
+                if name not in agents:
+                    close = difflib.get_close_matches(name, list(agents), n=1)
+                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    problems.append(Problem(document.location_of(path, value=True),
+                                            f"{_dotted(path)}: ${{agent.{name}.id}} names an agent no file "
+                                            f"declares; plan fails unless the workspace has it{hint}",
+                                            Severity.WARNING))
+    return problems
+
+
+# --- environment overrides ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Override:
+    """One ``environments.ENV.overrides.agents.KEY`` entry (``*``: every agent), with where it is."""
+
+    key: str
+    value: dict[str, Any]
+    source: Document
+    path: JsonPath
+
+
+def _override_layers(settings_doc: Document, environment: str | None) -> list[Override]:
+    """The selected environment's overrides, ``*`` first so that a named agent's entry wins."""
+    if environment is None:
+        return []
+    base: JsonPath = ("environments", environment, "overrides", "agents")
+    entries = ((settings_doc.value.get("environments") or {}).get(environment) or {})
+    table = (entries.get("overrides") or {}).get("agents") or {}
+    ordered_keys = sorted(table, key=lambda k: k != "*")
+    return [Override(k, table[k], settings_doc, (*base, k)) for k in ordered_keys if isinstance(table[k], dict)]
+
+
+def _override_keys(settings_doc: Document, agents: dict[str, AgentDef]) -> list[Problem]:
+    """An override for an agent the project does not declare is a mistake (a typo or a stale entry)."""
+    problems: list[Problem] = []
+    for name, env in (settings_doc.value.get("environments") or {}).items():
+        table = ((env or {}).get("overrides") or {}).get("agents") or {}
+        for key in table:
+            if key != "*" and key not in agents:
+                close = difflib.get_close_matches(key, list(agents), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                path = ("environments", name, "overrides", "agents", key)
+                problems.append(Problem(settings_doc.location_of(path),
+                                        f"environments.{name}.overrides.agents: no agent '{key}' in agents/{hint}"))
+    return problems
+
+
+def _overlay(document: Document, layer: Override, path: JsonPath = ()) -> None:
+    """Deep-merge ``layer`` into ``document`` in place: mappings merge key by key, anything else
+    (lists, scalars) replaces. The merged paths point at agentsync.yaml, where their value now is."""
+    target = _value_at(document.value, path)
+    source = _value_at(layer.value, path)
+    for key, value in source.items():
+        here = (*path, key)
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            document.locations[here] = layer.source.location_of((*layer.path, *here))
+            _overlay(document, layer, here)
+            continue
+        target[key] = copy.deepcopy(value)
+        _move_locations(document, layer, here)
+
+
+def _value_at(value: Any, path: JsonPath) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _move_locations(document: Document, layer: Override, here: JsonPath) -> None:
+    for table in (document.locations, document.value_locations):
+        for stale in [p for p in table if p[:len(here)] == here]:
+            del table[stale]
+    prefix = (*layer.path, *here)
+    for source, target in ((layer.source.locations, document.locations),
+                           (layer.source.value_locations, document.value_locations)):
+        for found, location in source.items():
+            if found[:len(prefix)] == prefix:
+                target[(*here, *found[len(prefix):])] = location
 
 
 def _stray_files(reader: Reader) -> None:
@@ -528,7 +724,10 @@ def _agent_def(key: str, document: Document) -> AgentDef:
     locations = {p: loc for p, loc in document.locations.items()
                  if not p or (p[0] in WRITABLE_FIELDS)}
     return AgentDef(key=key, file=document.file, config=config, id=_text_or_none(value.get("id")),
-                    renamed_from=_text_or_none(value.get("renamed_from")), locations=locations)
+                    renamed_from=_text_or_none(value.get("renamed_from")), locations=locations,
+                    secrets={p: t for p, t in document.secrets.items() if p and p[0] in WRITABLE_FIELDS},
+                    references={p: t for p, t in document.references.items()
+                                if p and p[0] in WRITABLE_FIELDS})
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -567,13 +766,15 @@ def _clash(what: str, claim: str, other: str) -> str:
 # ----------------------------------------------------------------------------------------------- tags
 
 
-def _tags(reader: Reader) -> list[TagDef] | None:
+def _tags(reader: Reader, context: templates.Context) -> list[TagDef] | None:
     path = reader.root / TAGS_FILE
     if not path.exists() and not path.is_symlink():
         return None
     document = read_document(reader, path)
     if document is None:
         return []
+    document, found = interpolate(document, context)
+    reader.problems.extend(found)
     if not isinstance(document.value, list):
         reader.error(document.location_of(()), f"{TAGS_FILE} must be a list of tags "
                                                f"({{title, description}}), not {_kind(document.value)}")

@@ -190,8 +190,21 @@ def _environment_schema() -> dict[str, Any]:
                           "pattern": NAME_PATTERN},
             "variables": {"description": "Values for ${var.NAME} in project files.", "type": "object",
                           "propertyNames": {"pattern": ENV_VAR_PATTERN}, "additionalProperties": scalar},
+            "overrides": _overrides_schema(),
         },
         "additionalProperties": False,
+    }
+
+
+def _overrides_schema() -> dict[str, Any]:
+    # Each entry is part of an agent file, deep-merged onto it; the merged agent is validated against
+    # the agent schema with line numbers pointing here, so this only fixes the shape.
+    agent = {"type": "object"}
+    return {
+        "description": "Fields merged onto definitions in this environment: mappings merge, anything "
+                       "else replaces. `*` applies to every agent, a key to one agent.",
+        "type": "object", "additionalProperties": False,
+        "properties": {"agents": {"type": "object", "additionalProperties": agent}},
     }
 
 

@@ -58,6 +58,10 @@ class AgentDef:
     id: str | None = None
     renamed_from: str | None = None
     locations: Mapping[Path, Location] = field(default_factory=dict)
+    # Paths inside ``config`` whose value came from ``${env.*}`` (secrets), and paths that still hold
+    # ``${agent.KEY.id}`` references, each with the text the file wrote there.
+    secrets: Mapping[Path, str] = field(default_factory=dict)
+    references: Mapping[Path, str] = field(default_factory=dict)
 
     def location_of(self, path: Path) -> Location | None:
         """The location of ``path``, or of its nearest declared ancestor."""

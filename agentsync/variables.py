@@ -1,0 +1,268 @@
+"""Placeholders in project files: ``${var.NAME}``, ``${env.NAME}`` (``${env.NAME:-default}``) and
+``${agent.KEY.id}``, resolved per environment, in one place.
+
+- ``var`` reads the selected environment's ``variables`` in agentsync.yaml.
+- ``env`` reads the process environment; a value that comes from it is a *secret*: masked in every
+  output and never written into a saved plan (the plan keeps the template and a SHA-256 of the value).
+- ``agent`` is the remote id of a managed agent; it is resolved by the planner (the loader leaves it in
+  place), and by the applier for an agent created in the same apply.
+
+``$${`` writes a literal ``${``. Anything else after ``${`` is an error the loader reports with its
+location. Nothing here prints or does I/O besides reading the mapping it is given as the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Path = tuple[str | int, ...]
+
+SCOPES: tuple[str, ...] = ("var", "env", "agent")
+# ``$${`` first, so that an escaped opener is never read as a placeholder.
+_TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_AGENT_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*")
+_AGENT_REF = re.compile(r"\$\{agent\.([A-Za-z0-9_][A-Za-z0-9_./-]*)\.id\}")
+
+
+class TemplateError(ValueError):
+    """A placeholder that cannot be read or resolved; ``message`` is one sentence for a Problem."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    scope: str
+    name: str
+    default: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.scope == "agent":
+            return f"${{agent.{self.name}.id}}"
+        tail = "" if self.default is None else f":-{self.default}"
+        return f"${{{self.scope}.{self.name}{tail}}}"
+
+
+Part = str | Placeholder
+
+
+def has_placeholder(text: str) -> bool:
+    return "${" in text
+
+
+def parse(text: str) -> list[Part]:
+    """``text`` as literal pieces and placeholders; TemplateError for a malformed or unknown one."""
+    parts: list[Part] = []
+    last = 0
+    for match in _TOKEN.finditer(text):
+        parts.append(text[last:match.start()])
+        if match.group(0) == "$${":
+            parts.append("${")
+        elif match.group(1) is None:
+            raise TemplateError(f"'{text[match.start():match.start() + 20]}' opens a placeholder that is "
+                                "never closed; write $${ for a literal ${")
+        else:
+            parts.append(_placeholder(match.group(1)))
+        last = match.end()
+    parts.append(text[last:])
+    return [p for p in parts if p != ""]
+
+
+def _placeholder(inner: str) -> Placeholder:
+    scope, dot, rest = inner.partition(".")
+    if not dot or scope not in SCOPES:
+        raise TemplateError(f"unknown placeholder ${{{inner}}}: placeholders are ${{var.NAME}}, "
+                            "${env.NAME} or ${agent.KEY.id}")
+    if scope == "agent":
+        return _agent_placeholder(inner, rest)
+    name, sep, default = rest.partition(":-")
+    if not _NAME.fullmatch(name) or (sep and scope != "env"):
+        raise TemplateError(f"malformed placeholder ${{{inner}}}: expected ${{{scope}.NAME}}"
+                            + (" or ${env.NAME:-default}" if scope == "env" else ""))
+    return Placeholder(scope, name, default if sep else None)
+
+
+def _agent_placeholder(inner: str, rest: str) -> Placeholder:
+    key, dot, attribute = rest.rpartition(".")
+    if not dot or attribute != "id" or not _AGENT_KEY.fullmatch(key):
+        raise TemplateError(f"malformed placeholder ${{{inner}}}: expected ${{agent.KEY.id}}")
+    return Placeholder("agent", key)
+
+
+# --- resolving ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What placeholders resolve against. ``environ`` None means secrets are not available (an offline
+    ``validate``): ``${env.*}`` is then checked by syntax only and left as written."""
+
+    variables: Mapping[str, str]
+    environ: Mapping[str, str] | None
+    environment: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A string after ``${var.*}``/``${env.*}`` substitution. ``secret``: part of it came from the
+    process environment. ``references``: the agent keys it still refers to (left as placeholders)."""
+
+    value: str
+    secret: bool = False
+    references: tuple[str, ...] = ()
+    whole: bool = False
+
+
+def resolve(text: str, context: Context) -> Resolved:
+    """Substitute ``${var.*}`` and ``${env.*}`` in ``text``; agent references stay as written."""
+    parts = parse(text)
+    values = [p if isinstance(p, str) else _value(p, context) for p in parts]
+    secret = any(isinstance(p, Placeholder) and p.scope == "env" for p in parts)
+    references = tuple(p.name for p in parts if isinstance(p, Placeholder) and p.scope == "agent")
+    whole = len(parts) == 1 and isinstance(parts[0], Placeholder)
+    return Resolved(_join(parts, values, bool(references)), secret, references, whole)
+
+
+def _join(parts: list[Part], values: list[str], templated: bool) -> str:
+    # A string that still holds an agent reference is a template again, so every literal ``${`` in it
+    # (written as ``$${``, or inside a variable's value) must stay escaped until the reference resolves.
+    if not templated:
+        return "".join(values)
+    return "".join(p.text if isinstance(p, Placeholder) and p.scope == "agent" else _escape(v)
+                   for p, v in zip(parts, values, strict=True))
+
+
+def _escape(literal: str) -> str:
+    return literal.replace("${", "$${")
+
+
+def _value(part: Placeholder, context: Context) -> str:
+    if part.scope == "agent":
+        return part.text
+    if part.scope == "var":
+        return _variable(part.name, context)
+    if context.environ is None:
+        return part.text
+    found = context.environ.get(part.name, part.default)
+    if found is None:
+        raise TemplateError(f"environment variable {part.name} is not set (needed by ${{env.{part.name}}})")
+    return found
+
+
+def _variable(name: str, context: Context) -> str:
+    if name in context.variables:
+        return context.variables[name]
+    if context.environment is None:
+        raise TemplateError(f"${{var.{name}}} needs an environment: none is selected and agentsync.yaml "
+                            "has no default_environment (use -e NAME)")
+    known = ", ".join(sorted(context.variables)) or "none"
+    raise TemplateError(f"${{var.{name}}} is not defined in environment '{context.environment}' "
+                        f"(its variables: {known})")
+
+
+def secret_hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+# --- agent references -----------------------------------------------------------------------------------
+
+
+def references_in(value: Any) -> Iterator[str]:
+    """Every agent key ``${agent.KEY.id}`` names inside ``value`` (any depth), in order."""
+    if isinstance(value, str):
+        yield from _AGENT_REF.findall(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from references_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from references_in(item)
+
+
+def substitute_references(value: Any, ids: Mapping[str, str]) -> Any:
+    """``value`` with every ``${agent.KEY.id}`` whose KEY is in ``ids`` replaced by the id; a string
+    left with no placeholder has its ``$${`` escapes undone."""
+    return _walk_strings(value, lambda text: _substitute(text, ids))
+
+
+def _substitute(text: str, ids: Mapping[str, str]) -> str:
+    if "${agent." not in text:
+        return text
+    replaced = _AGENT_REF.sub(lambda m: ids.get(m.group(1), m.group(0)), text)
+    return replaced if _AGENT_REF.search(replaced) else replaced.replace("$${", "${")
+
+
+def _walk_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, Mapping):
+        return {k: _walk_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_walk_strings(v, fn) for v in value]
+    return value
+
+
+def find_cycle(edges: Mapping[str, tuple[str, ...]]) -> list[str] | None:
+    """A dependency loop among ``edges`` (key -> keys it needs first) as ``[a, b, a]``, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in edges.get(node, ()):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if nxt not in state and (found := visit(nxt)) is not None:
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (loop := visit(start)) is not None:
+            return loop
+    return None
+
+
+# --- paths inside values (secrets are tracked by path) -------------------------------------------------
+
+
+def value_at(root: Any, path: Path) -> tuple[bool, Any]:
+    node = root
+    for part in path:
+        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return False, None
+    return True, node
+
+
+def replace_at(root: Any, path: Path, fn: Callable[[Any], Any]) -> Any:
+    """A copy of ``root`` with the value at ``path`` replaced by ``fn(value)``; unchanged if absent."""
+    if not path:
+        return fn(root)
+    head, rest = path[0], path[1:]
+    if isinstance(head, int) and isinstance(root, list) and 0 <= head < len(root):
+        return [replace_at(v, rest, fn) if i == head else v for i, v in enumerate(root)]
+    if isinstance(head, str) and isinstance(root, Mapping) and head in root:
+        return {k: replace_at(v, rest, fn) if k == head else v for k, v in root.items()}
+    return root
+
+
+def pointer_path(pointer: str) -> Path:
+    """An RFC 6901 JSON pointer as a path (numeric segments as list indices)."""
+    if not pointer:
+        return ()
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    return tuple(int(p) if p.isdigit() else p for p in parts)
