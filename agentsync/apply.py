@@ -21,6 +21,7 @@ from pathlib import Path as FsPath
 from typing import Any, Protocol
 
 from agentsync import diff
+from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, ApiError, ExitCode, NetworkError, PlanFileError, StalePlanError
 from agentsync.plan import ABSENT, Action, Change, Kind, Path, Plan, dotted
 from agentsync.resources.agent import marker, marker_key
@@ -258,6 +259,8 @@ class _Run:
     snapshot: Snapshot
     stop: threading.Event
     results: dict[int, Result] = field(default_factory=dict)
+    # Agent key -> id of the agents this apply created, for ``${agent.KEY.id}`` in later writes.
+    created: dict[str, str] = field(default_factory=dict)
 
     def marker(self, key: str) -> str:
         return marker(self.plan.namespace, key)
@@ -323,7 +326,30 @@ def _run_one(run: _Run, index: int, change: Change) -> None:
     elif run.options.dry_run:
         run.results[index] = _result(change, Outcome.WOULD_APPLY, reason="dry run: not written")
     else:
-        run.results[index] = _execute(run, change)
+        result = _execute(run, with_references(change, run.created))
+        if result.kind is Kind.AGENT and result.action is Action.CREATE and result.remote_id:
+            run.created[result.key] = result.remote_id
+        run.results[index] = result
+
+
+def with_references(change: Change, ids: Mapping[str, str]) -> Change:
+    """``change`` with ``${agent.KEY.id}`` of agents created earlier in this apply filled in, in what
+    is sent and in what the read-back expects. A reference left unfilled fails the write rather than
+    sending a placeholder as an id."""
+    if not change.depends_on:
+        return change
+    missing = [k for k in change.depends_on if k not in ids]
+    if missing:
+        raise _Unresolved(f"agent {missing[0]} has no id yet; its create did not run before this write")
+    body = None if change.body is None else templates.substitute_references(change.body, ids)
+    fields_ = tuple(replace(fc, new=templates.substitute_references(fc.new, ids)) if fc.new is not ABSENT else fc
+                    for fc in change.fields)
+    patch = tuple(templates.substitute_references(op, ids) for op in change.json_patch)
+    return replace(change, body=body, fields=fields_, json_patch=patch)
+
+
+class _Unresolved(AgentsyncError):
+    """A reference whose agent was not created (only when a plan's order was broken by hand)."""
 
 
 def _failed_dependency(run: _Run, change: Change) -> str | None:

@@ -13,10 +13,12 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any
 
+from agentsync import variables as templates
 from agentsync.errors import Location, PlanFileError, SafetyError
 
 if TYPE_CHECKING:
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from agentsync.remote import RemoteState
 
 PLAN_FORMAT_VERSION = 1
+# What a plan file (and every renderer) holds in place of a secret's old value.
+MASKED = "(sensitive)"
 
 Path = tuple[str | int, ...]
 
@@ -85,6 +89,17 @@ class FieldChange:
 
 
 @dataclass(frozen=True)
+class SecretRef:
+    """A field whose value came from ``${env.*}``: where it is in the definition (and so in the body
+    and the managed view), the text the file wrote, and the SHA-256 of the value it resolved to. A
+    saved plan keeps only this; apply resolves the template again and checks the hash."""
+
+    path: Path
+    template: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Change:
     """One resource the plan would write. ``body`` is the exact request body (None for DELETE);
     ``fingerprint`` identifies the remote state the change was computed from, so that apply can refuse a
@@ -105,6 +120,7 @@ class Change:
     depends_on: tuple[str, ...] = ()
     attached: tuple[str, ...] = ()
     previous_key: str | None = None
+    secrets: tuple[SecretRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,17 +242,86 @@ def _location_to_dict(location: Location | None) -> dict[str, Any] | None:
     return None if location is None else {"file": location.file, "line": location.line, "col": location.col}
 
 
+# --- secrets: a plan file holds templates, never values -----------------------------------------------
+
+
+def rewrite_secrets(change: Change, new: Callable[[SecretRef], Any], old: Callable[[SecretRef], Any]) -> Change:
+    """``change`` with the value of every secret path replaced: ``new`` on the side being written (the
+    body, each field's new value, the JSON Patch values), ``old`` on the remote side."""
+    if not change.secrets:
+        return change
+    secrets = change.secrets
+    body = None if change.body is None else _rewrite(change.body, (), secrets, new)
+    changed = tuple(replace(fc, old=_rewrite(fc.old, fc.path, secrets, old), new=_rewrite(fc.new, fc.path, secrets, new))
+                    for fc in change.fields)
+    patch = tuple(_rewrite_op(op, secrets, new) for op in change.json_patch)
+    return replace(change, body=body, fields=changed, json_patch=patch)
+
+
+def _rewrite(value: Any, base: Path, secrets: Sequence[SecretRef], fn: Callable[[SecretRef], Any]) -> Any:
+    if value is ABSENT:
+        return value
+    for secret in secrets:
+        if secret.path[:len(base)] == base:
+            value = templates.replace_at(value, secret.path[len(base):], lambda _, s=secret: fn(s))
+    return value
+
+
+def _rewrite_op(op: Mapping[str, Any], secrets: Sequence[SecretRef], fn: Callable[[SecretRef], Any]) -> dict[str, Any]:
+    if "value" not in op:
+        return dict(op)
+    return {**op, "value": _rewrite(op["value"], templates.pointer_path(str(op.get("path", ""))), secrets, fn)}
+
+
+def conceal(change: Change) -> Change:
+    """The change as a plan file keeps it: each secret's template in place of its value, and the
+    remote's old value masked."""
+    return rewrite_secrets(change, lambda s: s.template, lambda s: MASKED)
+
+
+def reveal(plan: Plan, context: templates.Context) -> Plan:
+    """A loaded plan with every secret resolved again from ``context`` (the environment apply runs in).
+    PlanFileError, before anything is written, when one is unset or differs from what was planned."""
+    changes = tuple(rewrite_secrets(c, _revealer(c, context), lambda s: MASKED) for c in plan.changes)
+    return replace(plan, changes=changes)
+
+
+def _revealer(change: Change, context: templates.Context) -> Callable[[SecretRef], Any]:
+    values = {s.path: _resolve_secret(change, s, context) for s in change.secrets}
+    return lambda secret: values[secret.path]
+
+
+def _resolve_secret(change: Change, secret: SecretRef, context: templates.Context) -> str:
+    where = f"{change.kind.value} {change.key}, {dotted(secret.path)}"
+    try:
+        value = templates.resolve(secret.template, context).value
+    except templates.TemplateError as exc:
+        raise PlanFileError(f"the saved plan needs a secret for {where}: {exc.message}; nothing was written",
+                            hint="set it as it was when the plan was made") from None
+    if templates.secret_hash(value) != secret.sha256:
+        raise PlanFileError(f"the secret for {where} ({secret.template}) differs from the one the plan was "
+                            "made with; nothing was written",
+                            hint="set the same value, or run `agentsync plan --out FILE` again")
+    return value
+
+
+def _secret_to_dict(secret: SecretRef) -> dict[str, Any]:
+    return {"path": list(secret.path), "template": secret.template, "sha256": secret.sha256}
+
+
 def _change_to_dict(change: Change) -> dict[str, Any]:
+    change = conceal(change)
     out = {f.name: getattr(change, f.name) for f in fields(change)}
     out.update(kind=change.kind.value, action=change.action.value, source=_location_to_dict(change.source),
                fields=[_field_change_to_dict(fc) for fc in change.fields],
                json_patch=list(change.json_patch), depends_on=list(change.depends_on),
-               attached=list(change.attached))
+               attached=list(change.attached), secrets=[_secret_to_dict(s) for s in change.secrets])
     return out
 
 
 def to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan as versioned JSON data (``format_version``): every field of Plan and Change."""
+    """The plan as versioned JSON data (``format_version``): every field of Plan and Change, with
+    secrets as their templates (see :func:`conceal`)."""
     out = {f.name: getattr(plan, f.name) for f in fields(plan)}
     out.update(changes=[_change_to_dict(c) for c in plan.changes], warnings=list(plan.warnings),
                meta=dict(plan.meta), format_version=plan.format_version)
@@ -258,7 +343,9 @@ def _change_from_dict(data: Mapping[str, Any]) -> Change:
         method=data["method"], path=data["path"], body=data["body"],
         json_patch=tuple(data["json_patch"]), fingerprint=data["fingerprint"],
         source=_location_from_dict(data.get("source")), depends_on=tuple(data.get("depends_on", ())),
-        attached=tuple(data.get("attached", ())), previous_key=data.get("previous_key"))
+        attached=tuple(data.get("attached", ())), previous_key=data.get("previous_key"),
+        secrets=tuple(SecretRef(tuple(s["path"]), str(s["template"]), str(s["sha256"]))
+                      for s in data.get("secrets", ())))
 
 
 def from_dict(data: Mapping[str, Any]) -> Plan:

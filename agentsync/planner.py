@@ -8,17 +8,20 @@ agents by their ownership marker (or ``id:`` to adopt, ``renamed_from`` to re-ke
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agentsync import diff
+from agentsync import variables as templates
 from agentsync.errors import IdentityError
 from agentsync.plan import (
     Action,
     Change,
     Kind,
     Plan,
+    SecretRef,
     fingerprint_agent,
     fingerprint_tag,
 )
@@ -188,14 +191,86 @@ def _prune_agents(project: Project, remote: RemoteState, owned: Mapping[str, lis
     return [_delete_agent(k, i, remote.agents[i], project.namespace) for k, i in sorted(doomed, reverse=True)]
 
 
+# --- references and secrets ---------------------------------------------------------------------------
+
+
+def _known_ids(matches: Sequence[Match], owned: Mapping[str, list[str]]) -> dict[str, str]:
+    """Agent key -> remote id for every key whose agent exists in the workspace (this namespace)."""
+    ids = {k: v[0] for k, v in owned.items() if len(v) == 1}
+    ids.update({m.definition.key: m.remote_id for m in matches if m.remote_id is not None})
+    return ids
+
+
+def _resolve_references(match: Match, ids: Mapping[str, str], creates: set[str],
+                        declared: set[str]) -> tuple[Match, tuple[str, ...]]:
+    """The match with every ``${agent.KEY.id}`` of an existing agent replaced by its id, and the keys
+    still referenced: agents created in this plan, whose ids apply fills in after their create."""
+    definition = match.definition
+    if not definition.references:
+        return match, ()
+    config = templates.substitute_references(dict(definition.config), ids)
+    pending = tuple(dict.fromkeys(templates.references_in(config)))
+    for key in pending:
+        if key in declared and key not in creates:
+            raise IdentityError(f"{_reference_site(definition, key)}${{agent.{key}.id}} names agent '{key}', "
+                                "which does not exist yet and is not part of this plan",
+                                hint=f"add --target {key} so that it is created first")
+        if key not in creates:
+            raise IdentityError(f"{_reference_site(definition, key)}${{agent.{key}.id}} names agent '{key}', "
+                                "which is neither declared in this project nor in the workspace",
+                                hint="correct the key, or declare the agent under agents/")
+    return dataclasses.replace(match, definition=dataclasses.replace(definition, config=config)), pending
+
+
+def _reference_site(definition: AgentDef, key: str) -> str:
+    for path, text in definition.references.items():
+        if key in templates.references_in(text):
+            return f"{definition.location_of(path) or definition.file}: "
+    return _where(definition)
+
+
+def _check_cycles(pending: Mapping[str, tuple[str, ...]], creates: set[str]) -> None:
+    """Two agents created in one plan that reference each other cannot be created in any order."""
+    loop = templates.find_cycle({k: tuple(d for d in v if d in creates) for k, v in pending.items() if k in creates})
+    if loop is not None:
+        raise IdentityError(f"agents reference each other in a loop and none exists yet: {' -> '.join(loop)}",
+                            hint="create one of them first without the reference (or with a fixed id), "
+                                 "then add the reference")
+
+
+def _secrets(definition: AgentDef) -> tuple[SecretRef, ...]:
+    found = []
+    for path, template in sorted(definition.secrets.items(), key=lambda item: str(item[0])):
+        present, value = templates.value_at(definition.config, path)
+        if present and isinstance(value, str):
+            found.append(SecretRef(path, template, templates.secret_hash(value)))
+    return tuple(found)
+
+
+def _with_context(change: Change | None, match: Match, pending: tuple[str, ...]) -> Change | None:
+    if change is None:
+        return None
+    return dataclasses.replace(change, depends_on=pending, secrets=_secrets(match.definition))
+
+
+def _agent_changes(project: Project, matches: Sequence[Match], remote: RemoteState,
+                   owned: Mapping[str, list[str]]) -> list[Change | None]:
+    namespace = project.namespace
+    ids = _known_ids(matches, owned)
+    creates = {m.definition.key for m in matches if m.remote_id is None}
+    resolved = [_resolve_references(m, ids, creates, set(project.agents)) for m in matches]
+    _check_cycles({m.definition.key: deps for m, deps in resolved}, creates)
+    return [_with_context(_agent_change(m, remote, namespace), m, deps) for m, deps in resolved]
+
+
 def plan_agents(project: Project, remote: RemoteState, *, prune: bool, targets: Sequence[str]) -> Outcome:
-    """Creates, updates and adopts in key order (dependency levels come with references), and with
+    """Creates, updates and adopts in key order (apply orders them by ``depends_on``), and with
     ``prune`` the deletes of owned agents that no longer have a file, in reverse order."""
     namespace = project.namespace
     owned = _present(agents.owners(remote.agent_summaries, namespace), remote)
     selected = agents.agent_targets(targets, set(project.agents) | {k for k, v in owned.items() if v})
     chosen = [d for k, d in sorted(project.agents.items()) if selected is None or k in selected]
-    found = [_agent_change(match_agent(d, remote, owned, namespace), remote, namespace) for d in chosen]
+    found = _agent_changes(project, [match_agent(d, remote, owned, namespace) for d in chosen], remote, owned)
     changes = [c for c in found if c is not None]
     deletes = _prune_agents(project, remote, owned, selected)
     managed = len({i for ids in owned.values() for i in ids})

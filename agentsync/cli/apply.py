@@ -67,7 +67,7 @@ def _the_plan(client: Client, project: Project, plan_file: Path | None, *, prune
         # The in-process emulator listens on a new port each run, but its state is the project's own.
         base_url = saved.base_url if emulated else client.base_url
         check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
-        return saved
+        return _with_secrets(saved, project)
     from agentsync.cli.plan import with_project_warnings
     from agentsync.plan import build_plan
     from agentsync.remote import fetch
@@ -79,6 +79,19 @@ def _the_plan(client: Client, project: Project, plan_file: Path | None, *, prune
         to_err = fmt == "json"
         click.echo(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)), nl=False, err=to_err)
     return plan
+
+
+def _with_secrets(saved: Plan, project: Project) -> Plan:
+    """A saved plan holds ``${env.*}`` templates, not values: resolve them again here, and refuse the
+    plan (before any write) when one is unset or no longer what was planned."""
+    import os
+
+    from agentsync.plan import reveal
+    from agentsync.variables import Context
+
+    env = project.environment
+    context = Context(env.variables if env else {}, os.environ, env.name if env else None)
+    return reveal(saved, context)
 
 
 def _check_safety(plan: Plan, project: Project, *, prune: bool, force: bool) -> None:

@@ -7,10 +7,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Path, Plan
+from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Path, Plan, rewrite_secrets
 
 SENSITIVE = "(sensitive)"
-# A field whose name contains one of these is a secret; its value is never shown by any renderer.
+# Secrets are masked two ways, both here: a field whose value came from ``${env.*}`` (the change's
+# ``secrets`` paths, on both sides, in the body and the JSON Patch), and a field whose name contains one
+# of these words, whatever its value came from.
 SECRET_WORDS: tuple[str, ...] = ("secret", "token", "password", "api_key")
 
 SYMBOLS: dict[Action, str] = {
@@ -74,11 +76,17 @@ def is_multiline(field: FieldChange) -> bool:
             and any("\n" in v for v in sides))
 
 
+def masked(change: Change) -> Change:
+    """``change`` with the value of every ``${env.*}`` field replaced on both sides."""
+    return rewrite_secrets(change, lambda s: SENSITIVE, lambda s: SENSITIVE)
+
+
 def ordered(plan: Plan) -> list[Change]:
-    """Changes in reading order: by action (creates first, deletes last), then kind, then key."""
+    """Changes in reading order: by action (creates first, deletes last), then kind, then key; each
+    with its ``${env.*}`` secrets masked, since this is what every renderer shows."""
     def rank(change: Change) -> tuple[int, int, str]:
         return ACTION_ORDER.index(change.action), KIND_ORDER.index(change.kind), change.key
-    return sorted(plan.changes, key=rank)
+    return [masked(c) for c in sorted(plan.changes, key=rank)]
 
 
 def summary(plan: Plan) -> str:
