@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentsync import spec
+from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, UsageError
 from agentsync.resources.agent import READ_ONLY_PATHS, WRITABLE_FIELDS, marker_key
 
@@ -353,28 +354,28 @@ def to_plain(node: Any, base: Path) -> Any:
 
 
 def resolve_placeholder(name: str, variables: Mapping[str, str]) -> str | None:
-    """The value of ``${var.X}`` (the environment's variables) or ``${env.X}`` (the process
-    environment); None for anything else. The one place pull looks placeholders up."""
-    scope, _, rest = name.strip().partition(".")
-    if scope == "var":
-        return variables.get(rest)
-    if scope == "env":
-        return os.environ.get(rest)
-    return None
+    """The value of one placeholder (``var.X``, ``env.X``), through the loader's resolver; None when it
+    does not resolve. Kept for callers that look up a single name."""
+    try:
+        found = templates.resolve(f"${{{name.strip()}}}", templates.Context(variables, os.environ, "pull"))
+    except templates.TemplateError:
+        return None
+    return None if found.references else found.value
 
 
-def placeholder_holds(template: str, remote: Any, variables: Mapping[str, str]) -> bool:
-    """Whether a string with ``${...}`` placeholders in a file still stands for the remote value: every
-    placeholder resolves and the substituted text equals ``remote`` exactly. Otherwise the remote value
-    replaces the template, since the file must say what the workspace holds."""
-    names = PLACEHOLDER.findall(template)
-    if not names or not isinstance(remote, str):
+def placeholder_holds(template: str, remote: Any, variables: Mapping[str, str],
+                      agent_ids: Mapping[str, str] | None = None) -> bool:
+    """Whether a string with ``${...}`` placeholders in a file still stands for the remote value: it
+    resolves as plan would resolve it (variables, the environment, agent ids) to exactly ``remote``.
+    Otherwise the remote value replaces the template, since the file must say what the workspace holds."""
+    if not isinstance(remote, str) or not templates.has_placeholder(template):
         return False
-    values = [resolve_placeholder(n, variables) for n in names]
-    if any(v is None for v in values):
+    try:
+        found = templates.resolve(template, templates.Context(variables, os.environ, "pull"))
+    except templates.TemplateError:
         return False
-    found = iter(values)
-    return PLACEHOLDER.sub(lambda _: str(next(found)), template) == remote
+    value = templates.substitute_references(found.value, agent_ids or {}) if found.references else found.value
+    return bool(value == remote)
 
 
 @dataclass
@@ -387,6 +388,7 @@ class Editor:
     base: Path
     variables: Mapping[str, str] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
+    agent_ids: Mapping[str, str] = field(default_factory=dict)
 
     def update_map(self, node: Any, target: Mapping[str, Any], keep: Iterable[str] = ()) -> None:
         for key in [k for k in node if k not in target and k not in keep]:
@@ -405,7 +407,7 @@ class Editor:
             text = value.content if isinstance(value, FileRef) else value
             self.extra[os.path.normpath(self.base / str(old.value))] = text
             return old
-        if isinstance(old, str) and placeholder_holds(old, value, self.variables):
+        if isinstance(old, str) and placeholder_holds(old, value, self.variables, self.agent_ids):
             return old
         if isinstance(old, Mapping) and isinstance(value, Mapping):
             self.update_map(old, value)
@@ -491,10 +493,11 @@ def _set_path(value: dict[str, Any], path: Sequence[str], new: Any) -> None:
 
 
 def render_agent(root: Path, source: AgentSource, namespace: str, options: PullOptions,
-                 variables: Mapping[str, str]) -> dict[Path, str]:
-    """Every file one agent needs, path -> new text: the agent file, plus any ``!file`` targets."""
+                 variables: Mapping[str, str], agent_ids: Mapping[str, str] | None = None) -> dict[Path, str]:
+    """Every file one agent needs, path -> new text: the agent file, plus any ``!file`` targets.
+    ``agent_ids`` (key -> id) lets a ``${agent.KEY.id}`` in the file stand for the id it resolves to."""
     path = agent_path(root, source.key)
-    editor = Editor(path.parent, variables)
+    editor = Editor(path.parent, variables, agent_ids=agent_ids or {})
     if path.is_file():
         document = _load_mapping(path)
         target = agent_target(source, namespace, options, to_plain(document, path.parent))
@@ -734,9 +737,10 @@ def pull(client: Client, project: Project, options: PullOptions, *, dry_run: boo
     selected, skipped = _select(client, project, options)
     bodies = _fetch_bodies(client, selected)
     files: dict[Path, str] = {}
+    ids = {k: d.id for k, d in project.agents.items() if d.id} | {s.key: s.agent_id for s in selected}
     for item, body in zip(selected, bodies, strict=True):
         source = AgentSource(item.key, body, None if item.owned else item.agent_id)
-        files.update(render_agent(project.root, source, project.namespace, options, _variables(project)))
+        files.update(render_agent(project.root, source, project.namespace, options, _variables(project), ids))
     tag_count = None
     if not options.keys and not options.search:
         tags = list(client.paginate(TAGS_PATH, "conversation_tags", {"page_size": PAGE_SIZE}))
