@@ -594,7 +594,7 @@ def _agents(reader: Reader, scope: list[str], context: templates.Context,
 def _reference_warnings(agents: dict[str, AgentDef], documents: dict[str, Document]) -> list[Problem]:
     """A reference to an agent no file declares can only work if the workspace has it (plan checks)."""
     problems: list[Problem] = []
-    for key, document in documents.items():
+    for document in documents.values():
         for path, text in document.references.items():
             for name in dict.fromkeys(templates.references_in(text)):
                 if name not in agents:
@@ -632,7 +632,8 @@ def _override_layers(settings_doc: Document, environment: str | None) -> list[Ov
 
 
 def _override_keys(settings_doc: Document, agents: dict[str, AgentDef]) -> list[Problem]:
-    """An override for an agent the project does not declare is a mistake (a typo or a stale entry)."""
+    """An override for an agent the project does not declare is a typo or a stale entry: a warning, so
+    that deleting an agent's file (or pulling into an empty agents/) is not blocked by it."""
     problems: list[Problem] = []
     for name, env in (settings_doc.value.get("environments") or {}).items():
         table = ((env or {}).get("overrides") or {}).get("agents") or {}
@@ -642,7 +643,8 @@ def _override_keys(settings_doc: Document, agents: dict[str, AgentDef]) -> list[
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 path = ("environments", name, "overrides", "agents", key)
                 problems.append(Problem(settings_doc.location_of(path),
-                                        f"environments.{name}.overrides.agents: no agent '{key}' in agents/{hint}"))
+                                        f"environments.{name}.overrides.agents: no agent '{key}' in agents/{hint}",
+                                        Severity.WARNING))
     return problems
 
 
@@ -676,7 +678,7 @@ def _move_locations(document: Document, layer: Override, here: JsonPath) -> None
                            (layer.source.value_locations, document.value_locations)):
         for found, location in source.items():
             if found[:len(prefix)] == prefix:
-                target[(*here, *found[len(prefix):])] = location
+                target[here + found[len(prefix):]] = location
 
 
 def _stray_files(reader: Reader) -> None:

@@ -12,8 +12,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any
@@ -263,8 +262,12 @@ def _rewrite(value: Any, base: Path, secrets: Sequence[SecretRef], fn: Callable[
         return value
     for secret in secrets:
         if secret.path[:len(base)] == base:
-            value = templates.replace_at(value, secret.path[len(base):], lambda _, s=secret: fn(s))
+            value = templates.replace_at(value, secret.path[len(base):], _constant(fn(secret)))
     return value
+
+
+def _constant(value: Any) -> Callable[[Any], Any]:
+    return lambda _: value
 
 
 def _rewrite_op(op: Mapping[str, Any], secrets: Sequence[SecretRef], fn: Callable[[SecretRef], Any]) -> dict[str, Any]:

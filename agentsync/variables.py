@@ -239,12 +239,11 @@ def find_cycle(edges: Mapping[str, tuple[str, ...]]) -> list[str] | None:
 def value_at(root: Any, path: Path) -> tuple[bool, Any]:
     node = root
     for part in path:
-        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
-            node = node[part]
-        elif isinstance(part, str) and isinstance(node, Mapping) and part in node:
-            node = node[part]
-        else:
+        index_ok = isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node)
+        key_ok = isinstance(part, str) and isinstance(node, Mapping) and part in node
+        if not (index_ok or key_ok):
             return False, None
+        node = node[part]
     return True, node
 
 
