@@ -76,3 +76,38 @@ def test_paths_and_pointers() -> None:
     assert v.replace_at(doc, ("zz",), str.upper) == doc and doc == {"a": [{"b": "x"}]}
     assert v.pointer_path("/a/0/b~1c") == ("a", 0, "b/c")
     assert v.secret_hash("x") == v.secret_hash("x") != v.secret_hash("y")
+
+
+def test_pull_keeps_a_placeholder_only_while_it_resolves_to_the_remote_value(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentsync.pull import placeholder_holds
+
+    monkeypatch.setenv("TOKEN", "s3cret")
+    assert placeholder_holds("Bearer ${env.TOKEN}", "Bearer s3cret", {})
+    assert not placeholder_holds("Bearer ${env.TOKEN}", "Bearer other", {})
+    assert placeholder_holds("${var.VOICE}", "abc", {"VOICE": "abc"})
+    assert placeholder_holds("${agent.billing.id}", "agent_1", {}, {"billing": "agent_1"})
+    assert not placeholder_holds("${agent.billing.id}", "agent_1", {}, {})
+    assert not placeholder_holds("${foo.x}", "${foo.x}", {})
+
+
+def test_renderers_and_plan_files_hide_secret_values_on_both_sides() -> None:
+    from agentsync.plan import Action, Change, FieldChange, Kind, Plan, SecretRef, conceal, reveal, to_dict
+    from agentsync.render import common
+
+    path = ("platform_settings", "hook", "headers", "Authorization")
+    change = Change(Kind.AGENT, Action.UPDATE, "front", "agent_1", "Front",
+                    (FieldChange(path[:3], old={"Authorization": "Bearer old"}, new={"Authorization": "Bearer s3cret"}),),
+                    "PATCH", "/v1/convai/agents/agent_1", {"platform_settings": {"hook": {"headers": {
+                        "Authorization": "Bearer s3cret"}}}},
+                    ({"op": "replace", "path": "/platform_settings/hook/headers/Authorization",
+                      "value": "Bearer s3cret"},), "fp",
+                    secrets=(SecretRef(path, "Bearer ${env.TOKEN}", v.secret_hash("Bearer s3cret")),))
+    shown = common.masked(change)
+    assert "s3cret" not in repr(shown)
+    assert shown.fields[0].old == shown.fields[0].new == {"Authorization": common.SENSITIVE}
+    saved = conceal(change)
+    assert "s3cret" not in repr(saved) and "Bearer ${env.TOKEN}" in repr(saved.body)
+    assert "s3cret" not in str(to_dict(Plan((change,), 0, 1, "ns", "http://127.0.0.1")))
+    restored = reveal(Plan((saved,), 0, 1, "ns", "x"), v.Context({}, {"TOKEN": "s3cret"}, None)).changes[0]
+    assert restored.body == change.body and restored.json_patch == change.json_patch
