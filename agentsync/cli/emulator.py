@@ -65,8 +65,9 @@ def command(host: str, port: int, state: Path | None, api_keys: tuple[str, ...],
     except OSError as exc:
         raise AgentsyncError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                              hint="pick another --port, or 0 for a free one") from exc
-    _announce(emulator, keys, state)
     try:
+        # Inside the try: a signal that lands while the banner is still being printed stops it cleanly.
+        _announce(emulator, keys, state)
         threading.Event().wait()
     except KeyboardInterrupt:
         click.echo("Stopping.", err=True)
