@@ -13,6 +13,7 @@ import click
 
 from agentsync.emulator import Emulator, EmulatorConfig, Faults
 from agentsync.emulator.config import ROLES, ApiKey, default_keys
+from agentsync.emulator.hostile import KINDS
 from agentsync.errors import AgentsyncError, ExitCode, UsageError
 
 
@@ -52,11 +53,18 @@ def parse_key(text: str, index: int = 1) -> ApiKey:
 @click.option("--not-kept", "not_kept", multiple=True, metavar="PATH",
               help="Dotted agent path a PATCH silently does not store (repeatable).")
 @click.option("--map-merge", is_flag=True, help="Merge free-form maps key by key on PATCH instead of replacing them.")
+@click.option("--hostile-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of successful reads answered with a broken body (truncated, wrong shape, HTML, huge).")
+@click.option("--hostile-kind", "hostile_kinds", multiple=True, type=click.Choice(KINDS),
+              help="Only this kind of broken body (repeatable; default: all).")
+@click.option("--hostile-route", default="", metavar="TEMPLATE",
+              help="Only break answers of this route, e.g. /v1/convai/agents/{agent_id}.")
 def command(host: str, port: int, state: Path | None, api_keys: tuple[str, ...], not_kept: tuple[str, ...],
-            map_merge: bool, **knobs: float | int | None) -> int:
+            map_merge: bool, hostile_kinds: tuple[str, ...], **knobs: float | int | str | None) -> int:
     """Run the local ElevenLabs API emulator in the foreground (Ctrl-C stops it)."""
     keys = [parse_key(k, i) for i, k in enumerate(api_keys, 1)] or default_keys()
-    faults = Faults(**knobs, not_kept_paths=not_kept, map_merge=map_merge)  # type: ignore[arg-type]
+    faults = Faults(**knobs, not_kept_paths=not_kept, map_merge=map_merge,  # type: ignore[arg-type]
+                    hostile_kinds=hostile_kinds)
     emulator = Emulator(EmulatorConfig(host=host, port=port, keys=keys, faults=faults, state_file=state))
     # Before the announcement: a supervisor that reads "listening" may send SIGTERM at once.
     _stop_on_sigterm()

@@ -34,6 +34,10 @@ class Faults:
     5xx or drops the connection. ``retry_after`` is the Retry-After header on every 429 (seconds).
     ``not_kept_paths`` are dotted agent paths a PATCH silently does not store. ``map_merge`` merges
     free-form maps key by key on PATCH instead of replacing them.
+
+    ``hostile_rate`` of the 200 answers to GET (only those to the route template ``hostile_route``, e.g.
+    ``/v1/convai/agents/{agent_id}``, when it is set) get a broken body of one of ``hostile_kinds`` (all of
+    :data:`agentsync.emulator.hostile.KINDS` when empty); ``huge_bytes`` is the size of the ``huge`` ones.
     """
 
     latency: float = 0.0
@@ -47,6 +51,17 @@ class Faults:
     retry_after: int = 1
     not_kept_paths: tuple[str, ...] = ()
     map_merge: bool = False
+    hostile_rate: float = 0.0
+    hostile_kinds: tuple[str, ...] = ()
+    hostile_route: str = ""
+    huge_bytes: int = 64 * 2**20
+
+    def __post_init__(self) -> None:
+        from agentsync.emulator.hostile import KINDS
+
+        unknown = sorted(set(self.hostile_kinds) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown hostile kinds {unknown}; known: {', '.join(KINDS)}")
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from agentsync.emulator import hostile
 from agentsync.emulator.config import Faults
 from agentsync.emulator.problems import HttpProblem, server_error, too_many
+from agentsync.emulator.routing import Response
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,17 @@ class FaultInjector:
         if not self._roll(self.faults.commit_then_fail_rate):
             return None
         return Verdict(drop=True) if self._roll(0.5) else Verdict(server_error(self._error_status()))
+
+    def hostile(self, method: str, route: str, response: Response) -> Response:
+        """``response``, or a broken version of it when a hostile answer is due (200 GETs only)."""
+        faults = self.faults
+        if method != "GET" or response.status != 200 or faults.hostile_route not in ("", route):
+            return response
+        if not self._roll(faults.hostile_rate):
+            return response
+        with self._lock:
+            kind = self._rng.choice(faults.hostile_kinds or hostile.KINDS)
+        return hostile.corrupt(kind, response, faults.huge_bytes)
 
     def _error_status(self) -> int:
         with self._lock:

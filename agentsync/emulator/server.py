@@ -149,11 +149,11 @@ class Emulator:
                 response = self._app.handle(route, params, query, headers, raw)
             except HttpProblem as problem:
                 return route.template, _problem_response(problem)
-            return route.template, self._after(response)
+            return route.template, self._after(method, route.template, response)
 
-    def _after(self, response: Response) -> Response | None:
+    def _after(self, method: str, route: str, response: Response) -> Response | None:
         if not response.wrote:
-            return response
+            return self._faults.hostile(method, route, response)
         self.save_state()
         verdict = self._faults.after_write()
         return response if verdict is None else _verdict_response(verdict)
@@ -186,9 +186,14 @@ def faults_from_json(raw: bytes) -> Faults:
         unknown = sorted(set(data) - known) if isinstance(data, dict) else []
         raise validation_problem([{"loc": ["body", *unknown[:1]], "msg": "Expected a JSON object of Faults fields",
                                    "type": "value_error", "input": data}])
-    if "not_kept_paths" in data:
-        data["not_kept_paths"] = tuple(data["not_kept_paths"])
-    return Faults(**data)
+    for name in ("not_kept_paths", "hostile_kinds"):
+        if name in data:
+            data[name] = tuple(data[name])
+    try:
+        return Faults(**data)
+    except ValueError as exc:
+        raise validation_problem([{"loc": ["body", "hostile_kinds"], "msg": str(exc),
+                                   "type": "value_error", "input": data.get("hostile_kinds")}]) from None
 
 
 def _problem_response(problem: HttpProblem) -> Response:
@@ -203,7 +208,7 @@ def _verdict_response(verdict: Verdict) -> Response | None:
 def _with_request_id(response: Response, request_id: str) -> Response:
     headers = {**response.headers, "request-id": request_id}
     body = response.body
-    if response.status >= 400 and body:
+    if response.status >= 400 and body and "Content-Type" not in response.headers:  # JSON, not an HTML page
         body = _stamp(body, request_id)
     return Response(response.status, body, headers, response.wrote)
 
@@ -277,15 +282,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             _shutdown(self.connection)
             return
-        self.wfile.write(_encode(response))
+        with contextlib.suppress(OSError):  # a client that refuses a (huge) body hangs up mid-write
+            self.wfile.write(_encode(response))
 
 
 def _encode(response: Response) -> bytes:
     reason = HTTPStatus(response.status).phrase
     lines = [f"HTTP/1.1 {response.status} {reason}"]
     headers = dict(response.headers)
+    # A chunked body (only the hostile ``huge_chunked`` answer) is already framed and has no length.
     if response.status != 204:
         headers.setdefault("Content-Type", "application/json")
+    if response.status != 204 and "Transfer-Encoding" not in headers:
         headers["Content-Length"] = str(len(response.body))
     lines.extend(f"{name}: {value}" for name, value in headers.items())
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
