@@ -24,6 +24,7 @@ from agentsync import diff
 from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, ApiError, ExitCode, NetworkError, PlanFileError, StalePlanError
 from agentsync.plan import ABSENT, Action, Change, Kind, Path, Plan, dotted
+from agentsync.remote import RemoteState
 from agentsync.resources.agent import marker, marker_key
 
 AGENTS_PATH = "/v1/convai/agents"
@@ -157,6 +158,21 @@ def read_snapshot(client: ApiClient, plan: Plan) -> Snapshot:
         if isinstance(body, BaseException):
             raise body
         snap.agents[change.key] = body
+    return snap
+
+
+def snapshot_of(plan: Plan, remote: RemoteState) -> Snapshot:
+    """The snapshot of a plan that was built from ``remote`` a moment ago, without reading anything again.
+
+    Only right for a plan applied as soon as it is made (``apply --auto-approve`` without a plan file):
+    a saved plan, or one a person took time to confirm, must go through :func:`check_fresh` instead.
+    """
+    snap = Snapshot()
+    for change in plan.changes:
+        if change.kind is Kind.TAG:
+            snap.tags[change.key] = _find_tag(remote.tags or (), change.remote_id, change.key)
+        else:
+            snap.agents[change.key] = remote.agents.get(change.remote_id) if change.remote_id else None
     return snap
 
 

@@ -330,3 +330,51 @@ def test_a_saved_plan_applies_with_the_in_process_emulator(tmp_path: Path,
     assert apply(root, str(saved), "--emulator", "--auto-approve") == 0
     assert "ok agent support created" in capsys.readouterr().out
     assert plan(root, "--emulator") == 0
+
+
+def requests_by_method(emulator: Emulator) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in emulator.stats()["requests"]:
+        counts[row["method"]] = counts.get(row["method"], 0) + row["count"]
+    return counts
+
+
+def test_auto_approve_without_a_plan_file_reads_the_workspace_once(tmp_path: Path, api: Client,
+                                                                   api_env: Emulator) -> None:
+    root = write_project(tmp_path, {"a": agent("A"), "b": agent("B")})
+    assert apply(root, "--auto-approve") == 0
+    for key in ("a", "b"):
+        (root / "agents" / f"{key}.yaml").write_text(json.dumps(agent(key.upper(), "Changed!")))
+    before = requests_by_method(api_env)
+    assert apply(root, "--auto-approve") == 0
+    after = requests_by_method(api_env)
+    sent = {method: after[method] - before.get(method, 0) for method in after if after[method] != before.get(method, 0)}
+    # Two list passes (active and archived), one GET per agent for the plan, then one PATCH and one
+    # read-back each: the plan made a moment ago is not read a second time.
+    assert sent == {"GET": 2 + 2 + 2, "PATCH": 2}
+
+
+def test_a_change_made_while_the_terminal_waits_for_yes_is_refused(
+        tmp_path: Path, api: Client, api_env: Emulator, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import click
+
+    import agentsync.cli.apply as cli_apply
+
+    root = write_project(tmp_path, {"support": agent("Support")})
+    assert apply(root, "--auto-approve") == 0
+    (root / "agents" / "support.yaml").write_text(json.dumps(agent("Support", "Changed!")))
+    agent_id = agents_by_marker(api)["support"][0]
+
+    def slow_yes(*args: Any, **kwargs: Any) -> bool:
+        # Someone edits the agent in the UI while the terminal waits for an answer.
+        api.patch(f"/v1/convai/agents/{agent_id}", {"name": "Edited meanwhile"})
+        return True
+
+    monkeypatch.setattr(cli_apply, "_tty", lambda stream: True)
+    monkeypatch.setattr(click, "confirm", slow_yes)
+    before = writes(api_env)
+    assert apply(root) == 1
+    assert "the plan is stale: agent support changed" in capsys.readouterr().err
+    assert writes(api_env) == before + 1  # the edit made "in the UI", and nothing from apply
+    assert api.get(f"/v1/convai/agents/{agent_id}")["name"] == "Edited meanwhile"

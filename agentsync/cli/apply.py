@@ -18,6 +18,7 @@ from agentsync.apply import (
     apply_plan,
     check_fresh,
     check_target,
+    snapshot_of,
     version_description,
 )
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
@@ -25,6 +26,7 @@ from agentsync.client import Client
 from agentsync.errors import SafetyError
 from agentsync.plan import Action, Plan
 from agentsync.project import Project
+from agentsync.remote import RemoteState
 
 
 @click.command("apply", help="Make the planned changes, verify each one, and report.")
@@ -43,14 +45,16 @@ def command(workspace: WorkspaceOptions, plan_file: Path | None, auto_approve: b
             prune: bool, force: bool, message: str | None, fmt: str) -> int:
     project = load(workspace)
     with workspace_client(workspace, project) as client:
-        plan = _the_plan(client, project, plan_file, prune=prune, fmt=fmt, emulated=workspace.emulator)
+        plan, remote = _the_plan(client, project, plan_file, prune=prune, fmt=fmt, emulated=workspace.emulator)
         if not plan.has_changes:
             click.echo("No changes. The workspace matches the project.", err=fmt == "json")
             return _no_changes(fmt, dry_run)
         _check_safety(plan, project, prune=prune, force=force)
-        snapshot = check_fresh(client, plan)
-        if not dry_run:
-            _confirm(plan, auto_approve)
+        # A saved plan is checked at once, so a stale one is refused before anyone is asked; a plan made
+        # a moment ago from `remote` needs no second read unless a person now takes time to answer.
+        snapshot = check_fresh(client, plan) if remote is None else snapshot_of(plan, remote)
+        if not dry_run and _confirm(plan, auto_approve):
+            snapshot = check_fresh(client, plan)
         options = ApplyOptions(dry_run=dry_run, version_description=version_description(project.root, message))
         report = apply_plan(client, plan, options, snapshot=snapshot)
     _print_report(report, fmt)
@@ -58,7 +62,8 @@ def command(workspace: WorkspaceOptions, plan_file: Path | None, auto_approve: b
 
 
 def _the_plan(client: Client, project: Project, plan_file: Path | None, *, prune: bool, fmt: str,
-              emulated: bool) -> Plan:
+              emulated: bool) -> tuple[Plan, RemoteState | None]:
+    """The saved plan (and no remote state), or a fresh plan and the remote state it was built from."""
     if plan_file is not None:
         from agentsync.plan import load as load_plan
 
@@ -67,18 +72,19 @@ def _the_plan(client: Client, project: Project, plan_file: Path | None, *, prune
         # The in-process emulator listens on a new port each run, but its state is the project's own.
         base_url = saved.base_url if emulated else client.base_url
         check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
-        return _with_secrets(saved, project)
+        return _with_secrets(saved, project), None
     from agentsync.cli.plan import with_project_warnings
     from agentsync.plan import build_plan
     from agentsync.remote import fetch
     from agentsync.render.text import render
 
-    plan: Plan = with_project_warnings(build_plan(project, fetch(client, project), prune=prune), project)
+    remote = fetch(client, project)
+    plan: Plan = with_project_warnings(build_plan(project, remote, prune=prune), project)
     if plan.has_changes:
         # With --format json stdout carries only the report, so the plan goes to stderr.
         to_err = fmt == "json"
         click.echo(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)), nl=False, err=to_err)
-    return plan
+    return plan, remote
 
 
 def _with_secrets(saved: Plan, project: Project) -> Plan:
@@ -104,15 +110,17 @@ def _check_safety(plan: Plan, project: Project, *, prune: bool, force: bool) -> 
     check_safety(plan, project.settings.safety, force=force)
 
 
-def _confirm(plan: Plan, auto_approve: bool) -> None:
+def _confirm(plan: Plan, auto_approve: bool) -> bool:
+    """Ask on the terminal unless --auto-approve; True when a person was asked (and said yes)."""
     if auto_approve:
-        return
+        return False
     if not _tty(sys.stdin):
         raise SafetyError("apply needs confirmation, but there is no terminal to ask on; nothing was written",
                           hint="pass --auto-approve to apply without asking (as CI does)")
     count = len(plan.changes)
     if not click.confirm(f"Apply {count} change{'s' if count != 1 else ''}?", default=False, err=True):
         raise SafetyError("apply was not confirmed; nothing was written")
+    return True
 
 
 def _tty(stream: object) -> bool:
