@@ -260,7 +260,8 @@ def _levels(changes: list[Change]) -> list[list[Change]]:
         ready = [c for c in pending if all(d in done or d not in keys for d in c.depends_on)] or pending
         levels.append(ready)
         done.update(c.key for c in ready)
-        pending = [c for c in pending if c not in ready]
+        taken = {id(c) for c in ready}  # by identity: equality of whole changes is deep and slow
+        pending = [c for c in pending if id(c) not in taken]
     return levels
 
 
@@ -277,9 +278,16 @@ class _Run:
     results: dict[int, Result] = field(default_factory=dict)
     # Agent key -> id of the agents this apply created, for ``${agent.KEY.id}`` in later writes.
     created: dict[str, str] = field(default_factory=dict)
+    _positions: dict[int, int] = field(default_factory=dict)
 
     def marker(self, key: str) -> str:
         return marker(self.plan.namespace, key)
+
+    def position(self, change: Change) -> int:
+        """Where ``change`` stands in the plan, by identity: comparing whole changes is quadratic."""
+        if not self._positions:
+            self._positions.update({id(c): i for i, c in enumerate(self.plan.changes)})
+        return self._positions[id(change)]
 
 
 def apply_plan(
@@ -324,7 +332,7 @@ def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
 
 
 def _run_stage(run: _Run, stage: list[Change]) -> None:
-    indexed = [(run.plan.changes.index(c), c) for c in stage]
+    indexed = [(run.position(c), c) for c in stage]
     outcomes = run.client.map(lambda item: _run_one(run, *item), indexed)
     if any(isinstance(o, KeyboardInterrupt) for o in outcomes):
         raise KeyboardInterrupt
@@ -369,6 +377,8 @@ class _Unresolved(AgentsyncError):
 
 
 def _failed_dependency(run: _Run, change: Change) -> str | None:
+    if not change.depends_on:
+        return None
     bad = {r.key for r in run.results.values() if r.kind is Kind.AGENT and r.outcome in (Outcome.FAILED, Outcome.SKIPPED)}
     return next((d for d in change.depends_on if d in bad), None)
 
