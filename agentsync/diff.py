@@ -10,7 +10,6 @@ the OpenAPI Input models (:func:`strategy_table`), not a scatter of special case
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Collection, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -22,6 +21,7 @@ from agentsync import spec
 from agentsync.defaults import fill_new
 from agentsync.plan import ABSENT, FieldChange
 from agentsync.resources.agent import MARKER_SEPARATOR, READ_ONLY_PATHS, WRITABLE_FIELDS
+from agentsync.values import canonical
 
 Path = tuple[str | int, ...]
 
@@ -114,18 +114,6 @@ def strategy(path: Path) -> Strategy:
 
 
 # --- normalisation ------------------------------------------------------------------------------------
-
-
-def canonical(value: Any) -> Any:
-    """A copy of a JSON value with numbers in one form: an integral float becomes an int (7.0 -> 7),
-    so that 7 and 7.0 compare equal, while booleans stay booleans."""
-    if isinstance(value, Mapping):
-        return {k: canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [canonical(v) for v in value]
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return value
 
 
 def same(a: Any, b: Any) -> bool:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path as FilePath
@@ -19,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from agentsync import variables as templates
 from agentsync.errors import Location, PlanFileError, SafetyError
+from agentsync.files import write_atomic
+from agentsync.values import canonical
 
 if TYPE_CHECKING:
     from agentsync.project import Project, SafetySettings
@@ -162,16 +162,7 @@ def build_plan(project: Project, remote: RemoteState, *, prune: bool = False,
 
 
 def _canonical_json(value: Any) -> str:
-    def number(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: number(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [number(x) for x in v]
-        if isinstance(v, float) and math.isfinite(v) and v.is_integer():
-            return int(v)
-        return v
-
-    return json.dumps(number(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _fingerprint(kind: str, identity: str, resource: Mapping[str, Any] | None) -> str:
@@ -375,16 +366,7 @@ def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
 
 def save(plan: Plan, path: str | os.PathLike[str]) -> None:
     """Write the plan as JSON, atomically: a reader sees the old file or the whole new one."""
-    target = FilePath(path)
-    text = json.dumps(to_dict(plan), indent=2, ensure_ascii=False) + "\n"
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, target)
-    except BaseException:
-        FilePath(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(FilePath(path), json.dumps(to_dict(plan), indent=2, ensure_ascii=False) + "\n")
 
 
 def load(path: str | os.PathLike[str]) -> Plan:

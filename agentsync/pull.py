@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from agentsync import spec
 from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, UsageError
+from agentsync.files import stage
 from agentsync.resources.agent import READ_ONLY_PATHS, WRITABLE_FIELDS, marker_key
 
 if TYPE_CHECKING:
@@ -840,7 +840,7 @@ def write_files(files: Mapping[Path, str]) -> None:
     staged: list[tuple[Path, Path]] = []
     try:
         for path, text in files.items():
-            staged.append((_stage(path, text), path))
+            staged.append((stage(path, text), path))
     except OSError as exc:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
@@ -848,19 +848,3 @@ def write_files(files: Mapping[Path, str]) -> None:
                         hint="nothing was changed; fix the permissions or free space and pull again") from exc
     for temporary, path in staged:
         os.replace(temporary, path)
-
-
-def _stage(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temporary = Path(name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
-    return temporary

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agentsync.errors import AgentsyncError
+from agentsync.files import write_atomic
 
 STATE_FORMAT = 1
 
@@ -163,16 +162,7 @@ class Store:
 
     def save(self, path: Path) -> None:
         """Write the state atomically: a temporary file in the same folder, then a rename."""
-        text = json.dumps(self.to_json(), separators=(",", ":"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, json.dumps(self.to_json(), separators=(",", ":")))
 
     def load(self, path: Path) -> None:
         """Load ``path`` if it exists; a file that exists but cannot be read is a StateFileError."""
