@@ -35,6 +35,10 @@ DEFAULT_RESIDENCY = "global"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE"})
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+# The largest answer read: a page of 100 agent summaries or one agent with long prompts is well under
+# 1 MiB; anything near this is a misdirected URL or a broken proxy, and reading it would only eat memory.
+MAX_BODY_BYTES = 32 * 2**20
+BODY_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ class Client:
         while True:
             page = self.get(path, query)
             yield from _page_items(page, items_key, self._url(path))
-            if not page.get("has_more"):
+            if not _has_more(page, self._url(path)):
                 return
             query["cursor"] = _next_cursor(page, seen, self._url(path))
 
@@ -205,10 +209,15 @@ class Client:
                  body: Mapping[str, Any] | None) -> _Success | _Failure:
         self._count(method)
         try:
+            # Streamed, so a body over MAX_BODY_BYTES is refused before it is all in memory.
             response = self._session.request(method, url, params=_query(params), json=body,
-                                             timeout=self.timeout)
+                                             timeout=self.timeout, stream=True)
+            with response:
+                _read_body(method, url, response)
         except requests.RequestException as exc:
             return _Failure(network_error(method, url, exc, self.timeout), retryable=True)
+        except NetworkError as exc:
+            return _Failure(exc, retryable=False)
         with response:
             if response.ok:
                 return _Success(_decode(method, url, response))
@@ -267,6 +276,15 @@ def _page_items(page: Any, items_key: str, url: str) -> list[dict[str, Any]]:
     return items
 
 
+def _has_more(page: Mapping[str, Any], url: str) -> bool:
+    has_more = page.get("has_more")
+    if not isinstance(has_more, bool):
+        # Without it a first page would pass for the whole list, and what is on the next looks absent.
+        raise NetworkError(f"the list answer from {url} has no true/false has_more, so it may not be the whole list",
+                           url=url, hint="check that the base URL points at the ElevenLabs API, or try again")
+    return has_more
+
+
 def _next_cursor(page: Mapping[str, Any], seen: set[str], url: str) -> str:
     cursor = page.get("next_cursor")
     if not isinstance(cursor, str) or not cursor or cursor in seen:
@@ -274,6 +292,32 @@ def _next_cursor(page: Mapping[str, Any], seen: set[str], url: str) -> str:
         raise NetworkError(f"the list answer from {url} says has_more but gives no new next_cursor", url=url)
     seen.add(cursor)
     return cursor
+
+
+def _read_body(method: str, url: str, response: requests.Response) -> None:
+    """Read the body into ``response.content``, refusing (before or while reading) one over the limit."""
+    limit = MAX_BODY_BYTES
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(method, url, limit)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(BODY_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(method, url, limit)
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
+
+
+def _too_large(method: str, url: str, limit: int) -> NetworkError:
+    return NetworkError(f"the answer to {method} {url} is larger than {_size(limit)}, more than any API "
+                        "answer needs; it was not read", url=url, ambiguous=method in WRITE_METHODS,
+                        hint="check that the base URL points at the ElevenLabs API")
+
+
+def _size(count: int) -> str:
+    return f"{count // 2**20} MiB" if count >= 2**20 else f"{count:,} bytes"
 
 
 def _decode(method: str, url: str, response: requests.Response) -> Any:
