@@ -26,6 +26,7 @@ from agentsync.errors import AgentsyncError, ApiError, ExitCode, NetworkError, P
 from agentsync.plan import ABSENT, Action, Change, Kind, Path, Plan, dotted
 from agentsync.remote import RemoteState
 from agentsync.resources.agent import marker, marker_key
+from agentsync.responses import check_agent
 
 AGENTS_PATH = "/v1/convai/agents"
 TAGS_PATH = "/v1/convai/tags"
@@ -232,7 +233,8 @@ def _get_agent_or_none(client: ApiClient, agent_id: str | None) -> Mapping[str, 
         if exc.status == 404:
             return None
         raise
-    return body
+    # A broken answer must stop the stale check, not pass (or crash it) as some other agent state.
+    return check_agent(body, f"{getattr(client, 'base_url', '')}{AGENTS_PATH}/{agent_id}")
 
 
 # ---------------------------------------------------------------------------------------------- order

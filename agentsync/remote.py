@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentsync.errors import ApiError
 from agentsync.resources.agent import agents_in_scope
+from agentsync.responses import check_agent, check_summary, check_tag
 
 if TYPE_CHECKING:
     from agentsync.client import Client
@@ -56,8 +57,16 @@ def _lists(client: Client, with_tags: bool) -> tuple[list[dict[str, Any]], tuple
     if with_tags:
         jobs.append((TAGS_PATH, "conversation_tags", {"page_size": PAGE_SIZE}))
     pages = _all_or_raise(client.map(lambda job: list(client.paginate(*job)), jobs))
+    _check_all(check_summary, pages[0] + pages[1], client.base_url + AGENTS_PATH)
+    _check_all(check_tag, pages[2] if with_tags else [], client.base_url + TAGS_PATH)
     summaries = _unique(pages[0] + pages[1], "agent_id")
     return summaries, (tuple(pages[2]) if with_tags else None)
+
+
+def _check_all(check: Callable[[Any, str], object], items: list[Any], url: str) -> None:
+    # Before anything reads them: a summary without its tags would hide an owned agent's marker.
+    for item in items:
+        check(item, url)
 
 
 def _unique(items: list[dict[str, Any]], id_key: str) -> list[dict[str, Any]]:
@@ -73,7 +82,7 @@ def _get_agents(client: Client, ids: list[str], declared: set[str]) -> dict[str,
     for agent_id, body in zip(ids, bodies, strict=True):
         if isinstance(body, ApiError) and body.status == 404 and agent_id in declared:
             continue  # a declared id: that does not exist; the planner reports it
-        found[agent_id] = _all_or_raise([body])[0]
+        found[agent_id] = check_agent(_all_or_raise([body])[0], f"{client.base_url}{AGENTS_PATH}/{agent_id}")
     return found
 
 

@@ -1,0 +1,80 @@
+"""Shape checks for what the API answers, before anything is built from it.
+
+A read that decodes as JSON but has the wrong shape (a proxy's answer, a broken deploy, a truncated
+rewrite) must stop the run with one sentence naming the URL, never reach the planner: a summary without
+its ``tags`` would hide an owned agent's marker and plan a create; a non-object ``conversation_config``
+would crash the diff. Only what agentsync reads is checked, so new fields never break it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agentsync.errors import NetworkError
+
+_KIND = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+         float: "a number", type(None): "null"}
+
+
+def _shape(value: Any) -> str:
+    return _KIND.get(type(value), type(value).__name__)
+
+
+def _wrong(url: str, what: str) -> NetworkError:
+    return NetworkError(f"the answer from {url} is not what the API sends: {what}", url=url,
+                        hint="check that the base URL points at the ElevenLabs API, or try again")
+
+
+def _object(value: Any, url: str, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _wrong(url, f"{what} is {_shape(value)}, not an object")
+    return value
+
+
+def _field(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], url: str, what: str,
+           *, required: bool) -> None:
+    if key not in body:
+        if required:
+            raise _wrong(url, f"{what} has no {key!r}")
+        return
+    if not isinstance(body[key], kind):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        expected = " or ".join(sorted({_KIND.get(k, k.__name__) for k in kinds}))
+        raise _wrong(url, f"{what}'s {key!r} is {_shape(body[key])}, not {expected}")
+
+
+def _string_list(body: Mapping[str, Any], key: str, url: str, what: str) -> None:
+    _field(body, key, list, url, what, required=True)
+    if not all(isinstance(item, str) for item in body[key]):
+        raise _wrong(url, f"{what}'s {key!r} holds something other than strings")
+
+
+def check_summary(item: Any, url: str) -> Mapping[str, Any]:
+    """One item of the agent list: an object with a string ``agent_id`` and a ``tags`` list of strings."""
+    summary = _object(item, url, "an item of 'agents'")
+    _field(summary, "agent_id", str, url, "an agent summary", required=True)
+    _string_list(summary, "tags", url, f"agent {summary['agent_id']}")
+    return summary
+
+
+def check_tag(item: Any, url: str) -> Mapping[str, Any]:
+    """One conversation tag: an object with string ``tag_id`` and ``title``."""
+    tag = _object(item, url, "a conversation tag")
+    _field(tag, "tag_id", str, url, "a conversation tag", required=True)
+    _field(tag, "title", str, url, f"tag {tag['tag_id']}", required=True)
+    _field(tag, "description", (str, type(None)), url, f"tag {tag['tag_id']}", required=False)
+    return tag
+
+
+def check_agent(body: Any, url: str) -> Mapping[str, Any]:
+    """A full agent: an object whose top-level fields agentsync diffs have the API's types."""
+    agent = _object(body, url, "the agent")
+    _field(agent, "agent_id", str, url, "the agent", required=True)
+    _field(agent, "conversation_config", dict, url, "the agent", required=True)
+    _field(agent, "name", (str, type(None)), url, "the agent", required=False)
+    for key in ("platform_settings", "workflow"):
+        _field(agent, key, (dict, type(None)), url, "the agent", required=False)
+    if "tags" in agent:
+        _string_list(agent, "tags", url, "the agent")
+    return agent
