@@ -29,7 +29,11 @@ from agentsync.remote import fetch
 FEW = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.005, max_total=5.0)
 MANY = RetryPolicy(max_attempts=25, base_delay=0.001, max_delay=0.01, max_total=30.0)
 OPTIONS = ApplyOptions(create_attempts=12, backoff=lambda attempt, exc: 0.0)
-FAULTS = dict(error_rate=0.1, rate_limit_rate=0.1, drop_rate=0.05, max_concurrent=2, retry_after=0)
+
+
+def faulty(seed: int) -> Faults:
+    """20 % of requests answered 5xx or 429, 5 % dropped, and a concurrency limit under the client's."""
+    return Faults(seed=seed, error_rate=0.1, rate_limit_rate=0.1, drop_rate=0.05, max_concurrent=2, retry_after=0)
 
 
 def agent(name: str, greeting: str = "Hello!") -> dict[str, Any]:
@@ -107,7 +111,7 @@ def test_plan_under_faults_is_the_true_plan_or_one_clear_error(
     assert code == 2
     assert sorted((c["action"], c["key"]) for c in truth["changes"]) == [
         ("create", "fresh"), ("create", "new"), ("delete", "a10"), ("delete", "a11"), ("update", "a00")]
-    api_env.set_faults(Faults(seed=seed, **FAULTS))
+    api_env.set_faults(faulty(seed))
     code, got, err = plan_json(known_state, capsys)
     if code == 2:
         assert got == truth  # no field of the JSON plan depends on timing
@@ -125,7 +129,7 @@ def test_across_seeds_the_faults_both_fail_some_plans_and_let_others_through(
     monkeypatch.setattr(options, "RETRY", RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.005))
     codes = set()
     for seed in range(12):
-        api_env.set_faults(Faults(seed=seed, **FAULTS))
+        api_env.set_faults(faulty(seed))
         codes.add(plan_json(known_state, capsys)[0])
     assert codes == {1, 2}
 
@@ -133,7 +137,7 @@ def test_across_seeds_the_faults_both_fail_some_plans_and_let_others_through(
 @pytest.mark.parametrize("seed", range(3))
 def test_fetch_under_faults_never_loses_an_owned_agent(seed: int, known_state: Path, emulator: Emulator) -> None:
     """In the library: every fetch either raises or sees every owned agent (none looks absent)."""
-    emulator.set_faults(Faults(seed=seed, **FAULTS))
+    emulator.set_faults(faulty(seed))
     project = load_project(known_state)
     for _ in range(4):
         with Client(emulator.url, ADMIN_KEY, retry=FEW, concurrency=4) as c:
@@ -195,7 +199,8 @@ class SlowInterruptingClient(Client):
 def test_ctrl_c_with_four_writes_in_flight_finishes_them_and_starts_no_more(
         emulator: Emulator, tmp_path: Path) -> None:
     root = write_project(tmp_path, {f"a{i:02d}": agent(f"A{i}") for i in range(12)})
-    with SlowInterruptingClient(emulator.url, ADMIN_KEY, retry=MANY, concurrency=4) as c:
+    c = SlowInterruptingClient(emulator.url, ADMIN_KEY, retry=MANY, concurrency=4)
+    with c:
         report = plan_and_apply(c, root)
         assert c.interrupted_at is not None
         late = [t for t in c.started if t > c.interrupted_at + 0.05]
