@@ -260,9 +260,9 @@ class _Converter:
             if key.tag == _CORE + "merge":
                 sources = value.value if isinstance(value, SequenceNode) else [value]
                 merged.extend(e for s in sources if isinstance(s, MappingNode) for e in self._entries(s))
-        names = {k.value for k, _ in own}
-        extra = [(k, v) for k, v in merged if k.value not in names]
-        return own + [e for i, e in enumerate(extra) if e[0].value not in {k.value for k, _ in extra[:i]}]
+        names = {_key_name(k) for k, _ in own}
+        extra = [(k, v) for k, v in merged if _key_name(k) not in names]
+        return own + [e for i, e in enumerate(extra) if _key_name(e[0]) not in {_key_name(k) for k, _ in extra[:i]}]
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag or ""
@@ -290,6 +290,12 @@ class _Converter:
                                      "does not exist")
             return ""
         return self.reader.read_text(target, where) or ""
+
+
+def _key_name(key: Node) -> object:
+    """A hashable name for a mapping key; a complex key (``? [a]: b``) is its own name, and
+    ``_mapping`` reports it as an error."""
+    return key.value if isinstance(key, ScalarNode) else id(key)
 
 
 def target_in(reader: Reader, target: Path) -> Path:
