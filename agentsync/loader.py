@@ -521,12 +521,13 @@ def _settings_rules(document: Document) -> list[Problem]:
     """What the schema cannot say about agentsync.yaml."""
     value = document.value
     problems = []
-    for name, env in (value.get("environments") or {}).items():
+    # A non-mapping environments: is the schema's error already; these rules only read a mapping.
+    known = value.get("environments") if isinstance(value.get("environments"), dict) else {}
+    for name, env in known.items():
         if isinstance(env, dict) and "base_url" in env and "residency" in env:
             problems.append(Problem(document.location_of(("environments", name, "residency")),
                                     f"environments.{name}: set base_url or residency, not both"))
     default = value.get("default_environment")
-    known = value.get("environments") or {}
     if isinstance(default, str) and default not in known:
         problems.append(Problem(document.location_of(("default_environment",), value=True),
                                 f"default_environment: {_unknown_env(default, known)}"))
