@@ -153,3 +153,24 @@ def test_plan_with_random_values_never_crashes(root: Path, emulator: Emulator, c
     code = run(["plan", "-C", str(root), "--detailed-exitcode", "--show-body"])
     out = capsys.readouterr()
     check(code, out.out + out.err)
+
+
+SETTINGS_PATHS = [("namespace",), ("default_environment",), ("safety",), ("safety", "max_change_share"),
+                  ("tags",), ("tags", "authoritative"), ("environments",), ("environments", "dev"),
+                  ("environments", "dev", "variables"), ("environments", "dev", "base_url"),
+                  ("environments", "dev", "overrides"), ("environments", "dev", "api_key_env")]
+
+
+@FUZZ
+@given(path=st.sampled_from(SETTINGS_PATHS), value=values, tags=values)
+def test_random_settings_and_tags(root: Path, capsys: pytest.CaptureFixture[str], path: tuple[str, ...],
+                                  value: Any, tags: Any) -> None:
+    settings_doc: dict[str, Any] = {"namespace": "fz", "environments": {"dev": {"variables": {"A": 1}}}}
+    node = settings_doc
+    for part in path[:-1]:
+        node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else {}
+    node[path[-1]] = value
+    (root / "agentsync.yaml").write_text(dump(settings_doc), encoding="utf-8")
+    (root / "tags.yaml").write_text(dump(tags), encoding="utf-8")
+    (root / "agents" / "bot.yaml").write_text(dump(BASE), encoding="utf-8")
+    check(*validate(root, capsys))
