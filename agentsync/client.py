@@ -120,6 +120,10 @@ class Client:
         self.concurrency = concurrency
         self.retry = retry
         self._session = _make_session(api_key, concurrency, user_agent)
+        # One prepared request per method, copied for each call: Session.request merges the session's
+        # settings and re-checks every header each time, which costs more CPU than the request itself.
+        self._templates = {m: self._session.prepare_request(requests.Request(m, self.base_url))
+                           for m in ("GET", "POST", "PATCH", "DELETE")}
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -210,8 +214,9 @@ class Client:
         self._count(method)
         try:
             # Streamed, so a body over MAX_BODY_BYTES is refused before it is all in memory.
-            response = self._session.request(method, url, params=_query(params), json=body,
-                                             timeout=self.timeout, stream=True)
+            # Redirects are not followed: the key header would go along to wherever they point.
+            response = self._session.send(self._prepare(method, url, params, body), timeout=self.timeout,
+                                          stream=True, allow_redirects=False)
             with response:
                 _read_body(method, url, response)
         except requests.RequestException as exc:
@@ -219,9 +224,20 @@ class Client:
         except NetworkError as exc:
             return _Failure(exc, retryable=False)
         with response:
+            if response.is_redirect:
+                return _Failure(_redirected(method, url, response), retryable=False)
             if response.ok:
                 return _Success(_decode(method, url, response))
             return _failure(method, url, response)
+
+
+    def _prepare(self, method: str, url: str, params: Mapping[str, Any] | None,
+                 body: Mapping[str, Any] | None) -> requests.PreparedRequest:
+        prepared = self._templates[method].copy()
+        prepared.prepare_url(url, _query(params))
+        if body is not None:
+            prepared.prepare_body(None, None, json=body)
+        return prepared
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -318,6 +334,13 @@ def _too_large(method: str, url: str, limit: int) -> NetworkError:
 
 def _size(count: int) -> str:
     return f"{count // 2**20} MiB" if count >= 2**20 else f"{count:,} bytes"
+
+
+def _redirected(method: str, url: str, response: requests.Response) -> NetworkError:
+    target = response.headers.get("Location", "another address")
+    return NetworkError(f"{method} {url} was redirected ({response.status_code}) to {target}; agentsync does "
+                        "not follow redirects, so the API key stays with the host it was meant for",
+                        url=url, hint="use the base URL the redirect points at, if you trust it")
 
 
 def _decode(method: str, url: str, response: requests.Response) -> Any:

@@ -198,7 +198,16 @@ class _Canned(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    seen_keys: list[str | None] = []
+
     def do_GET(self) -> None:
+        _Canned.seen_keys.append(self.headers.get("xi-api-key"))
+        if self.path.startswith("/301/"):
+            self.send_response(301)
+            self.send_header("Location", "http://127.0.0.1:1/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         status, kind = self.path.strip("/").split("/")
         body, ctype = {
             "html": (b"<html><body>Bad Gateway</body></html>", "text/html"),
@@ -239,6 +248,16 @@ def test_success_that_is_not_json_is_a_network_error(canned: str) -> None:
     with Client(canned, "k", retry=ONCE) as client, pytest.raises(NetworkError) as caught:
         client.get("/200/okhtml")
     assert "is not JSON (text/html, status 200)" in caught.value.message
+
+
+def test_a_redirect_is_not_followed_so_the_key_stays_with_its_host(canned: str) -> None:
+    _Canned.seen_keys.clear()
+    with Client(canned, "sk_redirect_test", retry=ONCE) as client, pytest.raises(NetworkError) as caught:
+        client.get("/301/moved")
+    assert caught.value.message == (f"GET {canned}/301/moved was redirected (301) to "
+                                    "http://127.0.0.1:1/elsewhere; agentsync does not follow redirects, so "
+                                    "the API key stays with the host it was meant for")
+    assert _Canned.seen_keys == ["sk_redirect_test"]  # one request, to the canned host only
 
 
 # -- retries ---------------------------------------------------------------------------------------
