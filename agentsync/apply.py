@@ -40,7 +40,9 @@ class ApiClient(Protocol):
     def post(self, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False) -> Any: ...
     def patch(self, path: str, body: Mapping[str, Any]) -> Any: ...
     def delete(self, path: str) -> None: ...
-    def paginate(self, path: str, items_key: str, params: Mapping[str, Any] | None = None) -> Iterable[dict]: ...
+    def paginate(
+        self, path: str, items_key: str, params: Mapping[str, Any] | None = None
+    ) -> Iterable[dict]: ...
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
 
 
@@ -180,7 +182,9 @@ def snapshot_of(plan: Plan, remote: RemoteState) -> Snapshot:
 def check_fresh(client: ApiClient, plan: Plan) -> Snapshot:
     """Raise StalePlanError, naming the resources, when any fingerprint no longer matches."""
     snap = read_snapshot(client, plan)
-    stale = [f"{c.kind.value} {c.key}" for c in plan.changes if _fingerprint_now(plan, c, snap) != c.fingerprint]
+    stale = [
+        f"{c.kind.value} {c.key}" for c in plan.changes if _fingerprint_now(plan, c, snap) != c.fingerprint
+    ]
     if stale:
         raise StalePlanError(
             f"the plan is stale: {', '.join(stale)} changed in the workspace since it was made; nothing was written",
@@ -202,7 +206,9 @@ def _fingerprint_now(plan: Plan, change: Change, snap: Snapshot) -> str:
 
 def _find_tag(tags: Sequence[Mapping[str, Any]], tag_id: str | None, title: str) -> Mapping[str, Any] | None:
     for tag in tags:
-        if (tag_id is not None and tag.get("tag_id") == tag_id) or (tag_id is None and tag.get("title") == title):
+        if (tag_id is not None and tag.get("tag_id") == tag_id) or (
+            tag_id is None and tag.get("title") == title
+        ):
             return tag
     return None
 
@@ -293,8 +299,12 @@ class _Run:
 
 
 def apply_plan(
-    client: ApiClient, plan: Plan, options: ApplyOptions | None = None, *,
-    snapshot: Snapshot | None = None, stop: threading.Event | None = None,
+    client: ApiClient,
+    plan: Plan,
+    options: ApplyOptions | None = None,
+    *,
+    snapshot: Snapshot | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyReport:
     """Write the plan and verify every write. Call :func:`check_fresh` first (its snapshot is reused).
 
@@ -348,7 +358,9 @@ def _run_one(run: _Run, index: int, change: Change) -> None:
         return
     blocker = _failed_dependency(run, change)
     if blocker is not None:
-        run.results[index] = _result(change, Outcome.SKIPPED, reason=f"it depends on agent {blocker}, which was not applied")
+        run.results[index] = _result(
+            change, Outcome.SKIPPED, reason=f"it depends on agent {blocker}, which was not applied"
+        )
     elif run.options.dry_run:
         run.results[index] = _result(change, Outcome.WOULD_APPLY, reason="dry run: not written")
     else:
@@ -368,8 +380,10 @@ def with_references(change: Change, ids: Mapping[str, str]) -> Change:
     if missing:
         raise _Unresolved(f"agent {missing[0]} has no id yet; its create did not run before this write")
     body = None if change.body is None else templates.substitute_references(change.body, ids)
-    fields_ = tuple(replace(fc, new=templates.substitute_references(fc.new, ids)) if fc.new is not ABSENT else fc
-                    for fc in change.fields)
+    fields_ = tuple(
+        replace(fc, new=templates.substitute_references(fc.new, ids)) if fc.new is not ABSENT else fc
+        for fc in change.fields
+    )
     patch = tuple(templates.substitute_references(op, ids) for op in change.json_patch)
     return replace(change, body=body, fields=fields_, json_patch=patch)
 
@@ -381,7 +395,11 @@ class _Unresolved(AgentsyncError):
 def _failed_dependency(run: _Run, change: Change) -> str | None:
     if not change.depends_on:
         return None
-    bad = {r.key for r in run.results.values() if r.kind is Kind.AGENT and r.outcome in (Outcome.FAILED, Outcome.SKIPPED)}
+    bad = {
+        r.key
+        for r in run.results.values()
+        if r.kind is Kind.AGENT and r.outcome in (Outcome.FAILED, Outcome.SKIPPED)
+    }
     return next((d for d in change.depends_on if d in bad), None)
 
 
@@ -391,12 +409,19 @@ def _report(run: _Run) -> ApplyReport:
         default = _result(change, Outcome.SKIPPED, reason="apply was interrupted before this write")
         results.append(run.results.get(index, default))
     stats = getattr(run.client, "stats", {})
-    return ApplyReport(tuple(results), run.options.dry_run, run.stop.is_set(), run.options.version_description,
-                       dict(stats) if isinstance(stats, Mapping) else {})
+    return ApplyReport(
+        tuple(results),
+        run.options.dry_run,
+        run.stop.is_set(),
+        run.options.version_description,
+        dict(stats) if isinstance(stats, Mapping) else {},
+    )
 
 
 def _result(change: Change, outcome: Outcome, **extra: Any) -> Result:
-    base = Result(change.kind, change.action, change.key, outcome, name=change.name, remote_id=change.remote_id)
+    base = Result(
+        change.kind, change.action, change.key, outcome, name=change.name, remote_id=change.remote_id
+    )
     return replace(base, **extra)
 
 
@@ -450,14 +475,18 @@ def _update_agent(run: _Run, change: Change) -> Result:
     body = dict(change.body or {})
     if change.action is Action.ADOPT:
         current = run.snapshot.agents.get(change.key) or {}
-        body["tags"] = with_marker({"tags": body.get("tags", current.get("tags") or [])}, run.marker(change.key))["tags"]
+        body["tags"] = with_marker(
+            {"tags": body.get("tags", current.get("tags") or [])}, run.marker(change.key)
+        )["tags"]
     if run.options.version_description:
         body["version_description"] = run.options.version_description
     run.client.patch(change.path, body)
     return _verify_agent(run, change, change.remote_id, body)
 
 
-def _verify_agent(run: _Run, change: Change, agent_id: str, body: Mapping[str, Any], *, recovered: bool = False) -> Result:
+def _verify_agent(
+    run: _Run, change: Change, agent_id: str, body: Mapping[str, Any], *, recovered: bool = False
+) -> Result:
     actual = run.client.get(f"{AGENTS_PATH}/{agent_id}")
     missed = unconverged(change, body, actual, run.plan.namespace)
     outcome = Outcome.NOT_CONVERGED if missed else Outcome.APPLIED
@@ -493,7 +522,9 @@ def _update_tag(run: _Run, change: Change) -> Result:
     return _verify_tag(run, change, change.remote_id, body)
 
 
-def _verify_tag(run: _Run, change: Change, tag_id: str, body: Mapping[str, Any], *, recovered: bool = False) -> Result:
+def _verify_tag(
+    run: _Run, change: Change, tag_id: str, body: Mapping[str, Any], *, recovered: bool = False
+) -> Result:
     actual = run.client.get(f"{TAGS_PATH}/{tag_id}")
     missed = unconverged(change, body, actual, None)
     outcome = Outcome.NOT_CONVERGED if missed else Outcome.APPLIED
@@ -516,15 +547,20 @@ def _delete(run: _Run, change: Change) -> Result:
         if exc.status == 404:
             return _result(change, Outcome.APPLIED)
         raise
-    return _result(change, Outcome.NOT_CONVERGED, paths=("(still exists)",),
-                   reason="the resource still exists after DELETE")
+    return _result(
+        change,
+        Outcome.NOT_CONVERGED,
+        paths=("(still exists)",),
+        reason="the resource still exists after DELETE",
+    )
 
 
 # ------------------------------------------------------------------------------------------- creates
 
 
-def _create(run: _Run, path: str, body: Mapping[str, Any], id_key: str,
-            lookup: Callable[[], str | None]) -> tuple[str, bool]:
+def _create(
+    run: _Run, path: str, body: Mapping[str, Any], id_key: str, lookup: Callable[[], str | None]
+) -> tuple[str, bool]:
     """POST a create, never blindly re-sent: after an ambiguous failure (the server may have committed),
     ``lookup`` looks for the resource first and only a miss sends the create again."""
     attempts = max(1, run.options.create_attempts)
@@ -568,8 +604,9 @@ def _delay(run: _Run, attempt: int, exc: AgentsyncError) -> float:
 # -------------------------------------------------------------------------------------------- verify
 
 
-def unconverged(change: Change, body: Mapping[str, Any], actual: Mapping[str, Any],
-                namespace: str | None) -> tuple[str, ...]:
+def unconverged(
+    change: Change, body: Mapping[str, Any], actual: Mapping[str, Any], namespace: str | None
+) -> tuple[str, ...]:
     """The dotted paths whose value read back differs from what the plan wanted.
 
     What is wanted comes only from the plan (the sent body's leaves and each field's new value), so a
@@ -629,7 +666,8 @@ def matches(path: Path, wanted: Any, got: Any) -> bool:
     numerically. So a resource that verifies here shows no change on the next plan."""
     if isinstance(wanted, Mapping) and not is_atomic(path):
         return isinstance(got, Mapping) and all(
-            matches((*path, k), v, got.get(k, ABSENT)) for k, v in wanted.items())
+            matches((*path, k), v, got.get(k, ABSENT)) for k, v in wanted.items()
+        )
     return got is not ABSENT and diff.same(diff.server_filled(path, wanted), diff.canonical(got))
 
 
@@ -646,8 +684,13 @@ def version_description(root: FsPath, message: str | None) -> str | None:
     if message:
         return message
     try:
-        out = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %s"],
-                             capture_output=True, text=True, timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     line = out.stdout.strip()

@@ -73,8 +73,9 @@ def resolve_base_url(base_url: str | None, residency: str | None) -> str:
 def _checked_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"the base URL {url!r} is not an http(s) URL",
-                         hint="write it like https://api.elevenlabs.io")
+        raise UsageError(
+            f"the base URL {url!r} is not an http(s) URL", hint="write it like https://api.elevenlabs.io"
+        )
     return url.strip().rstrip("/")
 
 
@@ -97,21 +98,37 @@ def check_transport(base_url: str) -> None:
         )
 
 
-def connect(base_url: str | None = None, residency: str | None = None, *, api_key: str | None,
-            key_source: str = "ELEVENLABS_API_KEY", **options: Any) -> Client:
+def connect(
+    base_url: str | None = None,
+    residency: str | None = None,
+    *,
+    api_key: str | None,
+    key_source: str = "ELEVENLABS_API_KEY",
+    **options: Any,
+) -> Client:
     """A :class:`Client` for the resolved base URL; a missing key is a usage error naming where it
     was looked for (``key_source``, an environment variable name)."""
     if not api_key:
-        raise UsageError(f"no API key: the environment variable {key_source} is not set",
-                         hint=f"export {key_source}=... (the key is read only from the environment)")
+        raise UsageError(
+            f"no API key: the environment variable {key_source} is not set",
+            hint=f"export {key_source}=... (the key is read only from the environment)",
+        )
     return Client(resolve_base_url(base_url, residency), api_key, **options)
 
 
 class Client:
     """A thread-safe API client: ``get``/``post``/``patch``/``delete`` return the decoded JSON body."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0, concurrency: int = 8,
-                 retry: RetryPolicy = RetryPolicy(), user_agent: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        concurrency: int = 8,
+        retry: RetryPolicy = RetryPolicy(),
+        user_agent: str | None = None,
+    ) -> None:
         self.base_url = _checked_url(base_url)
         check_transport(self.base_url)
         if concurrency < 1:
@@ -122,8 +139,10 @@ class Client:
         self._session = _make_session(api_key, concurrency, user_agent)
         # One prepared request per method, copied for each call: Session.request merges the session's
         # settings and re-checks every header each time, which costs more CPU than the request itself.
-        self._templates = {m: self._session.prepare_request(requests.Request(m, self.base_url))
-                           for m in ("GET", "POST", "PATCH", "DELETE")}
+        self._templates = {
+            m: self._session.prepare_request(requests.Request(m, self.base_url))
+            for m in ("GET", "POST", "PATCH", "DELETE")
+        }
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -159,8 +178,9 @@ class Client:
     def delete(self, path: str) -> None:
         self._request("DELETE", path, retry=True)
 
-    def paginate(self, path: str, items_key: str,
-                 params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    def paginate(
+        self, path: str, items_key: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Every item of a cursor-paginated list; stops on ``has_more`` (not on a null cursor)."""
         query = dict(params or {})
         seen: set[str] = set()
@@ -189,8 +209,15 @@ class Client:
         with self._lock:
             self._counts[key] += 1
 
-    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                 body: Mapping[str, Any] | None = None, retry: bool) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        retry: bool,
+    ) -> Any:
         url = self._url(path)
         policy = self.retry if retry else NO_RETRY
         started = time.monotonic()
@@ -203,20 +230,28 @@ class Client:
             if method == "DELETE" and attempt > 1 and outcome.status == 404:
                 return None  # an earlier try that lost its answer already deleted it
             wait = policy.backoff(attempt, outcome.retry_after)
-            if (not outcome.retryable or attempt >= policy.max_attempts
-                    or time.monotonic() - started + wait > policy.max_total):
+            if (
+                not outcome.retryable
+                or attempt >= policy.max_attempts
+                or time.monotonic() - started + wait > policy.max_total
+            ):
                 raise outcome.error
             self._count("retries")
             time.sleep(wait)
 
-    def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None,
-                 body: Mapping[str, Any] | None) -> _Success | _Failure:
+    def _attempt(
+        self, method: str, url: str, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None
+    ) -> _Success | _Failure:
         self._count(method)
         try:
             # Streamed, so a body over MAX_BODY_BYTES is refused before it is all in memory.
             # Redirects are not followed: the key header would go along to wherever they point.
-            response = self._session.send(self._prepare(method, url, params, body), timeout=self.timeout,
-                                          stream=True, allow_redirects=False)
+            response = self._session.send(
+                self._prepare(method, url, params, body),
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=False,
+            )
             with response:
                 _read_body(method, url, response)
         except requests.RequestException as exc:
@@ -230,9 +265,9 @@ class Client:
                 return _Success(_decode(method, url, response))
             return _failure(method, url, response)
 
-
-    def _prepare(self, method: str, url: str, params: Mapping[str, Any] | None,
-                 body: Mapping[str, Any] | None) -> requests.PreparedRequest:
+    def _prepare(
+        self, method: str, url: str, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None
+    ) -> requests.PreparedRequest:
         prepared = self._templates[method].copy()
         prepared.prepare_url(url, _query(params))
         if body is not None:
@@ -263,11 +298,13 @@ def _make_session(api_key: str, concurrency: int, user_agent: str | None) -> req
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(concurrency, 1), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.headers.update({
-        API_KEY_HEADER: api_key,
-        "Accept": "application/json",
-        "User-Agent": user_agent or f"agentsync/{__version__}",
-    })
+    session.headers.update(
+        {
+            API_KEY_HEADER: api_key,
+            "Accept": "application/json",
+            "User-Agent": user_agent or f"agentsync/{__version__}",
+        }
+    )
     return session
 
 
@@ -296,8 +333,11 @@ def _has_more(page: Mapping[str, Any], url: str) -> bool:
     has_more = page.get("has_more")
     if not isinstance(has_more, bool):
         # Without it a first page would pass for the whole list, and what is on the next looks absent.
-        raise NetworkError(f"the list answer from {url} has no true/false has_more, so it may not be the whole list",
-                           url=url, hint="check that the base URL points at the ElevenLabs API, or try again")
+        raise NetworkError(
+            f"the list answer from {url} has no true/false has_more, so it may not be the whole list",
+            url=url,
+            hint="check that the base URL points at the ElevenLabs API, or try again",
+        )
     return has_more
 
 
@@ -327,9 +367,13 @@ def _read_body(method: str, url: str, response: requests.Response) -> None:
 
 
 def _too_large(method: str, url: str, limit: int) -> NetworkError:
-    return NetworkError(f"the answer to {method} {url} is larger than {_size(limit)}, more than any API "
-                        "answer needs; it was not read", url=url, ambiguous=method in WRITE_METHODS,
-                        hint="check that the base URL points at the ElevenLabs API")
+    return NetworkError(
+        f"the answer to {method} {url} is larger than {_size(limit)}, more than any API "
+        "answer needs; it was not read",
+        url=url,
+        ambiguous=method in WRITE_METHODS,
+        hint="check that the base URL points at the ElevenLabs API",
+    )
 
 
 def _size(count: int) -> str:
@@ -338,9 +382,12 @@ def _size(count: int) -> str:
 
 def _redirected(method: str, url: str, response: requests.Response) -> NetworkError:
     target = response.headers.get("Location", "another address")
-    return NetworkError(f"{method} {url} was redirected ({response.status_code}) to {target}; agentsync does "
-                        "not follow redirects, so the API key stays with the host it was meant for",
-                        url=url, hint="use the base URL the redirect points at, if you trust it")
+    return NetworkError(
+        f"{method} {url} was redirected ({response.status_code}) to {target}; agentsync does "
+        "not follow redirects, so the API key stays with the host it was meant for",
+        url=url,
+        hint="use the base URL the redirect points at, if you trust it",
+    )
 
 
 def _decode(method: str, url: str, response: requests.Response) -> Any:
@@ -351,7 +398,8 @@ def _decode(method: str, url: str, response: requests.Response) -> Any:
     except ValueError:
         raise NetworkError(
             f"the answer to {method} {url} is not JSON ({_content_type(response)}, status {response.status_code})",
-            url=url, hint="check that the base URL points at the ElevenLabs API",
+            url=url,
+            hint="check that the base URL points at the ElevenLabs API",
         ) from None
 
 
@@ -361,12 +409,22 @@ def _content_type(response: requests.Response) -> str:
 
 def _failure(method: str, url: str, response: requests.Response) -> _Failure:
     status = response.status_code
-    error = api_error(method, url, status, response.text, _content_type(response),
-                      request_id=response.headers.get("x-request-id") or response.headers.get("request-id"))
+    error = api_error(
+        method,
+        url,
+        status,
+        response.text,
+        _content_type(response),
+        request_id=response.headers.get("x-request-id") or response.headers.get("request-id"),
+    )
     if status >= 500 and method in WRITE_METHODS:
         error.ambiguous = True
-    return _Failure(error, retryable=status in RETRYABLE_STATUSES, status=status,
-                    retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    return _Failure(
+        error,
+        retryable=status in RETRYABLE_STATUSES,
+        status=status,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    )
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -415,8 +473,11 @@ def parse_error_body(text: str) -> _Parsed | None:
 def _object_detail(detail: Mapping[str, Any]) -> _Parsed:
     code = detail.get("code") or detail.get("status")
     message = detail.get("message")
-    return _Parsed(message=str(message) if message else None, code=str(code) if code else None,
-                   request_id=_str_or_none(detail.get("request_id")))
+    return _Parsed(
+        message=str(message) if message else None,
+        code=str(code) if code else None,
+        request_id=_str_or_none(detail.get("request_id")),
+    )
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -431,8 +492,9 @@ def _field_error(item: Any) -> str:
     return f"{loc}: {msg}" if loc else str(msg)
 
 
-def api_error(method: str, url: str, status: int, text: str, content_type: str = "",
-              request_id: str | None = None) -> ApiError:
+def api_error(
+    method: str, url: str, status: int, text: str, content_type: str = "", request_id: str | None = None
+) -> ApiError:
     """The one-sentence error for an HTTP error answer."""
     parsed = parse_error_body(text)
     if parsed is None:
@@ -441,18 +503,28 @@ def api_error(method: str, url: str, status: int, text: str, content_type: str =
         return ApiError(detail, hint="check the base URL, or try again if the service is down")
     rid = parsed.request_id or request_id
     sentence, hint = _sentence(method, url, status, parsed, rid)
-    detail = ApiErrorDetail(status, method, url, sentence, request_id=rid, code=parsed.code,
-                            field_errors=list(parsed.field_errors))
+    detail = ApiErrorDetail(
+        status,
+        method,
+        url,
+        sentence,
+        request_id=rid,
+        code=parsed.code,
+        field_errors=list(parsed.field_errors),
+    )
     return ApiError(detail, hint=hint)
 
 
-def _sentence(method: str, url: str, status: int, parsed: _Parsed,
-              request_id: str | None) -> tuple[str, str | None]:
+def _sentence(
+    method: str, url: str, status: int, parsed: _Parsed, request_id: str | None
+) -> tuple[str, str | None]:
     said = f": {parsed.message}" if parsed.message else ""
     where = f"{method} {url}"
     if status == 401:
-        return (f"the API key was rejected (401) on {where}{said}",
-                "check the API key variable (ELEVENLABS_API_KEY or the environment's api_key_env)")
+        return (
+            f"the API key was rejected (401) on {where}{said}",
+            "check the API key variable (ELEVENLABS_API_KEY or the environment's api_key_env)",
+        )
     if status == 403:
         return f"the API key is not allowed to do {where} (403){said}", "ask a workspace admin for access"
     if status == 404:
@@ -460,11 +532,16 @@ def _sentence(method: str, url: str, status: int, parsed: _Parsed,
     if status == 422:
         return _validation_sentence(where, parsed), "fix the field in the agent or tag file"
     if status == 429:
-        return (f"the API is rate limiting {where} (429){said}",
-                "lower --concurrency or try again in a minute")
+        return (
+            f"the API is rate limiting {where} (429){said}",
+            "lower --concurrency or try again in a minute",
+        )
     if status >= 500:
         rid = f" (request id {request_id})" if request_id else ""
-        return f"the server failed with HTTP {status} on {where}{rid}{said}", "try again; if it keeps failing, quote the request id to ElevenLabs support"
+        return (
+            f"the server failed with HTTP {status} on {where}{rid}{said}",
+            "try again; if it keeps failing, quote the request id to ElevenLabs support",
+        )
     return f"the API refused {where} (HTTP {status}){said}", None
 
 
@@ -489,7 +566,11 @@ def network_error(method: str, url: str, exc: requests.RequestException, timeout
         message = f"could not connect to {url}: {_refusal_reason(exc)}"
     else:
         message = f"the connection to {url} was dropped before {method} got an answer"
-    hint = "check the base URL and the network" if not sent else "try again; agentsync re-reads the workspace first"
+    hint = (
+        "check the base URL and the network"
+        if not sent
+        else "try again; agentsync re-reads the workspace first"
+    )
     return NetworkError(message, url=url, hint=hint, ambiguous=ambiguous)
 
 

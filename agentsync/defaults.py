@@ -73,8 +73,9 @@ def fill_new(value: Any, before: Any, node: Mapping[str, Any] | None, depth: int
     return _fill_object(value, before if isinstance(before, dict) else None, target, depth)
 
 
-def _fill_object(value: dict[str, Any], before: dict[str, Any] | None, node: Mapping[str, Any],
-                 depth: int) -> dict[str, Any]:
+def _fill_object(
+    value: dict[str, Any], before: dict[str, Any] | None, node: Mapping[str, Any], depth: int
+) -> dict[str, Any]:
     props: Mapping[str, Any] = node.get("properties") or {}
     extra = node.get("additionalProperties")
     out = dict(value)

@@ -160,8 +160,9 @@ def _project(declared: Any, remote: Any, path: Path) -> Any:
     return view
 
 
-def managed_view(desired: Mapping[str, Any], remote: Mapping[str, Any], *,
-                 namespace: str | None = None) -> dict[str, Any]:
+def managed_view(
+    desired: Mapping[str, Any], remote: Mapping[str, Any], *, namespace: str | None = None
+) -> dict[str, Any]:
     """The part of ``remote`` (a full GET body, or the desired config itself) that ``desired`` manages.
 
     Only the writable fields ``desired`` declares appear, nested as declared; lists, free-form maps and
@@ -228,8 +229,9 @@ def expected_view(desired: Mapping[str, Any], *, namespace: str | None = None) -
 # --- the minimal PATCH body ---------------------------------------------------------------------------
 
 
-def _patch(desired: Mapping[str, Any], remote: Mapping[str, Any], expected: Mapping[str, Any],
-           path: Path) -> dict[str, Any]:
+def _patch(
+    desired: Mapping[str, Any], remote: Mapping[str, Any], expected: Mapping[str, Any], path: Path
+) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for key, new in desired.items():
         child = (*path, key)
@@ -243,8 +245,11 @@ def _patch(desired: Mapping[str, Any], remote: Mapping[str, Any], expected: Mapp
     return body
 
 
-def patch_body(desired_view: Mapping[str, Any], remote_view: Mapping[str, Any],
-               expected_view: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def patch_body(
+    desired_view: Mapping[str, Any],
+    remote_view: Mapping[str, Any],
+    expected_view: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The smallest PATCH body that turns ``remote_view`` into ``desired_view`` on a merging server.
 
     Only changed leaves, nested under their parents; a changed list, free-form map or ``workflow`` is

@@ -83,8 +83,14 @@ class UsageError(AgentsyncError):
 class ProjectError(AgentsyncError):
     """A project file is wrong in a way that stops loading; carries its location when known."""
 
-    def __init__(self, message: str, *, location: Location | None = None, hint: str | None = None,
-                 source_line: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location | None = None,
+        hint: str | None = None,
+        source_line: str | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.location = location
         self.source_line = source_line

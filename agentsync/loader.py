@@ -86,8 +86,12 @@ class Sources:
         return lines[location.line - 1].replace("\t", " ")
 
     def attach(self, problems: list[Problem]) -> list[Problem]:
-        return [p if p.location is None or p.source_line is not None
-                else replace(p, source_line=self.line(p.location)) for p in problems]
+        return [
+            p
+            if p.location is None or p.source_line is not None
+            else replace(p, source_line=self.line(p.location))
+            for p in problems
+        ]
 
 
 class Reader:
@@ -117,8 +121,11 @@ class Reader:
         try:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
-                self.error(where, f"{name} is {size / 1048576:.1f} MB; project files are limited to "
-                                  f"{MAX_FILE_BYTES // 1048576} MB")
+                self.error(
+                    where,
+                    f"{name} is {size / 1048576:.1f} MB; project files are limited to "
+                    f"{MAX_FILE_BYTES // 1048576} MB",
+                )
                 return None
             data = path.read_bytes()
         except OSError as exc:
@@ -133,8 +140,10 @@ class Reader:
             line = data.count(b"\n", 0, exc.start) + 1
             col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
             self.sources.remember(name, data.decode("utf-8", errors="replace"))
-            self.error(Location(name, line, col),
-                       f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8")
+            self.error(
+                Location(name, line, col),
+                f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8",
+            )
             return None
 
     def document(self, path: Path, *, allow_empty: bool = False) -> Document | None:
@@ -189,8 +198,9 @@ def _syntax_problem(exc: MarkedYAMLError, text: str, name: str) -> Problem:
     if "\t" in indent or "tab" in str(exc.problem or ""):
         tab_col = source.find("\t")
         column = tab_col + 1 if tab_col >= 0 else col + 1
-        return Problem(Location(name, line + 1, column),
-                       "tab character in indentation; YAML indents with spaces only")
+        return Problem(
+            Location(name, line + 1, column), "tab character in indentation; YAML indents with spaces only"
+        )
     detail = exc.problem or "syntax error"
     context = f" ({exc.context})" if exc.context else ""
     return Problem(Location(name, line + 1, col + 1), f"invalid YAML: {detail}{context}")
@@ -245,8 +255,9 @@ class _Converter:
             entry: JsonPath = (*path, key)
             if key in out:
                 first = self.locations[entry]
-                self.reader.error(_loc(self.name, key_node),
-                                  f"duplicate key '{key}' (first defined at line {first.line})")
+                self.reader.error(
+                    _loc(self.name, key_node), f"duplicate key '{key}' (first defined at line {first.line})"
+                )
                 continue
             self.locations[entry] = _loc(self.name, key_node)
             out[key] = self.convert(value_node, entry)
@@ -262,14 +273,18 @@ class _Converter:
                 merged.extend(e for s in sources if isinstance(s, MappingNode) for e in self._entries(s))
         names = {_key_name(k) for k, _ in own}
         extra = [(k, v) for k, v in merged if _key_name(k) not in names]
-        return own + [e for i, e in enumerate(extra) if _key_name(e[0]) not in {_key_name(k) for k, _ in extra[:i]}]
+        return own + [
+            e for i, e in enumerate(extra) if _key_name(e[0]) not in {_key_name(k) for k, _ in extra[:i]}
+        ]
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag or ""
         if tag == FILE_TAG:
             return self._include(node)
         if tag.startswith("!"):
-            self.reader.error(_loc(self.name, node), f"unknown tag {tag}; the only tag agentsync knows is !file")
+            self.reader.error(
+                _loc(self.name, node), f"unknown tag {tag}; the only tag agentsync knows is !file"
+            )
             return node.value
         return _construct(node)
 
@@ -282,12 +297,14 @@ class _Converter:
             self.reader.error(where, "!file needs a path, e.g. !file prompts/support-bot.md")
             return ""
         if not target.is_relative_to(self.reader.real_root):
-            self.reader.error(where, f"!file {node.value} leaves the project directory; "
-                                     "included files must be inside it")
+            self.reader.error(
+                where, f"!file {node.value} leaves the project directory; included files must be inside it"
+            )
             return ""
         if not target.exists():
-            self.reader.error(where, f"!file target {self.reader.rel(target_in(self.reader, target))} "
-                                     "does not exist")
+            self.reader.error(
+                where, f"!file target {self.reader.rel(target_in(self.reader, target))} does not exist"
+            )
             return ""
         return self.reader.read_text(target, where) or ""
 
@@ -348,8 +365,9 @@ def read_document(reader: Reader, path: Path, *, allow_empty: bool = False) -> D
         return None
 
 
-def interpolate(document: Document, context: templates.Context, *,
-                typed_root: str | None = None) -> tuple[Document, list[Problem]]:
+def interpolate(
+    document: Document, context: templates.Context, *, typed_root: str | None = None
+) -> tuple[Document, list[Problem]]:
     """The document with ``${var.*}`` and ``${env.*}`` resolved in every string value, and the
     problems of the placeholders that could not be (each at its ``file:line:col``).
 
@@ -408,7 +426,9 @@ def _typed(root: str | None, path: JsonPath, text: str) -> Any:
                 number = convert(text)
             except ValueError:
                 continue
-            return int(number) if kind == "number" and float(number).is_integer() and "." not in text else number
+            return (
+                int(number) if kind == "number" and float(number).is_integer() and "." not in text else number
+            )
     return text
 
 
@@ -421,8 +441,9 @@ def _dotted(path: JsonPath) -> str:
 # ------------------------------------------------------------------------------------------- projects
 
 
-def load_project(root: Path | str, *, environment: str | None = None,
-                 environ: Mapping[str, str] | None = None) -> Project:
+def load_project(
+    root: Path | str, *, environment: str | None = None, environ: Mapping[str, str] | None = None
+) -> Project:
     """Load and validate the project at ``root``; raise ValidationFailed if there is any error.
     Warnings (catalogue values the spec does not know) go to ``Project.warnings``. ``${env.*}`` reads
     ``environ`` (default: the process environment), and an unset one is an error here."""
@@ -454,14 +475,18 @@ def _per_environment(root: Path, names: list[str]) -> list[Problem]:
             key = (problem.location, problem.message, problem.severity)
             found.setdefault(key, []).append(name)
             problems.setdefault(key, problem)
-    out = [p if len(found[k]) == len(names) else replace(p, message=f"{p.message} (environment "
-                                                                      f"{', '.join(found[k])})")
-           for k, p in problems.items()]
+    out = [
+        p
+        if len(found[k]) == len(names)
+        else replace(p, message=f"{p.message} (environment {', '.join(found[k])})")
+        for k, p in problems.items()
+    ]
     return _ordered(out)
 
 
-def assemble(root: Path, environment: str | None,
-             environ: Mapping[str, str] | None = None) -> tuple[Project | None, list[Problem]]:
+def assemble(
+    root: Path, environment: str | None, environ: Mapping[str, str] | None = None
+) -> tuple[Project | None, list[Problem]]:
     """Read every project file and collect every problem; the project is None if it has no settings.
     ``environ`` None checks ``${env.*}`` by syntax only."""
     problems: list[Problem] = []
@@ -473,8 +498,9 @@ def assemble(root: Path, environment: str | None,
     settings = settings_from(settings_doc.value if not _has_errors(problems) else {})
     selected = _environment(reader, settings, environment, settings_doc)
     scope = [selected.namespace or settings.namespace] if selected else namespaces(settings)
-    context = templates.Context(selected.variables if selected else {}, environ,
-                                selected.name if selected else None)
+    context = templates.Context(
+        selected.variables if selected else {}, environ, selected.name if selected else None
+    )
     layers = _override_layers(settings_doc, selected.name if selected else None)
     agents = _agents(reader, scope, context, layers)
     problems.extend(_override_keys(settings_doc, agents))
@@ -508,8 +534,11 @@ def _settings_document(reader: Reader) -> Document | None:
     if document is None:
         return None
     if not isinstance(document.value, dict):
-        reader.error(document.location_of(()), f"{PROJECT_FILE} must be a mapping of settings "
-                                               f"(namespace, environments, ...), not {_kind(document.value)}")
+        reader.error(
+            document.location_of(()),
+            f"{PROJECT_FILE} must be a mapping of settings "
+            f"(namespace, environments, ...), not {_kind(document.value)}",
+        )
         return None
     before = len(reader.problems)
     reader.problems.extend(schema.check(document, schema.project_validator()))
@@ -525,12 +554,20 @@ def _settings_rules(document: Document) -> list[Problem]:
     known = value.get("environments") if isinstance(value.get("environments"), dict) else {}
     for name, env in known.items():
         if isinstance(env, dict) and "base_url" in env and "residency" in env:
-            problems.append(Problem(document.location_of(("environments", name, "residency")),
-                                    f"environments.{name}: set base_url or residency, not both"))
+            problems.append(
+                Problem(
+                    document.location_of(("environments", name, "residency")),
+                    f"environments.{name}: set base_url or residency, not both",
+                )
+            )
     default = value.get("default_environment")
     if isinstance(default, str) and default not in known:
-        problems.append(Problem(document.location_of(("default_environment",), value=True),
-                                f"default_environment: {_unknown_env(default, known)}"))
+        problems.append(
+            Problem(
+                document.location_of(("default_environment",), value=True),
+                f"default_environment: {_unknown_env(default, known)}",
+            )
+        )
     return problems
 
 
@@ -545,8 +582,10 @@ def _environment(reader: Reader, settings: Settings, name: str | None, doc: Docu
         return None
     found = settings.environments.get(chosen)
     if found is None and name is not None:
-        reader.error(doc.location_of(("environments",)) if settings.environments else None,
-                     _unknown_env(chosen, settings.environments))
+        reader.error(
+            doc.location_of(("environments",)) if settings.environments else None,
+            _unknown_env(chosen, settings.environments),
+        )
     return found
 
 
@@ -576,8 +615,9 @@ def agent_files(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _agents(reader: Reader, scope: list[str], context: templates.Context,
-            layers: list[Override]) -> dict[str, AgentDef]:
+def _agents(
+    reader: Reader, scope: list[str], context: templates.Context, layers: list[Override]
+) -> dict[str, AgentDef]:
     agents: dict[str, AgentDef] = {}
     documents: dict[str, Document] = {}
     _stray_files(reader)
@@ -607,10 +647,14 @@ def _reference_warnings(agents: dict[str, AgentDef], documents: dict[str, Docume
                 if name not in agents:
                     close = difflib.get_close_matches(name, list(agents), n=1)
                     hint = f"; did you mean '{close[0]}'?" if close else ""
-                    problems.append(Problem(document.location_of(path, value=True),
-                                            f"{_dotted(path)}: ${{agent.{name}.id}} names an agent no file "
-                                            f"declares; plan fails unless the workspace has it{hint}",
-                                            Severity.WARNING))
+                    problems.append(
+                        Problem(
+                            document.location_of(path, value=True),
+                            f"{_dotted(path)}: ${{agent.{name}.id}} names an agent no file "
+                            f"declares; plan fails unless the workspace has it{hint}",
+                            Severity.WARNING,
+                        )
+                    )
     return problems
 
 
@@ -632,10 +676,12 @@ def _override_layers(settings_doc: Document, environment: str | None) -> list[Ov
     if environment is None:
         return []
     base: JsonPath = ("environments", environment, "overrides", "agents")
-    entries = ((settings_doc.value.get("environments") or {}).get(environment) or {})
+    entries = (settings_doc.value.get("environments") or {}).get(environment) or {}
     table = (entries.get("overrides") or {}).get("agents") or {}
     ordered_keys = sorted(table, key=lambda k: k != "*")
-    return [Override(k, table[k], settings_doc, (*base, k)) for k in ordered_keys if isinstance(table[k], dict)]
+    return [
+        Override(k, table[k], settings_doc, (*base, k)) for k in ordered_keys if isinstance(table[k], dict)
+    ]
 
 
 def _override_keys(settings_doc: Document, agents: dict[str, AgentDef]) -> list[Problem]:
@@ -649,9 +695,13 @@ def _override_keys(settings_doc: Document, agents: dict[str, AgentDef]) -> list[
                 close = difflib.get_close_matches(key, list(agents), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 path = ("environments", name, "overrides", "agents", key)
-                problems.append(Problem(settings_doc.location_of(path),
-                                        f"environments.{name}.overrides.agents: no agent '{key}' in agents/{hint}",
-                                        Severity.WARNING))
+                problems.append(
+                    Problem(
+                        settings_doc.location_of(path),
+                        f"environments.{name}.overrides.agents: no agent '{key}' in agents/{hint}",
+                        Severity.WARNING,
+                    )
+                )
     return problems
 
 
@@ -678,14 +728,16 @@ def _value_at(value: Any, path: JsonPath) -> Any:
 
 def _move_locations(document: Document, layer: Override, here: JsonPath) -> None:
     for table in (document.locations, document.value_locations):
-        for stale in [p for p in table if p[:len(here)] == here]:
+        for stale in [p for p in table if p[: len(here)] == here]:
             del table[stale]
     prefix = (*layer.path, *here)
-    for source, target in ((layer.source.locations, document.locations),
-                           (layer.source.value_locations, document.value_locations)):
+    for source, target in (
+        (layer.source.locations, document.locations),
+        (layer.source.value_locations, document.value_locations),
+    ):
         for found, location in source.items():
-            if found[:len(prefix)] == prefix:
-                target[here + found[len(prefix):]] = location
+            if found[: len(prefix)] == prefix:
+                target[here + found[len(prefix) :]] = location
 
 
 def _stray_files(reader: Reader) -> None:
@@ -694,15 +746,23 @@ def _stray_files(reader: Reader) -> None:
         return
     for path in sorted(base.rglob("*.yml")):
         if path.relative_to(base).parts[0] != PROMPTS_DIR:
-            reader.problems.append(Problem(Location(reader.rel(path), 1, 1),
-                                           "ignored: agent files must end in .yaml", Severity.WARNING))
+            reader.problems.append(
+                Problem(
+                    Location(reader.rel(path), 1, 1),
+                    "ignored: agent files must end in .yaml",
+                    Severity.WARNING,
+                )
+            )
 
 
 def _agent_shape(reader: Reader, document: Document) -> bool:
     if isinstance(document.value, dict):
         return True
-    reader.error(document.location_of(()), "an agent file must be a mapping of agent fields "
-                                           f"(name, conversation_config, ...), not {_kind(document.value)}")
+    reader.error(
+        document.location_of(()),
+        "an agent file must be a mapping of agent fields "
+        f"(name, conversation_config, ...), not {_kind(document.value)}",
+    )
     return False
 
 
@@ -720,23 +780,31 @@ def _marker_problems(document: Document, scope: list[str]) -> list[Problem]:
     for index, tag in enumerate(tags if isinstance(tags, list) else []):
         for namespace in scope:
             if isinstance(tag, str) and tag.startswith(f"{namespace}:"):
-                problems.append(Problem(document.location_of(("tags", index), value=True),
-                                        f"tags[{index}]: '{tag}' looks like agentsync's ownership marker "
-                                        f"(namespace '{namespace}'); agentsync adds the marker itself, "
-                                        "remove it"))
+                problems.append(
+                    Problem(
+                        document.location_of(("tags", index), value=True),
+                        f"tags[{index}]: '{tag}' looks like agentsync's ownership marker "
+                        f"(namespace '{namespace}'); agentsync adds the marker itself, "
+                        "remove it",
+                    )
+                )
     return problems
 
 
 def _agent_def(key: str, document: Document) -> AgentDef:
     value = document.value
     config = {k: v for k, v in value.items() if k in WRITABLE_FIELDS}
-    locations = {p: loc for p, loc in document.locations.items()
-                 if not p or (p[0] in WRITABLE_FIELDS)}
-    return AgentDef(key=key, file=document.file, config=config, id=_text_or_none(value.get("id")),
-                    renamed_from=_text_or_none(value.get("renamed_from")), locations=locations,
-                    secrets={p: t for p, t in document.secrets.items() if p and p[0] in WRITABLE_FIELDS},
-                    references={p: t for p, t in document.references.items()
-                                if p and p[0] in WRITABLE_FIELDS})
+    locations = {p: loc for p, loc in document.locations.items() if not p or (p[0] in WRITABLE_FIELDS)}
+    return AgentDef(
+        key=key,
+        file=document.file,
+        config=config,
+        id=_text_or_none(value.get("id")),
+        renamed_from=_text_or_none(value.get("renamed_from")),
+        locations=locations,
+        secrets={p: t for p, t in document.secrets.items() if p and p[0] in WRITABLE_FIELDS},
+        references={p: t for p, t in document.references.items() if p and p[0] in WRITABLE_FIELDS},
+    )
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -748,19 +816,27 @@ def _cross_agent_rules(agents: dict[str, AgentDef], documents: dict[str, Documen
     problems: list[Problem] = []
     seen: dict[tuple[str, str], str] = {}
     for key, agent_def in agents.items():
-        claims = [("key", key.lower(), ()), ("id", agent_def.id, ("id",)),
-                  ("renamed_from", agent_def.renamed_from, ("renamed_from",))]
+        claims = [
+            ("key", key.lower(), ()),
+            ("id", agent_def.id, ("id",)),
+            ("renamed_from", agent_def.renamed_from, ("renamed_from",)),
+        ]
         for what, claim, path in claims:
             if claim is None:
                 continue
             other = seen.setdefault((what, claim), key)
             if other != key:
-                problems.append(Problem(documents[key].location_of(path, value=bool(path)),
-                                        _clash(what, claim, other)))
+                problems.append(
+                    Problem(documents[key].location_of(path, value=bool(path)), _clash(what, claim, other))
+                )
         if agent_def.renamed_from in agents:
-            problems.append(Problem(documents[key].location_of(("renamed_from",), value=True),
-                                    f"renamed_from: '{agent_def.renamed_from}' still has its own file "
-                                    f"(agents/{agent_def.renamed_from}.yaml); a rename moves the file"))
+            problems.append(
+                Problem(
+                    documents[key].location_of(("renamed_from",), value=True),
+                    f"renamed_from: '{agent_def.renamed_from}' still has its own file "
+                    f"(agents/{agent_def.renamed_from}.yaml); a rename moves the file",
+                )
+            )
     return problems
 
 
@@ -785,8 +861,10 @@ def _tags(reader: Reader, context: templates.Context) -> list[TagDef] | None:
     document, found = interpolate(document, context)
     reader.problems.extend(found)
     if not isinstance(document.value, list):
-        reader.error(document.location_of(()), f"{TAGS_FILE} must be a list of tags "
-                                               f"({{title, description}}), not {_kind(document.value)}")
+        reader.error(
+            document.location_of(()),
+            f"{TAGS_FILE} must be a list of tags ({{title, description}}), not {_kind(document.value)}",
+        )
         return []
     before = len(reader.problems)
     reader.problems.extend(schema.check(document, schema.tags_validator()))
@@ -812,7 +890,10 @@ def _tag_duplicates(document: Document) -> list[Problem]:
             first = seen.setdefault(value, index)
             if first != index:
                 line = document.location_of((first, field_name), value=True).line
-                problems.append(Problem(document.location_of((index, field_name), value=True),
-                                        f"[{index}].{field_name}: duplicate {field_name} '{value}' "
-                                        f"(first at line {line})"))
+                problems.append(
+                    Problem(
+                        document.location_of((index, field_name), value=True),
+                        f"[{index}].{field_name}: duplicate {field_name} '{value}' (first at line {line})",
+                    )
+                )
     return problems

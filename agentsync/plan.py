@@ -145,8 +145,9 @@ class Plan:
 # --- building -----------------------------------------------------------------------------------------
 
 
-def build_plan(project: Project, remote: RemoteState, *, prune: bool = False,
-               targets: Sequence[str] = ()) -> Plan:
+def build_plan(
+    project: Project, remote: RemoteState, *, prune: bool = False, targets: Sequence[str] = ()
+) -> Plan:
     """The plan that brings ``remote`` to what ``project`` declares. Pure: no I/O.
 
     Deletes only with ``prune``; ``targets`` (agent keys, ``tag:TITLE``) limit the plan, and an
@@ -202,7 +203,8 @@ def _check_share(plan: Plan, safety: SafetySettings) -> None:
     raise SafetyError(
         f"the plan updates or deletes {touched} of {plan.managed} managed resources, more than the "
         f"{safety.max_change_share:.0%} allowed by the safety settings",
-        hint="review the plan and re-run with --force if it is intended")
+        hint="review the plan and re-run with --force if it is intended",
+    )
 
 
 def _check_attached(plan: Plan) -> None:
@@ -211,8 +213,10 @@ def _check_attached(plan: Plan) -> None:
         return
     what = "; ".join(f"agent '{c.key}' ({', '.join(c.attached)})" for c in held)
     noun = "agent that has" if len(held) == 1 else "agents that have"
-    raise SafetyError(f"the plan deletes {len(held)} {noun} phone numbers or WhatsApp accounts attached: {what}",
-                      hint="detach them first, or re-run with --force to delete anyway")
+    raise SafetyError(
+        f"the plan deletes {len(held)} {noun} phone numbers or WhatsApp accounts attached: {what}",
+        hint="detach them first, or re-run with --force to delete anyway",
+    )
 
 
 # --- the plan file ------------------------------------------------------------------------------------
@@ -235,15 +239,19 @@ def _location_to_dict(location: Location | None) -> dict[str, Any] | None:
 # --- secrets: a plan file holds templates, never values -----------------------------------------------
 
 
-def rewrite_secrets(change: Change, new: Callable[[SecretRef], Any], old: Callable[[SecretRef], Any]) -> Change:
+def rewrite_secrets(
+    change: Change, new: Callable[[SecretRef], Any], old: Callable[[SecretRef], Any]
+) -> Change:
     """``change`` with the value of every secret path replaced: ``new`` on the side being written (the
     body, each field's new value, the JSON Patch values), ``old`` on the remote side."""
     if not change.secrets:
         return change
     secrets = change.secrets
     body = None if change.body is None else _rewrite(change.body, (), secrets, new)
-    changed = tuple(replace(fc, old=_rewrite(fc.old, fc.path, secrets, old), new=_rewrite(fc.new, fc.path, secrets, new))
-                    for fc in change.fields)
+    changed = tuple(
+        replace(fc, old=_rewrite(fc.old, fc.path, secrets, old), new=_rewrite(fc.new, fc.path, secrets, new))
+        for fc in change.fields
+    )
     patch = tuple(_rewrite_op(op, secrets, new) for op in change.json_patch)
     return replace(change, body=body, fields=changed, json_patch=patch)
 
@@ -252,8 +260,8 @@ def _rewrite(value: Any, base: Path, secrets: Sequence[SecretRef], fn: Callable[
     if value is ABSENT:
         return value
     for secret in secrets:
-        if secret.path[:len(base)] == base:
-            value = templates.replace_at(value, secret.path[len(base):], _constant(fn(secret)))
+        if secret.path[: len(base)] == base:
+            value = templates.replace_at(value, secret.path[len(base) :], _constant(fn(secret)))
     return value
 
 
@@ -261,10 +269,15 @@ def _constant(value: Any) -> Callable[[Any], Any]:
     return lambda _: value
 
 
-def _rewrite_op(op: Mapping[str, Any], secrets: Sequence[SecretRef], fn: Callable[[SecretRef], Any]) -> dict[str, Any]:
+def _rewrite_op(
+    op: Mapping[str, Any], secrets: Sequence[SecretRef], fn: Callable[[SecretRef], Any]
+) -> dict[str, Any]:
     if "value" not in op:
         return dict(op)
-    return {**op, "value": _rewrite(op["value"], templates.pointer_path(str(op.get("path", ""))), secrets, fn)}
+    return {
+        **op,
+        "value": _rewrite(op["value"], templates.pointer_path(str(op.get("path", ""))), secrets, fn),
+    }
 
 
 def conceal(change: Change) -> Change:
@@ -290,12 +303,16 @@ def _resolve_secret(change: Change, secret: SecretRef, context: templates.Contex
     try:
         value = templates.resolve(secret.template, context).value
     except templates.TemplateError as exc:
-        raise PlanFileError(f"the saved plan needs a secret for {where}: {exc.message}; nothing was written",
-                            hint="set it as it was when the plan was made") from None
+        raise PlanFileError(
+            f"the saved plan needs a secret for {where}: {exc.message}; nothing was written",
+            hint="set it as it was when the plan was made",
+        ) from None
     if templates.secret_hash(value) != secret.sha256:
-        raise PlanFileError(f"the secret for {where} ({secret.template}) differs from the one the plan was "
-                            "made with; nothing was written",
-                            hint="set the same value, or run `agentsync plan --out FILE` again")
+        raise PlanFileError(
+            f"the secret for {where} ({secret.template}) differs from the one the plan was "
+            "made with; nothing was written",
+            hint="set the same value, or run `agentsync plan --out FILE` again",
+        )
     return value
 
 
@@ -306,10 +323,16 @@ def _secret_to_dict(secret: SecretRef) -> dict[str, Any]:
 def _change_to_dict(change: Change) -> dict[str, Any]:
     change = conceal(change)
     out = {f.name: getattr(change, f.name) for f in fields(change)}
-    out.update(kind=change.kind.value, action=change.action.value, source=_location_to_dict(change.source),
-               fields=[_field_change_to_dict(fc) for fc in change.fields],
-               json_patch=list(change.json_patch), depends_on=list(change.depends_on),
-               attached=list(change.attached), secrets=[_secret_to_dict(s) for s in change.secrets])
+    out.update(
+        kind=change.kind.value,
+        action=change.action.value,
+        source=_location_to_dict(change.source),
+        fields=[_field_change_to_dict(fc) for fc in change.fields],
+        json_patch=list(change.json_patch),
+        depends_on=list(change.depends_on),
+        attached=list(change.attached),
+        secrets=[_secret_to_dict(s) for s in change.secrets],
+    )
     return out
 
 
@@ -317,8 +340,12 @@ def to_dict(plan: Plan) -> dict[str, Any]:
     """The plan as versioned JSON data (``format_version``): every field of Plan and Change, with
     secrets as their templates (see :func:`conceal`)."""
     out = {f.name: getattr(plan, f.name) for f in fields(plan)}
-    out.update(changes=[_change_to_dict(c) for c in plan.changes], warnings=list(plan.warnings),
-               meta=dict(plan.meta), format_version=plan.format_version)
+    out.update(
+        changes=[_change_to_dict(c) for c in plan.changes],
+        warnings=list(plan.warnings),
+        meta=dict(plan.meta),
+        format_version=plan.format_version,
+    )
     return out
 
 
@@ -332,14 +359,25 @@ def _location_from_dict(data: Mapping[str, Any] | None) -> Location | None:
 
 def _change_from_dict(data: Mapping[str, Any]) -> Change:
     return Change(
-        kind=Kind(data["kind"]), action=Action(data["action"]), key=data["key"], remote_id=data["remote_id"],
-        name=data["name"], fields=tuple(_field_change_from_dict(f) for f in data["fields"]),
-        method=data["method"], path=data["path"], body=data["body"],
-        json_patch=tuple(data["json_patch"]), fingerprint=data["fingerprint"],
-        source=_location_from_dict(data.get("source")), depends_on=tuple(data.get("depends_on", ())),
-        attached=tuple(data.get("attached", ())), previous_key=data.get("previous_key"),
-        secrets=tuple(SecretRef(tuple(s["path"]), str(s["template"]), str(s["sha256"]))
-                      for s in data.get("secrets", ())))
+        kind=Kind(data["kind"]),
+        action=Action(data["action"]),
+        key=data["key"],
+        remote_id=data["remote_id"],
+        name=data["name"],
+        fields=tuple(_field_change_from_dict(f) for f in data["fields"]),
+        method=data["method"],
+        path=data["path"],
+        body=data["body"],
+        json_patch=tuple(data["json_patch"]),
+        fingerprint=data["fingerprint"],
+        source=_location_from_dict(data.get("source")),
+        depends_on=tuple(data.get("depends_on", ())),
+        attached=tuple(data.get("attached", ())),
+        previous_key=data.get("previous_key"),
+        secrets=tuple(
+            SecretRef(tuple(s["path"]), str(s["template"]), str(s["sha256"])) for s in data.get("secrets", ())
+        ),
+    )
 
 
 def from_dict(data: Mapping[str, Any]) -> Plan:
@@ -348,20 +386,30 @@ def from_dict(data: Mapping[str, Any]) -> Plan:
         raise PlanFileError("the plan is not a JSON object")
     version = data.get("format_version")
     if version != PLAN_FORMAT_VERSION:
-        raise PlanFileError(f"the plan has format version {version!r}; this agentsync reads version "
-                            f"{PLAN_FORMAT_VERSION}", hint="re-run `agentsync plan --out FILE` with this version")
+        raise PlanFileError(
+            f"the plan has format version {version!r}; this agentsync reads version {PLAN_FORMAT_VERSION}",
+            hint="re-run `agentsync plan --out FILE` with this version",
+        )
     try:
         return _plan_from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise PlanFileError(f"the plan is malformed ({type(exc).__name__}: {exc})",
-                            hint="re-run `agentsync plan --out FILE`") from exc
+        raise PlanFileError(
+            f"the plan is malformed ({type(exc).__name__}: {exc})", hint="re-run `agentsync plan --out FILE`"
+        ) from exc
 
 
 def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
-    return Plan(changes=tuple(_change_from_dict(c) for c in data["changes"]), unchanged=int(data["unchanged"]),
-                managed=int(data["managed"]), namespace=data["namespace"], base_url=data["base_url"],
-                environment=data.get("environment"), warnings=tuple(data.get("warnings", ())),
-                format_version=int(data["format_version"]), meta=dict(data.get("meta") or {}))
+    return Plan(
+        changes=tuple(_change_from_dict(c) for c in data["changes"]),
+        unchanged=int(data["unchanged"]),
+        managed=int(data["managed"]),
+        namespace=data["namespace"],
+        base_url=data["base_url"],
+        environment=data.get("environment"),
+        warnings=tuple(data.get("warnings", ())),
+        format_version=int(data["format_version"]),
+        meta=dict(data.get("meta") or {}),
+    )
 
 
 def save(plan: Plan, path: str | os.PathLike[str]) -> None:
@@ -374,15 +422,18 @@ def load(path: str | os.PathLike[str]) -> Plan:
     try:
         text = FilePath(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PlanFileError(f"plan file {path} does not exist",
-                            hint="create it with `agentsync plan --out FILE`") from None
+        raise PlanFileError(
+            f"plan file {path} does not exist", hint="create it with `agentsync plan --out FILE`"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanFileError(f"cannot read plan file {path}: {exc}") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PlanFileError(f"plan file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})",
-                            hint="it may be truncated; re-run `agentsync plan --out FILE`") from exc
+        raise PlanFileError(
+            f"plan file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})",
+            hint="it may be truncated; re-run `agentsync plan --out FILE`",
+        ) from exc
     try:
         return from_dict(data)
     except PlanFileError as exc:

@@ -216,15 +216,16 @@ def _strip(value: Any, default: Any, node: Mapping[str, Any] | None) -> Any:
 # Which declared fields an existing file keeps.
 
 
-def merge_declared(declared: Any, full: Mapping[str, Any], chosen: Mapping[str, Any],
-                   node: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def merge_declared(
+    declared: Any, full: Mapping[str, Any], chosen: Mapping[str, Any], node: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The new content of an existing file: every field it already declares, with its remote value
     (a managed field stays managed even when it now equals the default), plus what ``chosen`` adds."""
     out: dict[str, Any] = {}
     for key in declared if isinstance(declared, Mapping) else ():
         if key not in full:
             continue
-        child = (_top_schema()["properties"].get(key) if node is None else _child(node, full, key))
+        child = _top_schema()["properties"].get(key) if node is None else _child(node, full, key)
         inner = declared[key]
         if isinstance(inner, Mapping) and isinstance(full[key], Mapping) and not _atomic_at(node, key, child):
             out[key] = merge_declared(inner, full[key], _sub(chosen, key), child)
@@ -267,7 +268,8 @@ def yaml_engine(*, top_level_list: bool = False) -> Any:
     else:
         engine.indent(mapping=2, sequence=4, offset=2)
     engine.representer.add_representer(
-        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
     return engine
 
 
@@ -363,8 +365,9 @@ def resolve_placeholder(name: str, variables: Mapping[str, str]) -> str | None:
     return None if found.references else found.value
 
 
-def placeholder_holds(template: str, remote: Any, variables: Mapping[str, str],
-                      agent_ids: Mapping[str, str] | None = None) -> bool:
+def placeholder_holds(
+    template: str, remote: Any, variables: Mapping[str, str], agent_ids: Mapping[str, str] | None = None
+) -> bool:
     """Whether a string with ``${...}`` placeholders in a file still stands for the remote value: it
     resolves as plan would resolve it (variables, the environment, agent ids) to exactly ``remote``.
     Otherwise the remote value replaces the template, since the file must say what the workspace holds."""
@@ -419,8 +422,8 @@ class Editor:
     def _replace_list(self, old: Any, value: Sequence[Any]) -> Any:
         for index, item in enumerate(value[: len(old)]):
             old[index] = self.replace(old[index], item)
-        del old[len(value):]
-        old.extend(self.new(v) for v in value[len(old):])
+        del old[len(value) :]
+        old.extend(self.new(v) for v in value[len(old) :])
         return old
 
 
@@ -460,8 +463,9 @@ def prompt_ref(key: str, content: str) -> FileRef:
     return FileRef("../" * depth + f"prompts/{key}.md", content)
 
 
-def agent_target(source: AgentSource, namespace: str, options: PullOptions,
-                 declared: Mapping[str, Any] | None) -> dict[str, Any]:
+def agent_target(
+    source: AgentSource, namespace: str, options: PullOptions, declared: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """The plain content of the agent file: chosen fields, declared fields kept, prompt maybe a file."""
     from agentsync.emulator.defaults import agent_defaults
 
@@ -492,8 +496,14 @@ def _set_path(value: dict[str, Any], path: Sequence[str], new: Any) -> None:
     value[path[-1]] = new
 
 
-def render_agent(root: Path, source: AgentSource, namespace: str, options: PullOptions,
-                 variables: Mapping[str, str], agent_ids: Mapping[str, str] | None = None) -> dict[Path, str]:
+def render_agent(
+    root: Path,
+    source: AgentSource,
+    namespace: str,
+    options: PullOptions,
+    variables: Mapping[str, str],
+    agent_ids: Mapping[str, str] | None = None,
+) -> dict[Path, str]:
     """Every file one agent needs, path -> new text: the agent file, plus any ``!file`` targets.
     ``agent_ids`` (key -> id) lets a ``${agent.KEY.id}`` in the file stand for the id it resolves to."""
     path = agent_path(root, source.key)
@@ -514,11 +524,15 @@ def _load_mapping(path: Path) -> Any:
     try:
         document = yaml_engine().load(path.read_text(encoding="utf-8"))
     except YAMLError as exc:
-        raise PullError(f"cannot merge into {path}: it is not valid YAML ({exc.__class__.__name__})",
-                        hint="fix or delete the file and pull again") from exc
+        raise PullError(
+            f"cannot merge into {path}: it is not valid YAML ({exc.__class__.__name__})",
+            hint="fix or delete the file and pull again",
+        ) from exc
     if not isinstance(document, Mapping):
-        raise PullError(f"cannot merge into {path}: it does not hold a mapping of fields",
-                        hint="fix or delete the file and pull again")
+        raise PullError(
+            f"cannot merge into {path}: it does not hold a mapping of fields",
+            hint="fix or delete the file and pull again",
+        )
     return document
 
 
@@ -546,9 +560,11 @@ def _check_titles(tags: Sequence[Mapping[str, Any]]) -> None:
     seen: dict[str, str] = {}
     for tag in tags:
         if tag["title"] in seen:
-            raise PullError(f"two conversation tags are titled {tag['title']!r} "
-                            f"({seen[tag['title']]} and {tag['tag_id']}); tags.yaml matches tags by title",
-                            hint="rename or delete one of them in the workspace, then pull again")
+            raise PullError(
+                f"two conversation tags are titled {tag['title']!r} "
+                f"({seen[tag['title']]} and {tag['tag_id']}); tags.yaml matches tags by title",
+                hint="rename or delete one of them in the workspace, then pull again",
+            )
         seen[tag["title"]] = str(tag["tag_id"])
 
 
@@ -584,8 +600,10 @@ def _load_tags(path: Path) -> Any:
     try:
         return yaml_engine(top_level_list=True).load(path.read_text(encoding="utf-8"))
     except YAMLError as exc:
-        raise PullError(f"cannot merge into {path}: it is not valid YAML ({exc.__class__.__name__})",
-                        hint="fix or delete the file and pull again") from exc
+        raise PullError(
+            f"cannot merge into {path}: it is not valid YAML ({exc.__class__.__name__})",
+            hint="fix or delete the file and pull again",
+        ) from exc
 
 
 def _match_tag(entry: Any, tags: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -593,7 +611,8 @@ def _match_tag(entry: Any, tags: Sequence[Mapping[str, Any]]) -> Mapping[str, An
         return None
     for tag in tags:
         if ("id" in entry and tag["tag_id"] == entry["id"]) or (
-                "id" not in entry and tag["title"] == entry.get("title")):
+            "id" not in entry and tag["title"] == entry.get("title")
+        ):
             return tag
     return None
 
@@ -647,13 +666,21 @@ def _one_owner(key: str, ids: list[str], namespace: str) -> str:
     if len(ids) > 1:
         from agentsync.errors import IdentityError
 
-        raise IdentityError(f"agents {', '.join(ids)} all carry the marker {namespace}:{key}",
-                            hint="delete or untag the extra agents in the workspace; agentsync never guesses")
+        raise IdentityError(
+            f"agents {', '.join(ids)} all carry the marker {namespace}:{key}",
+            hint="delete or untag the extra agents in the workspace; agentsync never guesses",
+        )
     return ids[0]
 
 
-def select_by_keys(keys: Iterable[str], owners: Mapping[str, list[str]], declared_ids: Mapping[str, str],
-                   namespace: str, *, strict: bool) -> tuple[list[Selected], list[str]]:
+def select_by_keys(
+    keys: Iterable[str],
+    owners: Mapping[str, list[str]],
+    declared_ids: Mapping[str, str],
+    namespace: str,
+    *,
+    strict: bool,
+) -> tuple[list[Selected], list[str]]:
     """The agents for these keys: by marker, else by the file's ``id:``. A key with neither is an error
     when asked for by name (``strict``) and skipped otherwise (apply has not created it yet)."""
     chosen: list[Selected] = []
@@ -664,15 +691,22 @@ def select_by_keys(keys: Iterable[str], owners: Mapping[str, list[str]], declare
         elif key in declared_ids:
             chosen.append(Selected(key, declared_ids[key], False))
         elif strict:
-            raise UsageError(f"no agent in the workspace carries the marker {namespace}:{key}",
-                             hint="use --all or --search to pull agents agentsync does not manage yet")
+            raise UsageError(
+                f"no agent in the workspace carries the marker {namespace}:{key}",
+                hint="use --all or --search to pull agents agentsync does not manage yet",
+            )
         else:
             skipped.append(key)
     return chosen, skipped
 
 
-def select_listed(summaries: Iterable[Mapping[str, Any]], owners: Mapping[str, list[str]],
-                  declared_ids: Mapping[str, str], namespace: str, taken: set[str]) -> list[Selected]:
+def select_listed(
+    summaries: Iterable[Mapping[str, Any]],
+    owners: Mapping[str, list[str]],
+    declared_ids: Mapping[str, str],
+    namespace: str,
+    taken: set[str],
+) -> list[Selected]:
     """Every listed agent: owned ones under their key, adopted-by-file ones under that file's key,
     the rest under a new key made from the name."""
     by_id = {agent_id: key for key, agent_id in declared_ids.items()}
@@ -750,8 +784,15 @@ def pull(client: Client, project: Project, options: PullOptions, *, dry_run: boo
     if not dry_run:
         write_files({p: t for p, t in files.items() if _action(p, t) is not FileAction.UNCHANGED})
     adopted = tuple(s.key for s in selected if not s.owned)
-    return PullResult(changes, tuple(s.key for s in selected), adopted, tuple(skipped), tag_count,
-                      dry_run, dict(client.stats))
+    return PullResult(
+        changes,
+        tuple(s.key for s in selected),
+        adopted,
+        tuple(skipped),
+        tag_count,
+        dry_run,
+        dict(client.stats),
+    )
 
 
 def _variables(project: Project) -> Mapping[str, str]:
@@ -767,10 +808,15 @@ def _select(client: Client, project: Project, options: PullOptions) -> tuple[lis
         keys = options.keys or tuple(project.agents)
         chosen, skipped = select_by_keys(keys, owners, declared_ids, namespace, strict=bool(options.keys))
     else:
-        listed = _searched(client, options.search) if options.search else [
-            *active, *(s for s in archived if _owned(s, namespace) is not None)]
-        chosen, skipped = select_listed(listed, owners, declared_ids, namespace,
-                                        set(project.agents) | set(owners)), []
+        listed = (
+            _searched(client, options.search)
+            if options.search
+            else [*active, *(s for s in archived if _owned(s, namespace) is not None)]
+        )
+        chosen, skipped = (
+            select_listed(listed, owners, declared_ids, namespace, set(project.agents) | set(owners)),
+            [],
+        )
     _check_keys(chosen)
     return chosen, skipped
 
@@ -803,11 +849,16 @@ def _check_keys(chosen: Sequence[Selected]) -> None:
     seen: dict[str, str] = {}
     for item in chosen:
         if not KEY_PATTERN.fullmatch(item.key) or ".." in item.key.split("/"):
-            raise PullError(f"agent {item.agent_id} has the key {item.key!r}, which is not a safe file name",
-                            hint="fix the agent's marker tag in the workspace")
+            raise PullError(
+                f"agent {item.agent_id} has the key {item.key!r}, which is not a safe file name",
+                hint="fix the agent's marker tag in the workspace",
+            )
         if item.key in seen:
-            raise PullError(f"agents {seen[item.key]} and {item.agent_id} would both be written to "
-                            f"agents/{item.key}.yaml", hint="remove the id: that points at one of them")
+            raise PullError(
+                f"agents {seen[item.key]} and {item.agent_id} would both be written to "
+                f"agents/{item.key}.yaml",
+                hint="remove the id: that points at one of them",
+            )
         seen[item.key] = item.agent_id
 
 
@@ -844,7 +895,9 @@ def write_files(files: Mapping[Path, str]) -> None:
     except OSError as exc:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
-        raise PullError(f"could not write {getattr(exc, 'filename', None) or 'a file'}: {exc.strerror}",
-                        hint="nothing was changed; fix the permissions or free space and pull again") from exc
+        raise PullError(
+            f"could not write {getattr(exc, 'filename', None) or 'a file'}: {exc.strerror}",
+            hint="nothing was changed; fix the permissions or free space and pull again",
+        ) from exc
     for temporary, path in staged:
         os.replace(temporary, path)

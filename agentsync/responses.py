@@ -13,8 +13,15 @@ from typing import Any
 
 from agentsync.errors import NetworkError
 
-_KIND = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-         float: "a number", type(None): "null"}
+_KIND = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
 
 
 def _shape(value: Any) -> str:
@@ -22,8 +29,11 @@ def _shape(value: Any) -> str:
 
 
 def _wrong(url: str, what: str) -> NetworkError:
-    return NetworkError(f"the answer from {url} is not what the API sends: {what}", url=url,
-                        hint="check that the base URL points at the ElevenLabs API, or try again")
+    return NetworkError(
+        f"the answer from {url} is not what the API sends: {what}",
+        url=url,
+        hint="check that the base URL points at the ElevenLabs API, or try again",
+    )
 
 
 def _object(value: Any, url: str, what: str) -> Mapping[str, Any]:
@@ -32,8 +42,9 @@ def _object(value: Any, url: str, what: str) -> Mapping[str, Any]:
     return value
 
 
-def _field(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], url: str, what: str,
-           *, required: bool) -> None:
+def _field(
+    body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], url: str, what: str, *, required: bool
+) -> None:
     if key not in body:
         if required:
             raise _wrong(url, f"{what} has no {key!r}")

@@ -24,8 +24,15 @@ from agentsync.resources import agent
 if TYPE_CHECKING:
     from agentsync.loader import Document, JsonPath
 
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "true or false", "null": "null"}
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 @lru_cache(maxsize=1)
@@ -132,8 +139,13 @@ def _kind_of(alternative: dict[str, Any]) -> str | None:
 def _describe(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]
-    kind: dict[type, str] = {dict: "a mapping", list: "a list", str: "the string", int: "the integer",
-                             float: "the number"}
+    kind: dict[type, str] = {
+        dict: "a mapping",
+        list: "a list",
+        str: "the string",
+        int: "the integer",
+        float: "the number",
+    }
     name = kind.get(type(value), type(value).__name__)
     return name if isinstance(value, (dict, list)) else f"{name} {_short(value)}"
 
@@ -211,7 +223,9 @@ def read_only_message(path: JsonPath) -> str | None:
     """The specific message for a read-only or deprecated field of an agent file, or None."""
     name = dotted(path)
     if path == ("agent_id",):
-        return "agent_id is read-only (the server assigns it); to adopt an existing agent, write its id as `id:`"
+        return (
+            "agent_id is read-only (the server assigns it); to adopt an existing agent, write its id as `id:`"
+        )
     if len(path) == 1 and path[0] in agent.READ_ONLY_FIELDS:
         return f"{name} is read-only (the server sets it); agentsync never writes it, remove it from the file"
     if path[-2:] == ("prompt", "tools") and "conversation_config" in path:
@@ -242,6 +256,7 @@ _ASR_PATHS: tuple[JsonPath, ...] = (
 @lru_cache(maxsize=1)
 def catalogues() -> tuple[tuple[str, tuple[JsonPath, ...], tuple[str, ...]], ...]:
     """(what, path patterns, known values) for every open catalogue; ``*`` matches any key or index."""
+
     def known(name: str) -> tuple[str, ...]:
         return tuple(spec.schema(name)["enum"])
 
@@ -278,7 +293,9 @@ def catalogue_warnings(document: Document) -> list[Problem]:
     return warnings
 
 
-def _catalogue_warning(document: Document, path: JsonPath, value: str, what: str, known: list[str]) -> Problem:
+def _catalogue_warning(
+    document: Document, path: JsonPath, value: str, what: str, known: list[str]
+) -> Problem:
     message = f"{dotted(path)}: '{value}' is not a known {what}; it is accepted as written"
     close = difflib.get_close_matches(value, known, n=1, cutoff=0.8)
     if close:

@@ -141,10 +141,16 @@ def _agent_schema() -> dict[str, Any]:
     defs = _defs(reachable([spec.AGENT_CREATE_BODY]))
     defs[spec.WORKFLOW_INPUT]["properties"]["nodes"] = _clean(nodes)
     properties = _clean(body["properties"])
-    properties["id"] = {"description": "Adopt this existing agent instead of creating one.",
-                        "type": "string", "minLength": 1}
-    properties["renamed_from"] = {"description": "The key this agent had before its file was renamed.",
-                                  "type": "string", "minLength": 1}
+    properties["id"] = {
+        "description": "Adopt this existing agent instead of creating one.",
+        "type": "string",
+        "minLength": 1,
+    }
+    properties["renamed_from"] = {
+        "description": "The key this agent had before its file was renamed.",
+        "type": "string",
+        "minLength": 1,
+    }
     return {
         "$schema": DIALECT,
         "title": "agentsync agent file",
@@ -162,18 +168,31 @@ def tags_schema() -> dict[str, Any]:
     item = {
         "type": "object",
         "properties": {
-            "title": {"description": create["title"].get("description", "The tag's title."),
-                      "type": "string", "minLength": 1, "maxLength": tag.TITLE_MAX},
-            "description": {"description": "What the tag means.",
-                            "anyOf": [{"type": "string", "maxLength": tag.DESCRIPTION_MAX}, {"type": "null"}]},
-            "id": {"description": "Match this existing tag by id (a rename is then an update).",
-                   "type": "string", "minLength": 1},
+            "title": {
+                "description": create["title"].get("description", "The tag's title."),
+                "type": "string",
+                "minLength": 1,
+                "maxLength": tag.TITLE_MAX,
+            },
+            "description": {
+                "description": "What the tag means.",
+                "anyOf": [{"type": "string", "maxLength": tag.DESCRIPTION_MAX}, {"type": "null"}],
+            },
+            "id": {
+                "description": "Match this existing tag by id (a rename is then an update).",
+                "type": "string",
+                "minLength": 1,
+            },
         },
         "required": ["title"],
         "additionalProperties": False,
     }
-    return {"$schema": DIALECT, "title": "agentsync conversation tags (tags.yaml)",
-            "type": "array", "items": item}
+    return {
+        "$schema": DIALECT,
+        "title": "agentsync conversation tags (tags.yaml)",
+        "type": "array",
+        "items": item,
+    }
 
 
 def _environment_schema() -> dict[str, Any]:
@@ -181,15 +200,31 @@ def _environment_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "base_url": {"description": "API base URL; overrides residency.", "type": "string",
-                         "pattern": "^https?://"},
-            "residency": {"description": "Data residency region of the workspace.", "enum": sorted(RESIDENCIES)},
-            "api_key_env": {"description": "Environment variable that holds the API key.", "type": "string",
-                            "pattern": ENV_VAR_PATTERN},
-            "namespace": {"description": "Ownership namespace in this environment.", "type": "string",
-                          "pattern": NAME_PATTERN},
-            "variables": {"description": "Values for ${var.NAME} in project files.", "type": "object",
-                          "propertyNames": {"pattern": ENV_VAR_PATTERN}, "additionalProperties": scalar},
+            "base_url": {
+                "description": "API base URL; overrides residency.",
+                "type": "string",
+                "pattern": "^https?://",
+            },
+            "residency": {
+                "description": "Data residency region of the workspace.",
+                "enum": sorted(RESIDENCIES),
+            },
+            "api_key_env": {
+                "description": "Environment variable that holds the API key.",
+                "type": "string",
+                "pattern": ENV_VAR_PATTERN,
+            },
+            "namespace": {
+                "description": "Ownership namespace in this environment.",
+                "type": "string",
+                "pattern": NAME_PATTERN,
+            },
+            "variables": {
+                "description": "Values for ${var.NAME} in project files.",
+                "type": "object",
+                "propertyNames": {"pattern": ENV_VAR_PATTERN},
+                "additionalProperties": scalar,
+            },
             "overrides": _overrides_schema(),
         },
         "additionalProperties": False,
@@ -202,8 +237,9 @@ def _overrides_schema() -> dict[str, Any]:
     agent = {"type": "object"}
     return {
         "description": "Fields merged onto definitions in this environment: mappings merge, anything "
-                       "else replaces. `*` applies to every agent, a key to one agent.",
-        "type": "object", "additionalProperties": False,
+        "else replaces. `*` applies to every agent, a key to one agent.",
+        "type": "object",
+        "additionalProperties": False,
         "properties": {"agents": {"type": "object", "additionalProperties": agent}},
     }
 
@@ -215,17 +251,39 @@ def project_schema() -> dict[str, Any]:
         "title": "agentsync project settings (agentsync.yaml)",
         "type": "object",
         "properties": {
-            "namespace": {"description": "Ownership namespace: agents are marked <namespace>:<key>.",
-                          "type": "string", "pattern": NAME_PATTERN, "maxLength": 64},
-            "default_environment": {"description": "The environment used when none is given.", "type": "string"},
-            "environments": {"type": "object", "propertyNames": {"pattern": NAME_PATTERN},
-                             "additionalProperties": {"$ref": "#/$defs/environment"}},
-            "tags": {"type": "object", "additionalProperties": False, "properties": {
-                "authoritative": {"description": "Let --prune delete conversation tags not in tags.yaml.",
-                                  "type": "boolean"}}},
-            "safety": {"type": "object", "additionalProperties": False, "properties": {
-                "max_change_share": {"type": "number", "minimum": 0, "maximum": 1},
-                "min_managed": {"type": "integer", "minimum": 0}}},
+            "namespace": {
+                "description": "Ownership namespace: agents are marked <namespace>:<key>.",
+                "type": "string",
+                "pattern": NAME_PATTERN,
+                "maxLength": 64,
+            },
+            "default_environment": {
+                "description": "The environment used when none is given.",
+                "type": "string",
+            },
+            "environments": {
+                "type": "object",
+                "propertyNames": {"pattern": NAME_PATTERN},
+                "additionalProperties": {"$ref": "#/$defs/environment"},
+            },
+            "tags": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "authoritative": {
+                        "description": "Let --prune delete conversation tags not in tags.yaml.",
+                        "type": "boolean",
+                    }
+                },
+            },
+            "safety": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "max_change_share": {"type": "number", "minimum": 0, "maximum": 1},
+                    "min_managed": {"type": "integer", "minimum": 0},
+                },
+            },
         },
         "additionalProperties": False,
         "$defs": {"environment": _environment_schema()},

@@ -52,7 +52,7 @@ def schema(name: str) -> dict[str, Any]:
 def ref_name(ref: str) -> str:
     if not ref.startswith(REF_PREFIX):
         raise ValueError(f"not a component reference: {ref}")
-    return ref[len(REF_PREFIX):]
+    return ref[len(REF_PREFIX) :]
 
 
 def deref(node: Mapping[str, Any]) -> dict[str, Any]:

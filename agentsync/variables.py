@@ -63,12 +63,14 @@ def parse(text: str) -> list[Part]:
     parts: list[Part] = []
     last = 0
     for match in _TOKEN.finditer(text):
-        parts.append(text[last:match.start()])
+        parts.append(text[last : match.start()])
         if match.group(0) == "$${":
             parts.append("${")
         elif match.group(1) is None:
-            raise TemplateError(f"'{text[match.start():match.start() + 20]}' opens a placeholder that is "
-                                "never closed; write $${ for a literal ${")
+            raise TemplateError(
+                f"'{text[match.start() : match.start() + 20]}' opens a placeholder that is "
+                "never closed; write $${ for a literal ${"
+            )
         else:
             parts.append(_placeholder(match.group(1)))
         last = match.end()
@@ -79,14 +81,18 @@ def parse(text: str) -> list[Part]:
 def _placeholder(inner: str) -> Placeholder:
     scope, dot, rest = inner.partition(".")
     if not dot or scope not in SCOPES:
-        raise TemplateError(f"unknown placeholder ${{{inner}}}: placeholders are ${{var.NAME}}, "
-                            "${env.NAME} or ${agent.KEY.id}")
+        raise TemplateError(
+            f"unknown placeholder ${{{inner}}}: placeholders are ${{var.NAME}}, "
+            "${env.NAME} or ${agent.KEY.id}"
+        )
     if scope == "agent":
         return _agent_placeholder(inner, rest)
     name, sep, default = rest.partition(":-")
     if not _NAME.fullmatch(name) or (sep and scope != "env"):
-        raise TemplateError(f"malformed placeholder ${{{inner}}}: expected ${{{scope}.NAME}}"
-                            + (" or ${env.NAME:-default}" if scope == "env" else ""))
+        raise TemplateError(
+            f"malformed placeholder ${{{inner}}}: expected ${{{scope}.NAME}}"
+            + (" or ${env.NAME:-default}" if scope == "env" else "")
+        )
     return Placeholder(scope, name, default if sep else None)
 
 
@@ -136,8 +142,10 @@ def _join(parts: list[Part], values: list[str], templated: bool) -> str:
     # (written as ``$${``, or inside a variable's value) must stay escaped until the reference resolves.
     if not templated:
         return "".join(values)
-    return "".join(p.text if isinstance(p, Placeholder) and p.scope == "agent" else _escape(v)
-                   for p, v in zip(parts, values, strict=True))
+    return "".join(
+        p.text if isinstance(p, Placeholder) and p.scope == "agent" else _escape(v)
+        for p, v in zip(parts, values, strict=True)
+    )
 
 
 def _escape(literal: str) -> str:
@@ -161,11 +169,14 @@ def _variable(name: str, context: Context) -> str:
     if name in context.variables:
         return context.variables[name]
     if context.environment is None:
-        raise TemplateError(f"${{var.{name}}} needs an environment: none is selected and agentsync.yaml "
-                            "has no default_environment (use -e NAME)")
+        raise TemplateError(
+            f"${{var.{name}}} needs an environment: none is selected and agentsync.yaml "
+            "has no default_environment (use -e NAME)"
+        )
     known = ", ".join(sorted(context.variables)) or "none"
-    raise TemplateError(f"${{var.{name}}} is not defined in environment '{context.environment}' "
-                        f"(its variables: {known})")
+    raise TemplateError(
+        f"${{var.{name}}} is not defined in environment '{context.environment}' (its variables: {known})"
+    )
 
 
 def secret_hash(value: str) -> str:
@@ -220,7 +231,7 @@ def find_cycle(edges: Mapping[str, tuple[str, ...]]) -> list[str] | None:
         stack.append(node)
         for nxt in edges.get(node, ()):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (found := visit(nxt)) is not None:
                 return found
         stack.pop()

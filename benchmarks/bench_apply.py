@@ -26,8 +26,11 @@ def write_project(root: Path, agents: int, greeting: str) -> None:
     (root / "agents").mkdir(parents=True, exist_ok=True)
     (root / "agentsync.yaml").write_text("namespace: bench\nsafety: {max_change_share: 1.0}\n")
     for i in range(agents):
-        config = {"name": f"Agent {i}", "tags": ["bench"],
-                  "conversation_config": {"agent": {"first_message": f"{greeting} {i}"}}}
+        config = {
+            "name": f"Agent {i}",
+            "tags": ["bench"],
+            "conversation_config": {"agent": {"first_message": f"{greeting} {i}"}},
+        }
         (root / "agents" / f"agent-{i:03d}.yaml").write_text(json.dumps(config))
 
 
@@ -44,8 +47,11 @@ def phase(client: Client, root: Path) -> tuple[float, ApplyReport, dict[str, int
 def run(agents: int, latency: float, concurrency: int) -> list[str]:
     rows = []
     config = EmulatorConfig(faults=Faults(latency=latency))
-    with tempfile.TemporaryDirectory() as tmp, Emulator(config) as emulator, \
-            Client(emulator.url, ADMIN_KEY, concurrency=concurrency) as client:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Emulator(config) as emulator,
+        Client(emulator.url, ADMIN_KEY, concurrency=concurrency) as client,
+    ):
         root = Path(tmp)
         for name, greeting in (("create", "Hello"), ("update", "Welcome back")):
             write_project(root, agents, greeting)

@@ -86,10 +86,24 @@ def product_rows(emu: EmulatorProcess, args: argparse.Namespace) -> list[list[An
     write_ideal = 2 * rounds * args.latency
     body_bytes = _mean_bytes([c.body or {} for c in plan.changes])
     return [
-        ["freshness check (GET by id)", _total(before, middle), args.agents,
-         fresh.timing.wall, fresh_ideal, ratio(fresh.timing.wall, fresh_ideal), "-"],
-        [f"apply writes (concurrency {args.concurrency})", _total(middle, after), 2 * args.agents,
-         wrote.timing.wall, write_ideal, ratio(wrote.timing.wall, write_ideal), body_bytes],
+        [
+            "freshness check (GET by id)",
+            _total(before, middle),
+            args.agents,
+            fresh.timing.wall,
+            fresh_ideal,
+            ratio(fresh.timing.wall, fresh_ideal),
+            "-",
+        ],
+        [
+            f"apply writes (concurrency {args.concurrency})",
+            _total(middle, after),
+            2 * args.agents,
+            wrote.timing.wall,
+            write_ideal,
+            ratio(wrote.timing.wall, write_ideal),
+            body_bytes,
+        ],
     ]
 
 
@@ -118,8 +132,15 @@ def baseline_row(emu: EmulatorProcess, args: argparse.Namespace) -> list[Any]:
                 client.get(f"{AGENTS_PATH}/{change.remote_id}")
         after = emu.requests()
     ideal = 2 * math.ceil(args.agents / args.concurrency) * args.latency
-    return ["baseline (sequential, whole configs)", _total(before, after), 2 * args.agents, watch.timing.wall,
-            ideal, ratio(watch.timing.wall, ideal), _mean_bytes(bodies)]
+    return [
+        "baseline (sequential, whole configs)",
+        _total(before, after),
+        2 * args.agents,
+        watch.timing.wall,
+        ideal,
+        ratio(watch.timing.wall, ideal),
+        _mean_bytes(bodies),
+    ]
 
 
 def _whole(remote: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,8 +163,10 @@ def main() -> None:
         emu.set_faults(latency=args.latency)
         rows = product_rows(emu, args)
         rows.append(baseline_row(emu, args))
-    print(f"{args.agents} agent updates, {args.latency * 1000:.0f} ms latency per request; "
-          f"ratio target for apply writes <= {TARGET_RATIO}")
+    print(
+        f"{args.agents} agent updates, {args.latency * 1000:.0f} ms latency per request; "
+        f"ratio target for apply writes <= {TARGET_RATIO}"
+    )
     print(table(("phase", "requests", "minimum", "wall s", "ideal s", "ratio", "PATCH bytes"), rows))
 
 

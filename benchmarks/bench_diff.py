@@ -23,28 +23,46 @@ from agentsync.project import Project, Settings
 from agentsync.remote import RemoteState
 from agentsync.resources.agent import AgentDef
 
-EXAMPLE = json.loads((Path(__file__).parent.parent / "tests" / "data" / "example-agent-response.json").read_text())
+EXAMPLE = json.loads(
+    (Path(__file__).parent.parent / "tests" / "data" / "example-agent-response.json").read_text()
+)
 PROMPT = "\n".join(f"Line {i} of a long system prompt that explains the agent's job." for i in range(80))
-WORKFLOW = {"edges": {"e1": {"source": "start_node", "target": "n1", "forward_condition": None,
-                             "backward_condition": None}},
-            "nodes": {"start_node": {"type": "start", "position": {"x": 0, "y": 0}, "edge_order": ["e1"]},
-                      "n1": {"type": "end", "position": {"x": 100, "y": 0}, "edge_order": []}},
-            "prevent_subagent_loops": False}
+WORKFLOW = {
+    "edges": {
+        "e1": {"source": "start_node", "target": "n1", "forward_condition": None, "backward_condition": None}
+    },
+    "nodes": {
+        "start_node": {"type": "start", "position": {"x": 0, "y": 0}, "edge_order": ["e1"]},
+        "n1": {"type": "end", "position": {"x": 100, "y": 0}, "edge_order": []},
+    },
+    "prevent_subagent_loops": False,
+}
 
 
 def declared(first_message: str) -> dict[str, Any]:
     """A realistic agent file: a long prompt, a handful of settings, lists, a map and a workflow."""
     return {
-        "name": "Support Bot", "tags": ["support", "tier-1"],
+        "name": "Support Bot",
+        "tags": ["support", "tier-1"],
         "conversation_config": {
-            "agent": {"first_message": first_message, "language": "en",
-                      "prompt": {"prompt": PROMPT, "llm": "gemini-2.5-flash", "temperature": 0.2,
-                                 "tool_ids": ["tool_1", "tool_2"]},
-                      "dynamic_variables": {"dynamic_variable_placeholders": {"customer": "friend"}}},
+            "agent": {
+                "first_message": first_message,
+                "language": "en",
+                "prompt": {
+                    "prompt": PROMPT,
+                    "llm": "gemini-2.5-flash",
+                    "temperature": 0.2,
+                    "tool_ids": ["tool_1", "tool_2"],
+                },
+                "dynamic_variables": {"dynamic_variable_placeholders": {"customer": "friend"}},
+            },
             "tts": {"voice_id": "cjVigY5qzO86Huf0OWal", "stability": 0.5, "speed": 1},
             "turn": {"turn_timeout": 7},
         },
-        "platform_settings": {"call_limits": {"daily_limit": 500}, "auth": {"allowlist": [{"hostname": "a.io"}]}},
+        "platform_settings": {
+            "call_limits": {"daily_limit": 500},
+            "auth": {"allowlist": [{"hostname": "a.io"}]},
+        },
         "workflow": WORKFLOW,
     }
 
@@ -57,7 +75,9 @@ def remote_body(agent_id: str, key: str) -> dict[str, Any]:
     body["agent_id"], body["tags"] = agent_id, ["support", "tier-1", f"agentsync:{key}"]
     body["conversation_config"]["agent"]["prompt"].update(config["conversation_config"]["agent"]["prompt"])
     body["conversation_config"]["agent"]["first_message"] = "Hi!"
-    body["conversation_config"]["agent"]["dynamic_variables"]["dynamic_variable_placeholders"] = {"customer": "friend"}
+    body["conversation_config"]["agent"]["dynamic_variables"]["dynamic_variable_placeholders"] = {
+        "customer": "friend"
+    }
     body["conversation_config"]["tts"]["speed"] = 1.0
     body["platform_settings"]["call_limits"]["daily_limit"] = 500
     body["platform_settings"]["auth"]["allowlist"] = [{"hostname": "a.io"}]
@@ -66,11 +86,15 @@ def remote_body(agent_id: str, key: str) -> dict[str, Any]:
 
 def world(count: int, changed: bool) -> tuple[Project, RemoteState]:
     first = "Hello, what can I do?" if changed else "Hi!"
-    agents = {f"bot{i}": AgentDef(key=f"bot{i}", file=f"agents/bot{i}.yaml", config=declared(first))
-              for i in range(count)}
+    agents = {
+        f"bot{i}": AgentDef(key=f"bot{i}", file=f"agents/bot{i}.yaml", config=declared(first))
+        for i in range(count)
+    }
     if changed:
         for definition in agents.values():
-            definition.config["conversation_config"]["agent"]["prompt"]["prompt"] = PROMPT + "\nOne more line."
+            definition.config["conversation_config"]["agent"]["prompt"]["prompt"] = (
+                PROMPT + "\nOne more line."
+            )
     bodies = [remote_body(f"agent_{i}", f"bot{i}") for i in range(count)]
     summaries = tuple({"agent_id": b["agent_id"], "name": b["name"], "tags": b["tags"]} for b in bodies)
     state = RemoteState(agent_summaries=summaries, agents={b["agent_id"]: b for b in bodies}, tags=None)
@@ -95,10 +119,14 @@ def main() -> None:
         project, state = world(count, changed)
         plan = build_plan(project, state)
         assert len(plan.changes) == (count if changed else 0), "the benchmark world is not what it claims"
-        rows.append((f"build_plan, {label}", per_item_ms(lambda p=project, s=state: build_plan(p, s), count), target))
+        rows.append(
+            (f"build_plan, {label}", per_item_ms(lambda p=project, s=state: build_plan(p, s), count), target)
+        )
     full_a, full_b = remote_body("a", "x"), remote_body("a", "x")
     full_b["conversation_config"]["agent"]["first_message"] = "changed"
-    rows.append(("full DeepDiff of two GET bodies", per_item_ms(lambda: DeepDiff(full_a, full_b), 1), float("nan")))
+    rows.append(
+        ("full DeepDiff of two GET bodies", per_item_ms(lambda: DeepDiff(full_a, full_b), 1), float("nan"))
+    )
     rows.append(("strategy table (first use)", _table_ms(), float("nan")))
     print(f"{'case':40} {'CPU ms/agent':>13} {'target':>8}")
     for name, value, goal in rows:

@@ -49,15 +49,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="GETs per row (default 2000)")
     args = parser.parse_args()
     with Emulator(EmulatorConfig()) as emu:
-        created = requests.post(f"{emu.url}/v1/convai/agents/create", json={"conversation_config": {}},
-                                headers={"xi-api-key": ADMIN_KEY}, timeout=10)
+        created = requests.post(
+            f"{emu.url}/v1/convai/agents/create",
+            json={"conversation_config": {}},
+            headers={"xi-api-key": ADMIN_KEY},
+            timeout=10,
+        )
         url = f"{emu.url}/v1/convai/agents/{created.json()['agent_id']}"
         run(url, 1, 50)  # warm-up
         print(f"{'threads':>7} {'requests':>8} {'seconds':>8} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7}")
         for threads in (1, 4):
             count, seconds, latencies = run(url, threads, args.requests)
-            print(f"{threads:>7} {count:>8} {seconds:>8.2f} {count / seconds:>8.0f} "
-                  f"{statistics.median(latencies) * 1000:>7.2f} {percentile(latencies, 0.95) * 1000:>7.2f}")
+            print(
+                f"{threads:>7} {count:>8} {seconds:>8.2f} {count / seconds:>8.0f} "
+                f"{statistics.median(latencies) * 1000:>7.2f} {percentile(latencies, 0.95) * 1000:>7.2f}"
+            )
 
 
 if __name__ == "__main__":

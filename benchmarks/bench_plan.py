@@ -61,7 +61,9 @@ TARGET_RSS_MB = 200.0
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
-    parser.add_argument("--foreign", type=int, default=200, help="agents in the workspace the project does not own")
+    parser.add_argument(
+        "--foreign", type=int, default=200, help="agents in the workspace the project does not own"
+    )
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request (default 0.05)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-baseline", action="store_true", help="skip the slow sequential baseline")
@@ -103,8 +105,18 @@ def product_row(emu: EmulatorProcess, world: World, root: Path, label: str, chan
     cpu_ms = (fetched.timing.cpu + planned.timing.cpu) * 1000 / world.agents
     kind = "changed" if changed else "unchanged"
     ideal = world.ideal(world.concurrency)
-    return [label, served, world.minimum, wall, ideal, ratio(wall, ideal), cpu_ms, TARGET_CPU_MS[kind],
-            planned.timing.cpu * 1000 / world.agents, load.timing.cpu * 1000 / world.agents]
+    return [
+        label,
+        served,
+        world.minimum,
+        wall,
+        ideal,
+        ratio(wall, ideal),
+        cpu_ms,
+        TARGET_CPU_MS[kind],
+        planned.timing.cpu * 1000 / world.agents,
+        load.timing.cpu * 1000 / world.agents,
+    ]
 
 
 # --- the baseline --------------------------------------------------------------------------------------
@@ -128,8 +140,11 @@ def baseline_row(emu: EmulatorProcess, world: World, root: Path, changed: int) -
     before = emu.requests()
     with Client(emu.url, ADMIN_KEY, concurrency=1) as client, Stopwatch() as watch:
         project = load_project(root)
-        summaries = [s for archived in (False, True) for s in client.paginate(
-            AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, "archived": archived})]
+        summaries = [
+            s
+            for archived in (False, True)
+            for s in client.paginate(AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, "archived": archived})
+        ]
         bodies = [client.get(f"{AGENTS_PATH}/{s['agent_id']}") for s in summaries]
         differ = 0
         for body in bodies:
@@ -143,8 +158,18 @@ def baseline_row(emu: EmulatorProcess, world: World, root: Path, changed: int) -
     served = sum(served_since(before, emu.requests()).values())
     wall = watch.timing.wall
     ideal = world.ideal(world.concurrency)
-    return ["baseline (sequential, full config)", served, world.minimum, wall, ideal, ratio(wall, ideal),
-            watch.timing.cpu * 1000 / world.agents, "-", "-", "-"]
+    return [
+        "baseline (sequential, full config)",
+        served,
+        world.minimum,
+        wall,
+        ideal,
+        ratio(wall, ideal),
+        watch.timing.cpu * 1000 / world.agents,
+        "-",
+        "-",
+        "-",
+    ]
 
 
 # --- peak memory of the command ------------------------------------------------------------------------
@@ -153,22 +178,45 @@ def baseline_row(emu: EmulatorProcess, world: World, root: Path, changed: int) -
 def peak_rss(emu: EmulatorProcess, root: Path, concurrency: int) -> tuple[float, float, int]:
     """Peak RSS in MB, wall seconds and exit code of ``agentsync plan`` run as its own process."""
     env = {**os.environ, "ELEVENLABS_API_KEY": ADMIN_KEY, "NO_COLOR": "1"}
-    args = [sys.executable, "-m", "agentsync", "plan", "-C", str(root), "--base-url", emu.url,
-            "--concurrency", str(concurrency), "--detailed-exitcode"]
+    args = [
+        sys.executable,
+        "-m",
+        "agentsync",
+        "plan",
+        "-C",
+        str(root),
+        "--base-url",
+        emu.url,
+        "--concurrency",
+        str(concurrency),
+        "--detailed-exitcode",
+    ]
     with Stopwatch() as watch:
         child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode not in (0, 2):
-        raise SystemExit(f"agentsync plan failed ({child.returncode}): {child.stderr.read().decode() if child.stderr else ''}")
+        raise SystemExit(
+            f"agentsync plan failed ({child.returncode}): {child.stderr.read().decode() if child.stderr else ''}"
+        )
     return usage.ru_maxrss / 1024, watch.timing.wall, child.returncode
 
 
 # --- the run -------------------------------------------------------------------------------------------
 
 
-HEADERS = ("case", "requests", "minimum", "wall s", "ideal s", "ratio", "CPU ms/agent", "target",
-           "diff ms/agent", "load ms/agent")
+HEADERS = (
+    "case",
+    "requests",
+    "minimum",
+    "wall s",
+    "ideal s",
+    "ratio",
+    "CPU ms/agent",
+    "target",
+    "diff ms/agent",
+    "load ms/agent",
+)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -187,14 +235,22 @@ def run(args: argparse.Namespace) -> None:
         rows.append(product_row(emu, world, root, f"plan, {args.agents} changed", args.agents))
         if not args.no_baseline:
             rows.append(baseline_row(emu, world, root, args.agents))
-    print(f"{args.agents} agents in scope ({world.archived} archived) + {args.foreign} out of scope; "
-          f"{args.latency * 1000:.0f} ms latency per request")
-    print(f"list pages: {world.pages} (archived=false and archived=true listings, {PAGE_SIZE} per page); "
-          f"ideal = (list pages + ceil(agents / {args.concurrency})) x latency; ratio target <= {TARGET_RATIO}")
+    print(
+        f"{args.agents} agents in scope ({world.archived} archived) + {args.foreign} out of scope; "
+        f"{args.latency * 1000:.0f} ms latency per request"
+    )
+    print(
+        f"list pages: {world.pages} (archived=false and archived=true listings, {PAGE_SIZE} per page); "
+        f"ideal = (list pages + ceil(agents / {args.concurrency})) x latency; ratio target <= {TARGET_RATIO}"
+    )
     print(table(HEADERS, rows))
     print("CPU = fetch + plan, this process only (the emulator runs in another); load = reading the files")
-    print(table(("process", "peak RSS MB", "target", "wall s", "measured by"),
-                [["agentsync plan (unchanged)", rss, f"< {TARGET_RSS_MB:g}", cli_wall, "os.wait4 ru_maxrss"]]))
+    print(
+        table(
+            ("process", "peak RSS MB", "target", "wall s", "measured by"),
+            [["agentsync plan (unchanged)", rss, f"< {TARGET_RSS_MB:g}", cli_wall, "os.wait4 ru_maxrss"]],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,10 +30,12 @@ def wall_ms(args: tuple[str, ...]) -> float:
 
 def heavy_imports(args: tuple[str, ...]) -> list[str]:
     """The heavy modules a command imports, read from ``sys.modules`` at exit in a fresh interpreter."""
-    probe = ("import sys, atexit\n"
-             f"atexit.register(lambda: print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr))\n"
-             "from agentsync.cli import main\n"
-             f"main({list(args)!r})\n")
+    probe = (
+        "import sys, atexit\n"
+        f"atexit.register(lambda: print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr))\n"
+        "from agentsync.cli import main\n"
+        f"main({list(args)!r})\n"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
     last = done.stderr.strip().splitlines()[-1:] or [""]
     return [m for m in last[0].split(",") if m]
@@ -43,8 +45,13 @@ def measure(args: tuple[str, ...], runs: int) -> list[object]:
     wall_ms(args)  # warm the file cache and the bytecode
     times = [wall_ms(args) for _ in range(runs)]
     heavy = heavy_imports(args)
-    return [f"agentsync {' '.join(args)}", min(times), statistics.median(times), f"< {TARGET_MS:g}",
-            ", ".join(heavy) or "none"]
+    return [
+        f"agentsync {' '.join(args)}",
+        min(times),
+        statistics.median(times),
+        f"< {TARGET_MS:g}",
+        ", ".join(heavy) or "none",
+    ]
 
 
 def baseline_ms(runs: int) -> float:

@@ -48,7 +48,9 @@ def build(root: Path, count: int, kind: str = "libyaml") -> None:
     (root / "agents" / "prompts" / "shared.md").write_text("You are a helpful agent.\n" * 40)
     (root / "tags.yaml").write_text("".join(f"- title: tag {i}\n" for i in range(50)))
     for i in range(count):
-        (root / "agents" / f"agent-{i:05d}.yaml").write_text(AGENT.format(i=i, team=i % 7, question=QUESTIONS[kind]))
+        (root / "agents" / f"agent-{i:05d}.yaml").write_text(
+            AGENT.format(i=i, team=i % 7, question=QUESTIONS[kind])
+        )
 
 
 def measure(count: int, kind: str) -> tuple[float, int]:

@@ -35,8 +35,11 @@ def agent_config(index: int, greeting: str = "Hello") -> dict[str, Any]:
         "name": f"Agent {index}",
         "tags": ["bench", f"team-{index % 7}"],
         "conversation_config": {
-            "agent": {"first_message": f"{greeting} from agent {index}, how can I help?", "language": "en",
-                      "prompt": {"prompt": PROMPT, "llm": "gemini-2.5-flash", "temperature": 0.3}},
+            "agent": {
+                "first_message": f"{greeting} from agent {index}, how can I help?",
+                "language": "en",
+                "prompt": {"prompt": PROMPT, "llm": "gemini-2.5-flash", "temperature": 0.3},
+            },
             "tts": {"voice_id": "cjVigY5qzO86Huf0OWal", "stability": 0.5, "speed": 1.0},
             "turn": {"turn_timeout": 7},
         },
@@ -92,8 +95,12 @@ def _seed_store(emulator: Any, seeds: Sequence[Seed]) -> None:
     from agentsync.emulator import ids
     from agentsync.emulator.merge import merge_patch
 
-    answer = requests.post(f"{emulator.url}/v1/convai/agents/create", json={"conversation_config": {}},
-                           headers={"xi-api-key": ADMIN_KEY}, timeout=30)
+    answer = requests.post(
+        f"{emulator.url}/v1/convai/agents/create",
+        json={"conversation_config": {}},
+        headers={"xi-api-key": ADMIN_KEY},
+        timeout=30,
+    )
     answer.raise_for_status()
     template = emulator.store.get_agent(answer.json()["agent_id"])
     emulator.store.clear()
@@ -171,7 +178,9 @@ def write_project(root: Path, configs: Mapping[str, Mapping[str, Any]]) -> None:
             dumper.dump(dict(config), out)
 
 
-def project_configs(count: int, changed: Iterable[int] = (), greeting: str = "Welcome back") -> dict[str, dict[str, Any]]:
+def project_configs(
+    count: int, changed: Iterable[int] = (), greeting: str = "Welcome back"
+) -> dict[str, dict[str, Any]]:
     """The files for agents 0..count-1, as seeded, except that the ``changed`` ones get a new greeting."""
     moved = set(changed)
     return {key_of(i): agent_config(i, greeting if i in moved else "Hello") for i in range(count)}

@@ -28,17 +28,42 @@ from agentsync.render.report import render_json, render_text
 BASE = "http://127.0.0.1:1"
 
 
-def change(kind: Kind, action: Action, key: str, *, depends_on: tuple[str, ...] = (),
-           body: dict[str, Any] | None = None, fields: tuple[FieldChange, ...] = (),
-           remote_id: str | None = None, fingerprint: str = "fp") -> Change:
-    return Change(kind=kind, action=action, key=key, remote_id=remote_id, name=key, fields=fields,
-                  method="PATCH", path="/v1/x", body=body, json_patch=(), fingerprint=fingerprint,
-                  depends_on=depends_on)
+def change(
+    kind: Kind,
+    action: Action,
+    key: str,
+    *,
+    depends_on: tuple[str, ...] = (),
+    body: dict[str, Any] | None = None,
+    fields: tuple[FieldChange, ...] = (),
+    remote_id: str | None = None,
+    fingerprint: str = "fp",
+) -> Change:
+    return Change(
+        kind=kind,
+        action=action,
+        key=key,
+        remote_id=remote_id,
+        name=key,
+        fields=fields,
+        method="PATCH",
+        path="/v1/x",
+        body=body,
+        json_patch=(),
+        fingerprint=fingerprint,
+        depends_on=depends_on,
+    )
 
 
 def plan_of(*changes: Change, namespace: str = "agentsync", environment: str | None = None) -> Plan:
-    return Plan(changes=tuple(changes), unchanged=0, managed=len(changes), namespace=namespace,
-                base_url=BASE, environment=environment)
+    return Plan(
+        changes=tuple(changes),
+        unchanged=0,
+        managed=len(changes),
+        namespace=namespace,
+        base_url=BASE,
+        environment=environment,
+    )
 
 
 # -- order ------------------------------------------------------------------------------------------
@@ -69,8 +94,10 @@ def test_stages_put_tags_first_agents_by_dependency_and_deletes_last_in_reverse(
 
 
 def test_a_dependency_cycle_still_schedules_every_change() -> None:
-    plan = plan_of(change(Kind.AGENT, Action.CREATE, "a", depends_on=("b",)),
-                   change(Kind.AGENT, Action.CREATE, "b", depends_on=("a",)))
+    plan = plan_of(
+        change(Kind.AGENT, Action.CREATE, "a", depends_on=("b",)),
+        change(Kind.AGENT, Action.CREATE, "b", depends_on=("a",)),
+    )
     assert sorted(k for stage in keys(stages(plan)) for k in stage) == ["agent:create:a", "agent:create:b"]
 
 
@@ -83,11 +110,16 @@ def test_an_empty_plan_has_no_stages() -> None:
 
 def test_matches_compares_numbers_numerically_and_ignores_server_filled_keys() -> None:
     path = ("conversation_config",)
-    assert matches(path, {"tts": {"stability": 1, "speed": 0.5}}, {"tts": {"stability": 1.0, "speed": 0.5, "x": 1}})
+    assert matches(
+        path, {"tts": {"stability": 1, "speed": 0.5}}, {"tts": {"stability": 1.0, "speed": 0.5, "x": 1}}
+    )
     assert not matches(path, {"tts": {"stability": 1}}, {"tts": {"stability": 0.9}})
     assert not matches(path, {"tts": {"stability": 1}}, {"tts": {}})
-    assert not matches(("platform_settings",), {"call_limits": {"bursting_enabled": True}},
-                       {"call_limits": {"bursting_enabled": 1}})
+    assert not matches(
+        ("platform_settings",),
+        {"call_limits": {"bursting_enabled": True}},
+        {"call_limits": {"bursting_enabled": 1}},
+    )
 
 
 def test_matches_takes_lists_and_free_form_maps_whole() -> None:
@@ -105,8 +137,18 @@ def test_matches_completes_declared_objects_with_server_defaults() -> None:
     # criterion with three keys has taken when the read-back holds it with the defaults added.
     criteria = ("platform_settings", "evaluation", "criteria")
     declared = [{"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite."}]
-    stored = [{**declared[0], "type": "prompt", "use_knowledge_base": False, "scope": "conversation",
-               "llm": None, "scoring_mode": "binary", "max_score": 100, "score_instructions": None}]
+    stored = [
+        {
+            **declared[0],
+            "type": "prompt",
+            "use_knowledge_base": False,
+            "scope": "conversation",
+            "llm": None,
+            "scoring_mode": "binary",
+            "max_score": 100,
+            "score_instructions": None,
+        }
+    ]
     assert matches(criteria, declared, stored)
     assert not matches(criteria, declared, [{**stored[0], "max_score": 10}])
 
@@ -121,19 +163,34 @@ def test_free_form_maps_and_workflow_are_atomic_typed_objects_are_not() -> None:
 
 def test_unconverged_names_each_path_that_did_not_take() -> None:
     body = {"conversation_config": {"tts": {"stability": 0.5, "speed": 1.1}}, "name": "Bot"}
-    ch = change(Kind.AGENT, Action.UPDATE, "bot", body=body,
-                fields=(FieldChange(("platform_settings", "call_limits", "daily_limit"), 1, 500),
-                        FieldChange(("conversation_config", "agent", "first_message"), "hi", ABSENT)))
-    actual = {"name": "Bot", "conversation_config": {"tts": {"stability": 0.5, "speed": 1.0}},
-              "platform_settings": {"call_limits": {"daily_limit": 1}}, "tags": []}
+    ch = change(
+        Kind.AGENT,
+        Action.UPDATE,
+        "bot",
+        body=body,
+        fields=(
+            FieldChange(("platform_settings", "call_limits", "daily_limit"), 1, 500),
+            FieldChange(("conversation_config", "agent", "first_message"), "hi", ABSENT),
+        ),
+    )
+    actual = {
+        "name": "Bot",
+        "conversation_config": {"tts": {"stability": 0.5, "speed": 1.0}},
+        "platform_settings": {"call_limits": {"daily_limit": 1}},
+        "tags": [],
+    }
     assert unconverged(ch, body, actual, None) == (
-        "conversation_config.tts.speed", "platform_settings.call_limits.daily_limit")
+        "conversation_config.tts.speed",
+        "platform_settings.call_limits.daily_limit",
+    )
 
 
 def test_unconverged_wants_the_marker_and_compares_tags_as_a_set() -> None:
     mark = "agentsync:bot"
     body = with_marker({"tags": ["a", "b"]}, mark)
-    ch = change(Kind.AGENT, Action.CREATE, "bot", body=body, fields=(FieldChange(("tags",), ABSENT, ["a", "b"]),))
+    ch = change(
+        Kind.AGENT, Action.CREATE, "bot", body=body, fields=(FieldChange(("tags",), ABSENT, ["a", "b"]),)
+    )
     assert unconverged(ch, body, {"tags": ["b", mark, "a"]}, "agentsync") == ()
     assert unconverged(ch, body, {"tags": ["b", "a"]}, "agentsync") == ("tags",)
     assert unconverged(ch, body, {"tags": ["a", mark]}, "agentsync") == ("tags",)
@@ -158,13 +215,17 @@ def test_check_target_accepts_the_same_target() -> None:
     check_target(plan_of(environment="prod"), namespace="agentsync", base_url=BASE + "/", environment="prod")
 
 
-@pytest.mark.parametrize(("namespace", "base_url", "environment", "word"), [
-    ("other", BASE, None, "namespace"),
-    ("agentsync", "http://127.0.0.1:2", None, "base URL"),
-    ("agentsync", BASE, "prod", "environment"),
-])
-def test_check_target_refuses_another_target(namespace: str, base_url: str, environment: str | None,
-                                             word: str) -> None:
+@pytest.mark.parametrize(
+    ("namespace", "base_url", "environment", "word"),
+    [
+        ("other", BASE, None, "namespace"),
+        ("agentsync", "http://127.0.0.1:2", None, "base URL"),
+        ("agentsync", BASE, "prod", "environment"),
+    ],
+)
+def test_check_target_refuses_another_target(
+    namespace: str, base_url: str, environment: str | None, word: str
+) -> None:
     with pytest.raises(PlanFileError) as info:
         check_target(plan_of(), namespace=namespace, base_url=base_url, environment=environment)
     assert word in info.value.message
@@ -197,18 +258,30 @@ def test_report_exit_code_is_1_for_any_failure_or_skip_and_130_when_interrupted(
     assert ApplyReport((ok,), interrupted=True).exit_code == 130
     for outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.NOT_CONVERGED):
         assert ApplyReport((ok, Result(Kind.TAG, Action.CREATE, "t", outcome))).exit_code == 1
-    assert ApplyReport((Result(Kind.TAG, Action.CREATE, "t", Outcome.WOULD_APPLY),), dry_run=True).exit_code == 0
+    assert (
+        ApplyReport((Result(Kind.TAG, Action.CREATE, "t", Outcome.WOULD_APPLY),), dry_run=True).exit_code == 0
+    )
 
 
 def sample_report() -> ApplyReport:
-    return ApplyReport((
-        Result(Kind.TAG, Action.CREATE, "vip", Outcome.APPLIED, remote_id="tag_1"),
-        Result(Kind.AGENT, Action.CREATE, "bot", Outcome.APPLIED, remote_id="agent_1", recovered=True),
-        Result(Kind.AGENT, Action.UPDATE, "faq", Outcome.NOT_CONVERGED, remote_id="agent_2",
-               paths=("conversation_config.tts.speed", "name"), reason="not kept"),
-        Result(Kind.AGENT, Action.UPDATE, "sales", Outcome.FAILED, reason="the API refused it"),
-        Result(Kind.AGENT, Action.CREATE, "router", Outcome.SKIPPED, reason="it depends on agent sales"),
-    ), requests={"GET": 9, "POST": 2, "PATCH": 2, "retries": 3})
+    return ApplyReport(
+        (
+            Result(Kind.TAG, Action.CREATE, "vip", Outcome.APPLIED, remote_id="tag_1"),
+            Result(Kind.AGENT, Action.CREATE, "bot", Outcome.APPLIED, remote_id="agent_1", recovered=True),
+            Result(
+                Kind.AGENT,
+                Action.UPDATE,
+                "faq",
+                Outcome.NOT_CONVERGED,
+                remote_id="agent_2",
+                paths=("conversation_config.tts.speed", "name"),
+                reason="not kept",
+            ),
+            Result(Kind.AGENT, Action.UPDATE, "sales", Outcome.FAILED, reason="the API refused it"),
+            Result(Kind.AGENT, Action.CREATE, "router", Outcome.SKIPPED, reason="it depends on agent sales"),
+        ),
+        requests={"GET": 9, "POST": 2, "PATCH": 2, "retries": 3},
+    )
 
 
 def test_text_report_groups_by_outcome_and_ends_with_the_summary() -> None:
@@ -230,7 +303,13 @@ def test_text_report_groups_by_outcome_and_ends_with_the_summary() -> None:
 def test_json_report_has_every_result_and_counts() -> None:
     data = json.loads(render_json(sample_report()))
     assert data["summary"] == {"applied": 2, "not_converged": 1, "failed": 1, "skipped": 1, "would_apply": 0}
-    assert [r["outcome"] for r in data["results"]] == ["applied", "applied", "not_converged", "failed", "skipped"]
+    assert [r["outcome"] for r in data["results"]] == [
+        "applied",
+        "applied",
+        "not_converged",
+        "failed",
+        "skipped",
+    ]
     assert data["results"][2]["not_converged_paths"] == ["conversation_config.tts.speed", "name"]
     assert data["results"][1]["recovered"] is True
     assert (data["ok"], data["exit_code"], data["interrupted"]) == (False, 1, False)
@@ -239,7 +318,13 @@ def test_json_report_has_every_result_and_counts() -> None:
 def test_dry_run_and_interrupted_summaries() -> None:
     planned = Result(Kind.AGENT, Action.DELETE, "old", Outcome.WOULD_APPLY, reason="dry run: not written")
     assert render_text(ApplyReport((planned,), dry_run=True)).splitlines() == [
-        "Would apply (dry run):", "  .. agent old (delete)", "Dry run: 1 to write, nothing was written."]
+        "Would apply (dry run):",
+        "  .. agent old (delete)",
+        "Dry run: 1 to write, nothing was written.",
+    ]
     skipped = Result(Kind.AGENT, Action.UPDATE, "a", Outcome.SKIPPED, reason="apply was interrupted")
-    assert render_text(ApplyReport((skipped,), interrupted=True)).splitlines()[-1].startswith(
-        "Apply interrupted: 0 applied")
+    assert (
+        render_text(ApplyReport((skipped,), interrupted=True))
+        .splitlines()[-1]
+        .startswith("Apply interrupted: 0 applied")
+    )

@@ -16,8 +16,13 @@ from agentsync.emulator import ADMIN_KEY, Emulator, Faults
 WRITES = ("POST", "PATCH", "DELETE")
 
 
-def write_project(root: Path, agents: dict[str, dict[str, Any]], *, tags: list[dict[str, Any]] | None = None,
-                  extra: str = "") -> Path:
+def write_project(
+    root: Path,
+    agents: dict[str, dict[str, Any]],
+    *,
+    tags: list[dict[str, Any]] | None = None,
+    extra: str = "",
+) -> Path:
     (root / "agents").mkdir(parents=True, exist_ok=True)
     (root / "agentsync.yaml").write_text(f"namespace: t\n{extra}")
     for key, config in agents.items():
@@ -28,8 +33,12 @@ def write_project(root: Path, agents: dict[str, dict[str, Any]], *, tags: list[d
 
 
 def agent(name: str, first_message: str = "Hello!", **more: Any) -> dict[str, Any]:
-    return {"name": name, "tags": ["support"],
-            "conversation_config": {"agent": {"first_message": first_message}}, **more}
+    return {
+        "name": name,
+        "tags": ["support"],
+        "conversation_config": {"agent": {"first_message": first_message}},
+        **more,
+    }
 
 
 def writes(emulator: Emulator) -> int:
@@ -62,10 +71,14 @@ def agents_by_marker(api: Client) -> dict[str, list[str]]:
 # -- the round trip ----------------------------------------------------------------------------------------
 
 
-def test_plan_apply_plan_again_shows_no_changes(tmp_path: Path, api: Client,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    root = write_project(tmp_path, {"support": agent("Support"), "sales": agent("Sales", "Hi")},
-                         tags=[{"title": "vip", "description": "A very important caller"}])
+def test_plan_apply_plan_again_shows_no_changes(
+    tmp_path: Path, api: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_project(
+        tmp_path,
+        {"support": agent("Support"), "sales": agent("Sales", "Hi")},
+        tags=[{"title": "vip", "description": "A very important caller"}],
+    )
     assert plan(root) == 2
     assert apply(root, "--auto-approve") == 0
     out = capsys.readouterr().out
@@ -79,12 +92,15 @@ def test_plan_apply_plan_again_shows_no_changes(tmp_path: Path, api: Client,
     assert sorted(body["tags"]) == ["support", "t:support"]
 
 
-def test_drift_made_through_the_api_is_reverted(tmp_path: Path, api: Client, api_env: Emulator,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_drift_made_through_the_api_is_reverted(
+    tmp_path: Path, api: Client, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support")})
     assert apply(root, "--auto-approve") == 0
     agent_id = agents_by_marker(api)["support"][0]
-    api.patch(f"/v1/convai/agents/{agent_id}", {"conversation_config": {"agent": {"first_message": "drifted"}}})
+    api.patch(
+        f"/v1/convai/agents/{agent_id}", {"conversation_config": {"agent": {"first_message": "drifted"}}}
+    )
     assert plan(root) == 2
     capsys.readouterr()
     assert apply(root, "--auto-approve", "-m", "revert drift") == 0
@@ -94,8 +110,9 @@ def test_drift_made_through_the_api_is_reverted(tmp_path: Path, api: Client, api
     assert plan(root) == 0
 
 
-def test_nothing_to_do_exits_0_without_writing(tmp_path: Path, api_env: Emulator,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_nothing_to_do_exits_0_without_writing(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support")})
     assert apply(root, "--auto-approve") == 0
     before = writes(api_env)
@@ -107,7 +124,9 @@ def test_nothing_to_do_exits_0_without_writing(tmp_path: Path, api_env: Emulator
 # -- saved plans ---------------------------------------------------------------------------------------------
 
 
-def test_a_saved_plan_is_applied_exactly(tmp_path: Path, api: Client, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_saved_plan_is_applied_exactly(
+    tmp_path: Path, api: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support")})
     saved = tmp_path / "plan.json"
     assert plan(root, "--out", str(saved)) == 2
@@ -115,11 +134,14 @@ def test_a_saved_plan_is_applied_exactly(tmp_path: Path, api: Client, capsys: py
     write_project(tmp_path, {"support": agent("Support", "Edited after the plan")})
     assert apply(root, str(saved), "--auto-approve") == 0
     agent_id = agents_by_marker(api)["support"][0]
-    assert api.get(f"/v1/convai/agents/{agent_id}")["conversation_config"]["agent"]["first_message"] == "Hello!"
+    assert (
+        api.get(f"/v1/convai/agents/{agent_id}")["conversation_config"]["agent"]["first_message"] == "Hello!"
+    )
 
 
-def test_a_stale_saved_plan_is_refused_with_no_write(tmp_path: Path, api: Client, api_env: Emulator,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_stale_saved_plan_is_refused_with_no_write(
+    tmp_path: Path, api: Client, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support"), "sales": agent("Sales")})
     assert apply(root, "--auto-approve") == 0
     write_project(tmp_path, {"support": agent("Support", "New greeting"), "sales": agent("Sales", "New too")})
@@ -137,7 +159,8 @@ def test_a_stale_saved_plan_is_refused_with_no_write(tmp_path: Path, api: Client
 
 
 def test_two_applies_racing_on_one_agent_the_second_is_refused_and_nothing_is_lost(
-        tmp_path: Path, api: Client, api_env: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, api: Client, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support")})
     assert apply(root, "--auto-approve") == 0
     write_project(tmp_path, {"support": agent("Support", "From the first run")})
@@ -152,8 +175,9 @@ def test_two_applies_racing_on_one_agent_the_second_is_refused_and_nothing_is_lo
     assert plan(root) == 0
 
 
-def test_a_saved_plan_for_another_namespace_is_refused(tmp_path: Path, api_env: Emulator,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_saved_plan_for_another_namespace_is_refused(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support")})
     saved = tmp_path / "plan.json"
     assert plan(root, "--out", str(saved)) == 2
@@ -166,8 +190,9 @@ def test_a_saved_plan_for_another_namespace_is_refused(tmp_path: Path, api_env: 
 # -- refusals --------------------------------------------------------------------------------------------
 
 
-def test_without_a_tty_and_without_auto_approve_nothing_is_written(tmp_path: Path, api_env: Emulator,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_a_tty_and_without_auto_approve_nothing_is_written(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support")})
     assert apply(root) == 1
     err = capsys.readouterr().err
@@ -175,7 +200,9 @@ def test_without_a_tty_and_without_auto_approve_nothing_is_written(tmp_path: Pat
     assert writes(api_env) == 0
 
 
-def test_dry_run_writes_nothing(tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_writes_nothing(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support")}, tags=[{"title": "vip"}])
     assert apply(root, "--dry-run") == 0
     out = capsys.readouterr().out
@@ -184,11 +211,14 @@ def test_dry_run_writes_nothing(tmp_path: Path, api_env: Emulator, capsys: pytes
     assert sum(r["count"] for r in api_env.stats()["requests"]) > 0  # it did read
 
 
-def test_deletes_need_prune_and_only_touch_owned_agents(tmp_path: Path, api: Client, api_env: Emulator,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_deletes_need_prune_and_only_touch_owned_agents(
+    tmp_path: Path, api: Client, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support"), "old": agent("Old")})
     assert apply(root, "--auto-approve") == 0
-    stranger = api.post("/v1/convai/agents/create", {"name": "Not ours", "conversation_config": {}})["agent_id"]
+    stranger = api.post("/v1/convai/agents/create", {"name": "Not ours", "conversation_config": {}})[
+        "agent_id"
+    ]
     (root / "agents" / "old.yaml").unlink()
     saved = tmp_path / "prune.json"
     assert plan(root, "--prune", "--out", str(saved)) == 2
@@ -202,16 +232,23 @@ def test_deletes_need_prune_and_only_touch_owned_agents(tmp_path: Path, api: Cli
     assert api.get(f"/v1/convai/agents/{stranger}")["name"] == "Not ours"
 
 
-def test_deleting_an_agent_with_a_phone_number_needs_force(tmp_path: Path, api: Client, api_env: Emulator,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_deleting_an_agent_with_a_phone_number_needs_force(
+    tmp_path: Path, api: Client, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support"), "old": agent("Old")})
     assert apply(root, "--auto-approve") == 0
     old_id = agents_by_marker(api)["old"][0]
     # Phone numbers are attached through another endpoint the emulator does not serve.
     body = api_env.store.get_agent(old_id)
     assert body is not None
-    body["phone_numbers"] = [{"phone_number": "+15550100", "label": "Main line", "phone_number_id": "phnum_1",
-                              "provider": "twilio"}]
+    body["phone_numbers"] = [
+        {
+            "phone_number": "+15550100",
+            "label": "Main line",
+            "phone_number_id": "phnum_1",
+            "provider": "twilio",
+        }
+    ]
     api_env.store.put_agent(body, "user_admin")
     (root / "agents" / "old.yaml").unlink()
     before = writes(api_env)
@@ -224,8 +261,9 @@ def test_deleting_an_agent_with_a_phone_number_needs_force(tmp_path: Path, api: 
     assert "old" not in agents_by_marker(api)
 
 
-def test_rewriting_more_than_the_safety_share_needs_force(tmp_path: Path, api: Client, api_env: Emulator,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_rewriting_more_than_the_safety_share_needs_force(
+    tmp_path: Path, api: Client, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     agents = {f"a{i:02d}": agent(f"Agent {i}") for i in range(10)}
     root = write_project(tmp_path, agents, extra="safety: {max_change_share: 0.3, min_managed: 10}\n")
     assert apply(root, "--auto-approve") == 0
@@ -244,7 +282,8 @@ def test_rewriting_more_than_the_safety_share_needs_force(tmp_path: Path, api: C
 
 
 def test_a_field_the_server_does_not_keep_is_reported_not_converged(
-        tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support")})
     assert apply(root, "--auto-approve") == 0
     write_project(tmp_path, {"support": agent("Support v2", "Changed")})
@@ -273,8 +312,9 @@ def test_json_report(tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFi
     assert "support" in captured.err  # the plan went to stderr, keeping stdout pure JSON
 
 
-def test_json_report_of_a_not_converged_apply(tmp_path: Path, api_env: Emulator,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_report_of_a_not_converged_apply(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {"support": agent("Support")})
     assert apply(root, "--auto-approve") == 0
     write_project(tmp_path, {"support": agent("Support", "Changed")})
@@ -292,9 +332,15 @@ def test_json_report_of_a_not_converged_apply(tmp_path: Path, api_env: Emulator,
 
 
 @pytest.mark.parametrize(("answer", "code", "written"), [("n\n", 1, False), ("y\n", 0, True)])
-def test_on_a_terminal_apply_asks_first(tmp_path: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str], answer: str, code: int,
-                                        written: bool) -> None:
+def test_on_a_terminal_apply_asks_first(
+    tmp_path: Path,
+    api_env: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    answer: str,
+    code: int,
+    written: bool,
+) -> None:
     import io
 
     import agentsync.cli.apply as cli_apply
@@ -309,9 +355,11 @@ def test_on_a_terminal_apply_asks_first(tmp_path: Path, api_env: Emulator, monke
 
 
 def test_adopting_an_existing_agent_adds_the_marker_and_keeps_its_other_tags(
-        tmp_path: Path, api: Client, capsys: pytest.CaptureFixture[str]) -> None:
-    agent_id = api.post("/v1/convai/agents/create", {"name": "Legacy", "tags": ["team-a"],
-                                                    "conversation_config": {}})["agent_id"]
+    tmp_path: Path, api: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent_id = api.post(
+        "/v1/convai/agents/create", {"name": "Legacy", "tags": ["team-a"], "conversation_config": {}}
+    )["agent_id"]
     root = write_project(tmp_path, {"legacy": {"id": agent_id, "name": "Legacy bot"}})
     assert apply(root, "--auto-approve") == 0
     assert f"ok agent legacy adopted [{agent_id}]" in capsys.readouterr().out
@@ -321,8 +369,9 @@ def test_adopting_an_existing_agent_adds_the_marker_and_keeps_its_other_tags(
     assert plan(root) == 0
 
 
-def test_a_saved_plan_applies_with_the_in_process_emulator(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_saved_plan_applies_with_the_in_process_emulator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Each --emulator run listens on a new port; the plan is still for the same (project-local) workspace.
     root = write_project(tmp_path, {"support": agent("Support")})
     saved = tmp_path / "plan.json"
@@ -339,8 +388,9 @@ def requests_by_method(emulator: Emulator) -> dict[str, int]:
     return counts
 
 
-def test_auto_approve_without_a_plan_file_reads_the_workspace_once(tmp_path: Path, api: Client,
-                                                                   api_env: Emulator) -> None:
+def test_auto_approve_without_a_plan_file_reads_the_workspace_once(
+    tmp_path: Path, api: Client, api_env: Emulator
+) -> None:
     root = write_project(tmp_path, {"a": agent("A"), "b": agent("B")})
     assert apply(root, "--auto-approve") == 0
     for key in ("a", "b"):
@@ -348,15 +398,23 @@ def test_auto_approve_without_a_plan_file_reads_the_workspace_once(tmp_path: Pat
     before = requests_by_method(api_env)
     assert apply(root, "--auto-approve") == 0
     after = requests_by_method(api_env)
-    sent = {method: after[method] - before.get(method, 0) for method in after if after[method] != before.get(method, 0)}
+    sent = {
+        method: after[method] - before.get(method, 0)
+        for method in after
+        if after[method] != before.get(method, 0)
+    }
     # Two list passes (active and archived), one GET per agent for the plan, then one PATCH and one
     # read-back each: the plan made a moment ago is not read a second time.
     assert sent == {"GET": 2 + 2 + 2, "PATCH": 2}
 
 
 def test_a_change_made_while_the_terminal_waits_for_yes_is_refused(
-        tmp_path: Path, api: Client, api_env: Emulator, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path,
+    api: Client,
+    api_env: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import click
 
     import agentsync.cli.apply as cli_apply

@@ -23,7 +23,9 @@ FAST = RetryPolicy(max_attempts=25, base_delay=0.001, max_delay=0.01, max_total=
 OPTIONS = ApplyOptions(create_attempts=12, backoff=lambda attempt, exc: 0.0)
 
 
-def write_project(root: Path, agents: Mapping[str, Mapping[str, Any]], tags: list[dict[str, Any]] | None = None) -> Path:
+def write_project(
+    root: Path, agents: Mapping[str, Mapping[str, Any]], tags: list[dict[str, Any]] | None = None
+) -> Path:
     (root / "agents").mkdir(parents=True, exist_ok=True)
     (root / "agentsync.yaml").write_text("namespace: t\nsafety: {max_change_share: 1.0}\n")
     for old in (root / "agents").glob("*.yaml"):
@@ -74,12 +76,22 @@ def problems(report: ApplyReport) -> list[tuple[str, str, str | None]]:
 
 
 def test_thirty_agents_converge_under_faults_without_duplicates_or_lost_changes(
-        emulator: Emulator, client: Client, tmp_path: Path) -> None:
+    emulator: Emulator, client: Client, tmp_path: Path
+) -> None:
     agents = {f"agent-{i:02d}": agent(f"Agent {i}") for i in range(30)}
     tags = [{"title": f"tag-{i}", "description": "d"} for i in range(3)]
     root = write_project(tmp_path, agents, tags)
-    emulator.set_faults(Faults(seed=7, rate_limit_rate=0.1, error_rate=0.1, drop_rate=0.05,
-                               commit_then_fail_rate=0.2, max_concurrent=4, retry_after=0))
+    emulator.set_faults(
+        Faults(
+            seed=7,
+            rate_limit_rate=0.1,
+            error_rate=0.1,
+            drop_rate=0.05,
+            commit_then_fail_rate=0.2,
+            max_concurrent=4,
+            retry_after=0,
+        )
+    )
     created = plan_and_apply(client, root)
     assert problems(created) == []
     assert created.count(Outcome.APPLIED) == 33
@@ -102,7 +114,8 @@ def test_thirty_agents_converge_under_faults_without_duplicates_or_lost_changes(
 
 
 def test_a_create_whose_answer_is_always_lost_is_found_by_its_marker_not_sent_again(
-        emulator: Emulator, client: Client, tmp_path: Path) -> None:
+    emulator: Emulator, client: Client, tmp_path: Path
+) -> None:
     root = write_project(tmp_path, {"a": agent("A"), "b": agent("B")}, [{"title": "vip"}])
     emulator.set_faults(Faults(seed=1, commit_then_fail_rate=1.0))
     report = plan_and_apply(client, root)
@@ -129,10 +142,12 @@ def test_429_on_a_create_is_sent_again(emulator: Emulator, tmp_path: Path) -> No
 
 
 def test_one_failure_does_not_stop_the_others_and_dependents_are_skipped(
-        emulator: Emulator, client: Client, tmp_path: Path) -> None:
+    emulator: Emulator, client: Client, tmp_path: Path
+) -> None:
     # Japanese with the default English TTS model: the server refuses it (400).
-    root = write_project(tmp_path, {"bad": agent("Bad", language="ja"), "good": agent("Good"),
-                                    "child": agent("Child")})
+    root = write_project(
+        tmp_path, {"bad": agent("Bad", language="ja"), "good": agent("Good"), "child": agent("Child")}
+    )
     plan = make_plan(client, root)
     child = next(c for c in plan.changes if c.key == "child")
     changes = tuple(dataclasses.replace(c, depends_on=("bad",)) if c is child else c for c in plan.changes)

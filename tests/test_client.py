@@ -158,7 +158,9 @@ def test_5xx_carries_the_request_id_and_is_ambiguous_for_writes(emulator: Emulat
         with pytest.raises(ApiError) as write:
             client.patch(f"{AGENTS}/agent_x", {"name": "x"})
     assert read.value.status in (500, 502, 503)
-    assert read.value.detail.request_id and f"(request id {read.value.detail.request_id})" in read.value.message
+    assert (
+        read.value.detail.request_id and f"(request id {read.value.detail.request_id})" in read.value.message
+    )
     assert not read.value.ambiguous and write.value.ambiguous
 
 
@@ -186,7 +188,9 @@ def test_dropped_connection(emulator: Emulator) -> None:
             client.get(AGENTS)
         with pytest.raises(NetworkError) as write:
             client.delete(f"{AGENTS}/agent_x")
-    assert read.value.message == f"the connection to {emulator.url}{AGENTS} was dropped before GET got an answer"
+    assert (
+        read.value.message == f"the connection to {emulator.url}{AGENTS} was dropped before GET got an answer"
+    )
     assert not read.value.ambiguous and write.value.ambiguous
 
 
@@ -234,8 +238,9 @@ def canned() -> Iterator[str]:
 def test_non_json_error_body_gives_a_sentence_with_the_status(canned: str) -> None:
     with Client(canned, "k", retry=ONCE) as client, pytest.raises(ApiError) as caught:
         client.get("/502/html")
-    assert caught.value.message == (f"GET {canned}/502/html failed with HTTP 502 and a body that is not the "
-                                    "API's (text/html)")
+    assert caught.value.message == (
+        f"GET {canned}/502/html failed with HTTP 502 and a body that is not the API's (text/html)"
+    )
 
 
 def test_plain_string_detail(canned: str) -> None:
@@ -254,9 +259,11 @@ def test_a_redirect_is_not_followed_so_the_key_stays_with_its_host(canned: str) 
     _Canned.seen_keys.clear()
     with Client(canned, "sk_redirect_test", retry=ONCE) as client, pytest.raises(NetworkError) as caught:
         client.get("/301/moved")
-    assert caught.value.message == (f"GET {canned}/301/moved was redirected (301) to "
-                                    "http://127.0.0.1:1/elsewhere; agentsync does not follow redirects, so "
-                                    "the API key stays with the host it was meant for")
+    assert caught.value.message == (
+        f"GET {canned}/301/moved was redirected (301) to "
+        "http://127.0.0.1:1/elsewhere; agentsync does not follow redirects, so "
+        "the API key stays with the host it was meant for"
+    )
     assert _Canned.seen_keys == ["sk_redirect_test"]  # one request, to the canned host only
 
 
@@ -280,7 +287,9 @@ def test_retries_429_honouring_retry_after_capped_by_max_delay(emulator: Emulato
 
 def test_retries_5xx_and_drops_for_reads_until_success(emulator: Emulator) -> None:
     emulator.set_faults(Faults(error_rate=0.3, drop_rate=0.2, seed=11))
-    with client_for(emulator, retry=RetryPolicy(max_attempts=20, base_delay=0.001, max_delay=0.005)) as client:
+    with client_for(
+        emulator, retry=RetryPolicy(max_attempts=20, base_delay=0.001, max_delay=0.005)
+    ) as client:
         for _ in range(10):
             client.get(AGENTS)
         stats = client.stats
@@ -333,10 +342,17 @@ def test_delete_retry_that_finds_it_gone_counts_as_done(emulator: Emulator) -> N
     assert caught.value.status == 404  # on the first try a 404 is a real error
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("3", 3.0), ("0.5", 0.5), ("-2", 0.0), ("soon", None), (None, None),
-    ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("3", 3.0),
+        ("0.5", 0.5),
+        ("-2", 0.0),
+        ("soon", None),
+        (None, None),
+        ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0),
+    ],
+)
 def test_parse_retry_after(header: str | None, expected: float | None) -> None:
     now = 1445412480.0  # 10 s before the date above
     assert parse_retry_after(header, now=now) == expected
@@ -360,8 +376,9 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_request(url: str) -> 
     assert "sk_secret_value" not in caught.value.render()
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1",
-                                 "https://api.elevenlabs.io"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1", "https://api.elevenlabs.io"]
+)
 def test_loopback_and_https_are_allowed(url: str) -> None:
     Client(url, "k").close()
 
@@ -372,7 +389,10 @@ def test_the_key_never_appears_in_repr_or_errors(emulator: Emulator) -> None:
         assert key not in repr(client) and key not in str(vars(client).get("base_url"))
         with pytest.raises(ApiError) as api:
             client.get(AGENTS)
-    with Client(f"http://127.0.0.1:{free_port()}", key, retry=ONCE) as dead, pytest.raises(NetworkError) as net:
+    with (
+        Client(f"http://127.0.0.1:{free_port()}", key, retry=ONCE) as dead,
+        pytest.raises(NetworkError) as net,
+    ):
         dead.get(AGENTS)
     for error in (api.value, net.value):
         assert key not in error.render() and key not in repr(error) and key not in str(error.__dict__)

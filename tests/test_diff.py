@@ -25,19 +25,22 @@ PS = "platform_settings"
 # --- the strategy table -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ((CC,), Strategy.MERGE),
-    ((CC, "agent", "prompt"), Strategy.MERGE),
-    ((CC, "agent", "prompt", "backup_llm_config"), Strategy.MERGE),  # a union of objects
-    ((CC, "language_presets"), Strategy.REPLACE),
-    ((CC, "agent", "dynamic_variables", "dynamic_variable_placeholders"), Strategy.REPLACE),
-    ((PS, "data_collection"), Strategy.REPLACE),
-    ((PS, "auth", "allowlist"), Strategy.REPLACE),
-    ((CC, "agent", "prompt", "tool_ids"), Strategy.REPLACE),
-    (("workflow",), Strategy.REPLACE),
-    (("tags",), Strategy.SET),
-    (("name",), Strategy.REPLACE),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ((CC,), Strategy.MERGE),
+        ((CC, "agent", "prompt"), Strategy.MERGE),
+        ((CC, "agent", "prompt", "backup_llm_config"), Strategy.MERGE),  # a union of objects
+        ((CC, "language_presets"), Strategy.REPLACE),
+        ((CC, "agent", "dynamic_variables", "dynamic_variable_placeholders"), Strategy.REPLACE),
+        ((PS, "data_collection"), Strategy.REPLACE),
+        ((PS, "auth", "allowlist"), Strategy.REPLACE),
+        ((CC, "agent", "prompt", "tool_ids"), Strategy.REPLACE),
+        (("workflow",), Strategy.REPLACE),
+        (("tags",), Strategy.SET),
+        (("name",), Strategy.REPLACE),
+    ],
+)
 def test_strategy_table_is_derived_from_the_input_models(path: tuple[str, ...], expected: Strategy) -> None:
     assert diff.strategy_table()[path] is expected
     assert diff.strategy(path) is expected
@@ -63,10 +66,19 @@ def test_canonical_numbers_keep_booleans() -> None:
     assert diff.canonical(True) is True
 
 
-@pytest.mark.parametrize(("a", "b", "equal"), [
-    (7, 7.0, True), (True, 1, False), (False, 0, False), ({"x": [1, 2]}, {"x": [1, 2.0]}, True),
-    ({"x": 1}, {"x": 1, "y": 2}, False), ([1, 2], [2, 1], False), (None, None, True), (None, {}, False),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        (7, 7.0, True),
+        (True, 1, False),
+        (False, 0, False),
+        ({"x": [1, 2]}, {"x": [1, 2.0]}, True),
+        ({"x": 1}, {"x": 1, "y": 2}, False),
+        ([1, 2], [2, 1], False),
+        (None, None, True),
+        (None, {}, False),
+    ],
+)
 def test_same_compares_numbers_numerically_but_not_bools(a: Any, b: Any, equal: bool) -> None:
     assert diff.same(diff.canonical(a), diff.canonical(b)) is equal
 
@@ -74,8 +86,10 @@ def test_same_compares_numbers_numerically_but_not_bools(a: Any, b: Any, equal: 
 def test_managed_view_projects_the_remote_onto_the_declared_shape() -> None:
     desired = {"name": "X", CC: {"agent": {"prompt": {"llm": "gpt-4o"}}, "turn": {"turn_timeout": 7}}}
     view = diff.managed_view(desired, EXAMPLE)
-    assert view == {"name": EXAMPLE["name"], CC: {"agent": {"prompt": {"llm": "gemini-2.5-flash"}},
-                                                   "turn": {"turn_timeout": 7}}}
+    assert view == {
+        "name": EXAMPLE["name"],
+        CC: {"agent": {"prompt": {"llm": "gemini-2.5-flash"}}, "turn": {"turn_timeout": 7}},
+    }
     assert type(view[CC]["turn"]["turn_timeout"]) is int  # 7.0 from the server, canonical
 
 
@@ -92,8 +106,12 @@ def test_managed_view_drops_read_only_and_unknown_fields() -> None:
     remote = copy.deepcopy(EXAMPLE)
     remote[CC]["agent"]["prompt"]["tools"] = [{"type": "system"}]
     remote[CC]["agent"]["prompt"]["opener"] = "unknown to the spec"
-    desired = {"agent_id": "x", "metadata": {}, CC: {"agent": {"prompt": {"tools": [], "llm": "x"}}},
-               PS: {"safety": {"is_blocked_ivc": True}, "archived": False}}
+    desired = {
+        "agent_id": "x",
+        "metadata": {},
+        CC: {"agent": {"prompt": {"tools": [], "llm": "x"}}},
+        PS: {"safety": {"is_blocked_ivc": True}, "archived": False},
+    }
     view = diff.managed_view(desired, remote)
     assert view == {CC: {"agent": {"prompt": {"llm": "gemini-2.5-flash"}}}, PS: {"archived": False}}
 
@@ -112,15 +130,22 @@ def test_managed_view_keeps_explicit_null_and_omits_what_the_remote_lacks() -> N
 # --- the PATCH body -----------------------------------------------------------------------------------
 
 
-def _views(desired: dict[str, Any], remote: dict[str, Any] = EXAMPLE) -> tuple[dict[str, Any], dict[str, Any]]:
+def _views(
+    desired: dict[str, Any], remote: dict[str, Any] = EXAMPLE
+) -> tuple[dict[str, Any], dict[str, Any]]:
     return diff.desired_view(desired), diff.managed_view(desired, remote)
 
 
 def test_patch_body_holds_only_changed_leaves_nested_under_their_parents() -> None:
-    desired = {"name": EXAMPLE["name"], CC: {"agent": {"first_message": "Hi", "language": "en",
-                                                       "prompt": {"llm": "gpt-4o", "temperature": 0}}}}
-    assert diff.patch_body(*_views(desired)) == {CC: {"agent": {"first_message": "Hi",
-                                                                "prompt": {"llm": "gpt-4o"}}}}
+    desired = {
+        "name": EXAMPLE["name"],
+        CC: {
+            "agent": {"first_message": "Hi", "language": "en", "prompt": {"llm": "gpt-4o", "temperature": 0}}
+        },
+    }
+    assert diff.patch_body(*_views(desired)) == {
+        CC: {"agent": {"first_message": "Hi", "prompt": {"llm": "gpt-4o"}}}
+    }
 
 
 def test_patch_body_sends_lists_maps_and_workflow_whole() -> None:
@@ -129,11 +154,17 @@ def test_patch_body_sends_lists_maps_and_workflow_whole() -> None:
     remote[PS]["data_collection"] = {"a": {"type": "string"}, "b": {"type": "string"}}
     workflow = copy.deepcopy(EXAMPLE["workflow"])
     workflow["prevent_subagent_loops"] = True
-    desired = {CC: {"agent": {"prompt": {"tool_ids": ["a", "c"]}}},
-               PS: {"data_collection": {"a": {"type": "string"}}}, "workflow": workflow}
+    desired = {
+        CC: {"agent": {"prompt": {"tool_ids": ["a", "c"]}}},
+        PS: {"data_collection": {"a": {"type": "string"}}},
+        "workflow": workflow,
+    }
     body = diff.patch_body(*_views(desired, remote))
-    assert body == {CC: {"agent": {"prompt": {"tool_ids": ["a", "c"]}}},
-                    PS: {"data_collection": {"a": {"type": "string"}}}, "workflow": workflow}
+    assert body == {
+        CC: {"agent": {"prompt": {"tool_ids": ["a", "c"]}}},
+        PS: {"data_collection": {"a": {"type": "string"}}},
+        "workflow": workflow,
+    }
 
 
 def test_patch_body_is_empty_when_only_number_types_or_tag_order_differ() -> None:
@@ -190,8 +221,10 @@ def test_changes_keep_a_multi_line_string_as_one_change() -> None:
 def test_changes_report_type_changes_and_bools() -> None:
     desired = {CC: {"turn": {"initial_wait_time": 2.5}}, PS: {"call_limits": {"bursting_enabled": 1}}}
     found = diff.changes(*reversed(_views(desired)))
-    assert found == [FieldChange((CC, "turn", "initial_wait_time"), None, 2.5),
-                     FieldChange((PS, "call_limits", "bursting_enabled"), True, 1)]
+    assert found == [
+        FieldChange((CC, "turn", "initial_wait_time"), None, 2.5),
+        FieldChange((PS, "call_limits", "bursting_enabled"), True, 1),
+    ]
 
 
 def test_changes_take_the_fast_path_without_deepdiff(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,11 +252,23 @@ TEXT = st.text(alphabet="ab \n", max_size=8)
 NUMBER = st.one_of(st.integers(-2, 3), st.sampled_from([0.0, 1.0, 7.0, 0.5, 2.5]))
 STRINGS = st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=4)
 SMALL_MAP = st.dictionaries(st.sampled_from(["k1", "k2", "k3"]), TEXT, max_size=3)
-NODES = st.dictionaries(st.sampled_from(["start_node", "n1", "n2"]), st.fixed_dictionaries(
-    {"type": st.sampled_from(["start", "end"]), "position": st.fixed_dictionaries({"x": NUMBER, "y": NUMBER}),
-     "edge_order": STRINGS}), min_size=1, max_size=3)
-BACKUP = st.one_of(st.just({"preference": "default"}), st.just({"preference": "disabled"}),
-                   st.builds(lambda o: {"preference": "override", "order": o}, STRINGS))
+NODES = st.dictionaries(
+    st.sampled_from(["start_node", "n1", "n2"]),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["start", "end"]),
+            "position": st.fixed_dictionaries({"x": NUMBER, "y": NUMBER}),
+            "edge_order": STRINGS,
+        }
+    ),
+    min_size=1,
+    max_size=3,
+)
+BACKUP = st.one_of(
+    st.just({"preference": "default"}),
+    st.just({"preference": "disabled"}),
+    st.builds(lambda o: {"preference": "override", "order": o}, STRINGS),
+)
 
 # A declared leaf (or atomic value) of an agent and the values it may take; current agents are
 # mutated with the same generators, so equal, changed, int-vs-float and null values all occur.
@@ -244,15 +289,22 @@ FIELDS: dict[tuple[str, ...], st.SearchStrategy[Any]] = {
     (CC, "turn", "turn_timeout"): NUMBER,
     (CC, "turn", "initial_wait_time"): st.one_of(st.none(), NUMBER),
     (CC, "tts", "stability"): NUMBER,
-    (CC, "language_presets"): st.dictionaries(st.sampled_from(["de", "fr"]), st.fixed_dictionaries(
-        {"overrides": st.just({}), "first_message_translation": st.none()}), max_size=2),
+    (CC, "language_presets"): st.dictionaries(
+        st.sampled_from(["de", "fr"]),
+        st.fixed_dictionaries({"overrides": st.just({}), "first_message_translation": st.none()}),
+        max_size=2,
+    ),
     (PS, "call_limits", "daily_limit"): st.one_of(NUMBER, st.booleans()),
-    (PS, "data_collection"): st.dictionaries(st.sampled_from(["x", "y"]), st.fixed_dictionaries(
-        {"type": st.sampled_from(["string", "boolean"]), "description": TEXT}), max_size=2),
+    (PS, "data_collection"): st.dictionaries(
+        st.sampled_from(["x", "y"]),
+        st.fixed_dictionaries({"type": st.sampled_from(["string", "boolean"]), "description": TEXT}),
+        max_size=2,
+    ),
     (PS, "auth", "allowlist"): st.lists(st.fixed_dictionaries({"hostname": TEXT}), max_size=2),
     (PS, "archived"): st.booleans(),
-    ("workflow",): st.fixed_dictionaries({"edges": st.just({}), "nodes": NODES,
-                                          "prevent_subagent_loops": st.booleans()}),
+    ("workflow",): st.fixed_dictionaries(
+        {"edges": st.just({}), "nodes": NODES, "prevent_subagent_loops": st.booleans()}
+    ),
 }
 PATHS = sorted(FIELDS)
 
@@ -279,7 +331,9 @@ def _build(base: dict[str, Any], values: dict[tuple[str, ...], Any]) -> dict[str
     return tree
 
 
-def _assert_nothing_unchanged(body: dict[str, Any], remote_view: dict[str, Any], path: tuple[Any, ...]) -> None:
+def _assert_nothing_unchanged(
+    body: dict[str, Any], remote_view: dict[str, Any], path: tuple[Any, ...]
+) -> None:
     for key, sent in body.items():
         old = remote_view.get(key, ABSENT)
         child = (*path, key)
@@ -291,10 +345,12 @@ def _assert_nothing_unchanged(body: dict[str, Any], remote_view: dict[str, Any],
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(base=st.sampled_from(BASES), mutations=assignments(), declared=assignments(),
-       flip_numbers=st.booleans())
-def test_patch_body_converges_and_sends_nothing_unchanged(base: dict[str, Any], mutations: dict[Any, Any],
-                                                           declared: dict[Any, Any], flip_numbers: bool) -> None:
+@given(
+    base=st.sampled_from(BASES), mutations=assignments(), declared=assignments(), flip_numbers=st.booleans()
+)
+def test_patch_body_converges_and_sends_nothing_unchanged(
+    base: dict[str, Any], mutations: dict[Any, Any], declared: dict[Any, Any], flip_numbers: bool
+) -> None:
     current = _build(base, mutations)
     if flip_numbers:  # the live API writes 7.0 as 7
         current = diff.canonical(current)
@@ -313,13 +369,28 @@ def test_patch_body_converges_and_sends_nothing_unchanged(base: dict[str, Any], 
 
 
 def test_declared_list_of_objects_equals_its_server_filled_read_back() -> None:
-    declared = {"platform_settings": {"evaluation": {"criteria": [
-        {"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite."}]}}}
+    declared = {
+        "platform_settings": {
+            "evaluation": {
+                "criteria": [{"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite."}]
+            }
+        }
+    }
     stored = copy.deepcopy(EXAMPLE)
-    stored["platform_settings"]["evaluation"]["criteria"] = [{
-        "id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite.", "type": "prompt",
-        "use_knowledge_base": False, "scope": "conversation", "llm": None, "scoring_mode": "binary",
-        "max_score": 100, "score_instructions": None}]
+    stored["platform_settings"]["evaluation"]["criteria"] = [
+        {
+            "id": "c1",
+            "name": "Polite",
+            "conversation_goal_prompt": "Was polite.",
+            "type": "prompt",
+            "use_knowledge_base": False,
+            "scope": "conversation",
+            "llm": None,
+            "scoring_mode": "binary",
+            "max_score": 100,
+            "score_instructions": None,
+        }
+    ]
     current = diff.managed_view(declared, stored)
     wanted = diff.expected_view(declared)
     assert diff.changes(current, wanted) == []
@@ -327,12 +398,22 @@ def test_declared_list_of_objects_equals_its_server_filled_read_back() -> None:
 
 
 def test_a_real_change_inside_a_filled_list_sends_the_declared_list_only() -> None:
-    declared = {"platform_settings": {"evaluation": {"criteria": [
-        {"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite.", "max_score": 10}]}}}
+    declared = {
+        "platform_settings": {
+            "evaluation": {
+                "criteria": [
+                    {"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite.", "max_score": 10}
+                ]
+            }
+        }
+    }
     stored = copy.deepcopy(EXAMPLE)
     stored["platform_settings"]["evaluation"]["criteria"] = [
-        diff.server_filled(("platform_settings", "evaluation", "criteria"),
-                           [{"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite."}])[0]]
+        diff.server_filled(
+            ("platform_settings", "evaluation", "criteria"),
+            [{"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite."}],
+        )[0]
+    ]
     current = diff.managed_view(declared, stored)
     body = diff.patch_body(diff.desired_view(declared), current, diff.expected_view(declared))
     # The body carries the declared value, not the completed one: the server completes it itself.

@@ -88,13 +88,18 @@ def agents_of(emu: Emulator) -> dict[str, dict[str, Any]]:
     import requests
 
     listed = requests.get(f"{emu.url}/v1/convai/agents", headers={"xi-api-key": ADMIN_KEY}, timeout=5).json()
-    bodies = [requests.get(f"{emu.url}/v1/convai/agents/{a['agent_id']}", headers={"xi-api-key": ADMIN_KEY},
-                           timeout=5).json() for a in listed["agents"]]
+    bodies = [
+        requests.get(
+            f"{emu.url}/v1/convai/agents/{a['agent_id']}", headers={"xi-api-key": ADMIN_KEY}, timeout=5
+        ).json()
+        for a in listed["agents"]
+    ]
     return {b["name"]: b for b in bodies}
 
 
 def test_one_project_applied_to_two_workspaces_resolves_each_ones_ids(
-        project: Path, emulator: Emulator, second: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    project: Path, emulator: Emulator, second: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     for env in ("staging", "prod"):
         assert run(["apply", "-C", str(project), "-e", env, "--auto-approve"]) == 0
     out = capsys.readouterr().out
@@ -109,18 +114,36 @@ def test_one_project_applied_to_two_workspaces_resolves_each_ones_ids(
     assert staging["Front"]["conversation_config"]["tts"]["voice_id"] == "voice_staging"
     assert staging["Desk"]["conversation_config"]["agent"]["prompt"]["llm"] == "gpt-4o-mini"
     assert prod["Desk"]["conversation_config"]["agent"]["prompt"]["llm"] == "gemini-2.5-flash"
-    webhook = prod["Front"]["platform_settings"]["workspace_overrides"]["conversation_initiation_client_data_webhook"]
+    webhook = prod["Front"]["platform_settings"]["workspace_overrides"][
+        "conversation_initiation_client_data_webhook"
+    ]
     assert webhook["request_headers"]["Authorization"] == f"Bearer {SECRET}"
     for env in ("staging", "prod"):
         assert run(["plan", "-C", str(project), "-e", env, "--detailed-exitcode"]) == 0
 
 
 def test_secrets_never_appear_in_any_output_or_the_plan_file(
-        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     plan_file = project / "prod.json"
     for fmt in ("text", "markdown", "json"):
-        assert run(["plan", "-C", str(project), "-e", "prod", "--show-body", "--format", fmt,
-                    "--out", str(plan_file)]) == 0
+        assert (
+            run(
+                [
+                    "plan",
+                    "-C",
+                    str(project),
+                    "-e",
+                    "prod",
+                    "--show-body",
+                    "--format",
+                    fmt,
+                    "--out",
+                    str(plan_file),
+                ]
+            )
+            == 0
+        )
         out = capsys.readouterr()
         assert SECRET not in out.out + out.err
         header = {"text": "environment prod", "markdown": "plan: `prod`", "json": '"environment": "prod"'}
@@ -132,8 +155,8 @@ def test_secrets_never_appear_in_any_output_or_the_plan_file(
 
 
 def test_a_saved_plan_refuses_a_changed_or_missing_secret_before_writing(
-        project: Path, second: Emulator, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Path, second: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     plan_file = project / "prod.json"
     assert run(["plan", "-C", str(project), "-e", "prod", "--out", str(plan_file)]) == 0
     monkeypatch.setenv("CRM_TOKEN", "another")
@@ -147,7 +170,8 @@ def test_a_saved_plan_refuses_a_changed_or_missing_secret_before_writing(
 
 
 def test_a_plan_saved_for_one_environment_refuses_another(
-        project: Path, emulator: Emulator, second: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    project: Path, emulator: Emulator, second: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     plan_file = project / "staging.json"
     assert run(["plan", "-C", str(project), "-e", "staging", "--out", str(plan_file)]) == 0
     assert run(["apply", str(plan_file), "-C", str(project), "-e", "prod", "--auto-approve"]) == 1
@@ -157,7 +181,8 @@ def test_a_plan_saved_for_one_environment_refuses_another(
 
 
 def test_an_unset_secret_fails_plan_at_its_line_in_agentsync_yaml(
-        project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CRM_TOKEN")
     assert run(["plan", "-C", str(project), "-e", "prod"]) == 1
     err = capsys.readouterr().err
@@ -180,24 +205,32 @@ def test_overrides_point_at_agentsync_yaml_and_typed_variables_convert(project: 
     assert ("workflow", "nodes", "desk", "agent_id") in front.references
 
 
-def test_an_override_for_an_unknown_agent_and_a_bad_override_value_are_errors_with_lines(project: Path) -> None:
+def test_an_override_for_an_unknown_agent_and_a_bad_override_value_are_errors_with_lines(
+    project: Path,
+) -> None:
     settings = project / "agentsync.yaml"
     text = settings.read_text().replace('        "*":\n', '        fornt:\n          name: x\n        "*":\n')
     text = text.replace("llm: gpt-4o-mini", "llm: 42")
     settings.write_text(text)
     problems = validate_project(project, environment="staging")
-    messages = [(p.location.file if p.location else None, p.location.line if p.location else 0, p.message)
-                for p in problems]
+    messages = [
+        (p.location.file if p.location else None, p.location.line if p.location else 0, p.message)
+        for p in problems
+    ]
     unknown = next(p for p in problems if "no agent 'fornt'" in p.message)
     assert unknown.location is not None and unknown.location.file == "agentsync.yaml"
     assert "did you mean 'front'" in unknown.message and not unknown.is_error
     typed = [m for m in messages if "llm" in m[2]]
-    assert typed and all(m[0] == "agentsync.yaml" and m[1] == text.splitlines().index(
-        next(x for x in text.splitlines() if "llm: 42" in x)) + 1 for m in typed)
+    assert typed and all(
+        m[0] == "agentsync.yaml"
+        and m[1] == text.splitlines().index(next(x for x in text.splitlines() if "llm: 42" in x)) + 1
+        for m in typed
+    )
 
 
 def test_validate_without_an_environment_checks_each_and_names_where_a_variable_is_missing(
-        project: Path) -> None:
+    project: Path,
+) -> None:
     settings = project / "agentsync.yaml"
     settings.write_text(settings.read_text().replace("VOICE: voice_prod", "VOICES: voice_prod"))
     problems = [p for p in validate_project(project) if p.is_error]

@@ -21,15 +21,17 @@ def project(tmp_path: Path) -> Path:
     return target
 
 
-def test_the_example_validates_without_a_single_problem(project: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_example_validates_without_a_single_problem(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["validate", str(project), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["problems"] == []
 
 
 def test_apply_twice_converges_and_the_second_run_changes_nothing(
-        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     first = capsys.readouterr().out
     assert "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged." in first
@@ -43,7 +45,8 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
 
 
 def test_an_edited_prompt_is_one_update_shown_as_a_line_diff(
-        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     capsys.readouterr()
     prompt = project / "agents" / "prompts" / "billing.md"
@@ -58,7 +61,8 @@ def test_an_edited_prompt_is_one_update_shown_as_a_line_diff(
 
 
 def test_the_workflow_survives_a_round_trip_through_the_api(
-        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     capsys.readouterr()
     receptionist = project / "agents" / "receptionist.yaml"

@@ -17,36 +17,61 @@ from agentsync.cli import options, run
 from agentsync.client import RetryPolicy
 from agentsync.emulator import Emulator
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 LOCATED = re.compile(r"agents/bot\.yaml:\d+:\d+: (error|warning): ")
 
 BASE: dict[str, Any] = {
     "name": "Bot",
     "tags": ["support"],
     "conversation_config": {
-        "agent": {"first_message": "Hello!", "language": "en",
-                  "prompt": {"prompt": "Be kind.", "llm": "gemini-2.5-flash", "temperature": 0.3}},
+        "agent": {
+            "first_message": "Hello!",
+            "language": "en",
+            "prompt": {"prompt": "Be kind.", "llm": "gemini-2.5-flash", "temperature": 0.3},
+        },
         "tts": {"voice_id": "cjVigY5qzO86Huf0OWal", "stability": 0.5},
         "turn": {"turn_timeout": 7},
     },
     "platform_settings": {"call_limits": {"daily_limit": 500}},
 }
 TYPED_PATHS = [
-    ("name",), ("tags",), ("conversation_config",), ("conversation_config", "agent"),
-    ("conversation_config", "agent", "first_message"), ("conversation_config", "agent", "language"),
-    ("conversation_config", "agent", "prompt"), ("conversation_config", "agent", "prompt", "llm"),
-    ("conversation_config", "agent", "prompt", "temperature"), ("conversation_config", "tts", "voice_id"),
-    ("conversation_config", "tts", "stability"), ("conversation_config", "turn", "turn_timeout"),
-    ("platform_settings",), ("platform_settings", "call_limits", "daily_limit"), ("workflow",), ("id",),
+    ("name",),
+    ("tags",),
+    ("conversation_config",),
+    ("conversation_config", "agent"),
+    ("conversation_config", "agent", "first_message"),
+    ("conversation_config", "agent", "language"),
+    ("conversation_config", "agent", "prompt"),
+    ("conversation_config", "agent", "prompt", "llm"),
+    ("conversation_config", "agent", "prompt", "temperature"),
+    ("conversation_config", "tts", "voice_id"),
+    ("conversation_config", "tts", "stability"),
+    ("conversation_config", "turn", "turn_timeout"),
+    ("platform_settings",),
+    ("platform_settings", "call_limits", "daily_limit"),
+    ("workflow",),
+    ("id",),
     ("conversation_config", "agent", "dynamic_variables"),
 ]
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                        st.dictionaries(st.text(max_size=12), inner, max_size=4)),
-                      max_leaves=12)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 @pytest.fixture
@@ -92,10 +117,43 @@ def test_random_text_as_an_agent_file(root: Path, capsys: pytest.CaptureFixture[
     check(*validate(root, capsys))
 
 
-yaml_ish = st.lists(st.sampled_from(["a:", " b", "- ", "{", "}", "[", "]", ": ", "&x ", "*x", "!file ", "!!str ",
-                                     "'", '"', "\n", "  ", "#", "? ", "|", ">", "---", "...", "%YAML 1.2", "\t",
-                                     "name", "conversation_config", "${env.X}", "${var.", "\u00e9", "\U0001f600"]),
-                    max_size=40).map("".join)
+yaml_ish = st.lists(
+    st.sampled_from(
+        [
+            "a:",
+            " b",
+            "- ",
+            "{",
+            "}",
+            "[",
+            "]",
+            ": ",
+            "&x ",
+            "*x",
+            "!file ",
+            "!!str ",
+            "'",
+            '"',
+            "\n",
+            "  ",
+            "#",
+            "? ",
+            "|",
+            ">",
+            "---",
+            "...",
+            "%YAML 1.2",
+            "\t",
+            "name",
+            "conversation_config",
+            "${env.X}",
+            "${var.",
+            "\u00e9",
+            "\U0001f600",
+        ]
+    ),
+    max_size=40,
+).map("".join)
 
 
 @FUZZ
@@ -107,8 +165,9 @@ def test_random_yaml_like_text(root: Path, capsys: pytest.CaptureFixture[str], t
 
 @FUZZ
 @given(path=st.sampled_from(TYPED_PATHS), value=values)
-def test_random_values_at_typed_paths(root: Path, capsys: pytest.CaptureFixture[str],
-                                      path: tuple[str, ...], value: Any) -> None:
+def test_random_values_at_typed_paths(
+    root: Path, capsys: pytest.CaptureFixture[str], path: tuple[str, ...], value: Any
+) -> None:
     (root / "agents" / "bot.yaml").write_text(dump(with_value(path, value)), encoding="utf-8")
     code, text = validate(root, capsys)
     check(code, text)
@@ -118,7 +177,9 @@ def test_random_values_at_typed_paths(root: Path, capsys: pytest.CaptureFixture[
 
 @FUZZ
 @given(key=st.text(min_size=1, max_size=20), value=st.text(max_size=40))
-def test_random_unicode_keys_and_strings(root: Path, capsys: pytest.CaptureFixture[str], key: str, value: str) -> None:
+def test_random_unicode_keys_and_strings(
+    root: Path, capsys: pytest.CaptureFixture[str], key: str, value: str
+) -> None:
     doc = with_value(("conversation_config", "agent", key), value)
     doc["name"] = value
     (root / "agents" / "bot.yaml").write_text(dump(doc), encoding="utf-8")
@@ -142,9 +203,14 @@ def test_deep_nesting(root: Path, capsys: pytest.CaptureFixture[str], depth: int
 
 @FUZZ
 @given(path=st.sampled_from(TYPED_PATHS), value=values)
-def test_plan_with_random_values_never_crashes(root: Path, emulator: Emulator, capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch, path: tuple[str, ...],
-                                               value: Any) -> None:
+def test_plan_with_random_values_never_crashes(
+    root: Path,
+    emulator: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    path: tuple[str, ...],
+    value: Any,
+) -> None:
     monkeypatch.setenv("ELEVENLABS_BASE_URL", emulator.url)
     monkeypatch.setenv("ELEVENLABS_API_KEY", "sk_emulator_admin")
     monkeypatch.setattr(options, "RETRY", RetryPolicy(max_attempts=1))
@@ -155,16 +221,27 @@ def test_plan_with_random_values_never_crashes(root: Path, emulator: Emulator, c
     check(code, out.out + out.err)
 
 
-SETTINGS_PATHS = [("namespace",), ("default_environment",), ("safety",), ("safety", "max_change_share"),
-                  ("tags",), ("tags", "authoritative"), ("environments",), ("environments", "dev"),
-                  ("environments", "dev", "variables"), ("environments", "dev", "base_url"),
-                  ("environments", "dev", "overrides"), ("environments", "dev", "api_key_env")]
+SETTINGS_PATHS = [
+    ("namespace",),
+    ("default_environment",),
+    ("safety",),
+    ("safety", "max_change_share"),
+    ("tags",),
+    ("tags", "authoritative"),
+    ("environments",),
+    ("environments", "dev"),
+    ("environments", "dev", "variables"),
+    ("environments", "dev", "base_url"),
+    ("environments", "dev", "overrides"),
+    ("environments", "dev", "api_key_env"),
+]
 
 
 @FUZZ
 @given(path=st.sampled_from(SETTINGS_PATHS), value=values, tags=values)
-def test_random_settings_and_tags(root: Path, capsys: pytest.CaptureFixture[str], path: tuple[str, ...],
-                                  value: Any, tags: Any) -> None:
+def test_random_settings_and_tags(
+    root: Path, capsys: pytest.CaptureFixture[str], path: tuple[str, ...], value: Any, tags: Any
+) -> None:
     settings_doc: dict[str, Any] = {"namespace": "fz", "environments": {"dev": {"variables": {"A": 1}}}}
     node = settings_doc
     for part in path[:-1]:

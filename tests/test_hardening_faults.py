@@ -33,14 +33,18 @@ OPTIONS = ApplyOptions(create_attempts=12, backoff=lambda attempt, exc: 0.0)
 
 def faulty(seed: int) -> Faults:
     """20 % of requests answered 5xx or 429, 5 % dropped, and a concurrency limit under the client's."""
-    return Faults(seed=seed, error_rate=0.1, rate_limit_rate=0.1, drop_rate=0.05, max_concurrent=2, retry_after=0)
+    return Faults(
+        seed=seed, error_rate=0.1, rate_limit_rate=0.1, drop_rate=0.05, max_concurrent=2, retry_after=0
+    )
 
 
 def agent(name: str, greeting: str = "Hello!") -> dict[str, Any]:
     return {"name": name, "conversation_config": {"agent": {"first_message": greeting}}}
 
 
-def write_project(root: Path, agents: Mapping[str, Mapping[str, Any]], tags: list[dict[str, Any]] | None = None) -> Path:
+def write_project(
+    root: Path, agents: Mapping[str, Mapping[str, Any]], tags: list[dict[str, Any]] | None = None
+) -> Path:
     (root / "agents").mkdir(parents=True, exist_ok=True)
     (root / "agentsync.yaml").write_text("namespace: hf\nsafety: {max_change_share: 1.0}\n")
     for old in (root / "agents").glob("*.yaml"):
@@ -104,13 +108,22 @@ def plan_json(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any,
 
 @pytest.mark.parametrize("seed", range(8))
 def test_plan_under_faults_is_the_true_plan_or_one_clear_error(
-        seed: int, known_state: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    seed: int,
+    known_state: Path,
+    api_env: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setattr(options, "RETRY", FEW)
     code, truth, _ = plan_json(known_state, capsys)
     assert code == 2
     assert sorted((c["action"], c["key"]) for c in truth["changes"]) == [
-        ("create", "fresh"), ("create", "new"), ("delete", "a10"), ("delete", "a11"), ("update", "a00")]
+        ("create", "fresh"),
+        ("create", "new"),
+        ("delete", "a10"),
+        ("delete", "a11"),
+        ("update", "a00"),
+    ]
     api_env.set_faults(faulty(seed))
     code, got, err = plan_json(known_state, capsys)
     if code == 2:
@@ -123,8 +136,8 @@ def test_plan_under_faults_is_the_true_plan_or_one_clear_error(
 
 
 def test_across_seeds_the_faults_both_fail_some_plans_and_let_others_through(
-        known_state: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    known_state: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Guards the test above from passing vacuously: both branches are taken.
     monkeypatch.setattr(options, "RETRY", RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.005))
     codes = set()
@@ -135,7 +148,9 @@ def test_across_seeds_the_faults_both_fail_some_plans_and_let_others_through(
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_fetch_under_faults_never_loses_an_owned_agent(seed: int, known_state: Path, emulator: Emulator) -> None:
+def test_fetch_under_faults_never_loses_an_owned_agent(
+    seed: int, known_state: Path, emulator: Emulator
+) -> None:
     """In the library: every fetch either raises or sees every owned agent (none looks absent)."""
     emulator.set_faults(faulty(seed))
     project = load_project(known_state)
@@ -154,11 +169,21 @@ def test_fetch_under_faults_never_loses_an_owned_agent(seed: int, known_state: P
 
 
 def test_fifty_agents_converge_under_faults_with_no_duplicate_and_no_lost_change(
-        emulator: Emulator, client: Client, tmp_path: Path) -> None:
+    emulator: Emulator, client: Client, tmp_path: Path
+) -> None:
     agents = {f"agent-{i:02d}": agent(f"Agent {i}") for i in range(50)}
     root = write_project(tmp_path, agents)
-    emulator.set_faults(Faults(seed=11, rate_limit_rate=0.1, error_rate=0.1, drop_rate=0.05,
-                               commit_then_fail_rate=0.2, max_concurrent=4, retry_after=0))
+    emulator.set_faults(
+        Faults(
+            seed=11,
+            rate_limit_rate=0.1,
+            error_rate=0.1,
+            drop_rate=0.05,
+            commit_then_fail_rate=0.2,
+            max_concurrent=4,
+            retry_after=0,
+        )
+    )
     created = plan_and_apply(client, root)
     assert [r.key for r in created.results if r.outcome is not Outcome.APPLIED] == []
     assert any(r.recovered for r in created.results)
@@ -197,7 +222,8 @@ class SlowInterruptingClient(Client):
 
 
 def test_ctrl_c_with_four_writes_in_flight_finishes_them_and_starts_no_more(
-        emulator: Emulator, tmp_path: Path) -> None:
+    emulator: Emulator, tmp_path: Path
+) -> None:
     root = write_project(tmp_path, {f"a{i:02d}": agent(f"A{i}") for i in range(12)})
     c = SlowInterruptingClient(emulator.url, ADMIN_KEY, retry=MANY, concurrency=4)
     with c:
@@ -216,9 +242,9 @@ def test_ctrl_c_with_four_writes_in_flight_finishes_them_and_starts_no_more(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_the_cli_prints_the_report_after_ctrl_c(emulator: Emulator, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_prints_the_report_after_ctrl_c(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = write_project(tmp_path, {f"a{i:02d}": agent(f"A{i}") for i in range(8)})
     import agentsync.cli.options as cli_options
 
@@ -238,18 +264,25 @@ def test_the_cli_prints_the_report_after_ctrl_c(emulator: Emulator, tmp_path: Pa
 
 
 def test_two_applies_from_one_state_the_second_stops_naming_what_changed(
-        emulator: Emulator, client: Client, tmp_path: Path) -> None:
+    emulator: Emulator, client: Client, tmp_path: Path
+) -> None:
     root = write_project(tmp_path / "one", {"shared": agent("Shared"), "mine": agent("Mine")})
     plan_and_apply(client, root)
-    first = make_plan(client, write_project(tmp_path / "one", {"shared": agent("Shared", "One"), "mine": agent("Mine")}))
-    second = make_plan(client, write_project(tmp_path / "two", {"shared": agent("Shared", "Two"),
-                                                                "mine": agent("Mine", "Two")}))
+    first = make_plan(
+        client, write_project(tmp_path / "one", {"shared": agent("Shared", "One"), "mine": agent("Mine")})
+    )
+    second = make_plan(
+        client,
+        write_project(tmp_path / "two", {"shared": agent("Shared", "Two"), "mine": agent("Mine", "Two")}),
+    )
     assert apply_plan(client, first, OPTIONS, snapshot=check_fresh(client, first)).ok
     writes = _writes(emulator)
     with pytest.raises(StalePlanError) as caught:
         check_fresh(client, second)
     assert caught.value.stale == ["agent shared"]
-    assert "agent shared changed in the workspace since it was made; nothing was written" in caught.value.message
+    assert (
+        "agent shared changed in the workspace since it was made; nothing was written" in caught.value.message
+    )
     assert _writes(emulator) == writes
     body = client.get(f"/v1/convai/agents/{owned(client)['shared'][0]}")
     assert body["conversation_config"]["agent"]["first_message"] == "One"

@@ -81,19 +81,27 @@ def assert_one_clear_error(err: str, route: str, says: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("route", [AGENT_LIST, AGENT, TAG_LIST])
 def test_plan_refuses_every_hostile_answer_with_one_sentence(
-        kind: str, route: str, project: Path, api_env: Emulator, small_limit: int,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    kind: str,
+    route: str,
+    project: Path,
+    api_env: Emulator,
+    small_limit: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     if kind in ("bad_items", "no_has_more") and route == AGENT:
         pytest.skip("a single agent is not a list answer")
-    api_env.set_faults(Faults(hostile_rate=1.0, hostile_kinds=(kind,), hostile_route=route, huge_bytes=small_limit * 3))
+    api_env.set_faults(
+        Faults(hostile_rate=1.0, hostile_kinds=(kind,), hostile_route=route, huge_bytes=small_limit * 3)
+    )
     code, out, err = plan(project, capsys)
     assert code == 1, (out, err)
     assert out == ""  # no plan at all, not a partial one
     assert_one_clear_error(err, route, expected(kind, route))
 
 
-def test_the_true_plan_once_the_answers_are_whole_again(project: Path, api_env: Emulator,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_true_plan_once_the_answers_are_whole_again(
+    project: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     api_env.set_faults(Faults(hostile_rate=1.0, hostile_kinds=("wrong_type",), hostile_route=AGENT))
     assert plan(project, capsys)[0] == 1
     api_env.set_faults(Faults())
@@ -105,8 +113,11 @@ def test_the_true_plan_once_the_answers_are_whole_again(project: Path, api_env: 
 
 @pytest.mark.parametrize("kind", ["truncated", "wrong_type", "html", "huge"])
 def test_apply_refuses_hostile_answers_before_any_write(
-        kind: str, project: Path, api_env: Emulator, small_limit: int, capsys: pytest.CaptureFixture[str]) -> None:
-    api_env.set_faults(Faults(hostile_rate=1.0, hostile_kinds=(kind,), hostile_route=AGENT, huge_bytes=small_limit * 3))
+    kind: str, project: Path, api_env: Emulator, small_limit: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api_env.set_faults(
+        Faults(hostile_rate=1.0, hostile_kinds=(kind,), hostile_route=AGENT, huge_bytes=small_limit * 3)
+    )
     before = _writes(api_env)
     capsys.readouterr()
     code = run(["apply", "-C", str(project), "--auto-approve", "--prune"])
@@ -158,8 +169,12 @@ def test_the_connection_is_usable_after_a_refused_body(emulator: Emulator, small
 def test_the_knob_touches_only_successful_reads_of_its_route(emulator: Emulator) -> None:
     emulator.set_faults(Faults(hostile_rate=1.0, hostile_kinds=("not_object",), hostile_route=AGENT))
     headers = {"xi-api-key": ADMIN_KEY}
-    created = requests.post(f"{emulator.url}/v1/convai/agents/create", json={"conversation_config": {}},
-                            headers=headers, timeout=5)
+    created = requests.post(
+        f"{emulator.url}/v1/convai/agents/create",
+        json={"conversation_config": {}},
+        headers=headers,
+        timeout=5,
+    )
     assert created.status_code == 200 and isinstance(created.json(), dict)
     agent_id = created.json()["agent_id"]
     assert isinstance(requests.get(f"{emulator.url}{AGENT_LIST}", headers=headers, timeout=5).json(), dict)
@@ -170,7 +185,9 @@ def test_the_knob_touches_only_successful_reads_of_its_route(emulator: Emulator)
 
 
 def test_the_knob_rejects_an_unknown_kind(emulator: Emulator) -> None:
-    answer = requests.post(f"{emulator.url}/_emulator/faults", json={"hostile_kinds": ["gibberish"]}, timeout=5)
+    answer = requests.post(
+        f"{emulator.url}/_emulator/faults", json={"hostile_kinds": ["gibberish"]}, timeout=5
+    )
     assert answer.status_code == 422 and "gibberish" in answer.text
     with pytest.raises(ValueError, match="gibberish"):
         Faults(hostile_kinds=("gibberish",))
@@ -178,7 +195,8 @@ def test_the_knob_rejects_an_unknown_kind(emulator: Emulator) -> None:
 
 @pytest.mark.parametrize("kind", ["not_object", "wrong_type", "truncated"])
 def test_a_saved_plan_is_not_applied_over_a_broken_stale_check(
-        kind: str, project: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    kind: str, project: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     (project / "agents" / "gamma.yaml").unlink()
     (project / "agents" / "alpha.yaml").write_text(json.dumps({"name": "Alpha the second"}))
     saved = project / "plan.json"

@@ -8,7 +8,9 @@ from agentsync.cli import run
 from agentsync.loader import load_project, validate_project
 
 
-def test_init_creates_a_project_that_validates_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_creates_a_project_that_validates_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "new"
     assert run(["init", str(root)]) == 0
     assert validate_project(root) == []
@@ -23,7 +25,9 @@ def test_init_creates_a_project_that_validates_clean(tmp_path: Path, capsys: pyt
     assert "created" in capsys.readouterr().out
 
 
-def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_refuses_to_overwrite_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "tags.yaml").write_text("- title: mine\n")
     assert run(["init", str(tmp_path)]) == 1
     assert (tmp_path / "tags.yaml").read_text() == "- title: mine\n"

@@ -60,8 +60,16 @@ def test_invalid_fixture_produces_exactly_its_message(tmp_path: Path, case: Path
 
 def test_every_invalid_case_has_a_fixture() -> None:
     names = {c.stem for c in CASES}
-    for needed in ("empty-file", "not-a-mapping", "invalid-utf8", "tab-indentation", "alias-bomb",
-                   "too-large", "directory-named-like-a-file", "missing-file-target"):
+    for needed in (
+        "empty-file",
+        "not-a-mapping",
+        "invalid-utf8",
+        "tab-indentation",
+        "alias-bomb",
+        "too-large",
+        "directory-named-like-a-file",
+        "missing-file-target",
+    ):
         assert needed in names
 
 
@@ -72,13 +80,15 @@ def _project(root: Path) -> Path:
         "namespace: support\ndefault_environment: dev\nenvironments:\n"
         "  dev: {residency: global, api_key_env: KEY_DEV, namespace: support-dev, variables: {port: 8080}}\n"
         "  prod: {base_url: https://api.elevenlabs.io, api_key_env: KEY}\n"
-        "tags: {authoritative: true}\nsafety: {max_change_share: 0.5, min_managed: 3}\n")
+        "tags: {authoritative: true}\nsafety: {max_change_share: 0.5, min_managed: 3}\n"
+    )
     (root / "agents" / "prompts" / "bot.md").write_text("Be kind.\nBe brief.\n")
     (root / "agents" / "prompts" / "not-an-agent.yaml").write_text("- just data\n")
     (root / "agents" / "bot.yaml").write_text(
         "name: Bot\nid: agent_1\ntags: [support]\nconversation_config:\n  agent:\n"
         "    first_message: Hi\n    prompt:\n      prompt: !file prompts/bot.md\n"
-        "      temperature: 0.5\n  tts: {voice_id: v1}\n")
+        "      temperature: 0.5\n  tts: {voice_id: v1}\n"
+    )
     (root / "agents" / "team" / "helper.yaml").write_text("name: Helper\nrenamed_from: old-helper\n")
     (root / "tags.yaml").write_text("- title: billing\n  description: Money\n- title: urgent\n  id: tag_9\n")
     return root
@@ -89,12 +99,18 @@ def test_load_project_builds_agents_with_plain_values_and_locations(tmp_path: Pa
     assert sorted(project.agents) == ["bot", "team/helper"]
     bot = project.agents["bot"]
     assert bot.id == "agent_1" and "id" not in bot.config
-    assert bot.config["conversation_config"]["agent"]["prompt"] == {"prompt": "Be kind.\nBe brief.\n",
-                                                                   "temperature": 0.5}
+    assert bot.config["conversation_config"]["agent"]["prompt"] == {
+        "prompt": "Be kind.\nBe brief.\n",
+        "temperature": 0.5,
+    }
     assert type(bot.config["conversation_config"]) is dict
-    assert bot.locations[("conversation_config", "agent", "first_message")] == Location("agents/bot.yaml", 6, 5)
+    assert bot.locations[("conversation_config", "agent", "first_message")] == Location(
+        "agents/bot.yaml", 6, 5
+    )
     assert bot.locations[("tags", 0)] == Location("agents/bot.yaml", 3, 8)
-    assert bot.location_of(("conversation_config", "tts", "voice_id", "x")) == Location("agents/bot.yaml", 10, 9)
+    assert bot.location_of(("conversation_config", "tts", "voice_id", "x")) == Location(
+        "agents/bot.yaml", 10, 9
+    )
     assert project.agents["team/helper"].renamed_from == "old-helper"
 
 
@@ -107,7 +123,10 @@ def test_load_project_reads_settings_environment_and_tags(tmp_path: Path) -> Non
     assert project.environment.variables == {"port": "8080"}
     assert project.namespace == "support-dev"
     assert project.tags is not None
-    assert [t.config for t in project.tags] == [{"title": "billing", "description": "Money"}, {"title": "urgent"}]
+    assert [t.config for t in project.tags] == [
+        {"title": "billing", "description": "Money"},
+        {"title": "urgent"},
+    ]
     assert project.tags[1].id == "tag_9"
     prod = load_project(tmp_path, environment="prod")
     assert prod.environment is not None and prod.environment.base_url == "https://api.elevenlabs.io"
@@ -127,7 +146,9 @@ def test_no_tags_file_means_tags_unmanaged(tmp_path: Path) -> None:
 
 def test_warnings_do_not_fail_loading(tmp_path: Path) -> None:
     root = _project(tmp_path)
-    (root / "agents" / "new.yaml").write_text("conversation_config: {agent: {prompt: {llm: brand-new-llm}}}\n")
+    (root / "agents" / "new.yaml").write_text(
+        "conversation_config: {agent: {prompt: {llm: brand-new-llm}}}\n"
+    )
     project = load_project(root)
     assert [w.severity for w in project.warnings] == [Severity.WARNING]
 
@@ -149,7 +170,8 @@ def test_every_problem_is_reported_across_files(tmp_path: Path) -> None:
 def test_missing_project_file_is_one_problem(tmp_path: Path) -> None:
     problems = validate_project(tmp_path)
     assert [p.message for p in problems] == [
-        f"{tmp_path} has no agentsync.yaml; run `agentsync init` to create a project"]
+        f"{tmp_path} has no agentsync.yaml; run `agentsync init` to create a project"
+    ]
     with pytest.raises(ValidationFailed):
         load_project(tmp_path)
 
@@ -157,8 +179,8 @@ def test_missing_project_file_is_one_problem(tmp_path: Path) -> None:
 def test_yaml_12_flow_mapping_with_url_and_merge_keys(tmp_path: Path) -> None:
     root = _project(tmp_path)
     (root / "agents" / "m.yaml").write_text(
-        "conversation_config:\n  agent:\n"
-        "    <<: {first_message: Hi, language: en}\n    language: fr\n")
+        "conversation_config:\n  agent:\n    <<: {first_message: Hi, language: en}\n    language: fr\n"
+    )
     agent = load_project(root).agents["m"]
     assert agent.config["conversation_config"]["agent"] == {"language": "fr", "first_message": "Hi"}
 

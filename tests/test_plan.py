@@ -42,24 +42,43 @@ def body(agent_id: str, *tags: str, name: str = "Bot", **top: Any) -> dict[str, 
 
 
 def agent(key: str, config: Mapping[str, Any] | None = None, **meta: Any) -> AgentDef:
-    return AgentDef(key=key, file=f"agents/{key}.yaml", config=dict(config or {"name": "Bot"}),
-                    locations={(): Location(f"agents/{key}.yaml", 1, 1)}, **meta)
+    return AgentDef(
+        key=key,
+        file=f"agents/{key}.yaml",
+        config=dict(config or {"name": "Bot"}),
+        locations={(): Location(f"agents/{key}.yaml", 1, 1)},
+        **meta,
+    )
 
 
 def tag(tag_id: str, title: str, description: str | None = None) -> dict[str, Any]:
-    return {"tag_id": tag_id, "workspace_id": "w", "owner_user_id": "u", "title": title,
-            "description": description, "created_at_unix_secs": 1}
+    return {
+        "tag_id": tag_id,
+        "workspace_id": "w",
+        "owner_user_id": "u",
+        "title": title,
+        "description": description,
+        "created_at_unix_secs": 1,
+    }
 
 
 def project(*agents: AgentDef, tags: list[TagDef] | None = None, authoritative: bool = False) -> Project:
-    return Project(root=Path("."), settings=Settings(namespace=NS, tags_authoritative=authoritative),
-                   agents={a.key: a for a in agents}, tags=tags)
+    return Project(
+        root=Path("."),
+        settings=Settings(namespace=NS, tags_authoritative=authoritative),
+        agents={a.key: a for a in agents},
+        tags=tags,
+    )
 
 
 def remote(*bodies: Mapping[str, Any], tags: Sequence[Mapping[str, Any]] | None = None) -> RemoteState:
     summaries = tuple({"agent_id": b["agent_id"], "name": b["name"], "tags": b["tags"]} for b in bodies)
-    return RemoteState(agent_summaries=summaries, agents={b["agent_id"]: b for b in bodies},
-                       tags=None if tags is None else tuple(tags), base_url="http://127.0.0.1:1")
+    return RemoteState(
+        agent_summaries=summaries,
+        agents={b["agent_id"]: b for b in bodies},
+        tags=None if tags is None else tuple(tags),
+        base_url="http://127.0.0.1:1",
+    )
 
 
 def only(plan: Plan) -> Change:
@@ -74,7 +93,11 @@ def test_create_sends_declared_fields_an_empty_conversation_config_and_the_marke
     plan = build_plan(project(agent("bot", {"name": "Bot", "tags": ["support"]})), remote())
     change = only(plan)
     assert (change.kind, change.action, change.method, change.path) == (
-        Kind.AGENT, Action.CREATE, "POST", "/v1/convai/agents/create")
+        Kind.AGENT,
+        Action.CREATE,
+        "POST",
+        "/v1/convai/agents/create",
+    )
     assert change.body == {"name": "Bot", "tags": ["agentsync:bot", "support"], "conversation_config": {}}
     assert change.fingerprint == fingerprint_agent(None, "agentsync:bot")
     assert FieldChange(("name",), ABSENT, "Bot") in change.fields
@@ -93,10 +116,15 @@ def test_update_sends_the_minimal_body_and_fingerprints_the_remote() -> None:
     current = body("a1", "agentsync:bot", "support")
     change = only(build_plan(project(agent("bot", config)), remote(current)))
     assert (change.action, change.method, change.path, change.remote_id) == (
-        Action.UPDATE, "PATCH", "/v1/convai/agents/a1", "a1")
+        Action.UPDATE,
+        "PATCH",
+        "/v1/convai/agents/a1",
+        "a1",
+    )
     assert change.body == {"conversation_config": {"agent": {"first_message": "Hello"}}}
-    assert change.json_patch == ({"op": "replace", "path": "/conversation_config/agent/first_message",
-                                  "value": "Hello"},)
+    assert change.json_patch == (
+        {"op": "replace", "path": "/conversation_config/agent/first_message", "value": "Hello"},
+    )
     assert change.fingerprint == fingerprint_agent(current, "agentsync:bot")
 
 
@@ -129,7 +157,9 @@ def test_id_of_an_agent_already_carrying_its_marker_is_an_ordinary_update() -> N
 
 
 def test_id_missing_remotely_is_an_error() -> None:
-    with pytest.raises(IdentityError, match=r"agents/bot.yaml:1:1: agent 'bot' declares id: a9, but .* no agent"):
+    with pytest.raises(
+        IdentityError, match=r"agents/bot.yaml:1:1: agent 'bot' declares id: a9, but .* no agent"
+    ):
         build_plan(project(agent("bot", id="a9")), remote())
 
 
@@ -151,7 +181,11 @@ def test_renamed_from_rekeys_the_old_agent_with_an_update_swapping_the_marker() 
     current = body("a1", "agentsync:old-bot", "support")
     change = only(build_plan(project(definition), remote(current), prune=True))
     assert (change.action, change.key, change.previous_key, change.remote_id) == (
-        Action.UPDATE, "new-bot", "old-bot", "a1")
+        Action.UPDATE,
+        "new-bot",
+        "old-bot",
+        "a1",
+    )
     assert change.body == {"tags": ["agentsync:new-bot", "support"]}
     # Apply re-reads the agent by id and fingerprints it under the change's own key.
     assert change.fingerprint == fingerprint_agent(current, "agentsync:new-bot")
@@ -173,12 +207,15 @@ def test_renamed_from_after_the_rename_took_is_plain() -> None:
 def test_renamed_from_with_both_keys_present_is_an_error() -> None:
     definition = agent("new-bot", renamed_from="old-bot")
     with pytest.raises(IdentityError, match="both keys have an agent: a2 and a1"):
-        build_plan(project(definition), remote(body("a1", "agentsync:old-bot"), body("a2", "agentsync:new-bot")))
+        build_plan(
+            project(definition), remote(body("a1", "agentsync:old-bot"), body("a2", "agentsync:new-bot"))
+        )
 
 
 def test_a_create_and_a_delete_with_one_name_warn_of_a_rename() -> None:
-    plan = build_plan(project(agent("new-bot", {"name": "Bot"})), remote(body("a1", "agentsync:old-bot")),
-                      prune=True)
+    plan = build_plan(
+        project(agent("new-bot", {"name": "Bot"})), remote(body("a1", "agentsync:old-bot")), prune=True
+    )
     assert [c.action for c in plan.changes] == [Action.CREATE, Action.DELETE]
     assert len(plan.warnings) == 1
     assert "renamed_from: old-bot" in plan.warnings[0] and "agents/new-bot.yaml" in plan.warnings[0]
@@ -191,13 +228,20 @@ def test_owned_agents_without_a_file_are_deleted_only_with_prune() -> None:
     state = remote(body("a1", "agentsync:gone", name="Gone"), body("a2", "otherns:x"), body("a3"))
     kept = build_plan(project(), state)
     assert kept.changes == ()
-    assert kept.warnings == ("1 agent managed by this project no longer declared (gone): kept, since "
-                             "--prune was not given",)
+    assert kept.warnings == (
+        "1 agent managed by this project no longer declared (gone): kept, since --prune was not given",
+    )
     pruned = build_plan(project(), state, prune=True)
     assert pruned.warnings == ()
     change = only(pruned)
     assert (change.action, change.key, change.remote_id, change.method, change.path, change.body) == (
-        Action.DELETE, "gone", "a1", "DELETE", "/v1/convai/agents/a1", None)
+        Action.DELETE,
+        "gone",
+        "a1",
+        "DELETE",
+        "/v1/convai/agents/a1",
+        None,
+    )
     assert change.name == "Gone" and change.attached == ()
 
 
@@ -213,15 +257,26 @@ def test_a_delete_lists_attached_phone_numbers_and_whatsapp_accounts() -> None:
 
 
 def test_tags_are_created_updated_and_left_by_title() -> None:
-    defs = [TagDef({"title": "new"}), TagDef({"title": "vip", "description": "VIP"}), TagDef({"title": "same"})]
+    defs = [
+        TagDef({"title": "new"}),
+        TagDef({"title": "vip", "description": "VIP"}),
+        TagDef({"title": "same"}),
+    ]
     state = remote(tags=[tag("t1", "vip", "old"), tag("t2", "same")])
     plan = build_plan(project(tags=defs), state)
     create, update = plan.changes
     assert (create.action, create.method, create.path, create.body) == (
-        Action.CREATE, "POST", "/v1/convai/tags", {"title": "new"})
+        Action.CREATE,
+        "POST",
+        "/v1/convai/tags",
+        {"title": "new"},
+    )
     assert create.fingerprint == fingerprint_tag(None, "new")
-    assert (update.action, update.path, update.body) == (Action.UPDATE, "/v1/convai/tags/t1",
-                                                         {"description": "VIP"})
+    assert (update.action, update.path, update.body) == (
+        Action.UPDATE,
+        "/v1/convai/tags/t1",
+        {"description": "VIP"},
+    )
     assert update.fields == (FieldChange(("description",), "old", "VIP"),)
     assert plan.unchanged == 1 and plan.managed == 2
 
@@ -230,7 +285,11 @@ def test_a_tag_id_makes_a_new_title_a_rename() -> None:
     plan = build_plan(project(tags=[TagDef({"title": "Gold"}, id="t1")]), remote(tags=[tag("t1", "VIP")]))
     change = only(plan)
     assert (change.action, change.key, change.previous_key, change.body) == (
-        Action.UPDATE, "Gold", "VIP", {"title": "Gold"})
+        Action.UPDATE,
+        "Gold",
+        "VIP",
+        {"title": "Gold"},
+    )
 
 
 def test_two_remote_tags_with_a_declared_title_is_an_error_naming_both() -> None:
@@ -267,8 +326,12 @@ def test_tags_not_fetched_are_not_managed() -> None:
 
 def _busy_project() -> tuple[Project, RemoteState]:
     defs = [agent("b", {"name": "B"}), agent("a", {"name": "A"}), agent("c", {"name": "C"})]
-    state = remote(body("a3", "agentsync:c"), body("a8", "agentsync:old1", name="Old1"),
-                   body("a9", "agentsync:old2", name="Old2"), tags=[tag("t1", "stray")])
+    state = remote(
+        body("a3", "agentsync:c"),
+        body("a8", "agentsync:old1", name="Old1"),
+        body("a9", "agentsync:old2", name="Old2"),
+        tags=[tag("t1", "stray")],
+    )
     return project(*defs, tags=[TagDef({"title": "x"})], authoritative=True), state
 
 
@@ -276,8 +339,11 @@ def test_order_is_tags_then_agents_then_deletes_in_reverse() -> None:
     plan = build_plan(*_busy_project(), prune=True)
     assert [(c.kind.value, c.action.value, c.key) for c in plan.changes] == [
         ("tag", "create", "x"),
-        ("agent", "create", "a"), ("agent", "create", "b"), ("agent", "update", "c"),
-        ("agent", "delete", "old2"), ("agent", "delete", "old1"),
+        ("agent", "create", "a"),
+        ("agent", "create", "b"),
+        ("agent", "update", "c"),
+        ("agent", "delete", "old2"),
+        ("agent", "delete", "old1"),
         ("tag", "delete", "stray"),
     ]
 
@@ -286,7 +352,10 @@ def test_targets_limit_the_plan() -> None:
     proj, state = _busy_project()
     plan = build_plan(proj, state, prune=True, targets=["b", "old1", "tag:stray"])
     assert [(c.action.value, c.key) for c in plan.changes] == [
-        ("create", "b"), ("delete", "old1"), ("delete", "stray")]
+        ("create", "b"),
+        ("delete", "old1"),
+        ("delete", "stray"),
+    ]
 
 
 def test_an_unknown_target_is_a_usage_error_with_a_suggestion() -> None:
@@ -302,9 +371,23 @@ def test_an_unknown_target_is_a_usage_error_with_a_suggestion() -> None:
 
 
 def _plan_with(actions: Sequence[Action], managed: int, attached: tuple[str, ...] = ()) -> Plan:
-    changes = tuple(Change(Kind.AGENT, a, f"k{i}", "id", None, (), "PATCH", "/", None, (), "fp",
-                           attached=attached if a is Action.DELETE else ())
-                    for i, a in enumerate(actions))
+    changes = tuple(
+        Change(
+            Kind.AGENT,
+            a,
+            f"k{i}",
+            "id",
+            None,
+            (),
+            "PATCH",
+            "/",
+            None,
+            (),
+            "fp",
+            attached=attached if a is Action.DELETE else (),
+        )
+        for i, a in enumerate(actions)
+    )
     return Plan(changes=changes, unchanged=0, managed=managed, namespace=NS, base_url="")
 
 
@@ -325,7 +408,9 @@ def test_safety_refuses_a_large_share_unless_forced() -> None:
 
 def test_safety_refuses_deleting_an_agent_with_attached_numbers() -> None:
     plan = _plan_with([Action.DELETE], managed=1, attached=("phone number +1555",))
-    with pytest.raises(SafetyError, match=r"deletes 1 agent that has .*agent 'k0' \(phone number \+1555\)") as err:
+    with pytest.raises(
+        SafetyError, match=r"deletes 1 agent that has .*agent 'k0' \(phone number \+1555\)"
+    ) as err:
         check_safety(plan, SafetySettings(), force=False)
     assert "--force" in (err.value.hint or "")
     check_safety(plan, SafetySettings(), force=True)
@@ -336,7 +421,9 @@ def test_safety_refuses_deleting_an_agent_with_attached_numbers() -> None:
 
 def test_fingerprints_identify_the_remote_state() -> None:
     first = body("a1", "agentsync:bot")
-    assert fingerprint_agent(first, "agentsync:bot") == fingerprint_agent(copy.deepcopy(first), "agentsync:bot")
+    assert fingerprint_agent(first, "agentsync:bot") == fingerprint_agent(
+        copy.deepcopy(first), "agentsync:bot"
+    )
     assert fingerprint_agent(first, "agentsync:bot") != fingerprint_agent(None, "agentsync:bot")
     assert fingerprint_agent(None, "agentsync:a") != fingerprint_agent(None, "agentsync:b")
     changed = copy.deepcopy(first)
@@ -355,13 +442,33 @@ def test_fingerprints_identify_the_remote_state() -> None:
 def _full_plan() -> Plan:
     proj, state = _busy_project()
     plan = build_plan(proj, state, prune=True)
-    extra = Change(Kind.AGENT, Action.UPDATE, "z", "a5", "Z",
-                   (FieldChange(("x", 0), ABSENT, None), FieldChange(("y",), None, ABSENT)),
-                   "PATCH", "/v1/convai/agents/a5", {"name": None}, ({"op": "remove", "path": "/y"},), "fp",
-                   source=Location("agents/z.yaml", 3, 4), depends_on=("a",), attached=("phone number 1",),
-                   previous_key="y")
-    return Plan(changes=(*plan.changes, extra), unchanged=2, managed=5, namespace=NS, base_url="http://x",
-                environment="prod", warnings=("w",), meta={"created": "now"})
+    extra = Change(
+        Kind.AGENT,
+        Action.UPDATE,
+        "z",
+        "a5",
+        "Z",
+        (FieldChange(("x", 0), ABSENT, None), FieldChange(("y",), None, ABSENT)),
+        "PATCH",
+        "/v1/convai/agents/a5",
+        {"name": None},
+        ({"op": "remove", "path": "/y"},),
+        "fp",
+        source=Location("agents/z.yaml", 3, 4),
+        depends_on=("a",),
+        attached=("phone number 1",),
+        previous_key="y",
+    )
+    return Plan(
+        changes=(*plan.changes, extra),
+        unchanged=2,
+        managed=5,
+        namespace=NS,
+        base_url="http://x",
+        environment="prod",
+        warnings=("w",),
+        meta={"created": "now"},
+    )
 
 
 def test_to_dict_and_from_dict_round_trip_every_field() -> None:
@@ -400,11 +507,14 @@ def test_load_refuses_another_format_version(tmp_path: Path) -> None:
         load(target)
 
 
-@pytest.mark.parametrize("damage", [
-    lambda d: d.pop("changes"),
-    lambda d: d["changes"][0].update(action="explode"),
-    lambda d: d["changes"][0].update(fields=[{"nopath": 1}]),
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d.pop("changes"),
+        lambda d: d["changes"][0].update(action="explode"),
+        lambda d: d["changes"][0].update(fields=[{"nopath": 1}]),
+    ],
+)
 def test_load_refuses_a_malformed_plan(tmp_path: Path, damage: Any) -> None:
     data = to_dict(_full_plan())
     damage(data)

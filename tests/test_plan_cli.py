@@ -18,7 +18,9 @@ from agentsync.resources.agent import marker
 
 NS = "e2e"
 AGENTS = "/v1/convai/agents"
-SCHEMA = json.loads((Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads(
+    (Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
+)
 
 BOT = """\
 name: Help Bot
@@ -29,8 +31,11 @@ conversation_config:
   tts:
     stability: 0.5
 """
-BOT_REMOTE = {"name": "Help Bot", "tags": ["support", marker(NS, "bot")],
-              "conversation_config": {"agent": {"first_message": "Hello there"}, "tts": {"stability": 0.5}}}
+BOT_REMOTE = {
+    "name": "Help Bot",
+    "tags": ["support", marker(NS, "bot")],
+    "conversation_config": {"agent": {"first_message": "Hello there"}, "tts": {"stability": 0.5}},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -72,15 +77,20 @@ def test_a_new_project_plans_creates(project: Path, api: Client, capsys: pytest.
     assert out.rstrip().endswith("Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged.")
 
 
-def test_no_changes_when_the_workspace_matches(project: Path, api: Client,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_changes_when_the_workspace_matches(
+    project: Path, api: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     seed(api, BOT_REMOTE)
     code, out, _ = plan(project, "--detailed-exitcode", capsys=capsys)
-    assert (code, out.strip().splitlines()[-1]) == (0, "No changes. The workspace matches the project (1 unchanged).")
+    assert (code, out.strip().splitlines()[-1]) == (
+        0,
+        "No changes. The workspace matches the project (1 unchanged).",
+    )
 
 
-def test_drift_made_through_the_api_shows_up(project: Path, api: Client,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_drift_made_through_the_api_shows_up(
+    project: Path, api: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     agent_id = seed(api, BOT_REMOTE)
     api.patch(f"{AGENTS}/{agent_id}", {"conversation_config": {"tts": {"stability": 0.9}}})
     code, out, _ = plan(project, "--detailed-exitcode", "--show-body", capsys=capsys)
@@ -100,8 +110,9 @@ def test_adoption_by_id(project: Path, api: Client, capsys: pytest.CaptureFixtur
     assert "1 to adopt" in out
 
 
-def test_prune_plans_deletes_only_when_asked(project: Path, api: Client,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_prune_plans_deletes_only_when_asked(
+    project: Path, api: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     seed(api, BOT_REMOTE)
     gone = seed(api, {"name": "Old", "conversation_config": {}, "tags": [marker(NS, "old")]})
     seed(api, {"name": "Not ours", "conversation_config": {}, "tags": ["other:old"]})
@@ -113,8 +124,9 @@ def test_prune_plans_deletes_only_when_asked(project: Path, api: Client,
     assert "Plan: 0 to create, 0 to update, 1 to delete, 1 unchanged." in out
 
 
-def test_two_agents_with_one_marker_is_an_error(project: Path, api: Client,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_agents_with_one_marker_is_an_error(
+    project: Path, api: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     first, second = seed(api, BOT_REMOTE), seed(api, BOT_REMOTE)
     code, out, err = plan(project, "--detailed-exitcode", capsys=capsys)
     assert code == 1 and out == ""
@@ -131,7 +143,9 @@ def test_json_and_markdown_formats(project: Path, api: Client, capsys: pytest.Ca
     assert "<details><summary>+ create agent bot" in md and "**Plan: 1 to create" in md
 
 
-def test_out_saves_a_plan_apply_can_load(project: Path, api: Client, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_saves_a_plan_apply_can_load(
+    project: Path, api: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = project / "plan.json"
     code, _, err = plan(project, "--out", str(target), capsys=capsys)
     assert code == 0 and "Saved the plan" in err
@@ -156,8 +170,9 @@ def test_colour_only_when_asked(project: Path, api: Client, capsys: pytest.Captu
 # -- errors ------------------------------------------------------------------------------------------
 
 
-def test_a_rejected_key(project: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_rejected_key(
+    project: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ELEVENLABS_API_KEY", "sk_not_valid_123")
     code, out, err = plan(project, "--detailed-exitcode", capsys=capsys)
     assert code == 1 and out == ""
@@ -165,26 +180,32 @@ def test_a_rejected_key(project: Path, api_env: Emulator, monkeypatch: pytest.Mo
     assert "sk_not_valid_123" not in err
 
 
-def test_a_missing_key(project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_key(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
     code, _, err = plan(project, "--base-url", "http://127.0.0.1:9", capsys=capsys)
     assert code == 1 and "ELEVENLABS_API_KEY is not set" in err
 
 
-def test_connection_refused_names_the_url(project: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_connection_refused_names_the_url(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("ELEVENLABS_API_KEY", "k")
-    code, _, err = plan(project, "--base-url", f"http://127.0.0.1:{port}", "--detailed-exitcode", capsys=capsys)
+    code, _, err = plan(
+        project, "--base-url", f"http://127.0.0.1:{port}", "--detailed-exitcode", capsys=capsys
+    )
     assert code == 1
     assert f"error: could not connect to http://127.0.0.1:{port}/v1/convai/agents" in err
     assert "connection refused" in err
 
 
-def test_server_errors_name_the_request_id(project: Path, api_env: Emulator,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_server_errors_name_the_request_id(
+    project: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     api_env.set_faults(Faults(error_rate=1.0, seed=9))
     code, _, err = plan(project, "--detailed-exitcode", capsys=capsys)
     assert code == 1
@@ -193,17 +214,20 @@ def test_server_errors_name_the_request_id(project: Path, api_env: Emulator,
     assert api_env.stats()["total"] == 2 * RetryPolicy().max_attempts
 
 
-def test_plain_http_to_a_remote_host_is_refused(project: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_plain_http_to_a_remote_host_is_refused(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ELEVENLABS_API_KEY", "sk_abc")
     code, _, err = plan(project, "--base-url", "http://api.example.test", capsys=capsys)
     assert code == 1 and "refusing to send the API key over plain HTTP to api.example.test" in err
 
 
-@pytest.mark.parametrize("args", [["--format", "yaml"], ["--bogus"], ["--concurrency", "0"],
-                                  ["--residency", "mars"]])
-def test_usage_errors_exit_1_never_2(project: Path, api: Client, args: list[str],
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "args", [["--format", "yaml"], ["--bogus"], ["--concurrency", "0"], ["--residency", "mars"]]
+)
+def test_usage_errors_exit_1_never_2(
+    project: Path, api: Client, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = plan(project, "--detailed-exitcode", *args, capsys=capsys)
     assert code == 1 and out == ""
 
@@ -214,8 +238,9 @@ def test_an_invalid_project_exits_1(project: Path, api: Client, capsys: pytest.C
     assert code == 1 and out == "" and "bot.yaml" in err
 
 
-def test_the_in_process_emulator(project: Path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_in_process_emulator(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
     code, out, err = plan(project, "--emulator", "--detailed-exitcode", capsys=capsys)
     assert code == 2 and "Using the in-process emulator" in err

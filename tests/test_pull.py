@@ -95,9 +95,12 @@ def test_strip_defaults_leaves_what_the_user_set() -> None:
     assert stripped == {
         "name": "Support Agent",
         "tags": ["support"],
-        "conversation_config": {"agent": {
-            "first_message": "Hi, this is the Acme support line. How can I help you today?",
-            "prompt": {"prompt": "You are a friendly support agent for Acme. Keep answers short."}}},
+        "conversation_config": {
+            "agent": {
+                "first_message": "Hi, this is the Acme support line. How can I help you today?",
+                "prompt": {"prompt": "You are a friendly support agent for Acme. Keep answers short."},
+            }
+        },
     }
 
 
@@ -141,10 +144,16 @@ def test_full_mode_writes_every_writable_field() -> None:
 # --- keys -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "key"), [
-    ("Support Bot", "support-bot"), ("  Ünïcödé / Agent!! ", "unicode-agent"), ("", "agent"),
-    ("../../etc/passwd", "etc-passwd"), ("日本語", "agent"),
-])
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Support Bot", "support-bot"),
+        ("  Ünïcödé / Agent!! ", "unicode-agent"),
+        ("", "agent"),
+        ("../../etc/passwd", "etc-passwd"),
+        ("日本語", "agent"),
+    ],
+)
 def test_slug_is_file_system_safe(name: str, key: str) -> None:
     assert slug(name) == key
 
@@ -194,8 +203,10 @@ def test_merge_keeps_comments_quoting_declared_defaults_and_updates_file_targets
     assert "prompt: !file prompts/bot.md" in text
     assert "  tts: {speed: 1.1}\n" in text
     assert text.rstrip().endswith("id: agent_123")
-    assert files[tmp_path / "agents" / "prompts" / "bot.md"] == RESPONSE["conversation_config"]["agent"][
-        "prompt"]["prompt"]
+    assert (
+        files[tmp_path / "agents" / "prompts" / "bot.md"]
+        == RESPONSE["conversation_config"]["agent"]["prompt"]["prompt"]
+    )
 
 
 def test_merge_of_an_unchanged_agent_leaves_the_file_byte_identical(tmp_path: Path) -> None:
@@ -213,7 +224,9 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
         render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(), {})
 
 
-def test_placeholders_are_kept_only_while_they_resolve_to_the_remote_value(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_placeholders_are_kept_only_while_they_resolve_to_the_remote_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("H6_REGION", "eu")
     variables = {"company": "Acme"}
     assert placeholder_holds("Hi from ${var.company}", "Hi from Acme", variables)
@@ -261,12 +274,15 @@ def tag(tag_id: str, title: str, description: str | None, created: int) -> dict[
 
 def test_tags_yaml_keeps_comments_and_order_drops_gone_tags_and_appends_new_ones(tmp_path: Path) -> None:
     path = tmp_path / "tags.yaml"
-    path.write_text("# Tags for reviewers.\n- title: outage  # keep me\n  description: old\n"
-                    "- title: gone\n- title: renamed-remotely\n  id: t3\n")
+    path.write_text(
+        "# Tags for reviewers.\n- title: outage  # keep me\n  description: old\n"
+        "- title: gone\n- title: renamed-remotely\n  id: t3\n"
+    )
     remote = [tag("t1", "outage", "new", 3), tag("t2", "billing", None, 1), tag("t3", "vip", "x", 2)]
     assert render_tags(path, remote) == (
         "# Tags for reviewers.\n- title: outage  # keep me\n  description: new\n"
-        "- title: vip\n  id: t3\n  description: x\n- title: billing\n")
+        "- title: vip\n  id: t3\n  description: x\n- title: billing\n"
+    )
 
 
 def test_tags_yaml_refuses_two_remote_tags_with_one_title(tmp_path: Path) -> None:
@@ -302,8 +318,9 @@ def apply_example(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize("full", [False, True])
-def test_example_pull_then_plan_shows_no_changes(tmp_path: Path, emulator: Emulator, client: Client,
-                                                 monkeypatch: pytest.MonkeyPatch, full: bool) -> None:
+def test_example_pull_then_plan_shows_no_changes(
+    tmp_path: Path, emulator: Emulator, client: Client, monkeypatch: pytest.MonkeyPatch, full: bool
+) -> None:
     root = apply_example(tmp_path, emulator, monkeypatch)
     shutil.rmtree(root / "agents")
     (root / "tags.yaml").unlink()
@@ -316,7 +333,8 @@ def test_example_pull_then_plan_shows_no_changes(tmp_path: Path, emulator: Emula
 
 
 def test_pull_without_arguments_refreshes_owned_files_and_keeps_their_comments(
-        tmp_path: Path, emulator: Emulator, client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, emulator: Emulator, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = apply_example(tmp_path, emulator, monkeypatch)
     project = load_project(root)
     billing = fetch(client, project).agents
@@ -335,12 +353,17 @@ def test_pull_without_arguments_refreshes_owned_files_and_keeps_their_comments(
 
 def test_an_unowned_agent_gets_a_key_from_its_name_and_an_id_to_adopt(tmp_path: Path, client: Client) -> None:
     root = new_project(tmp_path / "p")
-    agent_id = create_agent(client, {"name": "Front Desk", "conversation_config": {
-        "agent": {"first_message": "Hello"}}, "tags": ["ui"]})
+    agent_id = create_agent(
+        client,
+        {"name": "Front Desk", "conversation_config": {"agent": {"first_message": "Hello"}}, "tags": ["ui"]},
+    )
     result = do_pull(client, root, all=True)
     assert result.adopted == ("front-desk",)
     text = (root / "agents" / "front-desk.yaml").read_text()
-    assert text == f"name: Front Desk\ntags: [ui]\nconversation_config:\n  agent:\n    first_message: Hello\nid: {agent_id}\n"
+    assert (
+        text
+        == f"name: Front Desk\ntags: [ui]\nconversation_config:\n  agent:\n    first_message: Hello\nid: {agent_id}\n"
+    )
     plan = plan_for(client, root)
     assert [(c.action, c.key) for c in plan.changes] == [(Action.ADOPT, "front-desk")]
     assert [f.path for f in plan.changes[0].fields if f.path != ("tags",)] == []
@@ -397,7 +420,9 @@ def test_dry_run_reports_and_writes_nothing(tmp_path: Path, client: Client) -> N
     create_agent(client, {"name": "A", "conversation_config": {}, "tags": [f"{NS}:a"]})
     result = pull(client, load_project(root), PullOptions(all=True), dry_run=True)
     assert [(f.path.as_posix(), f.action) for f in result.changed] == [
-        ("agents/a.yaml", FileAction.CREATE), ("tags.yaml", FileAction.CREATE)]
+        ("agents/a.yaml", FileAction.CREATE),
+        ("tags.yaml", FileAction.CREATE),
+    ]
     assert sorted(p.name for p in root.iterdir()) == ["agentsync.yaml"]
 
 
@@ -422,8 +447,10 @@ def _no_retry() -> Any:
 
 # Cross-field rules the schema does not express (language vs TTS model) stay at their defaults.
 UNGENERATED = {("conversation_config", "agent", "language"), ("conversation_config", "tts", "model_id")}
-ROOTS = {"conversation_config": "ConversationalConfigAPIModel-Input",
-         "platform_settings": "AgentPlatformSettingsRequestModel"}
+ROOTS = {
+    "conversation_config": "ConversationalConfigAPIModel-Input",
+    "platform_settings": "AgentPlatformSettingsRequestModel",
+}
 
 
 def _leaves(node: dict[str, Any], path: tuple[str, ...], depth: int = 0) -> list[tuple[tuple[str, ...], Any]]:
@@ -445,16 +472,25 @@ def _value_strategy(node: dict[str, Any]) -> Any:
     if "enum" in node:
         return st.sampled_from(node["enum"])
     kind = node.get("type")
-    low, high = node.get("minimum", node.get("exclusiveMinimum")), node.get("maximum", node.get("exclusiveMaximum"))
+    low, high = (
+        node.get("minimum", node.get("exclusiveMinimum")),
+        node.get("maximum", node.get("exclusiveMaximum")),
+    )
     if kind == "boolean":
         return st.booleans()
     if kind == "integer":
-        return st.integers(int(low if low is not None else -5) + 1, int(high if high is not None else 500) - 1)
+        return st.integers(
+            int(low if low is not None else -5) + 1, int(high if high is not None else 500) - 1
+        )
     if kind == "number" and low is not None and high is not None:
-        return st.floats(float(low), float(high), exclude_min=True, exclude_max=True).map(lambda x: round(x, 3))
+        return st.floats(float(low), float(high), exclude_min=True, exclude_max=True).map(
+            lambda x: round(x, 3)
+        )
     if kind == "string" and not node.get("pattern") and not node.get("format"):
         longest = min(int(node.get("maxLength", 40)), 40)
-        alphabet = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from("\n \t#:'\"")
+        alphabet = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from(
+            "\n \t#:'\""
+        )
         return st.text(alphabet, min_size=max(int(node.get("minLength", 0)), 1), max_size=longest)
     return None
 
@@ -488,8 +524,9 @@ def _agents() -> Any:
     return st.tuples(values.map(_nest), name)
 
 
-def test_generated_agents_pull_then_plan_shows_no_changes(emulator: Emulator, client: Client,
-                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_generated_agents_pull_then_plan_shows_no_changes(
+    emulator: Emulator, client: Client, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     from hypothesis import HealthCheck, given, settings
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)

@@ -19,15 +19,20 @@ def project(tmp_path: Path) -> Path:
 
 
 def create(emulator: Emulator, name: str, tags: list[str]) -> str:
-    answer = requests.post(f"{emulator.url}/v1/convai/agents/create", headers=AUTH, timeout=5,
-                           json={"name": name, "tags": tags, "conversation_config": {}})
+    answer = requests.post(
+        f"{emulator.url}/v1/convai/agents/create",
+        headers=AUTH,
+        timeout=5,
+        json={"name": name, "tags": tags, "conversation_config": {}},
+    )
     assert answer.status_code == 200
     agent_id: str = answer.json()["agent_id"]
     return agent_id
 
 
-def test_pull_all_lists_created_files_and_notes_adoptions(api_env: Emulator, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_pull_all_lists_created_files_and_notes_adoptions(
+    api_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = project(tmp_path)
     create(api_env, "Owned", ["team:owned"])
     create(api_env, "Stranger", [])
@@ -43,7 +48,9 @@ def test_pull_all_lists_created_files_and_notes_adoptions(api_env: Emulator, tmp
     assert (root / "agents" / "owned.yaml").read_text() == "name: Owned\n"
 
 
-def test_second_pull_changes_nothing(api_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_second_pull_changes_nothing(
+    api_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = project(tmp_path)
     create(api_env, "Owned", ["team:owned"])
     assert run(["pull", "--all", "-C", str(root)]) == 0
@@ -52,8 +59,9 @@ def test_second_pull_changes_nothing(api_env: Emulator, tmp_path: Path, capsys: 
     assert capsys.readouterr().out == "Pulled 1 agent and 0 tags: 0 files changed, 2 unchanged.\n"
 
 
-def test_dry_run_says_what_would_change_and_writes_nothing(api_env: Emulator, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_says_what_would_change_and_writes_nothing(
+    api_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = project(tmp_path)
     create(api_env, "Owned", ["team:owned"])
     assert run(["pull", "owned", "--dry-run", "-C", str(root)]) == 0
@@ -67,23 +75,34 @@ def test_dry_run_says_what_would_change_and_writes_nothing(api_env: Emulator, tm
 
 def test_prompts_as_files_and_full(api_env: Emulator, tmp_path: Path) -> None:
     root = project(tmp_path)
-    requests.post(f"{api_env.url}/v1/convai/agents/create", headers=AUTH, timeout=5, json={
-        "name": "Bot", "tags": ["team:bot"],
-        "conversation_config": {"agent": {"prompt": {"prompt": "Be brief.\nBe kind.\n"}}}})
+    requests.post(
+        f"{api_env.url}/v1/convai/agents/create",
+        headers=AUTH,
+        timeout=5,
+        json={
+            "name": "Bot",
+            "tags": ["team:bot"],
+            "conversation_config": {"agent": {"prompt": {"prompt": "Be brief.\nBe kind.\n"}}},
+        },
+    )
     assert run(["pull", "bot", "--full", "--prompts-as-files", "-C", str(root)]) == 0
     text = (root / "agents" / "bot.yaml").read_text()
     assert "prompt: !file prompts/bot.md" in text and "stability: 0.5" in text
     assert (root / "agents" / "prompts" / "bot.md").read_text() == "Be brief.\nBe kind.\n"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["pull", "a", "--all"], "choose one of KEY arguments, --all and --search"),
-    (["pull", "--all", "--search", "x"], "choose one of KEY arguments, --all and --search"),
-    (["pull", "--search", "  "], "--search needs some text"),
-    (["pull", "nope"], "no agent in the workspace carries the marker team:nope"),
-])
-def test_bad_requests_exit_1_with_one_sentence(api_env: Emulator, tmp_path: Path, args: list[str], message: str,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pull", "a", "--all"], "choose one of KEY arguments, --all and --search"),
+        (["pull", "--all", "--search", "x"], "choose one of KEY arguments, --all and --search"),
+        (["pull", "--search", "  "], "--search needs some text"),
+        (["pull", "nope"], "no agent in the workspace carries the marker team:nope"),
+    ],
+)
+def test_bad_requests_exit_1_with_one_sentence(
+    api_env: Emulator, tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = project(tmp_path)
     assert run([*args, "-C", str(root)]) == 1
     err = capsys.readouterr().err
@@ -91,9 +110,9 @@ def test_bad_requests_exit_1_with_one_sentence(api_env: Emulator, tmp_path: Path
     assert not (root / "agents").exists()
 
 
-def test_a_refused_key_is_one_sentence_and_writes_nothing(api_env: Emulator, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_refused_key_is_one_sentence_and_writes_nothing(
+    api_env: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ELEVENLABS_API_KEY", "sk_not_a_key_the_emulator_knows")
     root = project(tmp_path)
     assert run(["pull", "--all", "-C", str(root)]) == 1

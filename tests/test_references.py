@@ -18,9 +18,15 @@ from agentsync.remote import fetch
 
 def agent(name: str, *refs: str) -> str:
     transfers = "".join(f"\n          - {{agent_id: '${{agent.{r}.id}}', condition: go}}" for r in refs)
-    tool = ("\n    prompt:\n      built_in_tools:\n        transfer_to_agent:\n          name: transfer_to_agent"
+    tool = (
+        (
+            "\n    prompt:\n      built_in_tools:\n        transfer_to_agent:\n          name: transfer_to_agent"
             "\n          params:\n            system_tool_type: transfer_to_agent\n            transfers:"
-            + transfers.replace("\n          -", "\n              -")) if refs else ""
+            + transfers.replace("\n          -", "\n              -")
+        )
+        if refs
+        else ""
+    )
     return f"name: {name}\nconversation_config:\n  agent:\n    first_message: hi{tool}\n"
 
 
@@ -45,7 +51,8 @@ def transfers(emulator: Emulator, client: Client, agent_id: str) -> list[str]:
 
 
 def test_a_reference_to_an_agent_created_in_the_same_apply_gets_its_new_id(
-        tmp_path: Path, emulator: Emulator) -> None:
+    tmp_path: Path, emulator: Emulator
+) -> None:
     root = make(tmp_path, {"a-front": agent("Front", "z-billing"), "z-billing": agent("Billing")})
     client, plan = plan_for(root, emulator)
     front = next(c for c in plan.changes if c.key == "a-front")  # type: ignore[attr-defined]
@@ -62,7 +69,8 @@ def test_a_reference_to_an_agent_created_in_the_same_apply_gets_its_new_id(
 
 
 def test_a_loop_of_creates_is_refused_naming_it_but_a_loop_of_existing_agents_is_fine(
-        tmp_path: Path, emulator: Emulator) -> None:
+    tmp_path: Path, emulator: Emulator
+) -> None:
     root = make(tmp_path, {"receptionist": agent("R", "billing"), "billing": agent("B", "receptionist")})
     with pytest.raises(IdentityError) as caught:
         plan_for(root, emulator)
@@ -79,7 +87,8 @@ def test_a_loop_of_creates_is_refused_naming_it_but_a_loop_of_existing_agents_is
 
 
 def test_a_reference_to_an_unknown_agent_warns_in_validate_and_fails_plan_at_its_line(
-        tmp_path: Path, emulator: Emulator) -> None:
+    tmp_path: Path, emulator: Emulator
+) -> None:
     root = make(tmp_path, {"front": agent("Front", "biling"), "billing": agent("Billing")})
     warnings = [p for p in validate_project(root) if not p.is_error]
     assert len(warnings) == 1 and "did you mean 'billing'" in warnings[0].message

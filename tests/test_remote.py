@@ -20,13 +20,21 @@ NS = "team"
 AGENTS = "/v1/convai/agents"
 
 
-def project(agents: dict[str, str | None], *, tags: list[str] | None = None, authoritative: bool = False) -> Project:
+def project(
+    agents: dict[str, str | None], *, tags: list[str] | None = None, authoritative: bool = False
+) -> Project:
     """A project with one definition per key (``id:`` when given) and maybe a tags.yaml."""
-    defs = {key: AgentDef(key=key, file=f"agents/{key}.yaml", config={"name": key}, id=agent_id)
-            for key, agent_id in agents.items()}
+    defs = {
+        key: AgentDef(key=key, file=f"agents/{key}.yaml", config={"name": key}, id=agent_id)
+        for key, agent_id in agents.items()
+    }
     tag_defs = None if tags is None else [TagDef(config={"title": t}) for t in tags]
-    return Project(root=Path("."), settings=Settings(namespace=NS, tags_authoritative=authoritative),
-                   agents=defs, tags=tag_defs)
+    return Project(
+        root=Path("."),
+        settings=Settings(namespace=NS, tags_authoritative=authoritative),
+        agents=defs,
+        tags=tag_defs,
+    )
 
 
 def seed(client: Client, name: str, tags: list[str], *, archived: bool = False) -> str:
@@ -51,7 +59,9 @@ def client(emulator: Emulator) -> Client:
     return Client(emulator.url, ADMIN_KEY, retry=RetryPolicy(base_delay=0.001, max_delay=0.01))
 
 
-def since(before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+def since(
+    before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], int]:
     return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
 
 
@@ -105,8 +115,10 @@ def test_tags_are_listed_only_when_managed(emulator: Emulator, client: Client) -
 def test_a_failed_list_raises_instead_of_looking_empty(emulator: Emulator, client: Client) -> None:
     seed(client, "a", [marker(NS, "a")])
     emulator.set_faults(Faults(error_rate=1.0, seed=4))
-    with Client(emulator.url, ADMIN_KEY, retry=RetryPolicy(max_attempts=2, base_delay=0.001)) as failing, \
-            pytest.raises(ApiError) as caught:
+    with (
+        Client(emulator.url, ADMIN_KEY, retry=RetryPolicy(max_attempts=2, base_delay=0.001)) as failing,
+        pytest.raises(ApiError) as caught,
+    ):
         fetch(failing, project({"a": None}))
     assert caught.value.status >= 500
 

@@ -28,41 +28,89 @@ OLD_PROMPT = "You are a support agent.\nBe brief.\nNever guess.\nEscalate refund
 NEW_PROMPT = "You are a support agent.\nBe warm and brief.\nNever guess.\nEscalate refunds.\n"
 
 
-def change(action: Action, key: str, *fields: FieldChange, kind: Kind = Kind.AGENT,
-           remote_id: str | None = None, name: str | None = None,
-           body: dict[str, object] | None = None) -> Change:
+def change(
+    action: Action,
+    key: str,
+    *fields: FieldChange,
+    kind: Kind = Kind.AGENT,
+    remote_id: str | None = None,
+    name: str | None = None,
+    body: dict[str, object] | None = None,
+) -> Change:
     method, path = {
         Action.CREATE: ("POST", "/v1/convai/agents/create"),
         Action.DELETE: ("DELETE", f"/v1/convai/agents/{remote_id}"),
     }.get(action, ("PATCH", f"/v1/convai/agents/{remote_id}"))
-    return Change(kind=kind, action=action, key=key, remote_id=remote_id, name=name, fields=fields,
-                  method=method, path=path, body=body, json_patch=(), fingerprint="sha256:" + key,
-                  source=None if action is Action.DELETE else Location(f"agents/{key}.yaml", 1, 1))
+    return Change(
+        kind=kind,
+        action=action,
+        key=key,
+        remote_id=remote_id,
+        name=name,
+        fields=fields,
+        method=method,
+        path=path,
+        body=body,
+        json_patch=(),
+        fingerprint="sha256:" + key,
+        source=None if action is Action.DELETE else Location(f"agents/{key}.yaml", 1, 1),
+    )
 
 
 def sample_plan() -> Plan:
-    create = change(Action.CREATE, "sales-bot",
-                    FieldChange(("name",), new="Sales Bot"),
-                    FieldChange(("conversation_config", "tts", "stability"), new=0.4),
-                    name="Sales Bot",
-                    body={"name": "Sales Bot", "conversation_config": {"tts": {"stability": 0.4}}})
-    update = change(Action.UPDATE, "support-bot",
-                    FieldChange(("conversation_config", "agent", "prompt", "prompt"), OLD_PROMPT, NEW_PROMPT),
-                    FieldChange(("conversation_config", "tts", "stability"), 0.5, 0.7),
-                    FieldChange(("platform_settings", "auth", "webhook_secret"), "old-" + SECRET, SECRET),
-                    FieldChange(("conversation_config", "agent", "first_message"), ABSENT, "Hi | there"),
-                    remote_id="agent_support", name="Support Bot",
-                    body={"platform_settings": {"auth": {"webhook_secret": SECRET}},
-                          "conversation_config": {"tts": {"stability": 0.7}}})
-    adopt = change(Action.ADOPT, "legacy-bot", FieldChange(("tags",), ["x"], ["x", "agentsync:legacy-bot"]),
-                   remote_id="agent_legacy", name="Legacy", body={"tags": ["x", "agentsync:legacy-bot"]})
+    create = change(
+        Action.CREATE,
+        "sales-bot",
+        FieldChange(("name",), new="Sales Bot"),
+        FieldChange(("conversation_config", "tts", "stability"), new=0.4),
+        name="Sales Bot",
+        body={"name": "Sales Bot", "conversation_config": {"tts": {"stability": 0.4}}},
+    )
+    update = change(
+        Action.UPDATE,
+        "support-bot",
+        FieldChange(("conversation_config", "agent", "prompt", "prompt"), OLD_PROMPT, NEW_PROMPT),
+        FieldChange(("conversation_config", "tts", "stability"), 0.5, 0.7),
+        FieldChange(("platform_settings", "auth", "webhook_secret"), "old-" + SECRET, SECRET),
+        FieldChange(("conversation_config", "agent", "first_message"), ABSENT, "Hi | there"),
+        remote_id="agent_support",
+        name="Support Bot",
+        body={
+            "platform_settings": {"auth": {"webhook_secret": SECRET}},
+            "conversation_config": {"tts": {"stability": 0.7}},
+        },
+    )
+    adopt = change(
+        Action.ADOPT,
+        "legacy-bot",
+        FieldChange(("tags",), ["x"], ["x", "agentsync:legacy-bot"]),
+        remote_id="agent_legacy",
+        name="Legacy",
+        body={"tags": ["x", "agentsync:legacy-bot"]},
+    )
     delete = change(Action.DELETE, "old-bot", remote_id="agent_old", name="Old Bot")
-    tag = Change(kind=Kind.TAG, action=Action.CREATE, key="escalated", remote_id=None, name="escalated",
-                 fields=(FieldChange(("title",), new="escalated"),), method="POST", path="/v1/convai/tags",
-                 body={"title": "escalated"}, json_patch=(), fingerprint="sha256:none")
-    return Plan(changes=(delete, update, adopt, create, tag), unchanged=12, managed=16, namespace="agentsync",
-                base_url="http://127.0.0.1:9999", environment="staging",
-                warnings=("agents/support-bot.yaml: llm 'gpt-9' is not in the spec's list",))
+    tag = Change(
+        kind=Kind.TAG,
+        action=Action.CREATE,
+        key="escalated",
+        remote_id=None,
+        name="escalated",
+        fields=(FieldChange(("title",), new="escalated"),),
+        method="POST",
+        path="/v1/convai/tags",
+        body={"title": "escalated"},
+        json_patch=(),
+        fingerprint="sha256:none",
+    )
+    return Plan(
+        changes=(delete, update, adopt, create, tag),
+        unchanged=12,
+        managed=16,
+        namespace="agentsync",
+        base_url="http://127.0.0.1:9999",
+        environment="staging",
+        warnings=("agents/support-bot.yaml: llm 'gpt-9' is not in the spec's list",),
+    )
 
 
 def empty_plan() -> Plan:
@@ -127,18 +175,25 @@ def test_text_body_only_with_show_body() -> None:
 
 @pytest.mark.parametrize("show_body", [False, True])
 def test_no_renderer_shows_a_secret(show_body: bool) -> None:
-    for out in (text.render(sample_plan(), show_body=show_body),
-                markdown.render(sample_plan(), show_body=show_body)):
+    for out in (
+        text.render(sample_plan(), show_body=show_body),
+        markdown.render(sample_plan(), show_body=show_body),
+    ):
         assert SECRET not in out
         assert common.SENSITIVE in out
 
 
 def test_large_objects_are_pretty_printed() -> None:
     big = [{f"key_{i}": "value " * 3} for i in range(8)]
-    plan = Plan(changes=(change(Action.CREATE, "a", FieldChange(("platform_settings", "criteria"), new=big)),),
-                unchanged=0, managed=1, namespace="n", base_url="u")
+    plan = Plan(
+        changes=(change(Action.CREATE, "a", FieldChange(("platform_settings", "criteria"), new=big)),),
+        unchanged=0,
+        managed=1,
+        namespace="n",
+        base_url="u",
+    )
     out = text.render(plan)
-    assert '    + platform_settings.criteria: [' in out and '\n          "key_7": "value value value "' in out
+    assert "    + platform_settings.criteria: [" in out and '\n          "key_7": "value value value "' in out
 
 
 # -- masking ---------------------------------------------------------------------------------------
@@ -160,16 +215,23 @@ def test_only_the_last_path_element_decides() -> None:
 
 def test_mask_reaches_nested_values() -> None:
     value = {"headers": [{"name": "x", "api_key": "k"}], "auth": {"password": {"deep": 1}}}
-    assert common.mask(value) == {"headers": [{"name": "x", "api_key": common.SENSITIVE}],
-                                  "auth": {"password": common.SENSITIVE}}
+    assert common.mask(value) == {
+        "headers": [{"name": "x", "api_key": common.SENSITIVE}],
+        "auth": {"password": common.SENSITIVE},
+    }
 
 
 def test_mask_json_patch() -> None:
-    ops = ({"op": "replace", "path": "/platform_settings/auth/webhook_secret", "value": "s"},
-           {"op": "add", "path": "/x", "value": {"token": "t"}}, {"op": "remove", "path": "/y"})
+    ops = (
+        {"op": "replace", "path": "/platform_settings/auth/webhook_secret", "value": "s"},
+        {"op": "add", "path": "/x", "value": {"token": "t"}},
+        {"op": "remove", "path": "/y"},
+    )
     assert common.mask_json_patch(ops) == [
         {"op": "replace", "path": "/platform_settings/auth/webhook_secret", "value": common.SENSITIVE},
-        {"op": "add", "path": "/x", "value": {"token": common.SENSITIVE}}, {"op": "remove", "path": "/y"}]
+        {"op": "add", "path": "/x", "value": {"token": common.SENSITIVE}},
+        {"op": "remove", "path": "/y"},
+    ]
 
 
 # -- markdown --------------------------------------------------------------------------------------
@@ -192,17 +254,29 @@ def test_markdown_escapes_table_breakers() -> None:
 
 def test_markdown_fence_outlasts_backticks_in_content() -> None:
     field = FieldChange(("conversation_config", "agent", "prompt", "prompt"), "a\n```\nb", "a\n```\nc")
-    plan = Plan(changes=(change(Action.UPDATE, "k", field, remote_id="agent_k"),), unchanged=0, managed=1,
-                namespace="n", base_url="u")
+    plan = Plan(
+        changes=(change(Action.UPDATE, "k", field, remote_id="agent_k"),),
+        unchanged=0,
+        managed=1,
+        namespace="n",
+        base_url="u",
+    )
     assert "````diff\n" in markdown.render(plan)
 
 
 def huge_plan(count: int) -> Plan:
     prompt = "\n".join(f"line {i} " + "x" * 60 for i in range(40))
     changes = tuple(
-        change(Action.UPDATE, f"bot-{i:03}", FieldChange(("conversation_config", "agent", "prompt", "prompt"),
-                                                          prompt, prompt.replace("x", "y")), remote_id=f"agent_{i}")
-        for i in range(count))
+        change(
+            Action.UPDATE,
+            f"bot-{i:03}",
+            FieldChange(
+                ("conversation_config", "agent", "prompt", "prompt"), prompt, prompt.replace("x", "y")
+            ),
+            remote_id=f"agent_{i}",
+        )
+        for i in range(count)
+    )
     return Plan(changes=changes, unchanged=0, managed=count, namespace="n", base_url="u")
 
 
@@ -232,12 +306,13 @@ def test_markdown_no_changes() -> None:
     assert "No changes." in out and "<details>" not in out and "default environment" in out
 
 
-
 # -- json ------------------------------------------------------------------------------------------
 
 
 def plan_schema() -> dict[str, object]:
-    schema: dict[str, object] = json.loads((ROOT / "schemas" / "plan.schema.json").read_text(encoding="utf-8"))
+    schema: dict[str, object] = json.loads(
+        (ROOT / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
+    )
     return schema
 
 
@@ -264,27 +339,47 @@ def test_json_masks_secrets_but_keeps_everything_else() -> None:
     assert SECRET not in json.dumps(data)
     update = next(c for c in data["changes"] if c["action"] == "update")
     secret = next(f for f in update["fields"] if f["path"][-1] == "webhook_secret")
-    assert secret == {"path": ["platform_settings", "auth", "webhook_secret"],
-                      "old": common.SENSITIVE, "new": common.SENSITIVE}
+    assert secret == {
+        "path": ["platform_settings", "auth", "webhook_secret"],
+        "old": common.SENSITIVE,
+        "new": common.SENSITIVE,
+    }
     assert update["body"]["conversation_config"] == {"tts": {"stability": 0.7}}
     assert data["masked"] is True
     assert data["summary"] == {"create": 2, "update": 1, "adopt": 1, "delete": 1, "unchanged": 12}
 
 
 def test_json_keeps_absent_apart_from_null() -> None:
-    plan = Plan(changes=(change(Action.UPDATE, "k", FieldChange(("name",), None, "x"),
-                                FieldChange(("workflow",), ABSENT, None), remote_id="agent_k"),),
-                unchanged=0, managed=1, namespace="n", base_url="u")
+    plan = Plan(
+        changes=(
+            change(
+                Action.UPDATE,
+                "k",
+                FieldChange(("name",), None, "x"),
+                FieldChange(("workflow",), ABSENT, None),
+                remote_id="agent_k",
+            ),
+        ),
+        unchanged=0,
+        managed=1,
+        namespace="n",
+        base_url="u",
+    )
     fields = render_json.document(plan)["changes"][0]["fields"]
     assert fields == [{"path": ["name"], "old": None, "new": "x"}, {"path": ["workflow"], "new": None}]
 
 
 def test_a_created_object_is_shown_as_its_leaves() -> None:
     config = {"agent": {"prompt": {"prompt": "line one\nline two\n", "llm": "x"}}, "tts": {"api_key": "k1"}}
-    plan = Plan(changes=(change(Action.CREATE, "a", FieldChange(("conversation_config",), new=config)),),
-                unchanged=0, managed=1, namespace="n", base_url="u")
+    plan = Plan(
+        changes=(change(Action.CREATE, "a", FieldChange(("conversation_config",), new=config)),),
+        unchanged=0,
+        managed=1,
+        namespace="n",
+        base_url="u",
+    )
     out = text.render(plan)
     assert '    + conversation_config.agent.prompt.llm: "x"' in out
     assert "    + conversation_config.agent.prompt.prompt:\n" in out and "        +line two" in out
-    assert '    + conversation_config.tts.api_key: (sensitive)' in out and "k1" not in out
+    assert "    + conversation_config.tts.api_key: (sensitive)" in out and "k1" not in out
     assert "<code>conversation_config.agent.prompt.llm</code>" in markdown.render(plan)

@@ -42,8 +42,12 @@ def test_marker_round_trips_and_ignores_other_namespaces() -> None:
 
 
 def test_owners_groups_agent_ids_by_marker_and_tolerates_null_tags() -> None:
-    summaries = [summary("a1", "agentsync:bot"), summary("a2", "agentsync:bot", "agentsync:bot"),
-                 summary("a3", "other:bot"), {"agent_id": "a4", "name": "n", "tags": None}]
+    summaries = [
+        summary("a1", "agentsync:bot"),
+        summary("a2", "agentsync:bot", "agentsync:bot"),
+        summary("a3", "other:bot"),
+        {"agent_id": "a4", "name": "n", "tags": None},
+    ]
     assert owners(summaries, NS) == {"bot": ["a1", "a2"]}
 
 
@@ -53,13 +57,19 @@ def test_renamed_sources_map_old_keys_to_new() -> None:
 
 def test_with_marker_puts_the_marker_first_without_duplicates_or_stale_markers() -> None:
     assert with_marker("agentsync:bot", ["a", "agentsync:old", "a", "agentsync:bot", "b", "other:x"], NS) == [
-        "agentsync:bot", "a", "b", "other:x"]
+        "agentsync:bot",
+        "a",
+        "b",
+        "other:x",
+    ]
     assert with_marker("agentsync:bot", [], NS) == ["agentsync:bot"]
 
 
 def test_attached_resources_name_numbers_and_accounts() -> None:
-    agent_body = {"phone_numbers": [{"phone_number_id": "p1", "phone_number": None}],
-                  "whatsapp_accounts": [{"phone_number": "+4930", "phone_number_id": "w1"}]}
+    agent_body = {
+        "phone_numbers": [{"phone_number_id": "p1", "phone_number": None}],
+        "whatsapp_accounts": [{"phone_number": "+4930", "phone_number_id": "w1"}],
+    }
     assert attached_resources(agent_body) == ("phone number p1", "WhatsApp account +4930")
     assert attached_resources({"phone_numbers": None}) == ()
 
@@ -67,12 +77,21 @@ def test_attached_resources_name_numbers_and_accounts() -> None:
 # --- scope --------------------------------------------------------------------------------------------
 
 
-SUMMARIES = [summary("a1", "agentsync:bot"), summary("a2", "agentsync:old"), summary("a3", "agentsync:gone"),
-             summary("a4", "unrelated"), summary("a5", "other:bot")]
+SUMMARIES = [
+    summary("a1", "agentsync:bot"),
+    summary("a2", "agentsync:old"),
+    summary("a3", "agentsync:gone"),
+    summary("a4", "unrelated"),
+    summary("a5", "other:bot"),
+]
 
 
 def test_agents_in_scope_are_declared_ids_owned_rename_sources_and_prune_candidates() -> None:
-    defs = {"bot": agent("bot"), "new": agent("new", renamed_from="old"), "adopted": agent("adopted", id="a9")}
+    defs = {
+        "bot": agent("bot"),
+        "new": agent("new", renamed_from="old"),
+        "adopted": agent("adopted", id="a9"),
+    }
     assert agents_in_scope(defs, SUMMARIES, NS) == ["a9", "a1", "a3", "a2"]
 
 

@@ -23,8 +23,15 @@ def test_generated_schemas_are_valid_json_schema() -> None:
 def test_agent_schema_is_closed_writable_and_self_contained() -> None:
     schema = schemagen.agent_schema()
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"name", "tags", "conversation_config", "platform_settings",
-                                         "workflow", "id", "renamed_from"}
+    assert set(schema["properties"]) == {
+        "name",
+        "tags",
+        "conversation_config",
+        "platform_settings",
+        "workflow",
+        "id",
+        "renamed_from",
+    }
     assert "required" not in schema
     assert "#/components/" not in schemagen.render(schema)
     assert "tools" not in schema["$defs"]["PromptAgentAPIModel-Input"]["properties"]
@@ -36,9 +43,13 @@ def test_catalogues_are_open_but_keep_known_values() -> None:
     validator = Draft202012Validator(schemagen.agent_schema())
     llm = schemagen.agent_schema()["$defs"]["LLM"]
     assert "gemini-2.5-flash" in llm["anyOf"][0]["enum"]
-    open_values = {"conversation_config": {"agent": {"prompt": {"llm": "model-from-next-month"}},
-                                           "tts": {"model_id": "eleven_v9"}},
-                   "workflow": {"nodes": {"n": {"type": "teleport"}}}}
+    open_values = {
+        "conversation_config": {
+            "agent": {"prompt": {"llm": "model-from-next-month"}},
+            "tts": {"model_id": "eleven_v9"},
+        },
+        "workflow": {"nodes": {"n": {"type": "teleport"}}},
+    }
     assert list(validator.iter_errors(open_values)) == []
 
 

@@ -32,8 +32,14 @@ BOT = {
     "name": "Bot",
     "tags": ["support"],
     "conversation_config": {"agent": {"first_message": "Hello!", "language": "en"}},
-    "platform_settings": {"workspace_overrides": {"conversation_initiation_client_data_webhook": {
-        "url": "https://crm.example/hook", "request_headers": {"Authorization": "Bearer ${env.CRM_TOKEN}"}}}},
+    "platform_settings": {
+        "workspace_overrides": {
+            "conversation_initiation_client_data_webhook": {
+                "url": "https://crm.example/hook",
+                "request_headers": {"Authorization": "Bearer ${env.CRM_TOKEN}"},
+            }
+        }
+    },
 }
 
 
@@ -101,16 +107,25 @@ def free_port() -> int:
     return port
 
 
-def test_no_command_leaks_the_key_or_a_secret(project: Path, server: Emulator, tmp_path: Path, logs: io.StringIO,
-                                              capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_command_leaks_the_key_or_a_secret(
+    project: Path,
+    server: Emulator,
+    tmp_path: Path,
+    logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     runs = Runs(capsys)
     p = str(project)
     assert runs("init", str(tmp_path / "fresh")) in (0, 1)
     assert runs("validate", p) == 0
     for fmt in ("text", "markdown", "json"):
-        assert runs("plan", "-C", p, "--show-body", "--format", fmt, "--out", str(tmp_path / f"plan.{fmt}")) == 0
-    assert runs("apply", "-C", p, "--auto-approve") == 0  # the first run creates; the --debug one finds nothing
+        assert (
+            runs("plan", "-C", p, "--show-body", "--format", fmt, "--out", str(tmp_path / f"plan.{fmt}")) == 0
+        )
+    assert (
+        runs("apply", "-C", p, "--auto-approve") == 0
+    )  # the first run creates; the --debug one finds nothing
     bot = json.loads((project / "agents" / "bot.yaml").read_text())
     bot["conversation_config"]["agent"]["first_message"] = "Changed"
     (project / "agents" / "bot.yaml").write_text(json.dumps(bot))
@@ -154,7 +169,8 @@ def test_no_command_leaks_the_key_or_a_secret(project: Path, server: Emulator, t
 
 
 def test_the_key_is_refused_over_plain_http_to_a_remote_host_before_any_connection(
-        project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     attempts: list[object] = []
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: attempts.append(a))
     for url in ("http://api.example.com", "http://10.0.0.8:8000", "http://[2001:db8::1]/"):
@@ -166,24 +182,28 @@ def test_the_key_is_refused_over_plain_http_to_a_remote_host_before_any_connecti
 
 
 @pytest.mark.parametrize("target", ["../../outside.md", "/etc/hostname", "prompts/../../../outside.md"])
-def test_file_cannot_read_outside_the_project(project: Path, tmp_path: Path, target: str,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_file_cannot_read_outside_the_project(
+    project: Path, tmp_path: Path, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "outside.md").write_text(SECRET)
     (project / "agents" / "prompts").mkdir(exist_ok=True)
     (project / "agents" / "bot.yaml").write_text(
-        f"name: Bot\nconversation_config:\n  agent:\n    prompt:\n      prompt: !file {target}\n")
+        f"name: Bot\nconversation_config:\n  agent:\n    prompt:\n      prompt: !file {target}\n"
+    )
     assert run(["validate", str(project)]) == 1
     out = capsys.readouterr()
     said = out.out + out.err
     assert "bot.yaml:5:" in said and "outside" in said.lower() and SECRET not in said
 
 
-def test_file_through_a_symlink_cannot_read_outside_the_project(project: Path, tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_file_through_a_symlink_cannot_read_outside_the_project(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "outside.md").write_text(SECRET)
     (project / "agents" / "link.md").symlink_to(tmp_path / "outside.md")
     (project / "agents" / "bot.yaml").write_text(
-        "name: Bot\nconversation_config:\n  agent:\n    prompt:\n      prompt: !file link.md\n")
+        "name: Bot\nconversation_config:\n  agent:\n    prompt:\n      prompt: !file link.md\n"
+    )
     assert run(["validate", str(project)]) == 1
     out = capsys.readouterr()
     said = out.out + out.err

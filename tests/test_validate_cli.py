@@ -15,12 +15,16 @@ def _project(root: Path, agent: str) -> Path:
     return root
 
 
-def test_text_output_shows_location_line_and_caret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_output_shows_location_line_and_caret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = _project(tmp_path / "p", "name: Bot\nconversation_config:\n  tts: {stability: 2}\n")
     assert run(["validate", str(root)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"{root.as_posix()}/agents/bot.yaml:3:20: error: conversation_config.tts.stability: " \
-                     "must be at most 1, found 2"
+    assert (
+        out[0] == f"{root.as_posix()}/agents/bot.yaml:3:20: error: conversation_config.tts.stability: "
+        "must be at most 1, found 2"
+    )
     assert out[1] == "      tts: {stability: 2}"
     assert out[2] == "    " + " " * 19 + "^"
     assert out[-1] == "1 error, 0 warnings"
@@ -42,13 +46,16 @@ def test_json_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert problem["file"].endswith("p/agents/bot.yaml")
 
 
-def test_github_format_escapes_annotation_text(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_github_format_escapes_annotation_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _project(tmp_path, "name: [1]\nconversation_config: {agent: {prompt: {llm: x}}}\n")
     monkeypatch.chdir(tmp_path)
     assert run(["validate", "--format", "github"]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "::error file=agents/bot.yaml,line=1,col=7::name: expected a string or null, found a list"
+    assert (
+        lines[0] == "::error file=agents/bot.yaml,line=1,col=7::name: expected a string or null, found a list"
+    )
     assert lines[1].startswith("::warning file=agents/bot.yaml,line=2,col=45::conversation_config.agent")
 
 

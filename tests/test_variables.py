@@ -9,30 +9,36 @@ from agentsync import variables as v
 CTX = v.Context({"VOICE": "abc", "N": "7"}, {"TOKEN": "s3cret"}, "dev")
 
 
-@pytest.mark.parametrize(("text", "value", "secret", "whole"), [
-    ("${var.VOICE}", "abc", False, True),
-    ("voice ${var.VOICE}!", "voice abc!", False, False),
-    ("Bearer ${env.TOKEN}", "Bearer s3cret", True, False),
-    ("${env.MISSING:-fallback}", "fallback", True, True),
-    ("$${var.VOICE} costs $5", "${var.VOICE} costs $5", False, False),
-    ("plain", "plain", False, False),
-])
+@pytest.mark.parametrize(
+    ("text", "value", "secret", "whole"),
+    [
+        ("${var.VOICE}", "abc", False, True),
+        ("voice ${var.VOICE}!", "voice abc!", False, False),
+        ("Bearer ${env.TOKEN}", "Bearer s3cret", True, False),
+        ("${env.MISSING:-fallback}", "fallback", True, True),
+        ("$${var.VOICE} costs $5", "${var.VOICE} costs $5", False, False),
+        ("plain", "plain", False, False),
+    ],
+)
 def test_resolve(text: str, value: str, secret: bool, whole: bool) -> None:
     found = v.resolve(text, CTX)
     assert (found.value, found.secret, found.whole) == (value, secret, whole)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("${foo.x}", "unknown placeholder ${foo.x}"),
-    ("${VOICE}", "unknown placeholder ${VOICE}"),
-    ("${var.}", "malformed placeholder ${var.}"),
-    ("${var.A:-x}", "malformed placeholder ${var.A:-x}"),
-    ("${agent.billing}", "expected ${agent.KEY.id}"),
-    ("${agent.billing.name}", "expected ${agent.KEY.id}"),
-    ("hello ${var.VOICE", "never closed"),
-    ("${var.NOPE}", "not defined in environment 'dev' (its variables: N, VOICE)"),
-    ("${env.NOPE}", "environment variable NOPE is not set"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("${foo.x}", "unknown placeholder ${foo.x}"),
+        ("${VOICE}", "unknown placeholder ${VOICE}"),
+        ("${var.}", "malformed placeholder ${var.}"),
+        ("${var.A:-x}", "malformed placeholder ${var.A:-x}"),
+        ("${agent.billing}", "expected ${agent.KEY.id}"),
+        ("${agent.billing.name}", "expected ${agent.KEY.id}"),
+        ("hello ${var.VOICE", "never closed"),
+        ("${var.NOPE}", "not defined in environment 'dev' (its variables: N, VOICE)"),
+        ("${env.NOPE}", "environment variable NOPE is not set"),
+    ],
+)
 def test_bad_placeholders_are_one_sentence_each(text: str, message: str) -> None:
     with pytest.raises(v.TemplateError) as caught:
         v.resolve(text, CTX)
@@ -57,14 +63,18 @@ def test_references_stay_until_their_ids_are_known_and_keep_escapes() -> None:
     assert found.value == "to ${agent.team/billing.id} at $${x} for abc"
     assert v.substitute_references(found.value, {}) == found.value
     assert v.substitute_references({"a": [found.value]}, {"team/billing": "agent_1"}) == {
-        "a": ["to agent_1 at ${x} for abc"]}
+        "a": ["to agent_1 at ${x} for abc"]
+    }
     assert list(v.references_in({"x": ["${agent.a.id}", {"y": "${agent.b.id}"}], "n": 3})) == ["a", "b"]
 
 
 def test_find_cycle_names_the_loop_and_accepts_a_dag() -> None:
     assert v.find_cycle({"a": ("b",), "b": ("c",), "c": ()}) is None
     assert v.find_cycle({"receptionist": ("billing",), "billing": ("receptionist",)}) == [
-        "billing", "receptionist", "billing"]
+        "billing",
+        "receptionist",
+        "billing",
+    ]
     assert v.find_cycle({"a": ("a",)}) == ["a", "a"]
 
 
@@ -79,7 +89,8 @@ def test_paths_and_pointers() -> None:
 
 
 def test_pull_keeps_a_placeholder_only_while_it_resolves_to_the_remote_value(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from agentsync.pull import placeholder_holds
 
     monkeypatch.setenv("TOKEN", "s3cret")
@@ -96,13 +107,26 @@ def test_renderers_and_plan_files_hide_secret_values_on_both_sides() -> None:
     from agentsync.render import common
 
     path = ("platform_settings", "hook", "headers", "Authorization")
-    change = Change(Kind.AGENT, Action.UPDATE, "front", "agent_1", "Front",
-                    (FieldChange(path[:3], old={"Authorization": "Bearer old"}, new={"Authorization": "Bearer s3cret"}),),
-                    "PATCH", "/v1/convai/agents/agent_1", {"platform_settings": {"hook": {"headers": {
-                        "Authorization": "Bearer s3cret"}}}},
-                    ({"op": "replace", "path": "/platform_settings/hook/headers/Authorization",
-                      "value": "Bearer s3cret"},), "fp",
-                    secrets=(SecretRef(path, "Bearer ${env.TOKEN}", v.secret_hash("Bearer s3cret")),))
+    change = Change(
+        Kind.AGENT,
+        Action.UPDATE,
+        "front",
+        "agent_1",
+        "Front",
+        (FieldChange(path[:3], old={"Authorization": "Bearer old"}, new={"Authorization": "Bearer s3cret"}),),
+        "PATCH",
+        "/v1/convai/agents/agent_1",
+        {"platform_settings": {"hook": {"headers": {"Authorization": "Bearer s3cret"}}}},
+        (
+            {
+                "op": "replace",
+                "path": "/platform_settings/hook/headers/Authorization",
+                "value": "Bearer s3cret",
+            },
+        ),
+        "fp",
+        secrets=(SecretRef(path, "Bearer ${env.TOKEN}", v.secret_hash("Bearer s3cret")),),
+    )
     shown = common.masked(change)
     assert "s3cret" not in repr(shown)
     assert shown.fields[0].old == shown.fields[0].new == {"Authorization": common.SENSITIVE}

@@ -48,7 +48,9 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="agentsync", message="%(prog)s %(version)s")
-@click.option("--debug", is_flag=True, help="Show the full traceback of an error (accepted anywhere on the line).")
+@click.option(
+    "--debug", is_flag=True, help="Show the full traceback of an error (accepted anywhere on the line)."
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """GitOps for ElevenLabs Agents: agent and conversation-tag definitions as YAML in git.

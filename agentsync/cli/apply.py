@@ -34,18 +34,43 @@ from agentsync.remote import RemoteState
 @workspace_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
 @click.option("--dry-run", is_flag=True, help="Check everything and report, but write nothing.")
-@click.option("--prune", is_flag=True, help="Allow deleting owned resources that no longer have a definition.")
-@click.option("--force", is_flag=True,
-              help="Allow a plan over the safety share, and deleting agents with phone numbers attached.")
-@click.option("-m", "--message", default=None,
-              help="The version description for updates (default: the git commit and subject).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="How to print the report.")
-def command(workspace: WorkspaceOptions, plan_file: Path | None, auto_approve: bool, dry_run: bool,
-            prune: bool, force: bool, message: str | None, fmt: str) -> int:
+@click.option(
+    "--prune", is_flag=True, help="Allow deleting owned resources that no longer have a definition."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Allow a plan over the safety share, and deleting agents with phone numbers attached.",
+)
+@click.option(
+    "-m",
+    "--message",
+    default=None,
+    help="The version description for updates (default: the git commit and subject).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print the report.",
+)
+def command(
+    workspace: WorkspaceOptions,
+    plan_file: Path | None,
+    auto_approve: bool,
+    dry_run: bool,
+    prune: bool,
+    force: bool,
+    message: str | None,
+    fmt: str,
+) -> int:
     project = load(workspace)
     with workspace_client(workspace, project) as client:
-        plan, remote = _the_plan(client, project, plan_file, prune=prune, fmt=fmt, emulated=workspace.emulator)
+        plan, remote = _the_plan(
+            client, project, plan_file, prune=prune, fmt=fmt, emulated=workspace.emulator
+        )
         if not plan.has_changes:
             click.echo("No changes. The workspace matches the project.", err=fmt == "json")
             return _no_changes(fmt, dry_run)
@@ -55,14 +80,17 @@ def command(workspace: WorkspaceOptions, plan_file: Path | None, auto_approve: b
         snapshot = check_fresh(client, plan) if remote is None else snapshot_of(plan, remote)
         if not dry_run and _confirm(plan, auto_approve):
             snapshot = check_fresh(client, plan)
-        options = ApplyOptions(dry_run=dry_run, version_description=version_description(project.root, message))
+        options = ApplyOptions(
+            dry_run=dry_run, version_description=version_description(project.root, message)
+        )
         report = apply_plan(client, plan, options, snapshot=snapshot)
     _print_report(report, fmt)
     return report.exit_code
 
 
-def _the_plan(client: Client, project: Project, plan_file: Path | None, *, prune: bool, fmt: str,
-              emulated: bool) -> tuple[Plan, RemoteState | None]:
+def _the_plan(
+    client: Client, project: Project, plan_file: Path | None, *, prune: bool, fmt: str, emulated: bool
+) -> tuple[Plan, RemoteState | None]:
     """The saved plan (and no remote state), or a fresh plan and the remote state it was built from."""
     if plan_file is not None:
         from agentsync.plan import load as load_plan
@@ -105,8 +133,10 @@ def _check_safety(plan: Plan, project: Project, *, prune: bool, force: bool) -> 
 
     deletes = plan.count(Action.DELETE)
     if deletes and not prune:
-        raise SafetyError(f"the plan deletes {deletes} resource{'s' if deletes != 1 else ''}, and deletes need --prune",
-                          hint="run apply again with --prune if these deletions are intended")
+        raise SafetyError(
+            f"the plan deletes {deletes} resource{'s' if deletes != 1 else ''}, and deletes need --prune",
+            hint="run apply again with --prune if these deletions are intended",
+        )
     check_safety(plan, project.settings.safety, force=force)
 
 
@@ -115,8 +145,10 @@ def _confirm(plan: Plan, auto_approve: bool) -> bool:
     if auto_approve:
         return False
     if not _tty(sys.stdin):
-        raise SafetyError("apply needs confirmation, but there is no terminal to ask on; nothing was written",
-                          hint="pass --auto-approve to apply without asking (as CI does)")
+        raise SafetyError(
+            "apply needs confirmation, but there is no terminal to ask on; nothing was written",
+            hint="pass --auto-approve to apply without asking (as CI does)",
+        )
     count = len(plan.changes)
     if not click.confirm(f"Apply {count} change{'s' if count != 1 else ''}?", default=False, err=True):
         raise SafetyError("apply was not confirmed; nothing was written")

@@ -31,48 +31,125 @@ def parse_key(text: str, index: int = 1) -> ApiKey:
 
 @click.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
-@click.option("--state", "state", type=click.Path(dir_okay=False, path_type=Path),
-              help="Load the store from FILE on start; save it after every write and on stop.")
-@click.option("--api-key", "api_keys", multiple=True, metavar="KEY[:USER[:ROLE]]",
-              help="Accept this key (repeatable). Default: the built-in admin and member keys.")
-@click.option("--latency", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds added per request.")
-@click.option("--jitter", type=click.FloatRange(0), default=0.0, show_default=True,
-              help="Up to this many more seconds, at random.")
-@click.option("--max-concurrent", type=click.IntRange(0), default=0, show_default=True,
-              help="Answer 429 concurrent_limit_exceeded beyond this many in-flight requests (0: no limit).")
-@click.option("--retry-after", type=click.IntRange(0), default=1, show_default=True, help="Retry-After on a 429.")
-@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Share answered 5xx.")
-@click.option("--rate-limit-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share answered 429 rate_limit_exceeded.")
-@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of connections closed without an answer.")
-@click.option("--commit-then-fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of writes stored and then answered 5xx or dropped.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
+)
+@click.option(
+    "--state",
+    "state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Load the store from FILE on start; save it after every write and on stop.",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    metavar="KEY[:USER[:ROLE]]",
+    help="Accept this key (repeatable). Default: the built-in admin and member keys.",
+)
+@click.option(
+    "--latency", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds added per request."
+)
+@click.option(
+    "--jitter",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Up to this many more seconds, at random.",
+)
+@click.option(
+    "--max-concurrent",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Answer 429 concurrent_limit_exceeded beyond this many in-flight requests (0: no limit).",
+)
+@click.option(
+    "--retry-after", type=click.IntRange(0), default=1, show_default=True, help="Retry-After on a 429."
+)
+@click.option(
+    "--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Share answered 5xx."
+)
+@click.option(
+    "--rate-limit-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share answered 429 rate_limit_exceeded.",
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of connections closed without an answer.",
+)
+@click.option(
+    "--commit-then-fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of writes stored and then answered 5xx or dropped.",
+)
 @click.option("--seed", type=int, default=None, help="Seed for the random faults.")
-@click.option("--not-kept", "not_kept", multiple=True, metavar="PATH",
-              help="Dotted agent path a PATCH silently does not store (repeatable).")
-@click.option("--map-merge", is_flag=True, help="Merge free-form maps key by key on PATCH instead of replacing them.")
-@click.option("--hostile-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of successful reads answered with a broken body (truncated, wrong shape, HTML, huge).")
-@click.option("--hostile-kind", "hostile_kinds", multiple=True, type=click.Choice(KINDS),
-              help="Only this kind of broken body (repeatable; default: all).")
-@click.option("--hostile-route", default="", metavar="TEMPLATE",
-              help="Only break answers of this route, e.g. /v1/convai/agents/{agent_id}.")
-def command(host: str, port: int, state: Path | None, api_keys: tuple[str, ...], not_kept: tuple[str, ...],
-            map_merge: bool, hostile_kinds: tuple[str, ...], **knobs: float | int | str | None) -> int:
+@click.option(
+    "--not-kept",
+    "not_kept",
+    multiple=True,
+    metavar="PATH",
+    help="Dotted agent path a PATCH silently does not store (repeatable).",
+)
+@click.option(
+    "--map-merge", is_flag=True, help="Merge free-form maps key by key on PATCH instead of replacing them."
+)
+@click.option(
+    "--hostile-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of successful reads answered with a broken body (truncated, wrong shape, HTML, huge).",
+)
+@click.option(
+    "--hostile-kind",
+    "hostile_kinds",
+    multiple=True,
+    type=click.Choice(KINDS),
+    help="Only this kind of broken body (repeatable; default: all).",
+)
+@click.option(
+    "--hostile-route",
+    default="",
+    metavar="TEMPLATE",
+    help="Only break answers of this route, e.g. /v1/convai/agents/{agent_id}.",
+)
+def command(
+    host: str,
+    port: int,
+    state: Path | None,
+    api_keys: tuple[str, ...],
+    not_kept: tuple[str, ...],
+    map_merge: bool,
+    hostile_kinds: tuple[str, ...],
+    **knobs: float | int | str | None,
+) -> int:
     """Run the local ElevenLabs API emulator in the foreground (Ctrl-C stops it)."""
     keys = [parse_key(k, i) for i, k in enumerate(api_keys, 1)] or default_keys()
-    faults = Faults(**knobs, not_kept_paths=not_kept, map_merge=map_merge,  # type: ignore[arg-type]
-                    hostile_kinds=hostile_kinds)
+    faults = Faults(
+        **knobs,  # type: ignore[arg-type]
+        not_kept_paths=not_kept,
+        map_merge=map_merge,
+        hostile_kinds=hostile_kinds,
+    )
     emulator = Emulator(EmulatorConfig(host=host, port=port, keys=keys, faults=faults, state_file=state))
     # Before the announcement: a supervisor that reads "listening" may send SIGTERM at once.
     _stop_on_sigterm()
     try:
         emulator.start()
     except OSError as exc:
-        raise AgentsyncError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                             hint="pick another --port, or 0 for a free one") from exc
+        raise AgentsyncError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pick another --port, or 0 for a free one",
+        ) from exc
     try:
         # Inside the try: a signal that lands while the banner is still being printed stops it cleanly.
         _announce(emulator, keys, state)

@@ -36,8 +36,10 @@ def scaffold() -> dict[str, str]:
 def _refuse_existing(root: Path, names: list[str]) -> None:
     existing = [n for n in names if (root / n).exists() or (root / n).is_symlink()]
     if existing:
-        raise ProjectError(f"{root} already has {', '.join(existing)}; init never overwrites files",
-                           hint="run init in an empty directory, or remove those files first")
+        raise ProjectError(
+            f"{root} already has {', '.join(existing)}; init never overwrites files",
+            hint="run init in an empty directory, or remove those files first",
+        )
 
 
 @click.command("init")

@@ -52,16 +52,32 @@ def workspace_options(fn: F) -> F:
     """Add -C/--project, -e/--env, --base-url, --residency, --concurrency and --emulator; the command
     receives them as one ``workspace: WorkspaceOptions`` argument."""
     decorators = [
-        click.option("-C", "--project", "project_dir", default=".", show_default=True,
-                     type=click.Path(file_okay=False, path_type=Path), help="The project directory."),
+        click.option(
+            "-C",
+            "--project",
+            "project_dir",
+            default=".",
+            show_default=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="The project directory.",
+        ),
         click.option("-e", "--env", default=None, help="The environment in agentsync.yaml to use."),
         click.option("--base-url", default=None, help=f"The API root (overrides {BASE_URL_ENV})."),
-        click.option("--residency", default=None,
-                     help="global, us, eu-residency, in-residency or sg-residency."),
-        click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY,
-                     show_default=True, help="Requests in flight at once."),
-        click.option("--emulator", is_flag=True,
-                     help="Use an in-process emulator (state in .agentsync/emulator.json), no account needed."),
+        click.option(
+            "--residency", default=None, help="global, us, eu-residency, in-residency or sg-residency."
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 64),
+            default=DEFAULT_CONCURRENCY,
+            show_default=True,
+            help="Requests in flight at once.",
+        ),
+        click.option(
+            "--emulator",
+            is_flag=True,
+            help="Use an in-process emulator (state in .agentsync/emulator.json), no account needed.",
+        ),
     ]
     wrapped = _collect(fn)
     for decorator in reversed(decorators):
@@ -111,8 +127,13 @@ def workspace_client(workspace: WorkspaceOptions, project: Project) -> Iterator[
             yield client
         return
     target = endpoint(workspace, project)
-    with connect(target.base_url, api_key=target.api_key, key_source=target.key_source,
-                 concurrency=workspace.concurrency, retry=RETRY) as client:
+    with connect(
+        target.base_url,
+        api_key=target.api_key,
+        key_source=target.key_source,
+        concurrency=workspace.concurrency,
+        retry=RETRY,
+    ) as client:
         yield client
 
 

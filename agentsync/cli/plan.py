@@ -19,21 +19,46 @@ FORMATS = ("text", "markdown", "json")
 
 
 @click.command("plan")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Save the plan to FILE for `agentsync apply FILE`.")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
-@click.option("--target", "targets", multiple=True, metavar="KEY",
-              help="Plan only this agent key (or tag:TITLE); repeatable.")
-@click.option("--prune", is_flag=True, help="Also plan deleting owned agents (and authoritative tags) "
-              "that no longer have a definition.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan to FILE for `agentsync apply FILE`.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KEY",
+    help="Plan only this agent key (or tag:TITLE); repeatable.",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also plan deleting owned agents (and authoritative tags) that no longer have a definition.",
+)
 @click.option("--show-body", is_flag=True, help="Show the exact request body of every change.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--color/--no-color", default=None, help="Colour the text output (default: only on a TTY "
-              "and when NO_COLOR is unset).")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the text output (default: only on a TTY and when NO_COLOR is unset).",
+)
 @workspace_options
-def command(workspace: WorkspaceOptions, out: Path | None, detailed_exitcode: bool, targets: tuple[str, ...],
-            prune: bool, show_body: bool, fmt: str, color: bool | None) -> int:
+def command(
+    workspace: WorkspaceOptions,
+    out: Path | None,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    prune: bool,
+    show_body: bool,
+    fmt: str,
+    color: bool | None,
+) -> int:
     """Show what apply would change in the workspace, field by field."""
     project = load(workspace)
     plan = with_project_warnings(make_plan(workspace, project, targets=targets, prune=prune), project)
@@ -42,13 +67,17 @@ def command(workspace: WorkspaceOptions, out: Path | None, detailed_exitcode: bo
     click.echo(render(plan, fmt, color=colour, show_body=show_body), nl=False, color=colour)
     if out is not None:
         save(plan, out)
-        click.echo(f"Saved the plan to {out}; run `agentsync apply {out}` to apply exactly this plan.", err=True)
+        click.echo(
+            f"Saved the plan to {out}; run `agentsync apply {out}` to apply exactly this plan.", err=True
+        )
     if detailed_exitcode and plan.has_changes:
         return int(ExitCode.CHANGES)
     return int(ExitCode.OK)
 
 
-def make_plan(workspace: WorkspaceOptions, project: Project, *, targets: tuple[str, ...], prune: bool) -> Plan:
+def make_plan(
+    workspace: WorkspaceOptions, project: Project, *, targets: tuple[str, ...], prune: bool
+) -> Plan:
     with workspace_client(workspace, project) as client:
         remote = fetch(client, project, targets=targets)
     return build_plan(project, remote, prune=prune, targets=targets)

@@ -13,17 +13,32 @@ VERBS = {FileAction.CREATE: ("create", "created"), FileAction.UPDATE: ("update",
 
 @click.command("pull")
 @click.argument("keys", nargs=-1, metavar="[KEY]...")
-@click.option("--all", "all_agents", is_flag=True,
-              help="Pull every agent in the workspace; unowned ones get a new key and an id: to adopt.")
+@click.option(
+    "--all",
+    "all_agents",
+    is_flag=True,
+    help="Pull every agent in the workspace; unowned ones get a new key and an id: to adopt.",
+)
 @click.option("--search", metavar="TEXT", help="Pull the agents whose name matches TEXT.")
-@click.option("--full", is_flag=True, help="Write every writable field, not only those that differ "
-              "from the server default.")
-@click.option("--prompts-as-files", is_flag=True,
-              help="Keep each prompt in agents/prompts/<key>.md behind !file.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Write every writable field, not only those that differ from the server default.",
+)
+@click.option(
+    "--prompts-as-files", is_flag=True, help="Keep each prompt in agents/prompts/<key>.md behind !file."
+)
 @click.option("--dry-run", is_flag=True, help="List the files that would change and write nothing.")
 @workspace_options
-def command(workspace: WorkspaceOptions, keys: tuple[str, ...], all_agents: bool, search: str | None,
-            full: bool, prompts_as_files: bool, dry_run: bool) -> int:
+def command(
+    workspace: WorkspaceOptions,
+    keys: tuple[str, ...],
+    all_agents: bool,
+    search: str | None,
+    full: bool,
+    prompts_as_files: bool,
+    dry_run: bool,
+) -> int:
     """Write agent files and tags.yaml from the live workspace.
 
     With KEYs, pull those managed agents; with --all, every agent; with --search, the agents whose
@@ -41,8 +56,10 @@ def command(workspace: WorkspaceOptions, keys: tuple[str, ...], all_agents: bool
 def _check(options: PullOptions) -> None:
     chosen = sum([bool(options.keys), options.all, options.search is not None])
     if chosen > 1:
-        raise UsageError("choose one of KEY arguments, --all and --search",
-                         hint="run `agentsync pull --help` for what each one selects")
+        raise UsageError(
+            "choose one of KEY arguments, --all and --search",
+            hint="run `agentsync pull --help` for what each one selects",
+        )
     if options.search is not None and not options.search.strip():
         raise UsageError("--search needs some text to match agent names against")
 
@@ -52,8 +69,10 @@ def report(result: PullResult) -> str:
     verb = 0 if result.dry_run else 1
     lines = [f"  {VERBS[f.action][verb]:<8} {f.path.as_posix()}" for f in result.changed]
     lines.append(_summary(result))
-    lines.extend(f"note: {key} is not managed yet; its file has an id: so the next apply adopts it"
-                 for key in result.adopted)
+    lines.extend(
+        f"note: {key} is not managed yet; its file has an id: so the next apply adopts it"
+        for key in result.adopted
+    )
     lines.extend(f"note: {key} is not in the workspace yet; apply creates it" for key in result.skipped)
     if result.dry_run and result.changed:
         lines.append("Dry run: nothing was written.")
@@ -66,4 +85,6 @@ def _summary(result: PullResult) -> str:
     unchanged = len(result.files) - len(result.changed)
     changed = len(result.changed)
     would = "would change" if result.dry_run else "changed"
-    return f"Pulled {agents}{tags}: {changed} file{'' if changed == 1 else 's'} {would}, {unchanged} unchanged."
+    return (
+        f"Pulled {agents}{tags}: {changed} file{'' if changed == 1 else 's'} {would}, {unchanged} unchanged."
+    )

@@ -35,12 +35,23 @@ def _text(problems: list[Problem]) -> str:
 
 def _json(problems: list[Problem]) -> str:
     errors = sum(1 for p in problems if p.is_error)
-    items = [{"file": p.location.file if p.location else None,
-              "line": p.location.line if p.location else None,
-              "col": p.location.col if p.location else None,
-              "severity": p.severity.value, "message": p.message} for p in problems]
-    body = {"version": 1, "valid": errors == 0, "errors": errors,
-            "warnings": len(problems) - errors, "problems": items}
+    items = [
+        {
+            "file": p.location.file if p.location else None,
+            "line": p.location.line if p.location else None,
+            "col": p.location.col if p.location else None,
+            "severity": p.severity.value,
+            "message": p.message,
+        }
+        for p in problems
+    ]
+    body = {
+        "version": 1,
+        "valid": errors == 0,
+        "errors": errors,
+        "warnings": len(problems) - errors,
+        "problems": items,
+    }
     return json.dumps(body, indent=2)
 
 
@@ -65,8 +76,14 @@ def _github(problems: list[Problem]) -> str:
 @click.command("validate")
 @click.argument("directory", default=".", type=click.Path(file_okay=True, dir_okay=True))
 @click.option("--environment", "-e", default=None, help="Validate for this environment of agentsync.yaml.")
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="text for people, json for tools, github for annotations in GitHub Actions.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for annotations in GitHub Actions.",
+)
 def command(directory: str, environment: str | None, output_format: str) -> int:
     """Check the project files offline and report every problem, each at file:line:col."""
     found = validate_project(directory, environment=environment)

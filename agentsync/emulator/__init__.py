@@ -10,4 +10,13 @@ from agentsync.emulator.config import ADMIN_KEY, MEMBER_KEY, ApiKey, EmulatorCon
 from agentsync.emulator.server import Emulator
 from agentsync.emulator.store import StateFileError, Store
 
-__all__ = ["ADMIN_KEY", "MEMBER_KEY", "ApiKey", "Emulator", "EmulatorConfig", "Faults", "StateFileError", "Store"]
+__all__ = [
+    "ADMIN_KEY",
+    "MEMBER_KEY",
+    "ApiKey",
+    "Emulator",
+    "EmulatorConfig",
+    "Faults",
+    "StateFileError",
+    "Store",
+]

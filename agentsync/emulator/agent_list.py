@@ -95,7 +95,16 @@ def decode_cursor(cursor: str, sort_by: str, descending: bool) -> SortKey:
     except (ValueError, binascii.Error, KeyError, TypeError):
         valid = False
     if not valid:
-        raise validation_problem([{"loc": ["query", "cursor"], "msg": "Invalid cursor", "type": "value_error",
-                                   "input": cursor, "ctx": {"error": "invalid cursor"}}])
+        raise validation_problem(
+            [
+                {
+                    "loc": ["query", "cursor"],
+                    "msg": "Invalid cursor",
+                    "type": "value_error",
+                    "input": cursor,
+                    "ctx": {"error": "invalid cursor"},
+                }
+            ]
+        )
     found: SortKey = key
     return found

@@ -105,9 +105,14 @@ class AgentApi:
         agent.update(copy.deepcopy(body))
         now = int(time.time())
         branch = ids.branch_id()
-        agent.update(agent_id=ids.agent_id(), version_id=ids.version_id(), branch_id=branch,
-                     main_branch_id=branch, metadata={"created_at_unix_secs": now, "updated_at_unix_secs": now},
-                     access_info=access_info(caller))
+        agent.update(
+            agent_id=ids.agent_id(),
+            version_id=ids.version_id(),
+            branch_id=branch,
+            main_branch_id=branch,
+            metadata={"created_at_unix_secs": now, "updated_at_unix_secs": now},
+            access_info=access_info(caller),
+        )
         self.store.put_agent(agent, caller.user_id)
         return str(agent["agent_id"])
 
@@ -160,9 +165,14 @@ def _drop_paths(doc: dict[str, Any], paths: list[tuple[str, ...]] | tuple[tuple[
 
 
 def access_info(caller: ApiKey) -> dict[str, Any]:
-    return {"is_creator": True, "creator_name": caller.user_id,
-            "creator_email": f"{caller.user_id}@emulator.invalid", "role": "admin",
-            "anonymous_access_level_override": None, "access_source": "creator"}
+    return {
+        "is_creator": True,
+        "creator_name": caller.user_id,
+        "creator_email": f"{caller.user_id}@emulator.invalid",
+        "role": "admin",
+        "anonymous_access_level_override": None,
+        "access_source": "creator",
+    }
 
 
 def _non_null(body: dict[str, Any]) -> dict[str, Any]:
@@ -171,8 +181,12 @@ def _non_null(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _non_null_top(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None or k not in ("name", "tags", "conversation_config",
-                                                                          "platform_settings", "procedures")}
+    return {
+        k: v
+        for k, v in body.items()
+        if v is not None
+        or k not in ("name", "tags", "conversation_config", "platform_settings", "procedures")
+    }
 
 
 def check_tools(body: dict[str, Any], loc: list[str | int]) -> None:
@@ -180,9 +194,17 @@ def check_tools(body: dict[str, Any], loc: list[str | int]) -> None:
     prompt = ((body.get("conversation_config") or {}).get("agent") or {}).get("prompt")
     if isinstance(prompt, dict) and prompt.get("tools") is not None and prompt.get("tool_ids") is not None:
         where = [*loc, "conversation_config", "agent", "prompt"]
-        raise validation_problem([{"loc": where, "msg": "Value error, cannot specify both tools and tool_ids",
-                                   "type": "value_error", "input": {"tools": prompt["tools"]},
-                                   "ctx": {"error": "cannot specify both tools and tool_ids"}}])
+        raise validation_problem(
+            [
+                {
+                    "loc": where,
+                    "msg": "Value error, cannot specify both tools and tool_ids",
+                    "type": "value_error",
+                    "input": {"tools": prompt["tools"]},
+                    "ctx": {"error": "cannot specify both tools and tool_ids"},
+                }
+            ]
+        )
 
 
 def check_agent(agent: dict[str, Any], prefix: str = "", touched: dict[str, Any] | None = None) -> None:

@@ -33,7 +33,9 @@ ASSIGN_BODY = "AssignConversationTagsRequestModel"
 
 
 class App:
-    def __init__(self, store: Store, keys: list[ApiKey], workspace_id: str, faults: Callable[[], Faults]) -> None:
+    def __init__(
+        self, store: Store, keys: list[ApiKey], workspace_id: str, faults: Callable[[], Faults]
+    ) -> None:
         self.keys = {k.key: k for k in keys}
         self.routes = build_routes(AgentApi(store, faults), TagApi(store, workspace_id))
 
@@ -49,8 +51,14 @@ class App:
                 return route, params
         raise method_not_allowed() if path_matched else route_not_found()
 
-    def handle(self, route: Route, params: dict[str, str], query_string: str,
-               headers: Mapping[str, str], raw_body: bytes) -> Response:
+    def handle(
+        self,
+        route: Route,
+        params: dict[str, str],
+        query_string: str,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+    ) -> Response:
         query = parse_query(route.method, route.template, parse_qs(query_string, keep_blank_values=True))
         body = read_body(route, raw_body)
         caller = self.authenticate(headers.get("xi-api-key"))
@@ -90,7 +98,9 @@ def read_body(route: Route, raw: bytes) -> Any:
         return None
     if not raw.strip():
         if route.body_required:
-            raise validation_problem([{"loc": ["body"], "msg": "Field required", "type": "missing", "input": None}])
+            raise validation_problem(
+                [{"loc": ["body"], "msg": "Field required", "type": "missing", "input": None}]
+            )
         return {}
     body = parse_json(raw)
     errors = body_errors(route.body_schema, body)
@@ -105,14 +115,29 @@ def parse_json(raw: bytes) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid UTF-8"
-        raise validation_problem([{"loc": ["body", position], "msg": "JSON decode error", "type": "json_invalid",
-                                   "input": {}, "ctx": {"error": reason}}]) from None
+        raise validation_problem(
+            [
+                {
+                    "loc": ["body", position],
+                    "msg": "JSON decode error",
+                    "type": "json_invalid",
+                    "input": {},
+                    "ctx": {"error": reason},
+                }
+            ]
+        ) from None
 
 
 def body_errors(schema_name: str, body: Any) -> list[dict[str, Any]]:
     if not isinstance(body, dict):
-        return [{"loc": ["body"], "msg": "Input should be a valid dictionary or object to extract fields from",
-                 "type": "model_attributes_type", "input": body}]
+        return [
+            {
+                "loc": ["body"],
+                "msg": "Input should be a valid dictionary or object to extract fields from",
+                "type": "model_attributes_type",
+                "input": body,
+            }
+        ]
     if schema_name == spec.AGENT_PATCH_BODY:
         return errors_from(_lenient_patch_validator().iter_errors(body), ["body"])
     return errors_for(body, schema_name, ["body"])

@@ -20,8 +20,10 @@ class ApiKey:
 
 
 def default_keys() -> list[ApiKey]:
-    return [ApiKey(ADMIN_KEY, user_id="user_admin", role="admin"),
-            ApiKey(MEMBER_KEY, user_id="user_member", role="member")]
+    return [
+        ApiKey(ADMIN_KEY, user_id="user_admin", role="admin"),
+        ApiKey(MEMBER_KEY, user_id="user_member", role="member"),
+    ]
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,35 @@ its first variant. A few values the server fills but the spec does not publish c
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from agentsync import spec
 from agentsync.defaults import default_value, fill_new, pick_variant
 
-__all__ = ["LIVE_DEFAULTS", "agent_defaults", "default_value", "defaults_for", "fill_new", "pick_variant",
-           "set_path"]
+__all__ = [
+    "LIVE_DEFAULTS",
+    "agent_defaults",
+    "default_value",
+    "defaults_for",
+    "fill_new",
+    "pick_variant",
+    "set_path",
+]
 
 # Dotted paths inside GetAgentResponseModel whose server value the spec leaves without a default.
 LIVE_DEFAULTS: dict[str, Any] = {
     "conversation_config.conversation.client_events": [
-        "audio", "interruption", "user_transcript", "agent_response", "agent_response_correction",
+        "audio",
+        "interruption",
+        "user_transcript",
+        "agent_response",
+        "agent_response_correction",
     ],
     "conversation_config.conversation.monitoring_events": [
-        "user_transcript", "agent_response", "agent_response_correction",
+        "user_transcript",
+        "agent_response",
+        "agent_response_correction",
     ],
     "workflow": {
         "edges": {},
@@ -34,6 +46,7 @@ LIVE_DEFAULTS: dict[str, Any] = {
         "prevent_subagent_loops": False,
     },
 }
+
 
 def defaults_for(schema_name: str) -> dict[str, Any]:
     """A fresh dict holding every default of the component schema ``schema_name``."""

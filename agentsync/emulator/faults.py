@@ -59,13 +59,16 @@ class FaultInjector:
         """Decide the faults that hit a request before it runs (the latency is slept here)."""
         faults = self.faults
         if not allowed:
-            return Verdict(too_many("concurrent_limit_exceeded", "Too many concurrent requests.",
-                                    faults.retry_after))
+            return Verdict(
+                too_many("concurrent_limit_exceeded", "Too many concurrent requests.", faults.retry_after)
+            )
         self._sleep(faults)
         if self._roll(faults.drop_rate):
             return Verdict(drop=True)
         if self._roll(faults.rate_limit_rate):
-            return Verdict(too_many("rate_limit_exceeded", "Rate limit exceeded; retry later.", faults.retry_after))
+            return Verdict(
+                too_many("rate_limit_exceeded", "Rate limit exceeded; retry later.", faults.retry_after)
+            )
         if self._roll(faults.error_rate):
             return Verdict(server_error(self._error_status()))
         return None

@@ -24,8 +24,10 @@ from agentsync.emulator.routing import Response
 
 KINDS = ("truncated", "not_object", "wrong_type", "bad_items", "no_has_more", "html", "huge", "huge_chunked")
 LIST_KEYS = ("agents", "conversation_tags")
-HTML_PAGE = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
-             b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>")
+HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>"
+)
 
 
 def corrupt(kind: str, response: Response, huge_bytes: int) -> Response:

@@ -35,8 +35,9 @@ def merge_patch(stored: dict[str, Any], patch: dict[str, Any], *, map_merge: boo
     return merged
 
 
-def _merge_object(current: dict[str, Any], patch: dict[str, Any], node: Mapping[str, Any] | None,
-                  map_merge: bool) -> dict[str, Any]:
+def _merge_object(
+    current: dict[str, Any], patch: dict[str, Any], node: Mapping[str, Any] | None, map_merge: bool
+) -> dict[str, Any]:
     out = dict(current)
     for key, value in patch.items():
         child = child_schema(node, key)

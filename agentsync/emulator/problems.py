@@ -22,10 +22,22 @@ class HttpProblem(AgentsyncError):
         self.headers = headers or {}
 
 
-def detail_problem(status: int, type_: str, code: str, message: str, *, legacy_status: str | None = None,
-                   param: str | None = None, headers: dict[str, str] | None = None) -> HttpProblem:
-    detail: dict[str, Any] = {"type": type_, "code": code, "message": message,
-                              "status": legacy_status or code}
+def detail_problem(
+    status: int,
+    type_: str,
+    code: str,
+    message: str,
+    *,
+    legacy_status: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpProblem:
+    detail: dict[str, Any] = {
+        "type": type_,
+        "code": code,
+        "message": message,
+        "status": legacy_status or code,
+    }
     if param is not None:
         detail["param"] = param
     return HttpProblem(status, {"detail": detail}, headers)
@@ -36,17 +48,22 @@ def validation_problem(errors: list[dict[str, Any]]) -> HttpProblem:
 
 
 def not_found(kind: str, ident: str) -> HttpProblem:
-    return detail_problem(404, "not_found", f"{kind}_not_found", f"{kind.capitalize()} with id {ident} was not found.")
+    return detail_problem(
+        404, "not_found", f"{kind}_not_found", f"{kind.capitalize()} with id {ident} was not found."
+    )
 
 
 def missing_key() -> HttpProblem:
     message = "Neither authorization header nor xi-api-key received, please provide one."
-    return detail_problem(401, "authentication_error", "unauthorized", message, legacy_status="needs_authorization")
+    return detail_problem(
+        401, "authentication_error", "unauthorized", message, legacy_status="needs_authorization"
+    )
 
 
 def invalid_key() -> HttpProblem:
-    return detail_problem(401, "authentication_error", "unauthorized", "Invalid API key",
-                          legacy_status="invalid_api_key")
+    return detail_problem(
+        401, "authentication_error", "unauthorized", "Invalid API key", legacy_status="invalid_api_key"
+    )
 
 
 def forbidden(message: str) -> HttpProblem:
@@ -59,13 +76,20 @@ def bad_config(message: str, param: str) -> HttpProblem:
 
 def too_many(code: str, message: str, retry_after: int) -> HttpProblem:
     legacy = "too_many_concurrent_requests" if code == "concurrent_limit_exceeded" else "system_busy"
-    return detail_problem(429, "rate_limit_error", code, message, legacy_status=legacy,
-                          headers={"Retry-After": str(retry_after)})
+    return detail_problem(
+        429,
+        "rate_limit_error",
+        code,
+        message,
+        legacy_status=legacy,
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def server_error(status: int = 500) -> HttpProblem:
-    return detail_problem(status, "internal_error", "internal_server_error",
-                          "An internal error occurred; please retry.")
+    return detail_problem(
+        status, "internal_error", "internal_server_error", "An internal error occurred; please retry."
+    )
 
 
 def route_not_found() -> HttpProblem:

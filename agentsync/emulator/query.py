@@ -38,7 +38,9 @@ def parse_query(method: str, path: str, raw: Mapping[str, list[str]]) -> dict[st
     return values
 
 
-def _one(name: str, schema: Mapping[str, Any], given: list[str] | None, out: dict[str, Any]) -> list[dict[str, Any]]:
+def _one(
+    name: str, schema: Mapping[str, Any], given: list[str] | None, out: dict[str, Any]
+) -> list[dict[str, Any]]:
     target = spec.unwrap(schema).node
     if not given:
         out[name] = schema.get("default", target.get("default"))
@@ -68,7 +70,9 @@ def _to_int(text: str) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise _ParseError("int_parsing", "Input should be a valid integer, unable to parse string as an integer") from None
+        raise _ParseError(
+            "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
+        ) from None
 
 
 def _to_bool(text: str) -> bool:

@@ -47,8 +47,10 @@ class Stats:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            rows = [{"method": m, "route": r, "status": s, "count": c}
-                    for (m, r, s), c in sorted(self._counts.items())]
+            rows = [
+                {"method": m, "route": r, "status": s, "count": c}
+                for (m, r, s), c in sorted(self._counts.items())
+            ]
         return {"requests": rows, "total": sum(row["count"] for row in rows)}
 
 
@@ -60,7 +62,9 @@ class Emulator:
         self.store = Store()
         self._faults = FaultInjector(self.config.faults)
         self._stats = Stats()
-        self._app = App(self.store, list(self.config.keys), self.config.workspace_id, lambda: self._faults.faults)
+        self._app = App(
+            self.store, list(self.config.keys), self.config.workspace_id, lambda: self._faults.faults
+        )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._state_path = Path(self.config.state_file) if self.config.state_file else None
@@ -72,8 +76,12 @@ class Emulator:
         if self._state_path is not None:
             self.store.load(self._state_path)
         self._server = _Server((self.config.host, self.config.port), _Handler, self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="agentsync-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="agentsync-emulator",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -92,7 +100,9 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -136,8 +146,9 @@ class Emulator:
         self._stats.record(method, route_name, response.status if response else 0)
         return _with_request_id(response, request_id) if response else None
 
-    def _serve_api(self, method: str, path: str, query: str, headers: Any,
-                   raw: bytes) -> tuple[str, Response | None]:
+    def _serve_api(
+        self, method: str, path: str, query: str, headers: Any, raw: bytes
+    ) -> tuple[str, Response | None]:
         try:
             route, params = self._app.find(method, path)
         except HttpProblem as problem:
@@ -185,16 +196,32 @@ def faults_from_json(raw: bytes) -> Faults:
     known = {f.name for f in fields(Faults)}
     if not isinstance(data, dict) or set(data) - known:
         unknown = sorted(set(data) - known) if isinstance(data, dict) else []
-        raise validation_problem([{"loc": ["body", *unknown[:1]], "msg": "Expected a JSON object of Faults fields",
-                                   "type": "value_error", "input": data}])
+        raise validation_problem(
+            [
+                {
+                    "loc": ["body", *unknown[:1]],
+                    "msg": "Expected a JSON object of Faults fields",
+                    "type": "value_error",
+                    "input": data,
+                }
+            ]
+        )
     for name in ("not_kept_paths", "hostile_kinds"):
         if name in data:
             data[name] = tuple(data[name])
     try:
         return Faults(**data)
     except ValueError as exc:
-        raise validation_problem([{"loc": ["body", "hostile_kinds"], "msg": str(exc),
-                                   "type": "value_error", "input": data.get("hostile_kinds")}]) from None
+        raise validation_problem(
+            [
+                {
+                    "loc": ["body", "hostile_kinds"],
+                    "msg": str(exc),
+                    "type": "value_error",
+                    "input": data.get("hostile_kinds"),
+                }
+            ]
+        ) from None
 
 
 def _problem_response(problem: HttpProblem) -> Response:
@@ -228,7 +255,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emulator: Emulator) -> None:
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emulator: Emulator
+    ) -> None:
         self.emulator = emulator
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()

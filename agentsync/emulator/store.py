@@ -23,8 +23,10 @@ class StateFileError(AgentsyncError):
     """The emulator's state file cannot be read; it is never silently replaced by an empty store."""
 
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"cannot load the emulator state file {path}: {reason}",
-                         hint="fix or remove the file, or start without --state")
+        super().__init__(
+            f"cannot load the emulator state file {path}: {reason}",
+            hint="fix or remove the file, or start without --state",
+        )
         self.path = path
 
 
@@ -142,8 +144,10 @@ class Store:
             return {
                 "format": STATE_FORMAT,
                 "seq": self.seq,
-                "agents": [{"seq": r.seq, "owner_user_id": r.owner_user_id, "body": r.body}
-                           for r in self.agents.values()],
+                "agents": [
+                    {"seq": r.seq, "owner_user_id": r.owner_user_id, "body": r.body}
+                    for r in self.agents.values()
+                ],
                 "tags": [{"seq": r.seq, "body": r.body} for r in self.tags.values()],
                 "conversations": {c: sorted(t) for c, t in self.conversations.items() if t},
             }
@@ -152,8 +156,10 @@ class Store:
         """Replace the contents with a saved state; KeyError/TypeError/ValueError when it is malformed."""
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise ValueError(f"not an emulator state (format {STATE_FORMAT})")
-        agents = {a["body"]["agent_id"]: AgentRecord(dict(a["body"]), int(a["seq"]), str(a["owner_user_id"]))
-                  for a in data["agents"]}
+        agents = {
+            a["body"]["agent_id"]: AgentRecord(dict(a["body"]), int(a["seq"]), str(a["owner_user_id"]))
+            for a in data["agents"]
+        }
         tags = {t["body"]["tag_id"]: TagRecord(dict(t["body"]), int(t["seq"])) for t in data["tags"]}
         conversations = {str(c): {str(t) for t in ids} for c, ids in dict(data["conversations"]).items()}
         with self.lock:

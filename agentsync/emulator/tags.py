@@ -32,14 +32,20 @@ class TagApi:
         page = records[: int(request.query["page_size"])]
         has_more = len(records) > len(page)
         cursor = _encode(page[-1].seq) if has_more else None
-        return json_response({"conversation_tags": [r.body for r in page], "next_cursor": cursor,
-                              "has_more": has_more})
+        return json_response(
+            {"conversation_tags": [r.body for r in page], "next_cursor": cursor, "has_more": has_more}
+        )
 
     def create(self, request: Request) -> Response:
         body = request.body
-        tag = {"tag_id": ids.tag_id(), "workspace_id": self.workspace_id,
-               "owner_user_id": request.caller.user_id, "title": body["title"],
-               "description": body.get("description"), "created_at_unix_secs": int(time.time())}
+        tag = {
+            "tag_id": ids.tag_id(),
+            "workspace_id": self.workspace_id,
+            "owner_user_id": request.caller.user_id,
+            "title": body["title"],
+            "description": body.get("description"),
+            "created_at_unix_secs": int(time.time()),
+        }
         self.store.put_tag(tag)
         return json_response(tag, wrote=True)
 
@@ -100,5 +106,14 @@ def _decode(cursor: str) -> int:
             return int(number)
     except (ValueError, binascii.Error):
         pass
-    raise validation_problem([{"loc": ["query", "cursor"], "msg": "Invalid cursor", "type": "value_error",
-                               "input": cursor, "ctx": {"error": "invalid cursor"}}])
+    raise validation_problem(
+        [
+            {
+                "loc": ["query", "cursor"],
+                "msg": "Invalid cursor",
+                "type": "value_error",
+                "input": cursor,
+                "ctx": {"error": "invalid cursor"},
+            }
+        ]
+    )

@@ -43,8 +43,10 @@ def validator_for(schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
 
 def _anchored(node: Any) -> Any:
     if isinstance(node, Mapping):
-        return {k: (DOC_URI + v if k == "$ref" and str(v).startswith("#") else _anchored(v))
-                for k, v in node.items()}
+        return {
+            k: (DOC_URI + v if k == "$ref" and str(v).startswith("#") else _anchored(v))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_anchored(v) for v in node]
     return node
@@ -163,5 +165,6 @@ def _strip_object(value: dict[str, Any], node: Mapping[str, Any], depth: int) ->
         child = extra if isinstance(extra, dict) else None
         return {k: strip_unknown(v, child, depth + 1) for k, v in value.items()}
     keep_extra = extra not in (None, False)
-    return {k: strip_unknown(v, props.get(k), depth + 1)
-            for k, v in value.items() if k in props or keep_extra}
+    return {
+        k: strip_unknown(v, props.get(k), depth + 1) for k, v in value.items() if k in props or keep_extra
+    }

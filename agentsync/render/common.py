@@ -72,8 +72,11 @@ def display(value: Any) -> str:
 def is_multiline(field: FieldChange) -> bool:
     """Both sides are text and at least one spans lines: shown as a unified line diff."""
     sides = [v for v in (field.old, field.new) if v is not ABSENT]
-    return (not is_secret_path(field.path) and all(isinstance(v, str) for v in sides)
-            and any("\n" in v for v in sides))
+    return (
+        not is_secret_path(field.path)
+        and all(isinstance(v, str) for v in sides)
+        and any("\n" in v for v in sides)
+    )
 
 
 def masked(change: Change) -> Change:
@@ -84,8 +87,10 @@ def masked(change: Change) -> Change:
 def ordered(plan: Plan) -> list[Change]:
     """Changes in reading order: by action (creates first, deletes last), then kind, then key; each
     with its ``${env.*}`` secrets masked, since this is what every renderer shows."""
+
     def rank(change: Change) -> tuple[int, int, str]:
         return ACTION_ORDER.index(change.action), KIND_ORDER.index(change.kind), change.key
+
     return [masked(c) for c in sorted(plan.changes, key=rank)]
 
 
@@ -96,8 +101,11 @@ def summary(plan: Plan) -> str:
     parts = [f"{plan.count(Action.CREATE)} to create"]
     if plan.count(Action.ADOPT):
         parts.append(f"{plan.count(Action.ADOPT)} to adopt")
-    parts += [f"{plan.count(Action.UPDATE)} to update", f"{plan.count(Action.DELETE)} to delete",
-              f"{plan.unchanged} unchanged"]
+    parts += [
+        f"{plan.count(Action.UPDATE)} to update",
+        f"{plan.count(Action.DELETE)} to delete",
+        f"{plan.unchanged} unchanged",
+    ]
     return f"Plan: {', '.join(parts)}."
 
 

@@ -28,9 +28,12 @@ def render(plan: Plan) -> str:
 
 
 def _masked_change(change: dict[str, Any]) -> dict[str, Any]:
-    return {**change, "fields": [_masked_field(f) for f in change["fields"]],
-            "body": common.mask(change["body"]),
-            "json_patch": common.mask_json_patch(tuple(change["json_patch"]))}
+    return {
+        **change,
+        "fields": [_masked_field(f) for f in change["fields"]],
+        "body": common.mask(change["body"]),
+        "json_patch": common.mask_json_patch(tuple(change["json_patch"])),
+    }
 
 
 def _masked_field(field: dict[str, Any]) -> dict[str, Any]:

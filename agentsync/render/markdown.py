@@ -28,8 +28,7 @@ def render(plan: Plan, *, limit: int = LIMIT, show_body: bool = False) -> str:
 
 def _head(plan: Plan) -> str:
     env = f"`{plan.environment}`" if plan.environment else "default environment"
-    return (f"### agentsync plan: {env}, namespace `{plan.namespace}`\n\n"
-            f"**{common.summary(plan)}**\n\n")
+    return f"### agentsync plan: {env}, namespace `{plan.namespace}`\n\n**{common.summary(plan)}**\n\n"
 
 
 def _fit(head: str, table: str, sections: list[str], limit: int) -> str:
@@ -46,16 +45,20 @@ def _fit(head: str, table: str, sections: list[str], limit: int) -> str:
 
 def _note(missing: int, total: int, *, with_table: bool) -> str:
     what = "the summary table and " if with_table else ""
-    return (f"> **Note:** this plan is too long for one comment; {what}{missing} of {total} resources are "
-            f"not shown. Run `agentsync plan` locally or use `--format json` for the whole plan.\n")
+    return (
+        f"> **Note:** this plan is too long for one comment; {what}{missing} of {total} resources are "
+        f"not shown. Run `agentsync plan` locally or use `--format json` for the whole plan.\n"
+    )
 
 
 def _table(changes: list[Change]) -> str:
     rows = ["| | Action | Kind | Key | Name | Fields |", "|---|---|---|---|---|---|"]
     for change in changes:
         name = _cell(change.name) if change.name else ""
-        rows.append(f"| {common.SYMBOLS[change.action]} | {change.action.value} | {change.kind.value} "
-                    f"| {_code(change.key)} | {name} | {len(change.fields)} |")
+        rows.append(
+            f"| {common.SYMBOLS[change.action]} | {change.action.value} | {change.kind.value} "
+            f"| {_code(change.key)} | {name} | {len(change.fields)} |"
+        )
     return "\n".join(rows) + "\n\n"
 
 

@@ -63,9 +63,16 @@ def summary(report: ApplyReport) -> str:
     if report.dry_run:
         head = f"Dry run: {report.count(Outcome.WOULD_APPLY)} to write, nothing was written"
     else:
-        head = "Apply interrupted" if report.interrupted else ("Apply complete" if report.ok else "Apply incomplete")
-        counts = ", ".join(f"{report.count(o)} {o.value.replace('_', ' ')}" for o, _ in SECTIONS
-                           if o is not Outcome.WOULD_APPLY)
+        head = (
+            "Apply interrupted"
+            if report.interrupted
+            else ("Apply complete" if report.ok else "Apply incomplete")
+        )
+        counts = ", ".join(
+            f"{report.count(o)} {o.value.replace('_', ' ')}"
+            for o, _ in SECTIONS
+            if o is not Outcome.WOULD_APPLY
+        )
         head = f"{head}: {counts}"
     if report.requests:
         head += f" ({_requests(report.requests)})"

@@ -63,7 +63,10 @@ def _block(change: Change, paint: _Painter, show_body: bool) -> list[str]:
 def _field_lines(field: FieldChange, paint: _Painter) -> list[str]:
     if common.is_multiline(field):
         symbol = "+" if field.old is ABSENT else "-" if field.new is ABSENT else "~"
-        return [f"{INDENT}{symbol} {field.dotted}:", *(_diff_line(line, paint) for line in common.line_diff(field))]
+        return [
+            f"{INDENT}{symbol} {field.dotted}:",
+            *(_diff_line(line, paint) for line in common.line_diff(field)),
+        ]
     old = common.masked_side(field, field.old)
     new = common.masked_side(field, field.new)
     if old is ABSENT:

@@ -17,8 +17,14 @@ WRITABLE_FIELDS: tuple[str, ...] = ("name", "tags", "conversation_config", "plat
 META_FIELDS: tuple[str, ...] = ("id", "renamed_from")
 # Read by GET, never written, never diffed, rejected in files.
 READ_ONLY_FIELDS: tuple[str, ...] = (
-    "agent_id", "metadata", "access_info", "phone_numbers", "whatsapp_accounts",
-    "version_id", "branch_id", "main_branch_id",
+    "agent_id",
+    "metadata",
+    "access_info",
+    "phone_numbers",
+    "whatsapp_accounts",
+    "version_id",
+    "branch_id",
+    "main_branch_id",
 )
 READ_ONLY_PATHS: tuple[Path, ...] = (
     ("platform_settings", "safety"),
@@ -38,7 +44,7 @@ def marker_key(tag: str, namespace: str) -> str | None:
     """The agent key a tag marks in ``namespace``, or None if the tag is not this namespace's marker."""
     prefix = f"{namespace}{MARKER_SEPARATOR}"
     if tag.startswith(prefix) and len(tag) > len(prefix):
-        return tag[len(prefix):]
+        return tag[len(prefix) :]
     return None
 
 
@@ -118,13 +124,21 @@ def agent_targets(targets: Sequence[str], known: Collection[str]) -> set[str] | 
 
 def unknown_target(target: str, known: Collection[str], *, what: str) -> UsageError:
     close = difflib.get_close_matches(target, list(known), n=1)
-    hint = f"did you mean '{close[0]}'?" if close else f"a target names an {what} the project declares or owns"
-    return UsageError(f"unknown target '{target}': no {what} with that name in the project or the workspace",
-                      hint=hint)
+    hint = (
+        f"did you mean '{close[0]}'?" if close else f"a target names an {what} the project declares or owns"
+    )
+    return UsageError(
+        f"unknown target '{target}': no {what} with that name in the project or the workspace", hint=hint
+    )
 
 
-def agents_in_scope(defs: Mapping[str, AgentDef], summaries: Sequence[Mapping[str, Any]], namespace: str, *,
-                    targets: Sequence[str] = ()) -> list[str]:
+def agents_in_scope(
+    defs: Mapping[str, AgentDef],
+    summaries: Sequence[Mapping[str, Any]],
+    namespace: str,
+    *,
+    targets: Sequence[str] = (),
+) -> list[str]:
     """The ids of the agents whose full configuration the plan needs, and nothing else.
 
     Declared ``id:`` values (even when the list does not show them: the GET then reports 404), the

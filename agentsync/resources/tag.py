@@ -48,7 +48,8 @@ def check_unique_title(definition: TagDef, remote: Sequence[Mapping[str, Any]]) 
         raise IdentityError(
             f"{_where(definition)}the workspace has {len(found)} conversation tags titled "
             f"'{definition.title}' ({ids})",
-            hint="delete or rename all but one in the workspace, or add `id:` to the entry in tags.yaml")
+            hint="delete or rename all but one in the workspace, or add `id:` to the entry in tags.yaml",
+        )
 
 
 def match_tag(definition: TagDef, remote: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -64,4 +65,5 @@ def match_tag(definition: TagDef, remote: Sequence[Mapping[str, Any]]) -> Mappin
     raise IdentityError(
         f"{_where(definition)}tag '{definition.title}' declares id: {definition.id}, but the workspace "
         f"has no conversation tag with that id",
-        hint="remove `id:` to match the tag by title (or create it), or correct the id")
+        hint="remove `id:` to match the tag by title (or create it), or correct the id",
+    )

@@ -22,13 +22,21 @@ from agentsync import spec
 from agentsync.emulator import ADMIN_KEY, MEMBER_KEY, Emulator
 
 DOC = "urn:test:openapi"
-_REGISTRY = Registry().with_resource(DOC, Resource.from_contents(spec.document(), default_specification=DRAFT202012))
+_REGISTRY = Registry().with_resource(
+    DOC, Resource.from_contents(spec.document(), default_specification=DRAFT202012)
+)
 ERROR_DETAIL = {
     "type": "object",
     "required": ["detail"],
-    "properties": {"detail": {"type": "object", "required": ["type", "code", "message", "status", "request_id"],
-                              "properties": {k: {"type": "string"} for k in
-                                             ("type", "code", "message", "status", "request_id")}}},
+    "properties": {
+        "detail": {
+            "type": "object",
+            "required": ["type", "code", "message", "status", "request_id"],
+            "properties": {
+                k: {"type": "string"} for k in ("type", "code", "message", "status", "request_id")
+            },
+        }
+    },
 }
 
 
@@ -77,11 +85,15 @@ class Api:
     session: requests.Session = field(default_factory=requests.Session)
     seen: list[tuple[str, str, requests.Response]] = field(default_factory=list)
 
-    def call(self, method: str, path: str, *, key: str | None = ADMIN_KEY, **kwargs: Any) -> requests.Response:
+    def call(
+        self, method: str, path: str, *, key: str | None = ADMIN_KEY, **kwargs: Any
+    ) -> requests.Response:
         headers = dict(kwargs.pop("headers", {}))
         if key is not None:
             headers["xi-api-key"] = key
-        response = self.session.request(method, self.emulator.url + path, headers=headers, timeout=10, **kwargs)
+        response = self.session.request(
+            method, self.emulator.url + path, headers=headers, timeout=10, **kwargs
+        )
         self.seen.append((method, path.split("?")[0], response))
         return response
 
@@ -104,7 +116,9 @@ class Api:
         agent_id: str = response.json()["agent_id"]
         return agent_id
 
-    def create_tag(self, title: str, *, key: str = ADMIN_KEY, description: str | None = None) -> dict[str, Any]:
+    def create_tag(
+        self, title: str, *, key: str = ADMIN_KEY, description: str | None = None
+    ) -> dict[str, Any]:
         response = self.post("/v1/convai/tags", json={"title": title, "description": description}, key=key)
         assert response.status_code == 200, response.text
         tag: dict[str, Any] = response.json()

@@ -44,12 +44,22 @@ def test_new_agent_has_exactly_the_example_key_set(api: Api) -> None:
 
 def test_new_agent_has_the_servers_default_values(api: Api) -> None:
     agent = get_agent(api, api.create_agent())
-    skip = {"agent_id", "name", "metadata", "access_info", "tags", "version_id", "branch_id", "main_branch_id"}
+    skip = {
+        "agent_id",
+        "name",
+        "metadata",
+        "access_info",
+        "tags",
+        "version_id",
+        "branch_id",
+        "main_branch_id",
+    }
     example_config = json.loads(json.dumps(EXAMPLE["conversation_config"]))
     example_config["agent"]["first_message"] = example_config["agent"]["prompt"]["prompt"] = ""
     assert agent["conversation_config"] == example_config
     assert {k: v for k, v in agent.items() if k not in skip | {"conversation_config"}} == {
-        k: v for k, v in EXAMPLE.items() if k not in skip | {"conversation_config"}}
+        k: v for k, v in EXAMPLE.items() if k not in skip | {"conversation_config"}
+    }
 
 
 def test_ids_follow_the_real_formats(api: Api) -> None:
@@ -61,8 +71,16 @@ def test_ids_follow_the_real_formats(api: Api) -> None:
 
 
 def test_create_stores_what_was_sent_and_names_unnamed_agents(api: Api) -> None:
-    named = get_agent(api, api.create_agent({"name": "Support", "tags": ["a"], "conversation_config": {
-        "agent": {"first_message": "Hi", "prompt": {"prompt": "Be brief"}}}}))
+    named = get_agent(
+        api,
+        api.create_agent(
+            {
+                "name": "Support",
+                "tags": ["a"],
+                "conversation_config": {"agent": {"first_message": "Hi", "prompt": {"prompt": "Be brief"}}},
+            }
+        ),
+    )
     assert named["name"] == "Support" and named["tags"] == ["a"]
     assert named["conversation_config"]["agent"]["prompt"]["prompt"] == "Be brief"
     assert named["conversation_config"]["agent"]["prompt"]["llm"] == "gemini-2.5-flash"
@@ -71,8 +89,12 @@ def test_create_stores_what_was_sent_and_names_unnamed_agents(api: Api) -> None:
 
 def test_create_fills_defaults_inside_new_objects(api: Api) -> None:
     end_call = {"name": "end_call", "params": {"system_tool_type": "end_call"}}
-    agent = get_agent(api, api.create_agent({"conversation_config": {
-        "agent": {"prompt": {"built_in_tools": {"end_call": end_call}}}}}))
+    agent = get_agent(
+        api,
+        api.create_agent(
+            {"conversation_config": {"agent": {"prompt": {"built_in_tools": {"end_call": end_call}}}}}
+        ),
+    )
     stored = agent["conversation_config"]["agent"]["prompt"]["built_in_tools"]["end_call"]
     assert stored["name"] == "end_call" and "description" in stored and len(stored) > 2
 
@@ -105,7 +127,9 @@ def test_patch_bumps_version_and_updated_at_and_keeps_created_at(api: Api) -> No
 
 
 def test_patch_replaces_lists(api: Api) -> None:
-    agent_id = api.create_agent({"tags": ["a", "b"], "conversation_config": {"asr": {"keywords": ["x", "y"]}}})
+    agent_id = api.create_agent(
+        {"tags": ["a", "b"], "conversation_config": {"asr": {"keywords": ["x", "y"]}}}
+    )
     patched = patch_agent(api, agent_id, {"tags": ["c"], "conversation_config": {"asr": {"keywords": ["z"]}}})
     assert patched["tags"] == ["c"]
     assert patched["conversation_config"]["asr"]["keywords"] == ["z"]
@@ -114,9 +138,18 @@ def test_patch_replaces_lists(api: Api) -> None:
 def test_patch_replaces_free_form_maps_whole(api: Api) -> None:
     placeholders = {"dynamic_variables": {"dynamic_variable_placeholders": {"a": "1", "b": "2"}}}
     agent_id = api.create_agent({"conversation_config": {"agent": placeholders}})
-    patched = patch_agent(api, agent_id, {"conversation_config": {"agent": {
-        "dynamic_variables": {"dynamic_variable_placeholders": {"c": "3"}}}}})
-    assert patched["conversation_config"]["agent"]["dynamic_variables"]["dynamic_variable_placeholders"] == {"c": "3"}
+    patched = patch_agent(
+        api,
+        agent_id,
+        {
+            "conversation_config": {
+                "agent": {"dynamic_variables": {"dynamic_variable_placeholders": {"c": "3"}}}
+            }
+        },
+    )
+    assert patched["conversation_config"]["agent"]["dynamic_variables"]["dynamic_variable_placeholders"] == {
+        "c": "3"
+    }
 
 
 def test_patch_replaces_workflow_whole(api: Api) -> None:
@@ -143,7 +176,9 @@ def test_patch_rejects_null_for_a_non_nullable_field(api: Api) -> None:
 
 def test_patch_ignores_and_does_not_store_unknown_keys(api: Api) -> None:
     agent_id = api.create_agent({"conversation_config": {}, "surprise": 1})
-    patched = patch_agent(api, agent_id, {"bogus": True, "conversation_config": {"tts": {"nope": 1, "speed": 1.1}}})
+    patched = patch_agent(
+        api, agent_id, {"bogus": True, "conversation_config": {"tts": {"nope": 1, "speed": 1.1}}}
+    )
     assert "bogus" not in patched and "nope" not in patched["conversation_config"]["tts"]
     assert patched["conversation_config"]["tts"]["speed"] == 1.1
     assert "surprise" not in get_agent(api, agent_id)
@@ -168,8 +203,9 @@ def test_delete_is_204_then_404(api: Api) -> None:
 
 
 def test_duplicate_copies_config_under_new_ids(api: Api) -> None:
-    source_id = api.create_agent({"name": "Orig", "tags": ["t"], "conversation_config": {
-        "agent": {"first_message": "Hello"}}})
+    source_id = api.create_agent(
+        {"name": "Orig", "tags": ["t"], "conversation_config": {"agent": {"first_message": "Hello"}}}
+    )
     copy_id = api.post(AGENT.format(source_id) + "/duplicate", json={}).json()["agent_id"]
     named_id = api.post(AGENT.format(source_id) + "/duplicate", json={"name": "Second"}).json()["agent_id"]
     source, copy = get_agent(api, source_id), get_agent(api, copy_id)

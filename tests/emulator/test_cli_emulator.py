@@ -17,8 +17,12 @@ from agentsync.errors import UsageError
 
 
 def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "agentsync", "emulator", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentsync", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_serves_until_ctrl_c_and_saves_state(tmp_path: Path) -> None:
@@ -28,11 +32,16 @@ def test_serves_until_ctrl_c_and_saves_state(tmp_path: Path) -> None:
         assert proc.stdout is not None
         url = proc.stdout.readline().split()[-1]
         assert "sk_test" in proc.stdout.readline()
-        created = requests.post(f"{url}/v1/convai/tags", json={"title": "cli"}, headers={"xi-api-key": "sk_test"},
-                                timeout=5)
+        created = requests.post(
+            f"{url}/v1/convai/tags", json={"title": "cli"}, headers={"xi-api-key": "sk_test"}, timeout=5
+        )
         assert created.json()["owner_user_id"] == "alice"
-        assert requests.get(f"{url}/v1/convai/tags", headers={"xi-api-key": "sk_emulator_admin"},
-                            timeout=5).status_code == 401
+        assert (
+            requests.get(
+                f"{url}/v1/convai/tags", headers={"xi-api-key": "sk_emulator_admin"}, timeout=5
+            ).status_code
+            == 401
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)

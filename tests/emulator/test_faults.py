@@ -70,8 +70,12 @@ def test_commit_then_fail_stores_the_write(emulator: Emulator) -> None:
     outcomes = []
     for index in range(6):
         try:
-            response = requests.post(f"{emulator.url}/v1/convai/tags", json={"title": f"t{index}"},
-                                     headers={"xi-api-key": ADMIN_KEY}, timeout=5)
+            response = requests.post(
+                f"{emulator.url}/v1/convai/tags",
+                json={"title": f"t{index}"},
+                headers={"xi-api-key": ADMIN_KEY},
+                timeout=5,
+            )
             outcomes.append(response.status_code)
         except requests.ConnectionError:
             outcomes.append(0)
@@ -97,10 +101,14 @@ def test_map_merge_merges_free_form_maps(api: Api) -> None:
     presets = {"dynamic_variables": {"dynamic_variable_placeholders": {"a": "1"}}}
     agent_id = api.create_agent({"conversation_config": {"agent": presets}})
     api.emulator.set_faults(Faults(map_merge=True))
-    body = {"conversation_config": {"agent": {"dynamic_variables": {"dynamic_variable_placeholders": {"b": "2"}}}}}
+    body = {
+        "conversation_config": {"agent": {"dynamic_variables": {"dynamic_variable_placeholders": {"b": "2"}}}}
+    }
     patched = api.patch(f"{AGENTS}/{agent_id}", json=body).json()
     assert patched["conversation_config"]["agent"]["dynamic_variables"]["dynamic_variable_placeholders"] == {
-        "a": "1", "b": "2"}
+        "a": "1",
+        "b": "2",
+    }
 
 
 def test_faults_never_touch_control_routes(emulator: Emulator) -> None:
@@ -115,8 +123,12 @@ def test_stats_count_by_method_route_and_status(api: Api) -> None:
     api.get(f"{AGENTS}/agent_none")
     stats = requests.get(f"{api.emulator.url}/_emulator/stats", timeout=5).json()
     assert stats == api.emulator.stats() and stats["total"] == 4
-    assert {"method": "GET", "route": f"{AGENTS}/{{agent_id}}", "status": 200, "count": 2} in stats["requests"]
-    assert {"method": "GET", "route": f"{AGENTS}/{{agent_id}}", "status": 404, "count": 1} in stats["requests"]
+    assert {"method": "GET", "route": f"{AGENTS}/{{agent_id}}", "status": 200, "count": 2} in stats[
+        "requests"
+    ]
+    assert {"method": "GET", "route": f"{AGENTS}/{{agent_id}}", "status": 404, "count": 1} in stats[
+        "requests"
+    ]
 
 
 def test_reset_route_empties_store_and_stats(api: Api) -> None:

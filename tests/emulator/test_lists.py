@@ -50,7 +50,7 @@ def test_cursor_survives_creates_and_deletes_between_pages(api: Api) -> None:
     assert [a["agent_id"] for a in first["agents"]] == [ids[5], ids[4]]
     api.delete(f"{AGENTS}/{ids[4]}")  # the last agent seen
     api.delete(f"{AGENTS}/{ids[3]}")  # the next one
-    make(api, "newer")                # lands before the cursor: not part of this walk
+    make(api, "newer")  # lands before the cursor: not part of this walk
     rest = page(api, f"page_size=2&cursor={first['next_cursor']}")
     assert [a["agent_id"] for a in rest["agents"]] == [ids[2], ids[1]]
 
@@ -85,7 +85,11 @@ def test_archived_agents_are_excluded_by_default_and_alone_with_true(api: Api) -
 def test_sort_by_name_both_directions_and_stable_paging(api: Api) -> None:
     make(api, "bravo", "Alpha", "charlie", "delta")
     assert [a["name"] for a in page(api, "sort_by=name&sort_direction=asc")["agents"]] == [
-        "Alpha", "bravo", "charlie", "delta"]
+        "Alpha",
+        "bravo",
+        "charlie",
+        "delta",
+    ]
     assert [a["name"] for a in page(api, "sort_by=name")["agents"]] == ["delta", "charlie", "bravo", "Alpha"]
     walked = all_ids(api, "sort_by=name&sort_direction=asc&page_size=3")
     assert walked == [a["agent_id"] for a in page(api, "sort_by=name&sort_direction=asc")["agents"]]

@@ -37,9 +37,13 @@ def test_free_form_maps_replace_by_default_and_merge_on_request() -> None:
 
 
 def test_nested_free_form_map_is_found_through_the_schema() -> None:
-    patch = {"conversation_config": {"agent": {"dynamic_variables": {"dynamic_variable_placeholders": {"b": "2"}}}}}
+    patch = {
+        "conversation_config": {"agent": {"dynamic_variables": {"dynamic_variable_placeholders": {"b": "2"}}}}
+    }
     merged = merge_patch(STORED, patch)
-    assert merged["conversation_config"]["agent"]["dynamic_variables"]["dynamic_variable_placeholders"] == {"b": "2"}
+    assert merged["conversation_config"]["agent"]["dynamic_variables"]["dynamic_variable_placeholders"] == {
+        "b": "2"
+    }
 
 
 def test_null_replaces_and_inputs_are_not_modified() -> None:

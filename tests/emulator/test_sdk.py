@@ -18,7 +18,9 @@ def client(emulator: Emulator) -> object:
 
 def test_sdk_agent_lifecycle(client: object) -> None:
     agents = client.conversational_ai.agents  # type: ignore[attr-defined]
-    created = agents.create(conversation_config={"agent": {"first_message": "Hi"}}, name="SDK agent", tags=["sdk"])
+    created = agents.create(
+        conversation_config={"agent": {"first_message": "Hi"}}, name="SDK agent", tags=["sdk"]
+    )
     agent = agents.get(created.agent_id)
     assert agent.name == "SDK agent" and agent.conversation_config.agent.first_message == "Hi"
     updated = agents.update(created.agent_id, conversation_config={"tts": {"speed": 1.1}}, name="Renamed")

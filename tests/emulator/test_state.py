@@ -15,18 +15,30 @@ AUTH = {"xi-api-key": ADMIN_KEY}
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     with Emulator(EmulatorConfig(state_file=state)) as emu:
-        agent_id = requests.post(f"{emu.url}/v1/convai/agents/create", json={"conversation_config": {}, "name": "Kept"},
-                                 headers=AUTH, timeout=5).json()["agent_id"]
+        agent_id = requests.post(
+            f"{emu.url}/v1/convai/agents/create",
+            json={"conversation_config": {}, "name": "Kept"},
+            headers=AUTH,
+            timeout=5,
+        ).json()["agent_id"]
         tag = requests.post(f"{emu.url}/v1/convai/tags", json={"title": "t"}, headers=AUTH, timeout=5).json()
-        requests.post(f"{emu.url}/v1/convai/conversations/c1/tags", json={"tag_ids": [tag["tag_id"]]},
-                      headers=AUTH, timeout=5)
+        requests.post(
+            f"{emu.url}/v1/convai/conversations/c1/tags",
+            json={"tag_ids": [tag["tag_id"]]},
+            headers=AUTH,
+            timeout=5,
+        )
         assert state.exists()  # saved on the write, not only on stop
     with Emulator(EmulatorConfig(state_file=state)) as emu:
         agent = requests.get(f"{emu.url}/v1/convai/agents/{agent_id}", headers=AUTH, timeout=5).json()
         assert agent["name"] == "Kept"
         assert emu.store.conversation_tags("c1") == {tag["tag_id"]}
-        newer = requests.post(f"{emu.url}/v1/convai/tags", json={"title": "u"}, headers=AUTH, timeout=5).json()
-        listed = requests.get(f"{emu.url}/v1/convai/tags", headers=AUTH, timeout=5).json()["conversation_tags"]
+        newer = requests.post(
+            f"{emu.url}/v1/convai/tags", json={"title": "u"}, headers=AUTH, timeout=5
+        ).json()
+        listed = requests.get(f"{emu.url}/v1/convai/tags", headers=AUTH, timeout=5).json()[
+            "conversation_tags"
+        ]
         assert [t["tag_id"] for t in listed] == [newer["tag_id"], tag["tag_id"]]
 
 

@@ -54,11 +54,15 @@ def test_out_of_range_number_has_pydantic_type_and_ctx(api: Api) -> None:
 
 
 def test_enum_and_type_errors_are_named_like_pydantic(api: Api) -> None:
-    response = api.post(CREATE, json={"conversation_config": {"turn": {"mode": "shouting"},
-                                                               "asr": {"keywords": "not a list"}}})
+    response = api.post(
+        CREATE,
+        json={"conversation_config": {"turn": {"mode": "shouting"}, "asr": {"keywords": "not a list"}}},
+    )
     types = {tuple(i["loc"]): i["type"] for i in response.json()["detail"]}
-    assert types == {("body", "conversation_config", "asr", "keywords"): "list_type",
-                     ("body", "conversation_config", "turn", "mode"): "enum"}
+    assert types == {
+        ("body", "conversation_config", "asr", "keywords"): "list_type",
+        ("body", "conversation_config", "turn", "mode"): "enum",
+    }
 
 
 def test_patch_validates_the_merged_agent_with_loc(api: Api) -> None:
@@ -81,7 +85,9 @@ def test_tools_with_tool_ids_is_rejected(api: Api) -> None:
     response = api.patch(f"{AGENTS}/{agent_id}", json={"conversation_config": {"agent": {"prompt": prompt}}})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "conversation_config", "agent", "prompt"]
-    alone = api.patch(f"{AGENTS}/{agent_id}", json={"conversation_config": {"agent": {"prompt": {"tool_ids": ["t"]}}}})
+    alone = api.patch(
+        f"{AGENTS}/{agent_id}", json={"conversation_config": {"agent": {"prompt": {"tool_ids": ["t"]}}}}
+    )
     assert alone.status_code == 200
 
 
@@ -93,9 +99,14 @@ def test_language_rule_on_create_is_400(api: Api) -> None:
 
 def test_language_rule_on_patch_is_prefixed(api: Api) -> None:
     agent_id = api.create_agent()
-    response = api.patch(f"{AGENTS}/{agent_id}", json={"conversation_config": {"tts": {"model_id": "eleven_flash_v2_5"}}})
+    response = api.patch(
+        f"{AGENTS}/{agent_id}", json={"conversation_config": {"tts": {"model_id": "eleven_flash_v2_5"}}}
+    )
     assert response.status_code == 400
-    assert response.json()["detail"]["message"] == "Invalid conversation config: English Agents must use turbo or flash v2"
+    assert (
+        response.json()["detail"]["message"]
+        == "Invalid conversation config: English Agents must use turbo or flash v2"
+    )
     both = {"agent": {"language": "de"}, "tts": {"model_id": "eleven_flash_v2_5"}}
     assert api.patch(f"{AGENTS}/{agent_id}", json={"conversation_config": both}).status_code == 200
 
