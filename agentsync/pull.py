@@ -103,15 +103,20 @@ def _object_schema(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> 
 
 
 def known_fields(value: Any, node: Mapping[str, Any] | None) -> Any:
-    """``value`` without the keys its schema does not declare: the live API returns fields the spec
-    lacks (reference §10), and a file holding them would fail validation."""
+    """``value`` without the keys its schema does not declare, and without those it marks read-only:
+    the live API returns fields the spec lacks (reference §10), and the server fills read-only ones
+    (``queueing_config.hold_audio``); a file holding either would fail validation."""
     if isinstance(value, Mapping):
         target = _object_schema(node, value)
         if target is None:
             return copy.deepcopy(dict(value))
         props = target.get("properties") or {}
         if props:
-            return {k: known_fields(v, props[k]) for k, v in value.items() if k in props}
+            return {
+                k: known_fields(v, props[k])
+                for k, v in value.items()
+                if k in props and not props[k].get("readOnly")
+            }
         extra = target.get("additionalProperties")
         child = extra if isinstance(extra, dict) else None
         return {k: known_fields(v, child) for k, v in value.items()}

@@ -90,6 +90,14 @@ def test_writable_view_keeps_only_writable_known_fields_and_hides_the_marker() -
     assert "safety" not in view["platform_settings"]
 
 
+def test_writable_view_leaves_out_what_the_spec_marks_read_only() -> None:
+    # The server fills queueing_config.hold_audio; a pulled file that declared it would not validate.
+    body = copy.deepcopy(RESPONSE)
+    body["platform_settings"]["queueing_config"] = {"enabled": False, "hold_audio": None}
+    view = writable_view(body, NS)
+    assert view["platform_settings"]["queueing_config"] == {"enabled": False}
+
+
 def test_strip_defaults_leaves_what_the_user_set() -> None:
     stripped = strip_defaults(writable_view(RESPONSE, NS), agent_defaults())
     assert stripped == {
