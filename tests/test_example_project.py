@@ -40,7 +40,10 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
     assert (project / ".agentsync" / "emulator.json").is_file()
 
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
-    assert "No changes" in capsys.readouterr().out
+    second = capsys.readouterr().out
+    # The second run shows the plan it made (header, any warnings) and says plainly that nothing changed.
+    assert "agentsync plan: environment dev · namespace support-desk-dev" in second
+    assert "No changes. The workspace matches the project (7 unchanged)." in second
     assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
 
 

@@ -27,6 +27,7 @@ from agentsync.errors import SafetyError
 from agentsync.plan import Action, Plan
 from agentsync.project import Project
 from agentsync.remote import RemoteState
+from agentsync.render.common import summary
 
 
 @click.command("apply", help="Make the planned changes, verify each one, and report.")
@@ -72,7 +73,8 @@ def command(
             client, project, plan_file, prune=prune, fmt=fmt, emulated=workspace.emulator
         )
         if not plan.has_changes:
-            click.echo("No changes. The workspace matches the project.", err=fmt == "json")
+            if remote is None:  # a fresh plan was shown already, warnings and summary included
+                click.echo(summary(plan), err=fmt == "json")
             return _no_changes(fmt, dry_run)
         _check_safety(plan, project, prune=prune, force=force)
         # A saved plan is checked at once, so a stale one is refused before anyone is asked; a plan made
@@ -108,10 +110,9 @@ def _the_plan(
 
     remote = fetch(client, project)
     plan: Plan = with_project_warnings(build_plan(project, remote, prune=prune), project)
-    if plan.has_changes:
-        # With --format json stdout carries only the report, so the plan goes to stderr.
-        to_err = fmt == "json"
-        click.echo(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)), nl=False, err=to_err)
+    # With --format json stdout carries only the report, so the plan goes to stderr.
+    to_err = fmt == "json"
+    click.echo(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)), nl=False, err=to_err)
     return plan, remote
 
 
