@@ -21,7 +21,7 @@ from agentsync import spec
 from agentsync.defaults import fill_new
 from agentsync.plan import ABSENT, FieldChange
 from agentsync.resources.agent import MARKER_SEPARATOR, READ_ONLY_PATHS, WRITABLE_FIELDS
-from agentsync.values import canonical
+from agentsync.values import canonical, same
 
 Path = tuple[str | int, ...]
 
@@ -114,17 +114,6 @@ def strategy(path: Path) -> Strategy:
 
 
 # --- normalisation ------------------------------------------------------------------------------------
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equality of two canonical JSON values that, unlike ``==``, keeps ``True`` apart from ``1``."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
 
 
 def _is_marker(tag: Any, namespace: str | None) -> bool:

@@ -62,16 +62,6 @@ class Outcome:
 # --- agent identity -----------------------------------------------------------------------------------
 
 
-def _only_owner(key: str, ids: Sequence[str], namespace: str) -> str | None:
-    if len(ids) > 1:
-        raise IdentityError(
-            f"agents {', '.join(ids)} all carry the ownership marker {agents.marker(namespace, key)} of "
-            f"agent '{key}'",
-            hint="delete the duplicate agents, or remove the marker tag from all but one of them",
-        )
-    return ids[0] if ids else None
-
-
 def _where(definition: AgentDef) -> str:
     location = definition.location_of(())
     return f"{location or definition.file}: "
@@ -111,7 +101,7 @@ def _match_renamed(
     definition: AgentDef, owned: Mapping[str, list[str]], owner: str | None, namespace: str
 ) -> Match:
     old = definition.renamed_from or ""
-    source = _only_owner(old, owned.get(old, []), namespace)
+    source = agents.only_owner(old, owned.get(old, []), namespace)
     if owner is not None and source is not None:
         raise IdentityError(
             f"{_where(definition)}agent '{definition.key}' is renamed from '{old}', but both "
@@ -127,7 +117,7 @@ def match_agent(
     definition: AgentDef, remote: RemoteState, owned: Mapping[str, list[str]], namespace: str
 ) -> Match:
     """The remote agent ``definition`` means, by ``id:``, ``renamed_from`` or its own marker."""
-    owner = _only_owner(definition.key, owned.get(definition.key, []), namespace)
+    owner = agents.only_owner(definition.key, owned.get(definition.key, []), namespace)
     if definition.id:
         return _match_by_id(definition, remote, owner, namespace)
     if definition.renamed_from:

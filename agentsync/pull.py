@@ -24,7 +24,16 @@ from agentsync import spec
 from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, UsageError
 from agentsync.files import stage
-from agentsync.resources.agent import READ_ONLY_PATHS, WRITABLE_FIELDS, marker_key
+from agentsync.resources.agent import (
+    READ_ONLY_PATHS,
+    WRITABLE_FIELDS,
+    marker_key,
+    only_owner,
+    owned_keys,
+    summary_tags,
+)
+from agentsync.resources.agent import owners as agent_owners
+from agentsync.values import same
 
 if TYPE_CHECKING:
     from agentsync.client import Client
@@ -46,20 +55,7 @@ class PullError(AgentsyncError):
 
 
 # --------------------------------------------------------------------------------------------------
-# Values: numeric comparison, the same rule the diff uses (7 == 7.0, but True is not 1).
-
-
-def same(a: Any, b: Any) -> bool:
-    """Deep equality with numbers compared by value and booleans kept apart from numbers."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return float(a) == float(b)
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if _is_list(a) and _is_list(b):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and bool(a == b)
+# Values: lists as the API means them (any sequence but a string).
 
 
 def _is_list(value: Any) -> bool:
@@ -654,28 +650,13 @@ class Selected:
 
 
 def _owned(summary: Mapping[str, Any], namespace: str) -> str | None:
-    keys = [marker_key(t, namespace) for t in summary.get("tags") or () if isinstance(t, str)]
-    return next((k for k in keys if k is not None), None)
+    return next(iter(owned_keys(summary_tags(summary), namespace)), None)
 
 
-def _owners(summaries: Iterable[Mapping[str, Any]], namespace: str) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for summary in summaries:
-        key = _owned(summary, namespace)
-        if key is not None and summary["agent_id"] not in found.setdefault(key, []):
-            found[key].append(str(summary["agent_id"]))
+def _sole_owner(key: str, owners: Mapping[str, list[str]], namespace: str) -> str:
+    found = only_owner(key, owners[key], namespace)
+    assert found is not None, "owners lists only keys that some agent carries"
     return found
-
-
-def _one_owner(key: str, ids: list[str], namespace: str) -> str:
-    if len(ids) > 1:
-        from agentsync.errors import IdentityError
-
-        raise IdentityError(
-            f"agents {', '.join(ids)} all carry the marker {namespace}:{key}",
-            hint="delete or untag the extra agents in the workspace; agentsync never guesses",
-        )
-    return ids[0]
 
 
 def select_by_keys(
@@ -692,7 +673,7 @@ def select_by_keys(
     skipped: list[str] = []
     for key in keys:
         if key in owners:
-            chosen.append(Selected(key, _one_owner(key, owners[key], namespace), True))
+            chosen.append(Selected(key, _sole_owner(key, owners, namespace), True))
         elif key in declared_ids:
             chosen.append(Selected(key, declared_ids[key], False))
         elif strict:
@@ -720,7 +701,7 @@ def select_listed(
         agent_id = str(summary["agent_id"])
         key = _owned(summary, namespace)
         if key is not None:
-            chosen.append(Selected(key, _one_owner(key, owners[key], namespace), True))
+            chosen.append(Selected(key, _sole_owner(key, owners, namespace), True))
         elif agent_id in by_id:
             chosen.append(Selected(by_id[agent_id], agent_id, False))
         else:
@@ -807,7 +788,7 @@ def _variables(project: Project) -> Mapping[str, str]:
 def _select(client: Client, project: Project, options: PullOptions) -> tuple[list[Selected], list[str]]:
     namespace = project.namespace
     active, archived = _list_agents(client)
-    owners = _owners([*active, *archived], namespace)
+    owners = agent_owners([*active, *archived], namespace)
     declared_ids = {k: d.id for k, d in project.agents.items() if d.id}
     if options.keys or not (options.all or options.search):
         keys = options.keys or tuple(project.agents)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentsync.errors import Location, UsageError
+from agentsync.errors import IdentityError, Location, UsageError
 
 Path = tuple[str | int, ...]
 
@@ -104,6 +104,17 @@ def owners(summaries: Sequence[Mapping[str, Any]], namespace: str) -> dict[str, 
             if summary["agent_id"] not in ids:
                 ids.append(summary["agent_id"])
     return found
+
+
+def only_owner(key: str, ids: Sequence[str], namespace: str) -> str | None:
+    """The one remote agent carrying ``key``'s marker (None when none does); several is an ownership
+    conflict that agentsync reports and never resolves by guessing."""
+    if len(ids) > 1:
+        raise IdentityError(
+            f"agents {', '.join(ids)} all carry the ownership marker {marker(namespace, key)} of agent '{key}'",
+            hint="delete the duplicate agents, or remove the marker tag from all but one of them",
+        )
+    return ids[0] if ids else None
 
 
 def renamed_sources(defs: Mapping[str, AgentDef]) -> dict[str, str]:
