@@ -26,6 +26,7 @@ from agentsync.errors import AgentsyncError, ApiError, ExitCode, NetworkError, P
 from agentsync.plan import ABSENT, Action, Change, Kind, Path, Plan, dotted
 from agentsync.remote import RemoteState
 from agentsync.resources.agent import marker, marker_key
+from agentsync.resources.agent import with_marker as agent_tags_with_marker
 from agentsync.responses import check_agent
 
 AGENTS_PATH = "/v1/convai/agents"
@@ -455,7 +456,7 @@ def _execute(run: _Run, change: Change) -> Result:
 
 
 def _create_agent(run: _Run, change: Change) -> Result:
-    body = with_marker(change.body or {}, run.marker(change.key))
+    body = _with_own_marker(run, change, dict(change.body or {}))
     found = _marker_lookup(run, change.key)
     agent_id, recovered = _create(run, change.path, body, "agent_id", found)
     result = _verify_agent(run, change, agent_id, body, recovered=recovered)
@@ -475,9 +476,7 @@ def _update_agent(run: _Run, change: Change) -> Result:
     body = dict(change.body or {})
     if change.action is Action.ADOPT:
         current = run.snapshot.agents.get(change.key) or {}
-        body["tags"] = with_marker(
-            {"tags": body.get("tags", current.get("tags") or [])}, run.marker(change.key)
-        )["tags"]
+        body = _with_own_marker(run, change, {**body, "tags": body.get("tags", current.get("tags") or [])})
     if run.options.version_description:
         body["version_description"] = run.options.version_description
     run.client.patch(change.path, body)
@@ -494,10 +493,13 @@ def _verify_agent(
     return _result(change, outcome, remote_id=agent_id, paths=missed, reason=reason, recovered=recovered)
 
 
-def with_marker(body: Mapping[str, Any], mark: str) -> dict[str, Any]:
-    """``body`` with the ownership marker in its ``tags`` list (added at the end, never duplicated)."""
-    tags = list(body.get("tags") or [])
-    return {**body, "tags": tags if mark in tags else [*tags, mark]}
+def _with_own_marker(run: _Run, change: Change, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` whose tags carry this change's marker (a saved plan's body already does; this keeps a
+    create or adopt from ever going out unmarked)."""
+    return {
+        **body,
+        "tags": agent_tags_with_marker(run.marker(change.key), body.get("tags") or [], run.plan.namespace),
+    }
 
 
 # ----------------------------------------------------------------------------------------------- tags

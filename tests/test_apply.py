@@ -19,7 +19,6 @@ from agentsync.apply import (
     stages,
     unconverged,
     version_description,
-    with_marker,
 )
 from agentsync.errors import PlanFileError
 from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Plan
@@ -187,7 +186,7 @@ def test_unconverged_names_each_path_that_did_not_take() -> None:
 
 def test_unconverged_wants_the_marker_and_compares_tags_as_a_set() -> None:
     mark = "agentsync:bot"
-    body = with_marker({"tags": ["a", "b"]}, mark)
+    body = {"tags": ["a", "b", mark]}
     ch = change(
         Kind.AGENT, Action.CREATE, "bot", body=body, fields=(FieldChange(("tags",), ABSENT, ["a", "b"]),)
     )
@@ -201,11 +200,6 @@ def test_unconverged_wants_the_marker_and_compares_tags_as_a_set() -> None:
 def test_unconverged_ignores_the_write_only_version_description() -> None:
     body = {"name": "x", "version_description": "agentsync apply: abc fix"}
     assert unconverged(change(Kind.AGENT, Action.UPDATE, "x", body=body), body, {"name": "x"}, None) == ()
-
-
-def test_with_marker_adds_once() -> None:
-    assert with_marker({"name": "n"}, "ns:k") == {"name": "n", "tags": ["ns:k"]}
-    assert with_marker({"tags": ["ns:k", "t"]}, "ns:k")["tags"] == ["ns:k", "t"]
 
 
 # -- target and version note ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from projects import write_project as _write_project
 
 from agentsync.cli import run
 from agentsync.client import Client
@@ -23,13 +24,7 @@ def write_project(
     tags: list[dict[str, Any]] | None = None,
     extra: str = "",
 ) -> Path:
-    (root / "agents").mkdir(parents=True, exist_ok=True)
-    (root / "agentsync.yaml").write_text(f"namespace: t\n{extra}")
-    for key, config in agents.items():
-        (root / "agents" / f"{key}.yaml").write_text(json.dumps(config))
-    if tags is not None:
-        (root / "tags.yaml").write_text(json.dumps(tags))
-    return root
+    return _write_project(root, agents, tags=tags, settings=f"namespace: t\n{extra}")
 
 
 def agent(name: str, first_message: str = "Hello!", **more: Any) -> dict[str, Any]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import signal
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from projects import write_project as _write_project
 
 from agentsync.apply import ApplyOptions, ApplyReport, Outcome, apply_plan, check_fresh
 from agentsync.client import Client, RetryPolicy
@@ -26,15 +26,7 @@ OPTIONS = ApplyOptions(create_attempts=12, backoff=lambda attempt, exc: 0.0)
 def write_project(
     root: Path, agents: Mapping[str, Mapping[str, Any]], tags: list[dict[str, Any]] | None = None
 ) -> Path:
-    (root / "agents").mkdir(parents=True, exist_ok=True)
-    (root / "agentsync.yaml").write_text("namespace: t\nsafety: {max_change_share: 1.0}\n")
-    for old in (root / "agents").glob("*.yaml"):
-        old.unlink()
-    for key, config in agents.items():
-        (root / "agents" / f"{key}.yaml").write_text(json.dumps(config))
-    if tags is not None:
-        (root / "tags.yaml").write_text(json.dumps(tags))
-    return root
+    return _write_project(root, agents, tags=tags, settings="namespace: t\nsafety: {max_change_share: 1.0}\n")
 
 
 def agent(name: str, greeting: str = "Hello!", **agent_fields: Any) -> dict[str, Any]:

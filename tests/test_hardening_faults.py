@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from projects import write_project as _write_project
 
 from agentsync.apply import ApplyOptions, ApplyReport, Outcome, apply_plan, check_fresh
 from agentsync.cli import options, run
@@ -38,22 +39,16 @@ def faulty(seed: int) -> Faults:
     )
 
 
-def agent(name: str, greeting: str = "Hello!") -> dict[str, Any]:
-    return {"name": name, "conversation_config": {"agent": {"first_message": greeting}}}
-
-
 def write_project(
     root: Path, agents: Mapping[str, Mapping[str, Any]], tags: list[dict[str, Any]] | None = None
 ) -> Path:
-    (root / "agents").mkdir(parents=True, exist_ok=True)
-    (root / "agentsync.yaml").write_text("namespace: hf\nsafety: {max_change_share: 1.0}\n")
-    for old in (root / "agents").glob("*.yaml"):
-        old.unlink()
-    for key, config in agents.items():
-        (root / "agents" / f"{key}.yaml").write_text(json.dumps(config))
-    if tags is not None:
-        (root / "tags.yaml").write_text(json.dumps(tags))
-    return root
+    return _write_project(
+        root, agents, tags=tags, settings="namespace: hf\nsafety: {max_change_share: 1.0}\n"
+    )
+
+
+def agent(name: str, greeting: str = "Hello!") -> dict[str, Any]:
+    return {"name": name, "conversation_config": {"agent": {"first_message": greeting}}}
 
 
 def owned(client: Client) -> dict[str, list[str]]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from agentsync.emulator.config import ApiKey
-from agentsync.emulator.problems import validation_problem
+from agentsync.emulator.problems import invalid_cursor
 from agentsync.emulator.store import AgentRecord
 
 SortKey = list[Any]
@@ -95,16 +95,6 @@ def decode_cursor(cursor: str, sort_by: str, descending: bool) -> SortKey:
     except (ValueError, binascii.Error, KeyError, TypeError):
         valid = False
     if not valid:
-        raise validation_problem(
-            [
-                {
-                    "loc": ["query", "cursor"],
-                    "msg": "Invalid cursor",
-                    "type": "value_error",
-                    "input": cursor,
-                    "ctx": {"error": "invalid cursor"},
-                }
-            ]
-        )
+        raise invalid_cursor(cursor)
     found: SortKey = key
     return found

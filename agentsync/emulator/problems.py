@@ -47,6 +47,21 @@ def validation_problem(errors: list[dict[str, Any]]) -> HttpProblem:
     return HttpProblem(422, {"detail": errors})
 
 
+def invalid_cursor(cursor: str) -> HttpProblem:
+    """A 422 for a ``cursor`` query parameter that this listing did not hand out."""
+    return validation_problem(
+        [
+            {
+                "loc": ["query", "cursor"],
+                "msg": "Invalid cursor",
+                "type": "value_error",
+                "input": cursor,
+                "ctx": {"error": "invalid cursor"},
+            }
+        ]
+    )
+
+
 def not_found(kind: str, ident: str) -> HttpProblem:
     return detail_problem(
         404, "not_found", f"{kind}_not_found", f"{kind.capitalize()} with id {ident} was not found."

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from agentsync.emulator import ids
-from agentsync.emulator.problems import forbidden, not_found, validation_problem
+from agentsync.emulator.problems import forbidden, invalid_cursor, not_found
 from agentsync.emulator.routing import Request, Response, json_response, no_content
 from agentsync.emulator.store import Store
 
@@ -106,14 +106,4 @@ def _decode(cursor: str) -> int:
             return int(number)
     except (ValueError, binascii.Error):
         pass
-    raise validation_problem(
-        [
-            {
-                "loc": ["query", "cursor"],
-                "msg": "Invalid cursor",
-                "type": "value_error",
-                "input": cursor,
-                "ctx": {"error": "invalid cursor"},
-            }
-        ]
-    )
+    raise invalid_cursor(cursor)
