@@ -78,8 +78,17 @@ def assert_one_clear_error(err: str, route: str, says: str) -> None:
     assert says in lines[0], err
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("route", [AGENT_LIST, AGENT, TAG_LIST])
+# Every hostile kind on every route it can spoil (a single agent is not a list, so it has no items
+# and no has_more to break).
+ROUTE_KINDS = [
+    (route, kind)
+    for route in (AGENT_LIST, AGENT, TAG_LIST)
+    for kind in KINDS
+    if not (route == AGENT and kind in ("bad_items", "no_has_more"))
+]
+
+
+@pytest.mark.parametrize(("route", "kind"), ROUTE_KINDS)
 def test_plan_refuses_every_hostile_answer_with_one_sentence(
     kind: str,
     route: str,
@@ -88,8 +97,6 @@ def test_plan_refuses_every_hostile_answer_with_one_sentence(
     small_limit: int,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    if kind in ("bad_items", "no_has_more") and route == AGENT:
-        pytest.skip("a single agent is not a list answer")
     api_env.set_faults(
         Faults(hostile_rate=1.0, hostile_kinds=(kind,), hostile_route=route, huge_bytes=small_limit * 3)
     )
