@@ -431,3 +431,23 @@ def test_a_change_made_while_the_terminal_waits_for_yes_is_refused(
     assert "the plan is stale: agent support changed" in capsys.readouterr().err
     assert writes(api_env) == before + 1  # the edit made "in the UI", and nothing from apply
     assert api.get(f"/v1/convai/agents/{agent_id}")["name"] == "Edited meanwhile"
+
+
+def test_target_applies_only_the_named_agent(tmp_path: Path, api: Client, api_env: Emulator) -> None:
+    root = write_project(tmp_path, {"a": agent("A"), "b": agent("B")})
+    assert apply(root, "--auto-approve", "--target", "a") == 0
+    assert sorted(agents_by_marker(api)) == ["a"]
+    assert plan(root) == 2  # b is still to be created
+
+
+def test_target_cannot_narrow_a_saved_plan(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_project(tmp_path, {"a": agent("A"), "b": agent("B")})
+    saved = tmp_path / "plan.json"
+    assert plan(root, "--out", str(saved)) == 2
+    capsys.readouterr()
+    before = writes(api_env)
+    assert apply(root, str(saved), "--auto-approve", "--target", "a") == 1
+    assert "--target cannot narrow a saved plan" in capsys.readouterr().err
+    assert writes(api_env) == before

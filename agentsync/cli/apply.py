@@ -23,7 +23,7 @@ from agentsync.apply import (
 )
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.client import Client
-from agentsync.errors import SafetyError
+from agentsync.errors import SafetyError, UsageError
 from agentsync.plan import Action, Plan
 from agentsync.project import Project
 from agentsync.remote import RemoteState
@@ -37,6 +37,13 @@ from agentsync.render.common import summary
 @click.option("--dry-run", is_flag=True, help="Check everything and report, but write nothing.")
 @click.option(
     "--prune", is_flag=True, help="Allow deleting owned resources that no longer have a definition."
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KEY",
+    help="Plan and apply only this agent key (or tag:TITLE); repeatable. Not with a saved plan.",
 )
 @click.option(
     "--force",
@@ -63,14 +70,20 @@ def command(
     auto_approve: bool,
     dry_run: bool,
     prune: bool,
+    targets: tuple[str, ...],
     force: bool,
     message: str | None,
     fmt: str,
 ) -> int:
+    if plan_file is not None and targets:
+        raise UsageError(
+            "--target cannot narrow a saved plan: it is applied exactly as it was reviewed",
+            hint="make the plan with `agentsync plan --target KEY --out FILE` instead",
+        )
     project = load(workspace)
     with workspace_client(workspace, project) as client:
         plan, remote = _the_plan(
-            client, project, plan_file, prune=prune, fmt=fmt, emulated=workspace.emulator
+            client, project, plan_file, prune=prune, targets=targets, fmt=fmt, emulated=workspace.emulator
         )
         if not plan.has_changes:
             if remote is None:  # a fresh plan was shown already, warnings and summary included
@@ -91,7 +104,14 @@ def command(
 
 
 def _the_plan(
-    client: Client, project: Project, plan_file: Path | None, *, prune: bool, fmt: str, emulated: bool
+    client: Client,
+    project: Project,
+    plan_file: Path | None,
+    *,
+    prune: bool,
+    targets: tuple[str, ...],
+    fmt: str,
+    emulated: bool,
 ) -> tuple[Plan, RemoteState | None]:
     """The saved plan (and no remote state), or a fresh plan and the remote state it was built from."""
     if plan_file is not None:
@@ -108,8 +128,8 @@ def _the_plan(
     from agentsync.remote import fetch
     from agentsync.render.text import render
 
-    remote = fetch(client, project)
-    plan: Plan = with_project_warnings(build_plan(project, remote, prune=prune), project)
+    remote = fetch(client, project, targets=targets)
+    plan: Plan = with_project_warnings(build_plan(project, remote, prune=prune, targets=targets), project)
     # With --format json stdout carries only the report, so the plan goes to stderr.
     to_err = fmt == "json"
     click.echo(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)), nl=False, err=to_err)
