@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,9 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def api(api_env: Emulator) -> Client:
-    return Client(api_env.url, ADMIN_KEY)
+def api(api_env: Emulator) -> Iterator[Client]:
+    with Client(api_env.url, ADMIN_KEY) as client:
+        yield client
 
 
 def plan(project: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

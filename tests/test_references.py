@@ -3,6 +3,7 @@ same run, refused when it names nothing, and a loop of creates refused naming th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,25 @@ def make(tmp_path: Path, agents: dict[str, str]) -> Path:
     return tmp_path
 
 
+OPEN: list[Client] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
+def opened(emulator: Emulator) -> Client:
+    client = Client(emulator.url, ADMIN_KEY)
+    OPEN.append(client)
+    return client
+
+
 def plan_for(root: Path, emulator: Emulator) -> tuple[Client, object]:
     project = load_project(root, environ={})
-    client = Client(emulator.url, ADMIN_KEY)
+    client = opened(emulator)
     return client, build_plan(project, fetch(client, project))
 
 
@@ -102,7 +119,7 @@ def test_a_reference_to_an_unknown_agent_warns_in_validate_and_fails_plan_at_its
 def test_a_targeted_plan_needs_the_referenced_create_too(tmp_path: Path, emulator: Emulator) -> None:
     root = make(tmp_path, {"front": agent("Front", "billing"), "billing": agent("Billing")})
     project = load_project(root, environ={})
-    client = Client(emulator.url, ADMIN_KEY)
+    client = opened(emulator)
     with pytest.raises(IdentityError, match="does not exist yet and is not part of this plan") as caught:
         build_plan(project, fetch(client, project, targets=("front",)), targets=("front",))
     assert caught.value.hint == "add --target billing so that it is created first"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,9 @@ def requests_seen(emu: Emulator) -> dict[tuple[str, str], int]:
 
 
 @pytest.fixture
-def client(emulator: Emulator) -> Client:
-    return Client(emulator.url, ADMIN_KEY, retry=RetryPolicy(base_delay=0.001, max_delay=0.01))
+def client(emulator: Emulator) -> Iterator[Client]:
+    with Client(emulator.url, ADMIN_KEY, retry=RetryPolicy(base_delay=0.001, max_delay=0.01)) as client:
+        yield client
 
 
 def since(
@@ -71,9 +73,8 @@ def test_fetch_makes_exactly_the_minimum_requests(emulator: Emulator, client: Cl
         seed(client, f"other {i}", ["other"])
     orphan = seed(client, "orphan", [marker(NS, "gone")])
     before = requests_seen(emulator)
-    fetcher = Client(emulator.url, ADMIN_KEY)
-
-    remote = fetch(fetcher, project({"a": None, "b": None, "c": None}))
+    with Client(emulator.url, ADMIN_KEY) as fetcher:
+        remote = fetch(fetcher, project({"a": None, "b": None, "c": None}))
 
     assert set(remote.agents) == {*owned.values(), orphan}
     assert len(remote.agent_summaries) == 124

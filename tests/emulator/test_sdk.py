@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import elevenlabs
+import httpx
 import pytest
 
 from agentsync.emulator import ADMIN_KEY, Emulator
-
-elevenlabs = pytest.importorskip("elevenlabs")
 
 pytestmark = pytest.mark.sdk
 
 
 @pytest.fixture
-def client(emulator: Emulator) -> object:
-    return elevenlabs.ElevenLabs(api_key=ADMIN_KEY, base_url=emulator.url)
+def client(emulator: Emulator) -> Iterator[object]:
+    # The SDK is a test dependency: a missing one fails the suite rather than skipping these tests.
+    with httpx.Client(timeout=30) as http:
+        yield elevenlabs.ElevenLabs(api_key=ADMIN_KEY, base_url=emulator.url, httpx_client=http)
 
 
 def test_sdk_agent_lifecycle(client: object) -> None:
