@@ -410,26 +410,7 @@ class _Interpolation:
         if found.references:
             self.references[path] = text
             return found.value
-        return _typed(self.typed_root, path, found.value) if found.whole else found.value
-
-
-def _typed(root: str | None, path: JsonPath, text: str) -> Any:
-    """``text`` as the number or boolean the schema wants at ``path``, when it reads as one."""
-    node = spec.schema_at(root, path) if root else None
-    kinds = spec.unwrap(node).node.get("type") if node is not None else None
-    wanted = set(kinds) if isinstance(kinds, list) else {kinds}
-    if "boolean" in wanted and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for kind, convert in (("integer", int), ("number", float)):
-        if kind in wanted:
-            try:
-                number = convert(text)
-            except ValueError:
-                continue
-            return (
-                int(number) if kind == "number" and float(number).is_integer() and "." not in text else number
-            )
-    return text
+        return templates.typed(self.typed_root, path, found.value) if found.whole else found.value
 
 
 def _dotted(path: JsonPath) -> str:

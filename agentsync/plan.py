@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any
 
+from agentsync import spec
 from agentsync import variables as templates
 from agentsync.errors import Location, PlanFileError, SafetyError
 from agentsync.files import write_atomic
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from agentsync.remote import RemoteState
 
 PLAN_FORMAT_VERSION = 1
+
+# Secrets live in agent definitions; their paths are read against the agent as the server stores it.
+AGENT_SCHEMA = spec.AGENT_RESPONSE
 # What a plan file (and every renderer) holds in place of a secret's old value.
 MASKED = "(sensitive)"
 
@@ -298,16 +302,18 @@ def _revealer(change: Change, context: templates.Context) -> Callable[[SecretRef
     return lambda secret: values[secret.path]
 
 
-def _resolve_secret(change: Change, secret: SecretRef, context: templates.Context) -> str:
+def _resolve_secret(change: Change, secret: SecretRef, context: templates.Context) -> Any:
     where = f"{change.kind.value} {change.key}, {dotted(secret.path)}"
     try:
-        value = templates.resolve(secret.template, context).value
+        found = templates.resolve(secret.template, context)
     except templates.TemplateError as exc:
         raise PlanFileError(
             f"the saved plan needs a secret for {where}: {exc.message}; nothing was written",
             hint="set it as it was when the plan was made",
         ) from None
-    if templates.secret_hash(value) != secret.sha256:
+    # A whole placeholder in a number or boolean field was typed when the plan was made; type it again.
+    value = templates.typed(AGENT_SCHEMA, secret.path, found.value) if found.whole else found.value
+    if templates.secret_hash(templates.secret_text(value)) != secret.sha256:
         raise PlanFileError(
             f"the secret for {where} ({secret.template}) differs from the one the plan was "
             "made with; nothing was written",

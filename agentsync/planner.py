@@ -287,8 +287,8 @@ def _secrets(definition: AgentDef) -> tuple[SecretRef, ...]:
     found = []
     for path, template in sorted(definition.secrets.items(), key=lambda item: str(item[0])):
         present, value = templates.value_at(definition.config, path)
-        if present and isinstance(value, str):
-            found.append(SecretRef(path, template, templates.secret_hash(value)))
+        if present:
+            found.append(SecretRef(path, template, templates.secret_hash(templates.secret_text(value))))
     return tuple(found)
 
 

@@ -14,10 +14,13 @@ location. Nothing here prints or does I/O besides reading the mapping it is give
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from agentsync import spec
 
 Path = tuple[str | int, ...]
 
@@ -181,6 +184,32 @@ def _variable(name: str, context: Context) -> str:
 
 def secret_hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def secret_text(value: Any) -> str:
+    """The text a secret's hash is taken of: the string itself, or the JSON of a number or boolean
+    that a whole ``${env.X}`` became (so ``daily_limit: ${env.LIMIT}`` is concealed like any secret)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def typed(root: str | None, path: tuple[str | int, ...], text: str) -> Any:
+    """``text`` as the number or boolean the schema of ``root`` wants at ``path``, when it reads as one;
+    otherwise the text itself. Used for a value that is one whole placeholder."""
+    node = spec.schema_at(root, path) if root else None
+    kinds = spec.unwrap(node).node.get("type") if node is not None else None
+    wanted = set(kinds) if isinstance(kinds, list) else {kinds}
+    if "boolean" in wanted and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind, convert in (("integer", int), ("number", float)):
+        if kind in wanted:
+            try:
+                number = convert(text)
+            except ValueError:
+                continue
+            return (
+                int(number) if kind == "number" and float(number).is_integer() and "." not in text else number
+            )
+    return text
 
 
 # --- agent references -----------------------------------------------------------------------------------

@@ -238,3 +238,31 @@ def test_validate_without_an_environment_checks_each_and_names_where_a_variable_
     assert problems[0].location is not None and problems[0].location.file == "agents/front.yaml"
     assert "${var.VOICE} is not defined in environment 'prod'" in problems[0].message
     assert problems[0].message.endswith("(environment prod)")
+
+
+def test_a_secret_that_becomes_a_number_is_concealed_too(
+    tmp_path: Path, emulator: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A whole ${env.X} in a number field is typed as a number; it is still a secret, so a saved plan
+    # keeps its template and hash, and apply types it again before sending it.
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agentsync.yaml").write_text(
+        f"namespace: num\ndefault_environment: e\nenvironments: {{e: {{base_url: {emulator.url}}}}}\n"
+    )
+    (tmp_path / "agents" / "bot.yaml").write_text(
+        "name: Bot\nplatform_settings: {call_limits: {daily_limit: '${env.SECRET_LIMIT}'}}\n"
+    )
+    monkeypatch.setenv("ELEVENLABS_API_KEY", ADMIN_KEY)
+    monkeypatch.setenv("SECRET_LIMIT", "987654321")
+    plan_file = tmp_path / "plan.json"
+    assert run(["plan", "-C", str(tmp_path), "--out", str(plan_file), "--show-body"]) == 0
+    saved = plan_file.read_text()
+    assert "987654321" not in saved and "987654321" not in capsys.readouterr().out
+    assert "${env.SECRET_LIMIT}" in saved
+
+    monkeypatch.setenv("SECRET_LIMIT", "5")
+    assert run(["apply", str(plan_file), "-C", str(tmp_path), "--auto-approve"]) == 1
+    assert "differs from the one the plan was made with" in capsys.readouterr().err
+    monkeypatch.setenv("SECRET_LIMIT", "987654321")
+    assert run(["apply", str(plan_file), "-C", str(tmp_path), "--auto-approve"]) == 0
+    assert agents_of(emulator)["Bot"]["platform_settings"]["call_limits"]["daily_limit"] == 987654321
