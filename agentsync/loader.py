@@ -841,6 +841,7 @@ def _tags(reader: Reader, context: templates.Context) -> list[TagDef] | None:
         return []
     document, found = interpolate(document, context)
     reader.problems.extend(found)
+    reader.problems.extend(_no_secrets_in_tags(document))
     if not isinstance(document.value, list):
         reader.error(
             document.location_of(()),
@@ -853,6 +854,19 @@ def _tags(reader: Reader, context: templates.Context) -> list[TagDef] | None:
     if len(reader.problems) != before:
         return []
     return [_tag_def(document, i, item) for i, item in enumerate(document.value)]
+
+
+def _no_secrets_in_tags(document: Document) -> list[Problem]:
+    """A conversation tag's title and description are shown to everyone in the workspace, so they are
+    no place for a secret; agentsync masks secrets only where an agent definition holds them."""
+    return [
+        Problem(
+            document.location_of(path, value=True),
+            f"{TAGS_FILE} cannot use ${{env.*}}: tag titles and descriptions are visible to the whole "
+            f"workspace (found in {template!r}); use ${{var.*}} for per-environment text",
+        )
+        for path, template in document.secrets.items()
+    ]
 
 
 def _tag_def(document: Document, index: int, item: dict[str, Any]) -> TagDef:

@@ -12,6 +12,7 @@ import pytest
 
 from agentsync.cli import run
 from agentsync.emulator import ADMIN_KEY, Emulator, EmulatorConfig
+from agentsync.errors import ValidationFailed
 from agentsync.loader import load_project, validate_project
 
 SECRET = "tok-9f8e7d6c5b4a"
@@ -266,3 +267,17 @@ def test_a_secret_that_becomes_a_number_is_concealed_too(
     monkeypatch.setenv("SECRET_LIMIT", "987654321")
     assert run(["apply", str(plan_file), "-C", str(tmp_path), "--auto-approve"]) == 0
     assert agents_of(emulator)["Bot"]["platform_settings"]["call_limits"]["daily_limit"] == 987654321
+
+
+def test_tags_yaml_refuses_secrets_at_their_line(tmp_path: Path) -> None:
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agentsync.yaml").write_text("namespace: t\n")
+    (tmp_path / "tags.yaml").write_text("- title: billing\n  description: 'key ${env.TAG_SECRET}'\n")
+    [problem] = [p for p in validate_project(tmp_path) if p.is_error]
+    assert str(problem.location) == "tags.yaml:2:16"
+    assert problem.message.startswith("tags.yaml cannot use ${env.*}: tag titles and descriptions")
+    # Planning (where the variable is set) refuses it the same way, without echoing the value.
+    with pytest.raises(ValidationFailed) as caught:
+        load_project(tmp_path, environ={"TAG_SECRET": "hidden-value-7"})
+    assert "cannot use ${env.*}" in caught.value.render()
+    assert "hidden-value-7" not in caught.value.render()
