@@ -24,6 +24,7 @@ from agentsync import spec
 from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, UsageError
 from agentsync.files import stage
+from agentsync.remote import get_agent, list_all_agents, list_summaries, list_tags
 from agentsync.resources.agent import (
     READ_ONLY_PATHS,
     WRITABLE_FIELDS,
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from agentsync.client import Client
     from agentsync.project import Project
 
-AGENTS_PATH = "/v1/convai/agents"
-TAGS_PATH = "/v1/convai/tags"
 PROMPT_PATH: tuple[str, ...] = ("conversation_config", "agent", "prompt", "prompt")
 # Top-level order of a new agent file: what a reviewer looks for first, then the API's order.
 TOP_ORDER: tuple[str, ...] = ("name", "tags", "conversation_config", "platform_settings", "workflow")
@@ -621,7 +620,6 @@ def _match_tag(entry: Any, tags: Sequence[Mapping[str, Any]]) -> Mapping[str, An
 # --------------------------------------------------------------------------------------------------
 # Which agents: selection over the list endpoint's summaries.
 
-PAGE_SIZE = 100
 SLUG_INVALID = re.compile(r"[^a-z0-9]+")
 
 
@@ -763,7 +761,7 @@ def pull(client: Client, project: Project, options: PullOptions, *, dry_run: boo
         files.update(render_agent(project.root, source, project.namespace, options, _variables(project), ids))
     tag_count = None
     if not options.keys and not options.search:
-        tags = list(client.paginate(TAGS_PATH, "conversation_tags", {"page_size": PAGE_SIZE}))
+        tags = list_tags(client)
         files[project.root / "tags.yaml"] = render_tags(project.root / "tags.yaml", tags)
         tag_count = len(tags)
     changes = _classify(project.root, files)
@@ -787,7 +785,7 @@ def _variables(project: Project) -> Mapping[str, str]:
 
 def _select(client: Client, project: Project, options: PullOptions) -> tuple[list[Selected], list[str]]:
     namespace = project.namespace
-    active, archived = _list_agents(client)
+    active, archived = list_all_agents(client)
     owners = agent_owners([*active, *archived], namespace)
     declared_ids = {k: d.id for k, d in project.agents.items() if d.id}
     if options.keys or not (options.all or options.search):
@@ -807,19 +805,12 @@ def _select(client: Client, project: Project, options: PullOptions) -> tuple[lis
     return chosen, skipped
 
 
-def _list_agents(client: Client) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    # The list hides archived agents by default; an owned archived agent must still be found by key.
-    jobs = [{"page_size": PAGE_SIZE, "archived": False}, {"page_size": PAGE_SIZE, "archived": True}]
-    pages = _all_or_raise(client.map(lambda p: list(client.paginate(AGENTS_PATH, "agents", p)), jobs))
-    return pages[0], pages[1]
-
-
 def _searched(client: Client, text: str) -> list[dict[str, Any]]:
-    return list(client.paginate(AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, "search": text}))
+    return list_summaries(client, {"search": text})
 
 
 def _fetch_bodies(client: Client, selected: Sequence[Selected]) -> list[dict[str, Any]]:
-    return _all_or_raise(client.map(lambda s: client.get(f"{AGENTS_PATH}/{s.agent_id}"), selected))
+    return _all_or_raise(client.map(lambda s: dict(get_agent(client, s.agent_id)), selected))
 
 
 def _all_or_raise(results: Sequence[Any]) -> list[Any]:

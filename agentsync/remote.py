@@ -47,24 +47,47 @@ def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> R
     return RemoteState(tuple(summaries), agents, tags, client.base_url, stats=client.stats)
 
 
+def list_summaries(client: Client, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every page of one agent listing, each item checked to be a summary before anything reads it
+    (a summary without its tags would hide an owned agent's marker)."""
+    items = list(client.paginate(AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, **params}))
+    _check_all(check_summary, items, client.base_url + AGENTS_PATH)
+    return items
+
+
+def list_tags(client: Client) -> list[dict[str, Any]]:
+    """Every conversation tag, each checked to be one."""
+    items = list(client.paginate(TAGS_PATH, "conversation_tags", {"page_size": PAGE_SIZE}))
+    _check_all(check_tag, items, client.base_url + TAGS_PATH)
+    return items
+
+
+def get_agent(client: Client, agent_id: str) -> Mapping[str, Any]:
+    """One full agent, checked to have the API's shape."""
+    return check_agent(client.get(f"{AGENTS_PATH}/{agent_id}"), f"{client.base_url}{AGENTS_PATH}/{agent_id}")
+
+
+def list_all_agents(client: Client) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The active and the archived agent summaries, read side by side. The list excludes archived
+    agents by default; an owned archived agent must not look absent (and be created again)."""
+    jobs: list[Mapping[str, Any]] = [{"archived": False}, {"archived": True}]
+    active, archived = _all_or_raise(client.map(lambda params: list_summaries(client, params), jobs))
+    return active, archived
+
+
 def _lists(client: Client, with_tags: bool) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...] | None]:
-    # The list excludes archived agents by default; an owned archived agent must not look absent
-    # (and be created again), so both halves are read, side by side.
-    jobs: list[tuple[str, str, dict[str, Any]]] = [
-        (AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, "archived": False}),
-        (AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, "archived": True}),
+    jobs: list[Callable[[], list[dict[str, Any]]]] = [
+        lambda: list_summaries(client, {"archived": False}),
+        lambda: list_summaries(client, {"archived": True}),
     ]
     if with_tags:
-        jobs.append((TAGS_PATH, "conversation_tags", {"page_size": PAGE_SIZE}))
-    pages = _all_or_raise(client.map(lambda job: list(client.paginate(*job)), jobs))
-    _check_all(check_summary, pages[0] + pages[1], client.base_url + AGENTS_PATH)
-    _check_all(check_tag, pages[2] if with_tags else [], client.base_url + TAGS_PATH)
+        jobs.append(lambda: list_tags(client))
+    pages = _all_or_raise(client.map(lambda job: job(), jobs))
     summaries = _unique(pages[0] + pages[1], "agent_id")
     return summaries, (tuple(pages[2]) if with_tags else None)
 
 
 def _check_all(check: Callable[[Any, str], object], items: list[Any], url: str) -> None:
-    # Before anything reads them: a summary without its tags would hide an owned agent's marker.
     for item in items:
         check(item, url)
 
@@ -77,12 +100,12 @@ def _unique(items: list[dict[str, Any]], id_key: str) -> list[dict[str, Any]]:
 
 
 def _get_agents(client: Client, ids: list[str], declared: set[str]) -> dict[str, Mapping[str, Any]]:
-    bodies = client.map(lambda agent_id: client.get(f"{AGENTS_PATH}/{agent_id}"), ids)
+    bodies = client.map(lambda agent_id: get_agent(client, agent_id), ids)
     found: dict[str, Mapping[str, Any]] = {}
     for agent_id, body in zip(ids, bodies, strict=True):
         if isinstance(body, ApiError) and body.status == 404 and agent_id in declared:
             continue  # a declared id: that does not exist; the planner reports it
-        found[agent_id] = check_agent(_all_or_raise([body])[0], f"{client.base_url}{AGENTS_PATH}/{agent_id}")
+        found[agent_id] = _all_or_raise([body])[0]
     return found
 
 

@@ -214,3 +214,27 @@ def test_a_saved_plan_is_not_applied_over_a_broken_stale_check(
     assert run(["apply", "-C", str(project), str(saved), "--auto-approve"]) == 1
     assert_one_clear_error(capsys.readouterr().err, AGENT, expected(kind, AGENT))
     assert _writes(api_env) == before
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(("route", "kind"), ROUTE_KINDS)
+def test_pull_refuses_every_hostile_answer_and_writes_nothing(
+    kind: str,
+    route: str,
+    project: Path,
+    api_env: Emulator,
+    small_limit: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A pulled file is the team's source of truth: a broken answer must never be written into one.
+    before = files_of(project)
+    capsys.readouterr()
+    api_env.set_faults(
+        Faults(hostile_rate=1.0, hostile_kinds=(kind,), hostile_route=route, huge_bytes=small_limit * 3)
+    )
+    assert run(["pull", "--all", "-C", str(project)]) == 1
+    assert_one_clear_error(capsys.readouterr().err, route, expected(kind, route))
+    assert files_of(project) == before
