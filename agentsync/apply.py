@@ -27,7 +27,7 @@ from agentsync.plan import ABSENT, Action, Change, Kind, Path, Plan, dotted
 from agentsync.remote import RemoteState
 from agentsync.resources.agent import marker, marker_key
 from agentsync.resources.agent import with_marker as agent_tags_with_marker
-from agentsync.responses import check_agent
+from agentsync.responses import check_agent, check_tag
 
 AGENTS_PATH = "/v1/convai/agents"
 TAGS_PATH = "/v1/convai/tags"
@@ -371,6 +371,10 @@ def _run_one(run: _Run, index: int, change: Change) -> None:
         run.results[index] = result
 
 
+def _url(run: _Run, path: str) -> str:
+    return f"{getattr(run.client, 'base_url', '')}{path}"
+
+
 def with_references(change: Change, ids: Mapping[str, str]) -> Change:
     """``change`` with ``${agent.KEY.id}`` of agents created earlier in this apply filled in, in what
     is sent and in what the read-back expects. A reference left unfilled fails the write rather than
@@ -486,7 +490,8 @@ def _update_agent(run: _Run, change: Change) -> Result:
 def _verify_agent(
     run: _Run, change: Change, agent_id: str, body: Mapping[str, Any], *, recovered: bool = False
 ) -> Result:
-    actual = run.client.get(f"{AGENTS_PATH}/{agent_id}")
+    # Checked like every read: a broken answer is a failed write with its reason, not "not converged".
+    actual = check_agent(run.client.get(f"{AGENTS_PATH}/{agent_id}"), _url(run, f"{AGENTS_PATH}/{agent_id}"))
     missed = unconverged(change, body, actual, run.plan.namespace)
     outcome = Outcome.NOT_CONVERGED if missed else Outcome.APPLIED
     reason = "the server did not keep every field it was sent" if missed else None
@@ -527,7 +532,7 @@ def _update_tag(run: _Run, change: Change) -> Result:
 def _verify_tag(
     run: _Run, change: Change, tag_id: str, body: Mapping[str, Any], *, recovered: bool = False
 ) -> Result:
-    actual = run.client.get(f"{TAGS_PATH}/{tag_id}")
+    actual = check_tag(run.client.get(f"{TAGS_PATH}/{tag_id}"), _url(run, f"{TAGS_PATH}/{tag_id}"))
     missed = unconverged(change, body, actual, None)
     outcome = Outcome.NOT_CONVERGED if missed else Outcome.APPLIED
     reason = "the server did not keep every field it was sent" if missed else None

@@ -170,6 +170,29 @@ def test_the_connection_is_usable_after_a_refused_body(emulator: Emulator, small
         assert c.get(AGENT_LIST)["agents"] == []
 
 
+@pytest.mark.parametrize("kind", ["not_object", "wrong_type"])
+def test_a_broken_read_back_fails_the_write_with_its_reason(
+    kind: str, project: Path, api_env: Emulator
+) -> None:
+    # The PATCH goes through; the GET that should prove it took answers garbage. That is a failed write
+    # with the URL and what was wrong, not a "not converged" that blames the server for ignoring fields.
+    from agentsync.apply import ApplyOptions, Outcome, apply_plan, snapshot_of
+    from agentsync.loader import load_project
+    from agentsync.plan import build_plan
+    from agentsync.remote import fetch
+
+    (project / "agents" / "alpha.yaml").write_text(json.dumps({"name": "Alpha renamed"}))
+    with Client(api_env.url, ADMIN_KEY, retry=FAST) as c:
+        loaded = load_project(project)
+        remote = fetch(c, loaded)
+        plan = build_plan(loaded, remote, targets=("alpha",))
+        api_env.set_faults(Faults(hostile_rate=1.0, hostile_kinds=(kind,), hostile_route=AGENT))
+        report = apply_plan(c, plan, ApplyOptions(), snapshot=snapshot_of(plan, remote))
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED
+    assert "not what the API sends" in (result.reason or "") and "/v1/convai/agents/" in (result.reason or "")
+
+
 # -- the knob itself -----------------------------------------------------------------------------------------
 
 
