@@ -383,3 +383,21 @@ def test_a_created_object_is_shown_as_its_leaves() -> None:
     assert "    + conversation_config.agent.prompt.prompt:\n" in out and "        +line two" in out
     assert "    + conversation_config.tts.api_key: (sensitive)" in out and "k1" not in out
     assert "<code>conversation_config.agent.prompt.llm</code>" in markdown.render(plan)
+
+
+def test_adopt_and_rekey_say_what_happens_to_the_marker() -> None:
+    import dataclasses
+
+    adopt = change(Action.ADOPT, "legacy", remote_id="agent_l")
+    rekey = dataclasses.replace(change(Action.UPDATE, "desk", remote_id="agent_d"), previous_key="front")
+    renamed_tag = dataclasses.replace(
+        change(Action.UPDATE, "VIP", kind=Kind.TAG, remote_id="t1"), previous_key="vip"
+    )
+    plan = Plan(changes=(adopt, rekey, renamed_tag), unchanged=0, managed=3, namespace="ns", base_url="x")
+    out = text.render(plan)
+    assert "! adds the ownership marker ns:legacy: agentsync manages it from now on" in out
+    assert "! re-keyed from front: the marker ns:front becomes ns:desk" in out
+    assert "! renamed from 'vip'" in out
+    md = markdown.render(plan)
+    assert "Adds the ownership marker ns:legacy: agentsync manages it from now on." in md
+    assert "Re-keyed from front: the marker ns:front becomes ns:desk." in md

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Path, Plan, rewrite_secrets
+from agentsync.resources.agent import marker
 
 SENSITIVE = "(sensitive)"
 # Secrets are masked two ways, both here: a field whose value came from ``${env.*}`` (the change's
@@ -122,6 +123,27 @@ def title(change: Change) -> str:
         extras.append(change.remote_id)
     tail = f" ({', '.join(extras)})" if extras else ""
     return f"{change.kind.value} {change.key}{tail}"
+
+
+def notes(change: Change, namespace: str) -> list[str]:
+    """What a change does that its fields do not show: the ownership marker it adds or moves (hidden
+    from the field list by design), and what is attached to an agent it deletes."""
+    found: list[str] = []
+    if change.kind is Kind.AGENT and change.action is Action.ADOPT:
+        found.append(
+            f"adds the ownership marker {marker(namespace, change.key)}: agentsync manages it from now on"
+        )
+    if change.previous_key is not None:
+        if change.kind is Kind.AGENT:
+            found.append(
+                f"re-keyed from {change.previous_key}: the marker {marker(namespace, change.previous_key)} "
+                f"becomes {marker(namespace, change.key)}"
+            )
+        else:
+            found.append(f"renamed from {change.previous_key!r}")
+    if change.attached:
+        found.append(f"attached: {', '.join(change.attached)}")
+    return found
 
 
 def request_line(change: Change) -> str:

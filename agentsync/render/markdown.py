@@ -23,7 +23,7 @@ def render(plan: Plan, *, limit: int = LIMIT, show_body: bool = False) -> str:
     changes = common.ordered(plan)
     head = _head(plan) + "".join(f"> **Warning:** {_inline(w)}\n\n" for w in plan.warnings)
     table = _table(changes) if changes else ""
-    return _fit(head, table, [_section(change, show_body) for change in changes], limit)
+    return _fit(head, table, [_section(change, show_body, plan.namespace) for change in changes], limit)
 
 
 def _head(plan: Plan) -> str:
@@ -62,15 +62,14 @@ def _table(changes: list[Change]) -> str:
     return "\n".join(rows) + "\n\n"
 
 
-def _section(change: Change, show_body: bool) -> str:
+def _section(change: Change, show_body: bool, namespace: str) -> str:
     symbol = common.SYMBOLS[change.action]
     summary = html.escape(f"{symbol} {change.action.value} {common.title(change)}")
     parts = [f"<details><summary>{summary}</summary>\n\n"]
     if change.source is not None:
         parts.append(f"Defined in {_code(str(change.source))}.\n\n")
     parts.append(_fields(change.fields))
-    if change.attached:
-        parts.append(f"Attached: {', '.join(_code(a) for a in change.attached)}\n\n")
+    parts += [f"{html.escape(note[0].upper() + note[1:])}.\n\n" for note in common.notes(change, namespace)]
     if show_body:
         parts.append(_body(change))
     parts.append("</details>\n\n")

@@ -29,7 +29,7 @@ def render(plan: Plan, *, color: bool = False, show_body: bool = False) -> str:
     paint = _Painter(color)
     lines = [paint(f"agentsync plan: {common.header(plan)}", bold=True), ""]
     for change in common.ordered(plan):
-        lines += _block(change, paint, show_body)
+        lines += _block(change, paint, show_body, plan.namespace)
         lines.append("")
     lines += [paint(f"Warning: {w}", fg="yellow") for w in plan.warnings]
     lines.append(paint(common.summary(plan), bold=True))
@@ -44,7 +44,7 @@ class _Painter:
         return click.style(text, fg=fg, bold=bold) if self.enabled else text
 
 
-def _block(change: Change, paint: _Painter, show_body: bool) -> list[str]:
+def _block(change: Change, paint: _Painter, show_body: bool, namespace: str) -> list[str]:
     symbol = common.SYMBOLS[change.action]
     head = f"{symbol} {change.action.value} {common.title(change)}"
     if change.source is not None:
@@ -53,8 +53,7 @@ def _block(change: Change, paint: _Painter, show_body: bool) -> list[str]:
     for field in change.fields:
         for leaf in common.expand(field):
             lines += _field_lines(leaf, paint)
-    if change.attached:
-        lines.append(f"{INDENT}! attached: {', '.join(change.attached)}")
+    lines += [f"{INDENT}! {note}" for note in common.notes(change, namespace)]
     if show_body:
         lines += _body_lines(change)
     return lines
