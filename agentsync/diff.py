@@ -197,22 +197,40 @@ def server_filled(path: Path, value: Any) -> Any:
     return canonical(value if node is None else fill_new(value, None, node))
 
 
-def _complete(view: Mapping[str, Any], path: Path) -> dict[str, Any]:
+def _complete(view: Mapping[str, Any], remote: Mapping[str, Any], path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in view.items():
         child = (*path, key)
-        merged = isinstance(value, Mapping) and strategy(child) is Strategy.MERGE
-        out[key] = _complete(value, child) if merged else server_filled(child, value)
+        there = remote.get(key, ABSENT)
+        if isinstance(value, Mapping) and strategy(child) is Strategy.MERGE:
+            out[key] = _complete(value, there if isinstance(there, Mapping) else {}, child)
+        elif there is not ABSENT and same(value, there):
+            out[key] = value  # already what the server holds: nothing to complete
+        else:
+            out[key] = server_filled(child, value)
     return out
 
 
-def expected_view(desired: Mapping[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+def expected_view(
+    desired: Mapping[str, Any],
+    *,
+    namespace: str | None = None,
+    remote_view: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The desired view as the server will store it: atomic values completed with server defaults.
 
     This is what the remote managed view is compared with; the PATCH body still carries the declared
-    values (:func:`patch_body`), since the server completes them itself.
+    values (:func:`patch_body`), since the server completes them itself. With ``remote_view``, a value
+    that already equals the remote one is taken as it is, which keeps unchanged agents cheap.
     """
-    return _complete(desired_view(desired, namespace=namespace), ())
+    return complete(desired_view(desired, namespace=namespace), remote_view)
+
+
+def complete(
+    declared_view: Mapping[str, Any], remote_view: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """:func:`expected_view` of a desired view that is already computed."""
+    return _complete(declared_view, remote_view or {}, ())
 
 
 # --- the minimal PATCH body ---------------------------------------------------------------------------

@@ -167,8 +167,8 @@ def _update_agent(match: Match, remote_body: Mapping[str, Any], namespace: str) 
     """The update (or adopt) of a matched agent, or None when nothing it manages differs."""
     definition = match.definition
     declared = diff.desired_view(definition.config, namespace=namespace)
-    wanted = diff.expected_view(definition.config, namespace=namespace)
     current = diff.managed_view(definition.config, remote_body, namespace=namespace)
+    wanted = diff.complete(declared, current)
     body = diff.patch_body(declared, current, wanted)
     rekey = match.adopt or match.previous_key is not None
     if not body and not rekey:

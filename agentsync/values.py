@@ -23,15 +23,27 @@ def same(a: Any, b: Any) -> bool:
     """Deep equality of JSON values as the API means them: numbers by value (``7`` is ``7.0``, exactly,
     with no float rounding of large integers), booleans never equal to numbers (``True`` is not ``1``),
     and any mapping or list type compared by content (so a YAML document's own types compare too)."""
+    kind = type(a)
+    if kind is type(b):  # the common case, without the cost of abstract-class checks
+        if kind is dict:
+            return a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
+        if kind is list:
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        if kind in _SCALARS:
+            return bool(a == b)
+    if kind in _NUMBERS and type(b) in _NUMBERS:
+        return bool(a == b)
     if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
+        return False
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if _is_list(a) and _is_list(b):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and bool(a == b)
+    return kind is type(b) and bool(a == b)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_NUMBERS = frozenset({int, float})
 
 
 def _is_list(value: Any) -> bool:
