@@ -67,15 +67,16 @@ def problems(report: ApplyReport) -> list[tuple[str, str, str | None]]:
 # -- faults ------------------------------------------------------------------------------------------------
 
 
-def test_thirty_agents_converge_under_faults_without_duplicates_or_lost_changes(
-    emulator: Emulator, client: Client, tmp_path: Path
+@pytest.mark.parametrize(("count", "seed"), [(30, 7), (50, 11)])
+def test_agents_converge_under_faults_without_duplicates_or_lost_changes(
+    count: int, seed: int, emulator: Emulator, client: Client, tmp_path: Path
 ) -> None:
-    agents = {f"agent-{i:02d}": agent(f"Agent {i}") for i in range(30)}
+    agents = {f"agent-{i:02d}": agent(f"Agent {i}") for i in range(count)}
     tags = [{"title": f"tag-{i}", "description": "d"} for i in range(3)]
     root = write_project(tmp_path, agents, tags)
     emulator.set_faults(
         Faults(
-            seed=7,
+            seed=seed,
             rate_limit_rate=0.1,
             error_rate=0.1,
             drop_rate=0.05,
@@ -86,13 +87,13 @@ def test_thirty_agents_converge_under_faults_without_duplicates_or_lost_changes(
     )
     created = plan_and_apply(client, root)
     assert problems(created) == []
-    assert created.count(Outcome.APPLIED) == 33
+    assert created.count(Outcome.APPLIED) == count + 3
     assert any(r.recovered for r in created.results), "the faults never made a create ambiguous"
 
     changed = {k: agent(v["name"], f"Greeting {k}") for k, v in agents.items()}
     updated = plan_and_apply(client, write_project(tmp_path, changed, tags))
     assert problems(updated) == []
-    assert updated.count(Outcome.APPLIED) == 30
+    assert updated.count(Outcome.APPLIED) == count
 
     statuses = {r["status"] for r in emulator.stats()["requests"]}
     assert {429, 0} <= statuses and any(s >= 500 for s in statuses), statuses  # the faults did happen
@@ -100,6 +101,8 @@ def test_thirty_agents_converge_under_faults_without_duplicates_or_lost_changes(
     emulator.set_faults(Faults())
     ids = owned(client)
     assert sorted(ids) == sorted(agents) and all(len(v) == 1 for v in ids.values())
+    # Counted in the server's own store too: no agent exists outside the markers either.
+    assert len(emulator.store.agent_records()) == count
     assert not make_plan(client, root).has_changes
     titles = [t["title"] for t in client.paginate("/v1/convai/tags", "conversation_tags")]
     assert sorted(titles) == ["tag-0", "tag-1", "tag-2"]

@@ -160,39 +160,6 @@ def test_fetch_under_faults_never_loses_an_owned_agent(
         assert len(markers) == 12 and len(remote.agents) == 12
 
 
-# -- apply of 50 ------------------------------------------------------------------------------------------------
-
-
-def test_fifty_agents_converge_under_faults_with_no_duplicate_and_no_lost_change(
-    emulator: Emulator, client: Client, tmp_path: Path
-) -> None:
-    agents = {f"agent-{i:02d}": agent(f"Agent {i}") for i in range(50)}
-    root = write_project(tmp_path, agents)
-    emulator.set_faults(
-        Faults(
-            seed=11,
-            rate_limit_rate=0.1,
-            error_rate=0.1,
-            drop_rate=0.05,
-            commit_then_fail_rate=0.2,
-            max_concurrent=4,
-            retry_after=0,
-        )
-    )
-    created = plan_and_apply(client, root)
-    assert [r.key for r in created.results if r.outcome is not Outcome.APPLIED] == []
-    assert any(r.recovered for r in created.results)
-    changed = {k: agent(v["name"], f"Greeting {k}") for k, v in agents.items()}
-    updated = plan_and_apply(client, write_project(tmp_path, changed))
-    assert updated.count(Outcome.APPLIED) == 50
-    emulator.set_faults(Faults())
-    ids = owned(client)
-    assert sorted(ids) == sorted(agents) and all(len(v) == 1 for v in ids.values())
-    assert not make_plan(client, root).has_changes
-    # Counted in the server's own store too: no agent exists outside the markers either.
-    assert len(emulator.store.agent_records()) == 50
-
-
 # -- Ctrl-C with writes in flight ------------------------------------------------------------------------------
 
 
