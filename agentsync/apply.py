@@ -490,12 +490,27 @@ def _update_agent(run: _Run, change: Change) -> Result:
 def _verify_agent(
     run: _Run, change: Change, agent_id: str, body: Mapping[str, Any], *, recovered: bool = False
 ) -> Result:
-    # Checked like every read: a broken answer is a failed write with its reason, not "not converged".
-    actual = check_agent(run.client.get(f"{AGENTS_PATH}/{agent_id}"), _url(run, f"{AGENTS_PATH}/{agent_id}"))
-    missed = unconverged(change, body, actual, run.plan.namespace)
+    return _verify(run, change, agent_id, body, check_agent, AGENTS_PATH, run.plan.namespace, recovered)
+
+
+def _verify(
+    run: _Run,
+    change: Change,
+    remote_id: str,
+    body: Mapping[str, Any],
+    check: Callable[[Any, str], Mapping[str, Any]],
+    collection: str,
+    namespace: str | None,
+    recovered: bool,
+) -> Result:
+    """Read the resource back and compare it with what was sent. The answer is checked like every
+    read: a broken one is a failed write with its reason, not "not converged"."""
+    path = f"{collection}/{remote_id}"
+    actual = check(run.client.get(path), _url(run, path))
+    missed = unconverged(change, body, actual, namespace)
     outcome = Outcome.NOT_CONVERGED if missed else Outcome.APPLIED
     reason = "the server did not keep every field it was sent" if missed else None
-    return _result(change, outcome, remote_id=agent_id, paths=missed, reason=reason, recovered=recovered)
+    return _result(change, outcome, remote_id=remote_id, paths=missed, reason=reason, recovered=recovered)
 
 
 def _with_own_marker(run: _Run, change: Change, body: dict[str, Any]) -> dict[str, Any]:
@@ -532,11 +547,7 @@ def _update_tag(run: _Run, change: Change) -> Result:
 def _verify_tag(
     run: _Run, change: Change, tag_id: str, body: Mapping[str, Any], *, recovered: bool = False
 ) -> Result:
-    actual = check_tag(run.client.get(f"{TAGS_PATH}/{tag_id}"), _url(run, f"{TAGS_PATH}/{tag_id}"))
-    missed = unconverged(change, body, actual, None)
-    outcome = Outcome.NOT_CONVERGED if missed else Outcome.APPLIED
-    reason = "the server did not keep every field it was sent" if missed else None
-    return _result(change, outcome, remote_id=tag_id, paths=missed, reason=reason, recovered=recovered)
+    return _verify(run, change, tag_id, body, check_tag, TAGS_PATH, None, recovered)
 
 
 # ------------------------------------------------------------------------------------------- deletes
