@@ -1,50 +1,62 @@
 """Apply a plan: ordered, concurrent, verified writes, and the report of what happened.
 
 The pipeline is: refuse a plan made for another target, refuse a stale plan (every resource re-read and
-its fingerprint compared, before any write), then write stage by stage (tags, agents by dependency level,
-deletes last in reverse), each write followed by a read-back that proves the managed fields took.
-One failure never stops an independent resource; a resource whose dependency failed is skipped.
+its fingerprint compared, before any write: :mod:`agentsync.freshness`), then write stage by stage
+(kinds by level, and within a kind by dependency, deletes last in reverse), each write followed by a
+read-back that proves the managed fields took (:mod:`agentsync.readback`). One create, update and
+delete path serves every kind, from its API description and identity. One failure never stops an
+independent resource; a resource whose dependency failed is skipped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import graphlib
 import random
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
-from typing import Any, Protocol
+from typing import Any
 
-from agentsync import diff
 from agentsync import variables as templates
-from agentsync.errors import AgentsyncError, ApiError, ExitCode, NetworkError, PlanFileError, StalePlanError
-from agentsync.plan import ABSENT, Action, Change, Kind, Path, Plan, dotted
-from agentsync.remote import RemoteState
-from agentsync.resources.agent import marker, marker_key
-from agentsync.resources.agent import with_marker as agent_tags_with_marker
-from agentsync.responses import check_agent, check_tag
+from agentsync.errors import AgentsyncError, ApiError, ExitCode, NetworkError
+from agentsync.freshness import (
+    ApiClient,
+    Snapshot,
+    check_fresh,
+    check_target,
+    find_key,
+    get_or_none,
+    read_snapshot,
+    snapshot_of,
+)
+from agentsync.kinds import KINDS, Kind, Ref, by_name
+from agentsync.plan import ABSENT, Action, Change, Plan
+from agentsync.readback import unconverged
+from agentsync.remote import item_path
 
-AGENTS_PATH = "/v1/convai/agents"
-TAGS_PATH = "/v1/convai/tags"
+__all__ = [
+    "ApiClient",
+    "ApplyOptions",
+    "ApplyReport",
+    "Outcome",
+    "Result",
+    "Snapshot",
+    "apply_plan",
+    "check_fresh",
+    "check_target",
+    "read_snapshot",
+    "snapshot_of",
+    "stages",
+    "version_description",
+]
+
 REPORT_FORMAT_VERSION = 1
-
-
-class ApiClient(Protocol):
-    """What the applier needs of ``agentsync.client.Client`` (a Protocol, so tests may wrap it)."""
-
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
-    def post(self, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False) -> Any: ...
-    def patch(self, path: str, body: Mapping[str, Any]) -> Any: ...
-    def delete(self, path: str) -> None: ...
-    def paginate(
-        self, path: str, items_key: str, params: Mapping[str, Any] | None = None
-    ) -> Iterable[dict]: ...
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
 
 
 class Outcome(str, enum.Enum):
@@ -61,7 +73,7 @@ class Result:
     """What happened to one planned change. ``paths`` are the dotted paths that did not take;
     ``recovered`` says an ambiguous create was found already done (by marker or title) instead of re-sent."""
 
-    kind: Kind
+    kind: str
     action: Action
     key: str
     outcome: Outcome
@@ -73,7 +85,11 @@ class Result:
 
     @property
     def label(self) -> str:
-        return f"{self.kind.value} {self.key}"
+        return f"{self.kind} {self.key}"
+
+    @property
+    def ref(self) -> Ref:
+        return Ref(self.kind, self.key)
 
 
 @dataclass(frozen=True)
@@ -113,165 +129,40 @@ class ApplyOptions:
     backoff: Callable[[int, AgentsyncError], float] | None = None
 
 
-# ---------------------------------------------------------------------------------------------- target
-
-
-def check_target(plan: Plan, *, namespace: str, base_url: str, environment: str | None) -> None:
-    """Refuse, before any write, a saved plan made for another namespace, base URL or environment."""
-    wrong = [
-        f"{what} {theirs!r} (this run: {ours!r})"
-        for what, theirs, ours in (
-            ("namespace", plan.namespace, namespace),
-            ("base URL", plan.base_url.rstrip("/"), base_url.rstrip("/")),
-            ("environment", plan.environment, environment),
-        )
-        if theirs != ours
-    ]
-    if wrong:
-        raise PlanFileError(
-            "the saved plan was made for another target: " + "; ".join(wrong),
-            hint="run `agentsync plan --out FILE` again with the same environment and options as apply",
-        )
-
-
-# ----------------------------------------------------------------------------------------- freshness
-
-
-@dataclass
-class Snapshot:
-    """The remote state of the resources in a plan, as re-read just before writing."""
-
-    agents: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)  # change key -> GET body
-    tags: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)  # change key -> tag
-
-
-def read_snapshot(client: ApiClient, plan: Plan) -> Snapshot:
-    """Re-read every resource the plan touches (agents concurrently), for the stale check and for adopts."""
-    snap = Snapshot()
-    agent_changes = [c for c in plan.changes if c.kind is Kind.AGENT]
-    if any(c.kind is Kind.TAG for c in plan.changes):
-        tags = list(client.paginate(TAGS_PATH, "conversation_tags"))
-        for change in plan.changes:
-            if change.kind is Kind.TAG:
-                snap.tags[change.key] = _find_tag(tags, change.remote_id, change.key)
-    creates = [c for c in agent_changes if c.remote_id is None]
-    by_marker = _marker_index(client, plan.namespace) if creates else {}
-    ids = [c.remote_id or by_marker.get(c.key) for c in agent_changes]
-    bodies = client.map(lambda i: _get_agent_or_none(client, i), ids)
-    for change, body in zip(agent_changes, bodies, strict=True):
-        if isinstance(body, BaseException):
-            raise body
-        snap.agents[change.key] = body
-    return snap
-
-
-def snapshot_of(plan: Plan, remote: RemoteState) -> Snapshot:
-    """The snapshot of a plan that was built from ``remote`` a moment ago, without reading anything again.
-
-    Only right for a plan applied as soon as it is made (``apply --auto-approve`` without a plan file):
-    a saved plan, or one a person took time to confirm, must go through :func:`check_fresh` instead.
-    """
-    snap = Snapshot()
-    for change in plan.changes:
-        if change.kind is Kind.TAG:
-            snap.tags[change.key] = _find_tag(remote.tags or (), change.remote_id, change.key)
-        else:
-            snap.agents[change.key] = remote.agents.get(change.remote_id) if change.remote_id else None
-    return snap
-
-
-def check_fresh(client: ApiClient, plan: Plan) -> Snapshot:
-    """Raise StalePlanError, naming the resources, when any fingerprint no longer matches."""
-    snap = read_snapshot(client, plan)
-    stale = [
-        f"{c.kind.value} {c.key}" for c in plan.changes if _fingerprint_now(plan, c, snap) != c.fingerprint
-    ]
-    if stale:
-        raise StalePlanError(
-            f"the plan is stale: {', '.join(stale)} changed in the workspace since it was made; nothing was written",
-            stale=stale,
-            hint="run `agentsync plan --out FILE` again, review it, and apply the new plan",
-        )
-    return snap
-
-
-def _fingerprint_now(plan: Plan, change: Change, snap: Snapshot) -> str:
-    from agentsync.plan import fingerprint_agent, fingerprint_tag
-
-    if change.kind is Kind.TAG:
-        fp: str = fingerprint_tag(snap.tags.get(change.key), change.key)
-    else:
-        fp = fingerprint_agent(snap.agents.get(change.key), marker(plan.namespace, change.key))
-    return fp
-
-
-def _find_tag(tags: Sequence[Mapping[str, Any]], tag_id: str | None, title: str) -> Mapping[str, Any] | None:
-    for tag in tags:
-        if (tag_id is not None and tag.get("tag_id") == tag_id) or (
-            tag_id is None and tag.get("title") == title
-        ):
-            return tag
-    return None
-
-
-def _marker_index(client: ApiClient, namespace: str) -> dict[str, str]:
-    """Agent key -> agent id for every agent carrying one of this namespace's markers."""
-    found: dict[str, str] = {}
-    for summary in _all_summaries(client):
-        for tag in summary.get("tags") or ():
-            key = marker_key(tag, namespace)
-            if key is not None:
-                found.setdefault(key, summary["agent_id"])
-    return found
-
-
-def _all_summaries(client: ApiClient) -> Iterable[dict]:
-    # The list hides archived agents by default; an owned archived agent still counts as existing.
-    for archived in (False, True):
-        yield from client.paginate(AGENTS_PATH, "agents", {"page_size": 100, "archived": archived})
-
-
-def _get_agent_or_none(client: ApiClient, agent_id: str | None) -> Mapping[str, Any] | None:
-    if agent_id is None:
-        return None
-    try:
-        body: Mapping[str, Any] = client.get(f"{AGENTS_PATH}/{agent_id}")
-    except ApiError as exc:
-        if exc.status == 404:
-            return None
-        raise
-    # A broken answer must stop the stale check, not pass (or crash it) as some other agent state.
-    return check_agent(body, f"{getattr(client, 'base_url', '')}{AGENTS_PATH}/{agent_id}")
-
-
 # ---------------------------------------------------------------------------------------------- order
 
 
 def stages(plan: Plan) -> list[list[Change]]:
-    """The write order: tags, agents by dependency level, then deletes (agents, then tags) in reverse."""
-    writes = [c for c in plan.changes if c.action is not Action.DELETE]
-    deletes = [c for c in plan.changes if c.action is Action.DELETE]
-    tag_writes = [c for c in writes if c.kind is Kind.TAG]
-    agent_levels = _levels([c for c in writes if c.kind is Kind.AGENT])
-    delete_levels = _levels([c for c in deletes if c.kind is Kind.AGENT])[::-1]
-    tag_deletes = [c for c in deletes if c.kind is Kind.TAG]
-    return [s for s in (tag_writes, *agent_levels, *delete_levels, tag_deletes) if s]
+    """The write order: kinds by level (low to high), each kind's writes by dependency, then the
+    deletes kind by kind from the highest level down."""
+    found: list[list[Change]] = []
+    for kind in KINDS:
+        writes = [c for c in plan.changes if c.kind == kind.name and c.action is not Action.DELETE]
+        found.extend(_by_dependency(writes))
+    for kind in reversed(KINDS):
+        deletes = [c for c in plan.changes if c.kind == kind.name and c.action is Action.DELETE]
+        found.append(deletes)
+    return [s for s in found if s]
 
 
-def _levels(changes: list[Change]) -> list[list[Change]]:
-    """Kahn's layering over ``depends_on``; a dependency outside the list is already satisfied, and a
-    cycle (which validation rejects) ends up in one last level rather than being dropped."""
-    keys = {c.key for c in changes}
-    done: set[str] = set()
-    pending = list(changes)
-    levels: list[list[Change]] = []
-    while pending:
-        ready = [c for c in pending if all(d in done or d not in keys for d in c.depends_on)] or pending
-        levels.append(ready)
-        done.update(c.key for c in ready)
-        taken = {id(c) for c in ready}  # by identity: equality of whole changes is deep and slow
-        pending = [c for c in pending if id(c) not in taken]
-    return levels
+def _by_dependency(changes: list[Change]) -> list[list[Change]]:
+    """Layers of ``changes`` where each one's dependencies come in earlier layers; a dependency outside
+    the list is already satisfied, and a cycle (which validation rejects) ends up in one last layer."""
+    refs = {c.ref: c for c in changes}
+    sorter: graphlib.TopologicalSorter[Ref] = graphlib.TopologicalSorter(
+        {c.ref: [d for d in c.depends_on if d in refs] for c in changes}
+    )
+    try:
+        sorter.prepare()
+    except graphlib.CycleError:
+        return [changes]
+    position = {c.ref: i for i, c in enumerate(changes)}
+    layers = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=position.__getitem__)
+        layers.append([refs[r] for r in ready])
+        sorter.done(*ready)
+    return layers
 
 
 # ---------------------------------------------------------------------------------------------- engine
@@ -285,12 +176,9 @@ class _Run:
     snapshot: Snapshot
     stop: threading.Event
     results: dict[int, Result] = field(default_factory=dict)
-    # Agent key -> id of the agents this apply created, for ``${agent.KEY.id}`` in later writes.
-    created: dict[str, str] = field(default_factory=dict)
+    # The ids of the resources this apply created, for ``${KIND.KEY.id}`` in later writes.
+    created: dict[Ref, str] = field(default_factory=dict)
     _positions: dict[int, int] = field(default_factory=dict)
-
-    def marker(self, key: str) -> str:
-        return marker(self.plan.namespace, key)
 
     def position(self, change: Change) -> int:
         """Where ``change`` stands in the plan, by identity: comparing whole changes is quadratic."""
@@ -309,8 +197,8 @@ def apply_plan(
 ) -> ApplyReport:
     """Write the plan and verify every write. Call :func:`check_fresh` first (its snapshot is reused).
 
-    A KeyboardInterrupt stops new writes, lets in-flight ones finish and returns the report with the
-    rest skipped and ``interrupted`` set.
+    A KeyboardInterrupt (or SIGTERM) stops new writes, lets in-flight ones finish and returns the
+    report with the rest skipped and ``interrupted`` set.
     """
     run = _Run(client, plan, options or ApplyOptions(), snapshot or Snapshot(), stop or threading.Event())
     try:
@@ -326,22 +214,24 @@ def apply_plan(
 
 @contextlib.contextmanager
 def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
-    """While writing, the first Ctrl-C only sets ``stop`` (no new write starts, in-flight ones finish);
-    a second one interrupts for real. Signal handlers exist only in the main thread."""
+    """While writing, the first Ctrl-C (or a SIGTERM) only sets ``stop``: no new write starts,
+    in-flight ones finish. A second Ctrl-C interrupts for real. Signal handlers exist only in the main
+    thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
+        if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def _run_stage(run: _Run, stage: list[Change]) -> None:
@@ -360,51 +250,46 @@ def _run_one(run: _Run, index: int, change: Change) -> None:
     blocker = _failed_dependency(run, change)
     if blocker is not None:
         run.results[index] = _result(
-            change, Outcome.SKIPPED, reason=f"it depends on agent {blocker}, which was not applied"
+            change,
+            Outcome.SKIPPED,
+            reason=f"it depends on {blocker.kind} {blocker.key}, which was not applied",
         )
     elif run.options.dry_run:
         run.results[index] = _result(change, Outcome.WOULD_APPLY, reason="dry run: not written")
     else:
-        result = _execute(run, with_references(change, run.created))
-        if result.kind is Kind.AGENT and result.action is Action.CREATE and result.remote_id:
-            run.created[result.key] = result.remote_id
+        result = _execute(run, change)
+        if result.action is Action.CREATE and result.remote_id:
+            run.created[result.ref] = result.remote_id
         run.results[index] = result
 
 
-def _url(run: _Run, path: str) -> str:
-    return f"{getattr(run.client, 'base_url', '')}{path}"
-
-
-def with_references(change: Change, ids: Mapping[str, str]) -> Change:
-    """``change`` with ``${agent.KEY.id}`` of agents created earlier in this apply filled in, in what
+def with_references(change: Change, ids: Mapping[Ref, str]) -> Change:
+    """``change`` with ``${KIND.KEY.id}`` of resources created earlier in this apply filled in, in what
     is sent and in what the read-back expects. A reference left unfilled fails the write rather than
     sending a placeholder as an id."""
     if not change.depends_on:
         return change
-    missing = [k for k in change.depends_on if k not in ids]
+    missing = [r for r in change.depends_on if r not in ids]
     if missing:
-        raise _Unresolved(f"agent {missing[0]} has no id yet; its create did not run before this write")
+        raise _Unresolved(
+            f"{missing[0].kind} {missing[0].key} has no id yet; its create did not run before this write"
+        )
     body = None if change.body is None else templates.substitute_references(change.body, ids)
     fields_ = tuple(
         replace(fc, new=templates.substitute_references(fc.new, ids)) if fc.new is not ABSENT else fc
         for fc in change.fields
     )
-    patch = tuple(templates.substitute_references(op, ids) for op in change.json_patch)
-    return replace(change, body=body, fields=fields_, json_patch=patch)
+    return replace(change, body=body, fields=fields_)
 
 
 class _Unresolved(AgentsyncError):
-    """A reference whose agent was not created (only when a plan's order was broken by hand)."""
+    """A reference whose resource was not created (only when a plan's order was broken by hand)."""
 
 
-def _failed_dependency(run: _Run, change: Change) -> str | None:
+def _failed_dependency(run: _Run, change: Change) -> Ref | None:
     if not change.depends_on:
         return None
-    bad = {
-        r.key
-        for r in run.results.values()
-        if r.kind is Kind.AGENT and r.outcome in (Outcome.FAILED, Outcome.SKIPPED)
-    }
+    bad = {r.ref for r in run.results.values() if r.outcome in (Outcome.FAILED, Outcome.SKIPPED)}
     return next((d for d in change.depends_on if d in bad), None)
 
 
@@ -440,114 +325,74 @@ def _failed(change: Change, exc: BaseException, remote_id: str | None = None) ->
 
 
 def _execute(run: _Run, change: Change) -> Result:
-    handlers: dict[tuple[Kind, Action], Callable[[_Run, Change], Result]] = {
-        (Kind.AGENT, Action.CREATE): _create_agent,
-        (Kind.AGENT, Action.UPDATE): _update_agent,
-        (Kind.AGENT, Action.ADOPT): _update_agent,
-        (Kind.AGENT, Action.DELETE): _delete,
-        (Kind.TAG, Action.CREATE): _create_tag,
-        (Kind.TAG, Action.UPDATE): _update_tag,
-        (Kind.TAG, Action.ADOPT): _update_tag,
-        (Kind.TAG, Action.DELETE): _delete,
-    }
+    kind = by_name(change.kind)
     try:
-        return handlers[(change.kind, change.action)](run, change)
+        resolved = with_references(change, run.created)
+        if change.action is Action.CREATE:
+            return _create_one(run, kind, resolved)
+        if change.action is Action.DELETE:
+            return _delete(run, change)
+        return _update_one(run, kind, resolved)
     except AgentsyncError as exc:
         return _failed(change, exc)
 
 
-# --------------------------------------------------------------------------------------------- agents
-
-
-def _create_agent(run: _Run, change: Change) -> Result:
-    body = _with_own_marker(run, change, dict(change.body or {}))
-    found = _marker_lookup(run, change.key)
-    agent_id, recovered = _create(run, change.path, body, "agent_id", found)
-    result = _verify_agent(run, change, agent_id, body, recovered=recovered)
+def _create_one(run: _Run, kind: Kind, change: Change) -> Result:
+    namespace = run.plan.namespace
+    # A saved plan's body already carries the marker; this keeps a create from ever going out unmarked.
+    body = kind.identity.claim(dict(change.body or {}), change.key, namespace, None)
+    lookup = lambda: find_key(run.client, kind, change.key, namespace)  # noqa: E731
+    remote_id, recovered = _create(run, kind.api.create, body, kind.api.id_field, lookup)
+    result = _verify(run, kind, change, remote_id, body, recovered=recovered)
     if recovered and result.outcome is Outcome.NOT_CONVERGED:
-        # The create committed but we never saw its answer; make sure the agent ends up as declared.
-        run.client.patch(f"{AGENTS_PATH}/{agent_id}", body)
-        result = _verify_agent(run, change, agent_id, body, recovered=True)
+        # The create committed but its answer was lost; make sure the resource ends up as declared.
+        _write(run, kind, item_path(kind, remote_id), body)
+        result = _verify(run, kind, change, remote_id, body, recovered=True)
     return result
 
 
-def _marker_lookup(run: _Run, key: str) -> Callable[[], str | None]:
-    return lambda: _marker_index(run.client, run.plan.namespace).get(key)
+def _update_one(run: _Run, kind: Kind, change: Change) -> Result:
+    assert change.remote_id is not None, "an update always names its remote id"
+    body = _claimed(run, kind, change)
+    if kind.api.version_field and run.options.version_description:
+        body[kind.api.version_field] = run.options.version_description
+    _write(run, kind, change.path, body)
+    return _verify(run, kind, change, change.remote_id, body)
 
 
-def _update_agent(run: _Run, change: Change) -> Result:
-    assert change.remote_id is not None, "an agent update always names its remote id"
+def _claimed(run: _Run, kind: Kind, change: Change) -> dict[str, Any]:
+    """The body to send. An adopt or a re-key moves the ownership marker: unless the file declares
+    the marker's list itself, the list is taken from a fresh read, so that a tag someone added in the
+    dashboard since the plan is kept, and only the marker changes."""
     body = dict(change.body or {})
-    if change.action is Action.ADOPT:
-        current = run.snapshot.agents.get(change.key) or {}
-        body = _with_own_marker(run, change, {**body, "tags": body.get("tags", current.get("tags") or [])})
-    if run.options.version_description:
-        body["version_description"] = run.options.version_description
-    run.client.patch(change.path, body)
-    return _verify_agent(run, change, change.remote_id, body)
+    field_name = kind.identity.marker_field
+    moves = change.action is Action.ADOPT or change.previous_key is not None
+    declared = any(fc.path == (field_name,) for fc in change.fields)
+    if field_name is None or not moves or declared:
+        return body
+    fresh = get_or_none(run.client, kind, change.remote_id) or run.snapshot.get(change.ref) or {}
+    body.pop(field_name, None)
+    return kind.identity.claim(body, change.key, run.plan.namespace, fresh)
 
 
-def _verify_agent(
-    run: _Run, change: Change, agent_id: str, body: Mapping[str, Any], *, recovered: bool = False
-) -> Result:
-    return _verify(run, change, agent_id, body, check_agent, AGENTS_PATH, run.plan.namespace, recovered)
+def _write(run: _Run, kind: Kind, path: str, body: Mapping[str, Any]) -> None:
+    if kind.api.update_method == "PUT":
+        run.client.put(path, body)
+    else:
+        run.client.patch(path, body)
 
 
 def _verify(
-    run: _Run,
-    change: Change,
-    remote_id: str,
-    body: Mapping[str, Any],
-    check: Callable[[Any, str], Mapping[str, Any]],
-    collection: str,
-    namespace: str | None,
-    recovered: bool,
+    run: _Run, kind: Kind, change: Change, remote_id: str, body: Mapping[str, Any], *, recovered: bool = False
 ) -> Result:
     """Read the resource back and compare it with what was sent. The answer is checked like every
     read: a broken one is a failed write with its reason, not "not converged"."""
-    path = f"{collection}/{remote_id}"
-    actual = check(run.client.get(path), _url(run, path))
-    missed = unconverged(change, body, actual, namespace)
+    path = item_path(kind, remote_id)
+    actual = kind.api.check(run.client.get(path), run.client.base_url + path)
+    missed = unconverged(kind, change, body, actual, run.plan.namespace)
     outcome = Outcome.NOT_CONVERGED if missed else Outcome.APPLIED
     reason = "the server did not keep every field it was sent" if missed else None
     return _result(change, outcome, remote_id=remote_id, paths=missed, reason=reason, recovered=recovered)
-
-
-def _with_own_marker(run: _Run, change: Change, body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` whose tags carry this change's marker (a saved plan's body already does; this keeps a
-    create or adopt from ever going out unmarked)."""
-    return {
-        **body,
-        "tags": agent_tags_with_marker(run.marker(change.key), body.get("tags") or [], run.plan.namespace),
-    }
-
-
-# ----------------------------------------------------------------------------------------------- tags
-
-
-def _create_tag(run: _Run, change: Change) -> Result:
-    body = dict(change.body or {})
-    lookup = lambda: _tag_id_by_title(run.client, change.key)  # noqa: E731
-    tag_id, recovered = _create(run, change.path, body, "tag_id", lookup)
-    return _verify_tag(run, change, tag_id, body, recovered=recovered)
-
-
-def _tag_id_by_title(client: ApiClient, title: str) -> str | None:
-    found = _find_tag(list(client.paginate(TAGS_PATH, "conversation_tags")), None, title)
-    return None if found is None else str(found["tag_id"])
-
-
-def _update_tag(run: _Run, change: Change) -> Result:
-    assert change.remote_id is not None, "a tag update always names its remote id"
-    body = dict(change.body or {})
-    run.client.patch(change.path, body)
-    return _verify_tag(run, change, change.remote_id, body)
-
-
-def _verify_tag(
-    run: _Run, change: Change, tag_id: str, body: Mapping[str, Any], *, recovered: bool = False
-) -> Result:
-    return _verify(run, change, tag_id, body, check_tag, TAGS_PATH, None, recovered)
 
 
 # ------------------------------------------------------------------------------------------- deletes
@@ -617,81 +462,6 @@ def _delay(run: _Run, attempt: int, exc: AgentsyncError) -> float:
     if policy is not None and hasattr(policy, "backoff"):
         return float(policy.backoff(attempt + 1, None))
     return random.uniform(0, min(10.0, 0.5 * 2**attempt))
-
-
-# -------------------------------------------------------------------------------------------- verify
-
-
-def unconverged(
-    change: Change, body: Mapping[str, Any], actual: Mapping[str, Any], namespace: str | None
-) -> tuple[str, ...]:
-    """The dotted paths whose value read back differs from what the plan wanted.
-
-    What is wanted comes only from the plan (the sent body's leaves and each field's new value), so a
-    saved plan is verified exactly like a fresh one. Server-filled keys inside objects are ignored;
-    lists and free-form maps must match whole.
-    """
-    wanted: dict[Path, Any] = dict(_leaves(body, ()))
-    for fc in change.fields:
-        if fc.new is not ABSENT:
-            wanted.setdefault(fc.path, fc.new)
-    wanted.pop(("version_description",), None)
-    missed = [p for p, v in wanted.items() if not _taken(change, p, v, actual, namespace)]
-    return tuple(sorted(dotted(p) for p in missed))
-
-
-def _leaves(value: Any, path: Path) -> Iterable[tuple[Path, Any]]:
-    if isinstance(value, Mapping) and value and not is_atomic(path):
-        for key, sub in value.items():
-            yield from _leaves(sub, (*path, key))
-    elif path:
-        yield path, value
-
-
-def _taken(change: Change, path: Path, wanted: Any, actual: Mapping[str, Any], namespace: str | None) -> bool:
-    got = value_at(actual, path)
-    agent_tags = path == ("tags",) and change.kind is Kind.AGENT and namespace is not None
-    if agent_tags and isinstance(got, list) and isinstance(wanted, list):
-        return _tags_taken(wanted, got, str(namespace), change.key)
-    return matches(path, wanted, got)
-
-
-def _tags_taken(wanted: list[Any], got: list[Any], namespace: str, key: str) -> bool:
-    """Agent tags as a set, and exactly one marker of the namespace: this key's (a rename moves it)."""
-    mark = marker(namespace, key)
-    markers = {t for t in got if isinstance(t, str) and marker_key(t, namespace) is not None}
-    same_tags = diff.normal_tags(got, namespace) == diff.normal_tags(wanted, namespace)
-    return bool(same_tags and markers == {mark})
-
-
-def value_at(doc: Any, path: Path) -> Any:
-    for part in path:
-        if not _has(doc, part):
-            return ABSENT
-        doc = doc[part]
-    return doc
-
-
-def _has(doc: Any, part: str | int) -> bool:
-    if isinstance(part, int):
-        return isinstance(doc, list) and -len(doc) <= part < len(doc)
-    return isinstance(doc, Mapping) and part in doc
-
-
-def matches(path: Path, wanted: Any, got: Any) -> bool:
-    """Equal as the planner's managed view sees it: typed objects on the wanted keys only (the server
-    fills the rest), everything atomic (lists, free-form maps, workflow, scalars) whole, numbers
-    numerically. So a resource that verifies here shows no change on the next plan."""
-    if isinstance(wanted, Mapping) and not is_atomic(path):
-        return isinstance(got, Mapping) and all(
-            matches((*path, k), v, got.get(k, ABSENT)) for k, v in wanted.items()
-        )
-    return got is not ABSENT and diff.same(diff.server_filled(path, wanted), diff.canonical(got))
-
-
-def is_atomic(path: Path) -> bool:
-    """True where the declared value is the whole value (the diff's patch-strategy table decides)."""
-    return diff.strategy(path) is not diff.Strategy.MERGE
 
 
 # ------------------------------------------------------------------------------------ version note

@@ -175,6 +175,10 @@ class Client:
         # Re-sending the same PATCH converges to the same state, so it is safe to retry.
         return self._request("PATCH", path, body=body, retry=True)
 
+    def put(self, path: str, body: Mapping[str, Any]) -> Any:
+        # A PUT replaces the whole resource with the same body each time: safe to retry.
+        return self._request("PUT", path, body=body, retry=True)
+
     def delete(self, path: str) -> None:
         self._request("DELETE", path, retry=True)
 

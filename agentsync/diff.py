@@ -3,189 +3,87 @@
 A definition manages exactly the fields it declares (DESIGN.md §3). Both sides are reduced to the
 *managed view* (the declared shape, normalised) before anything is compared; the PATCH body holds only
 the changed leaves, nested under their parents, with every atomic value (list, free-form map, the whole
-``workflow``) sent whole. How each path is merged by the server is data in one table, derived once from
-the OpenAPI Input models (:func:`strategy_table`), not a scatter of special cases.
+``workflow``) sent whole. How each path is merged by the server is the kind's strategy table
+(:mod:`agentsync.strategy`, :class:`agentsync.kinds.base.Fields`); nothing here names a kind.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Collection, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-import jsonpatch
 from deepdiff import DeepDiff
 
 from agentsync import spec
 from agentsync.defaults import fill_new
+from agentsync.kinds.base import Fields
 from agentsync.plan import ABSENT, FieldChange
-from agentsync.resources.agent import MARKER_SEPARATOR, READ_ONLY_PATHS, WRITABLE_FIELDS
+from agentsync.strategy import Path, Strategy
 from agentsync.values import canonical, same
 
-Path = tuple[str | int, ...]
-
-
-class Strategy(str, enum.Enum):
-    """How the server combines a PATCH value with the stored one at a path."""
-
-    MERGE = "merge"  # typed object: deep-merged key by key, so only changed keys are sent
-    REPLACE = "replace"  # scalar, list, free-form map or workflow: the value sent is the whole value
-    SET = "set"  # a list the API treats as a set (agent tags): replaced, but compared without order
-
-
-# Paths whose strategy the schema cannot express: the reference says the server replaces ``workflow``
-# as a whole graph, and agent ``tags`` are a set that also carries the ownership marker.
-OVERRIDES: Mapping[Path, Strategy] = {
-    ("name",): Strategy.REPLACE,
-    ("tags",): Strategy.SET,
-    ("workflow",): Strategy.REPLACE,
-}
-# The typed roots walked to derive the table (the create body's Input models; the PATCH body types
-# the same two fields as free-form objects in the raw spec, which says nothing about their merging).
-MERGE_ROOTS: Mapping[Path, str] = {
-    ("conversation_config",): spec.CONVERSATION_CONFIG_INPUT,
-    ("platform_settings",): spec.PLATFORM_SETTINGS_INPUT,
-}
-
-
-# --- the strategy table -------------------------------------------------------------------------------
-
-
-def _object_branches(node: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    """The typed-object alternatives of a union, or None when the node is not a union of objects."""
-    branches = node.get("anyOf") or node.get("oneOf")
-    if not branches:
-        return None
-    real = [spec.unwrap(b).node for b in branches if b.get("type") != "null"]
-    if real and all(spec.is_typed_object(b) for b in real):
-        return real
-    return None
-
-
-def _classify(node: Mapping[str, Any]) -> tuple[Strategy, list[dict[str, Any]]]:
-    """The strategy of one schema node and the typed objects whose properties lie under it."""
-    unwrapped = spec.unwrap(node).node
-    if spec.is_free_form_map(unwrapped):
-        return Strategy.REPLACE, []
-    if spec.is_typed_object(unwrapped):
-        return Strategy.MERGE, [unwrapped]
-    union = _object_branches(unwrapped)
-    if union is not None:
-        # A union of objects (backup_llm_config, avatar, tool params) is merged like any object: the
-        # server deep-merges dicts and then validates, and comparing declared keys only keeps
-        # server-filled keys of the chosen variant from showing up as perpetual diffs.
-        return Strategy.MERGE, union
-    if unwrapped.get("type") == "object":
-        return Strategy.MERGE, []
-    return Strategy.REPLACE, []
-
-
-def _walk(node: Mapping[str, Any], path: Path, seen: frozenset[str], table: dict[Path, Strategy]) -> None:
-    strategy, objects = _classify(node)
-    table[path] = strategy
-    for obj in objects:
-        title = str(obj.get("title", id(obj)))
-        if title in seen:
-            continue
-        for key, child in obj.get("properties", {}).items():
-            _walk(child, (*path, key), seen | {title}, table)
-
-
-@lru_cache(maxsize=1)
-def _strategy_table() -> dict[Path, Strategy]:
-    table: dict[Path, Strategy] = {}
-    for path, name in MERGE_ROOTS.items():
-        _walk({"$ref": spec.REF_PREFIX + name}, path, frozenset(), table)
-    table.update(OVERRIDES)
-    return table
-
-
-def strategy_table() -> Mapping[Path, Strategy]:
-    """Every schema-known writable path of an agent and how the server merges it (a read-only copy)."""
-    return dict(_strategy_table())
-
-
-def strategy(path: Path) -> Strategy:
-    """The strategy at ``path``. A path the schema does not know is merged if it holds an object,
-    since the server's merge is a plain recursive dict merge there."""
-    found = _strategy_table().get(tuple(path))
-    return found if found is not None else Strategy.MERGE
+__all__ = ["Strategy"]
 
 
 # --- normalisation ------------------------------------------------------------------------------------
 
 
-def _is_marker(tag: Any, namespace: str | None) -> bool:
-    return namespace is not None and isinstance(tag, str) and tag.startswith(namespace + MARKER_SEPARATOR)
-
-
-def normal_tags(tags: Any, namespace: str | None = None) -> Any:
-    """Agent tags as a set: sorted, without duplicates, without this namespace's ownership markers."""
-    if not isinstance(tags, list):
-        return tags
-    kept = {t for t in tags if not _is_marker(t, namespace)}
+def normal_set(values: Any) -> Any:
+    """A list the API treats as a set: sorted, without duplicates."""
+    if not isinstance(values, list):
+        return values
+    kept = {canonical(v) for v in values if isinstance(v, str | int | float | bool)}
     return sorted(kept, key=lambda t: (str(type(t)), str(t)))
 
 
 # --- the managed view ---------------------------------------------------------------------------------
 
 
-def _read_only(path: Path) -> bool:
-    return tuple(path) in READ_ONLY_PATHS
-
-
-def _project(declared: Any, remote: Any, path: Path) -> Any:
+def _project(fields: Fields, declared: Any, remote: Any, path: Path) -> Any:
     """``remote`` reduced to the shape of ``declared``: typed objects key by key, the rest whole."""
-    if not (isinstance(declared, Mapping) and isinstance(remote, Mapping)):
-        return canonical(remote)
-    if strategy(path) is not Strategy.MERGE:
+    strategy = fields.strategy(path)
+    if strategy is Strategy.SET:
+        return normal_set(canonical(remote))
+    if not (isinstance(declared, Mapping) and isinstance(remote, Mapping)) or strategy is not Strategy.MERGE:
         return canonical(remote)
     view: dict[str, Any] = {}
     for key, value in declared.items():
         child = (*path, key)
-        if key in remote and not _read_only(child):
-            view[key] = _project(value, remote[key], child)
+        if key in remote and child not in fields.read_only and child not in fields.write_only:
+            view[key] = _project(fields, value, remote[key], child)
     return view
 
 
-def managed_view(
-    desired: Mapping[str, Any], remote: Mapping[str, Any], *, namespace: str | None = None
-) -> dict[str, Any]:
+def managed_view(fields: Fields, desired: Mapping[str, Any], remote: Mapping[str, Any]) -> dict[str, Any]:
     """The part of ``remote`` (a full GET body, or the desired config itself) that ``desired`` manages.
 
     Only the writable fields ``desired`` declares appear, nested as declared; lists, free-form maps and
-    ``workflow`` are taken whole; read-only fields never appear; numbers are canonical and ``tags`` is
-    a sorted set without the ownership markers of ``namespace``. ``managed_view(d, d)`` is the desired
-    view; ``managed_view(d, get_body)`` the remote one.
+    other atomic values are taken whole; read-only and write-only fields never appear; numbers are
+    canonical and set-like lists sorted. ``managed_view(f, d, d)`` is the desired view;
+    ``managed_view(f, d, get_body)`` the remote one (hide the ownership marker from the body first).
     """
     view: dict[str, Any] = {}
-    for key in WRITABLE_FIELDS:
-        if key in desired and key in remote:
-            view[key] = _project(desired[key], remote[key], (key,))
-    if "tags" in view:
-        view["tags"] = normal_tags(view["tags"], namespace)
+    for key in fields.writable:
+        if key in desired and key in remote and (key,) not in fields.write_only:
+            view[key] = _project(fields, desired[key], remote[key], (key,))
     return view
 
 
-def desired_view(desired: Mapping[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+def desired_view(fields: Fields, desired: Mapping[str, Any]) -> dict[str, Any]:
     """The managed view of a definition's own config."""
-    return managed_view(desired, desired, namespace=namespace)
+    return managed_view(fields, desired, desired)
 
 
 # --- server defaults inside atomic values -------------------------------------------------------------
 
-# Top-level fields the server stores exactly as sent.
-_VERBATIM: frozenset[Path] = frozenset({("name",), ("tags",)})
 
-
-@lru_cache(maxsize=4096)
-def _stored_schema(path: Path) -> Mapping[str, Any] | None:
+@lru_cache(maxsize=8192)
+def _stored_schema(response: str, path: Path) -> Mapping[str, Any] | None:
     # The response model: the shape the server stores and reads back, defaults included.
-    return spec.schema_at(spec.AGENT_RESPONSE, path)
+    return spec.schema_at(response, path)
 
 
-def server_filled(path: Path, value: Any) -> Any:
+def server_filled(fields: Fields, path: Path, value: Any) -> Any:
     """``value`` as the server will hold it at ``path``, numbers canonical.
 
     An atomic value replaces the stored one whole, and the server then fills the defaults of every
@@ -193,51 +91,48 @@ def server_filled(path: Path, value: Any) -> Any:
     that declares such a value declares the objects' interesting keys only, so the comparison must
     complete them the same way, or the plan would never be empty.
     """
-    node = None if path in _VERBATIM or not isinstance(value, dict | list) else _stored_schema(path)
+    atomic = isinstance(value, dict | list) and path not in fields.verbatim
+    node = _stored_schema(fields.response, path) if atomic else None
     return canonical(value if node is None else fill_new(value, None, node))
 
 
-def _complete(view: Mapping[str, Any], remote: Mapping[str, Any], path: Path) -> dict[str, Any]:
+def _complete(
+    fields: Fields, view: Mapping[str, Any], remote: Mapping[str, Any], path: Path
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in view.items():
         child = (*path, key)
         there = remote.get(key, ABSENT)
-        if isinstance(value, Mapping) and strategy(child) is Strategy.MERGE:
-            out[key] = _complete(value, there if isinstance(there, Mapping) else {}, child)
+        if isinstance(value, Mapping) and fields.strategy(child) is Strategy.MERGE:
+            out[key] = _complete(fields, value, there if isinstance(there, Mapping) else {}, child)
         elif there is not ABSENT and same(value, there):
             out[key] = value  # already what the server holds: nothing to complete
         else:
-            out[key] = server_filled(child, value)
+            out[key] = server_filled(fields, child, value)
     return out
 
 
-def expected_view(
-    desired: Mapping[str, Any],
-    *,
-    namespace: str | None = None,
-    remote_view: Mapping[str, Any] | None = None,
+def complete(
+    fields: Fields, declared_view: Mapping[str, Any], remote_view: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The desired view as the server will store it: atomic values completed with server defaults.
 
     This is what the remote managed view is compared with; the PATCH body still carries the declared
     values (:func:`patch_body`), since the server completes them itself. With ``remote_view``, a value
-    that already equals the remote one is taken as it is, which keeps unchanged agents cheap.
+    that already equals the remote one is taken as it is, which keeps unchanged resources cheap.
     """
-    return complete(desired_view(desired, namespace=namespace), remote_view)
-
-
-def complete(
-    declared_view: Mapping[str, Any], remote_view: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """:func:`expected_view` of a desired view that is already computed."""
-    return _complete(declared_view, remote_view or {}, ())
+    return _complete(fields, declared_view, remote_view or {}, ())
 
 
 # --- the minimal PATCH body ---------------------------------------------------------------------------
 
 
 def _patch(
-    desired: Mapping[str, Any], remote: Mapping[str, Any], expected: Mapping[str, Any], path: Path
+    fields: Fields,
+    desired: Mapping[str, Any],
+    remote: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    path: Path,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for key, new in desired.items():
@@ -246,28 +141,29 @@ def _patch(
         want = expected.get(key, new)
         if old is not ABSENT and same(want, old):
             continue
-        nested = isinstance(new, dict) and isinstance(old, dict) and strategy(child) is Strategy.MERGE
+        nested = isinstance(new, dict) and isinstance(old, dict) and fields.strategy(child) is Strategy.MERGE
         inner = want if isinstance(want, Mapping) else new
-        body[key] = _patch(new, old, inner, child) if nested else new
+        body[key] = _patch(fields, new, old, inner, child) if nested else new
     return body
 
 
 def patch_body(
+    fields: Fields,
     desired_view: Mapping[str, Any],
     remote_view: Mapping[str, Any],
     expected_view: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The smallest PATCH body that turns ``remote_view`` into ``desired_view`` on a merging server.
 
-    Only changed leaves, nested under their parents; a changed list, free-form map or ``workflow`` is
-    sent whole, as declared; nothing unchanged is sent. Whether a value changed is judged against
-    ``expected_view`` (the desired view completed with server defaults) when given. ``tags`` (when
-    changed) is the declared set: the caller adds the ownership marker, which the views do not carry.
+    Only changed leaves, nested under their parents; a changed atomic value is sent whole, as declared;
+    nothing unchanged is sent. Whether a value changed is judged against ``expected_view`` (the desired
+    view completed with server defaults) when given. A set-like list (agent tags) is the declared set:
+    the caller adds the ownership marker, which the views do not carry.
     """
     expected = desired_view if expected_view is None else expected_view
     if same(dict(expected), dict(remote_view)):
         return {}
-    return _patch(desired_view, remote_view, expected, ())
+    return _patch(fields, desired_view, remote_view, expected, ())
 
 
 # --- the change list ----------------------------------------------------------------------------------
@@ -331,9 +227,3 @@ def changes(remote_view: Mapping[str, Any], desired_view: Mapping[str, Any]) -> 
     paths = _keep_outermost(list(_diff_paths(remote_view, desired_view)))
     found = [FieldChange(p, _lookup(remote_view, p), _lookup(desired_view, p)) for p in paths]
     return [c for c in found if not same(c.old, c.new)]
-
-
-def json_patch(remote_view: Mapping[str, Any], desired_view: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """An RFC 6902 JSON Patch from the remote managed view to the desired one."""
-    ops: list[dict[str, Any]] = jsonpatch.make_patch(dict(remote_view), dict(desired_view)).patch
-    return ops

@@ -15,29 +15,23 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any
 
-from agentsync import spec
 from agentsync import variables as templates
 from agentsync.errors import Location, PlanFileError, SafetyError
 from agentsync.files import write_atomic
+from agentsync.kinds import Ref, by_name
 from agentsync.values import canonical
 
 if TYPE_CHECKING:
-    from agentsync.project import Project, SafetySettings
-    from agentsync.remote import RemoteState
+    from agentsync.project import SafetySettings
 
-PLAN_FORMAT_VERSION = 1
+# 2: kinds are names, dependencies are (kind, key) pairs, notes travel with the change, and the JSON
+# Patch is derived when rendering instead of being stored.
+PLAN_FORMAT_VERSION = 2
 
-# Secrets live in agent definitions; their paths are read against the agent as the server stores it.
-AGENT_SCHEMA = spec.AGENT_RESPONSE
 # What a plan file (and every renderer) holds in place of a secret's old value.
 MASKED = "(sensitive)"
 
 Path = tuple[str | int, ...]
-
-
-class Kind(str, enum.Enum):
-    TAG = "tag"
-    AGENT = "agent"
 
 
 class Action(str, enum.Enum):
@@ -108,7 +102,7 @@ class Change:
     ``fingerprint`` identifies the remote state the change was computed from, so that apply can refuse a
     stale plan before any write."""
 
-    kind: Kind
+    kind: str
     action: Action
     key: str
     remote_id: str | None
@@ -117,13 +111,22 @@ class Change:
     method: str
     path: str
     body: dict[str, Any] | None
-    json_patch: tuple[dict[str, Any], ...]
     fingerprint: str
     source: Location | None = None
-    depends_on: tuple[str, ...] = ()
+    depends_on: tuple[Ref, ...] = ()
     attached: tuple[str, ...] = ()
     previous_key: str | None = None
     secrets: tuple[SecretRef, ...] = ()
+    # What the change does that its fields do not show (the ownership marker it adds or moves).
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> Ref:
+        return Ref(self.kind, self.key)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.key}"
 
 
 @dataclass(frozen=True)
@@ -146,23 +149,6 @@ class Plan:
         return sum(1 for c in self.changes if c.action is action)
 
 
-# --- building -----------------------------------------------------------------------------------------
-
-
-def build_plan(
-    project: Project, remote: RemoteState, *, prune: bool = False, targets: Sequence[str] = ()
-) -> Plan:
-    """The plan that brings ``remote`` to what ``project`` declares. Pure: no I/O.
-
-    Deletes only with ``prune``; ``targets`` (agent keys, ``tag:TITLE``) limit the plan, and an
-    unknown target is a UsageError. Ambiguous or contradictory identities raise IdentityError.
-    """
-    # Imported here because the builder uses the diff core, which itself uses this module's types.
-    from agentsync.planner import build
-
-    return build(project, remote, prune=prune, targets=targets)
-
-
 # --- fingerprints -------------------------------------------------------------------------------------
 
 
@@ -170,21 +156,12 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _fingerprint(kind: str, identity: str, resource: Mapping[str, Any] | None) -> str:
-    payload = {"kind": kind, "identity": identity, "resource": "absent" if resource is None else resource}
+def fingerprint(kind: str, key: str, resource: Mapping[str, Any] | None) -> str:
+    """The fingerprint of the remote resource a change was computed from: its full body, or None when
+    the key had no resource (a create), so that a create made stale by someone creating the resource
+    meanwhile is caught."""
+    payload = {"kind": kind, "key": key, "resource": "absent" if resource is None else dict(resource)}
     return hashlib.sha256(_canonical_json(payload).encode("utf-8")).hexdigest()
-
-
-def fingerprint_agent(body: Mapping[str, Any] | None, marker: str) -> str:
-    """The fingerprint of the remote agent a change was computed from: its full GET body, or None
-    when no agent carried ``marker`` (a create), so that a create made stale by someone creating the
-    agent meanwhile is caught. ``marker`` is always the marker of the change's own key."""
-    return _fingerprint("agent", marker, None if body is None else dict(body))
-
-
-def fingerprint_tag(tag: Mapping[str, Any] | None, title: str) -> str:
-    """The fingerprint of the remote conversation tag a change was computed from (None: absent)."""
-    return _fingerprint("tag", title, None if tag is None else dict(tag))
 
 
 # --- safety -------------------------------------------------------------------------------------------
@@ -215,10 +192,10 @@ def _check_attached(plan: Plan) -> None:
     held = [c for c in plan.changes if c.action is Action.DELETE and c.attached]
     if not held:
         return
-    what = "; ".join(f"agent '{c.key}' ({', '.join(c.attached)})" for c in held)
-    noun = "agent that has" if len(held) == 1 else "agents that have"
+    what = "; ".join(f"{c.label} ({', '.join(c.attached)})" for c in held)
+    noun = "resource that has" if len(held) == 1 else "resources that have"
     raise SafetyError(
-        f"the plan deletes {len(held)} {noun} phone numbers or WhatsApp accounts attached: {what}",
+        f"the plan deletes {len(held)} {noun} something attached: {what}",
         hint="detach them first, or re-run with --force to delete anyway",
     )
 
@@ -256,8 +233,7 @@ def rewrite_secrets(
         replace(fc, old=_rewrite(fc.old, fc.path, secrets, old), new=_rewrite(fc.new, fc.path, secrets, new))
         for fc in change.fields
     )
-    patch = tuple(_rewrite_op(op, secrets, new) for op in change.json_patch)
-    return replace(change, body=body, fields=changed, json_patch=patch)
+    return replace(change, body=body, fields=changed)
 
 
 def _rewrite(value: Any, base: Path, secrets: Sequence[SecretRef], fn: Callable[[SecretRef], Any]) -> Any:
@@ -271,17 +247,6 @@ def _rewrite(value: Any, base: Path, secrets: Sequence[SecretRef], fn: Callable[
 
 def _constant(value: Any) -> Callable[[Any], Any]:
     return lambda _: value
-
-
-def _rewrite_op(
-    op: Mapping[str, Any], secrets: Sequence[SecretRef], fn: Callable[[SecretRef], Any]
-) -> dict[str, Any]:
-    if "value" not in op:
-        return dict(op)
-    return {
-        **op,
-        "value": _rewrite(op["value"], templates.pointer_path(str(op.get("path", ""))), secrets, fn),
-    }
 
 
 def conceal(change: Change) -> Change:
@@ -303,7 +268,7 @@ def _revealer(change: Change, context: templates.Context) -> Callable[[SecretRef
 
 
 def _resolve_secret(change: Change, secret: SecretRef, context: templates.Context) -> Any:
-    where = f"{change.kind.value} {change.key}, {dotted(secret.path)}"
+    where = f"{change.label}, {dotted(secret.path)}"
     try:
         found = templates.resolve(secret.template, context)
     except templates.TemplateError as exc:
@@ -312,7 +277,8 @@ def _resolve_secret(change: Change, secret: SecretRef, context: templates.Contex
             hint="set it as it was when the plan was made",
         ) from None
     # A whole placeholder in a number or boolean field was typed when the plan was made; type it again.
-    value = templates.typed(AGENT_SCHEMA, secret.path, found.value) if found.whole else found.value
+    response = by_name(change.kind).fields.response
+    value = templates.typed(response, secret.path, found.value) if found.whole else found.value
     if templates.secret_hash(templates.secret_text(value)) != secret.sha256:
         raise PlanFileError(
             f"the secret for {where} ({secret.template}) differs from the one the plan was "
@@ -330,14 +296,13 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
     change = conceal(change)
     out = {f.name: getattr(change, f.name) for f in fields(change)}
     out.update(
-        kind=change.kind.value,
         action=change.action.value,
         source=_location_to_dict(change.source),
         fields=[_field_change_to_dict(fc) for fc in change.fields],
-        json_patch=list(change.json_patch),
-        depends_on=list(change.depends_on),
+        depends_on=[list(ref) for ref in change.depends_on],
         attached=list(change.attached),
         secrets=[_secret_to_dict(s) for s in change.secrets],
+        notes=list(change.notes),
     )
     return out
 
@@ -365,7 +330,7 @@ def _location_from_dict(data: Mapping[str, Any] | None) -> Location | None:
 
 def _change_from_dict(data: Mapping[str, Any]) -> Change:
     return Change(
-        kind=Kind(data["kind"]),
+        kind=_known_kind(data["kind"]),
         action=Action(data["action"]),
         key=data["key"],
         remote_id=data["remote_id"],
@@ -374,16 +339,21 @@ def _change_from_dict(data: Mapping[str, Any]) -> Change:
         method=data["method"],
         path=data["path"],
         body=data["body"],
-        json_patch=tuple(data["json_patch"]),
         fingerprint=data["fingerprint"],
         source=_location_from_dict(data.get("source")),
-        depends_on=tuple(data.get("depends_on", ())),
+        depends_on=tuple(Ref(str(k), str(v)) for k, v in data.get("depends_on", ())),
         attached=tuple(data.get("attached", ())),
         previous_key=data.get("previous_key"),
         secrets=tuple(
             SecretRef(tuple(s["path"]), str(s["template"]), str(s["sha256"])) for s in data.get("secrets", ())
         ),
+        notes=tuple(str(n) for n in data.get("notes", ())),
     )
+
+
+def _known_kind(name: Any) -> str:
+    by_name(str(name))  # KeyError for a kind this agentsync does not manage
+    return str(name)
 
 
 def from_dict(data: Mapping[str, Any]) -> Plan:

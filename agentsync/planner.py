@@ -1,479 +1,248 @@
-"""The plan builder behind :func:`agentsync.plan.build_plan`: identity, then one Change per resource.
+"""The plan builder: identity, references, then one Change per resource, for every kind.
 
-Pure: the loaded project and the fetched remote state in, a Plan out. Identity rules are DESIGN.md §2:
-agents by their ownership marker (or ``id:`` to adopt, ``renamed_from`` to re-key), tags by title (or
-``id:``); any ambiguity is an IdentityError, never a guess.
+Pure: the loaded project and the fetched remote state in, a Plan out. Each kind's identity strategy
+says which remote object a definition means (any ambiguity is an IdentityError, never a guess); the
+kind's fields say how to diff it; references ``${KIND.KEY.id}`` are resolved across kinds before
+anything is compared, and what still points at a resource created in this plan becomes a dependency.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from agentsync import diff
+from agentsync import changes as build
+from agentsync import targets as targeting
 from agentsync import variables as templates
 from agentsync.errors import IdentityError
-from agentsync.plan import (
-    Action,
-    Change,
-    Kind,
-    Plan,
-    SecretRef,
-    fingerprint_agent,
-    fingerprint_tag,
-)
+from agentsync.kinds import KINDS, Definition, Kind, Ref
+from agentsync.kinds.base import Index, Match
+from agentsync.plan import Action, Change, Plan
 from agentsync.project import Project
-from agentsync.remote import RemoteState
-from agentsync.resources import agent as agents
-from agentsync.resources import tag as tags
-from agentsync.resources.agent import AgentDef
-from agentsync.resources.tag import TagDef
-
-AGENTS_CREATE = "/v1/convai/agents/create"
-AGENT_PATH = "/v1/convai/agents/{id}"
-TAGS_PATH = "/v1/convai/tags"
-TAG_PATH = "/v1/convai/tags/{id}"
+from agentsync.remote import RemoteState, index_of
 
 
 @dataclass(frozen=True)
-class Match:
-    """Which remote agent a definition means: none (create), or an id with the way it was found."""
-
-    definition: AgentDef
-    remote_id: str | None
-    adopt: bool = False
-    previous_key: str | None = None
+class Matched:
+    kind: Kind
+    definition: Definition
+    match: Match
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """The changes of one kind, the number of no-ops, the managed resources that exist remotely."""
+class KindState:
+    """One kind as the planner sees it: the remote index (objects whose body was read), the whole
+    listing's index (for warnings about objects out of scope), and the selected definitions."""
 
-    changes: list[Change]
-    deletes: list[Change]
-    unchanged: int
-    managed: int
-    warnings: tuple[str, ...] = ()
-
-
-# --- agent identity -----------------------------------------------------------------------------------
-
-
-def _where(definition: AgentDef) -> str:
-    location = definition.location_of(())
-    return f"{location or definition.file}: "
+    kind: Kind
+    index: Index
+    listing: Index
+    owned: Mapping[str, tuple[str, ...]]
+    selected: frozenset[str] | None
+    matches: tuple[Matched, ...]
 
 
-def _match_by_id(definition: AgentDef, remote: RemoteState, owner: str | None, namespace: str) -> Match:
-    body = remote.agents.get(definition.id or "")
-    if body is None:
-        raise IdentityError(
-            f"{_where(definition)}agent '{definition.key}' declares id: {definition.id}, "
-            "but the workspace has no agent with that id",
-            hint="correct the id, or remove `id:` to create a new agent",
-        )
-    others = [
-        k
-        for k in agents.owned_keys(agents.summary_tags(body), namespace)
-        if k not in (definition.key, definition.renamed_from)
-    ]
-    if others:
-        raise IdentityError(
-            f"{_where(definition)}agent '{definition.key}' declares id: {definition.id}, but "
-            f"that agent belongs to '{others[0]}' (it carries {agents.marker(namespace, others[0])})",
-            hint=f"declare `renamed_from: {others[0]}` to re-key it, or correct the id",
-        )
-    if owner is not None and owner != definition.id:
-        raise IdentityError(
-            f"{_where(definition)}agent '{definition.key}' declares id: {definition.id}, but "
-            f"agent {owner} already carries its marker {agents.marker(namespace, definition.key)}",
-            hint="remove `id:` or delete the other agent",
-        )
-    keys = agents.owned_keys(agents.summary_tags(body), namespace)
-    previous = definition.renamed_from if definition.renamed_from in keys else None
-    return Match(definition, definition.id, adopt=not keys, previous_key=previous)
+def build_plan(
+    project: Project, remote: RemoteState, *, prune: bool = False, targets: Sequence[str] = ()
+) -> Plan:
+    """The plan that brings ``remote`` to what ``project`` declares. Pure: no I/O.
 
-
-def _match_renamed(
-    definition: AgentDef, owned: Mapping[str, list[str]], owner: str | None, namespace: str
-) -> Match:
-    old = definition.renamed_from or ""
-    source = agents.only_owner(old, owned.get(old, []), namespace)
-    if owner is not None and source is not None:
-        raise IdentityError(
-            f"{_where(definition)}agent '{definition.key}' is renamed from '{old}', but both "
-            f"keys have an agent: {owner} and {source}",
-            hint=f"delete one of them, or remove `renamed_from: {old}`",
-        )
-    if source is not None:
-        return Match(definition, source, previous_key=old)
-    return Match(definition, owner)
-
-
-def match_agent(
-    definition: AgentDef, remote: RemoteState, owned: Mapping[str, list[str]], namespace: str
-) -> Match:
-    """The remote agent ``definition`` means, by ``id:``, ``renamed_from`` or its own marker."""
-    owner = agents.only_owner(definition.key, owned.get(definition.key, []), namespace)
-    if definition.id:
-        return _match_by_id(definition, remote, owner, namespace)
-    if definition.renamed_from:
-        return _match_renamed(definition, owned, owner, namespace)
-    return Match(definition, owner)
-
-
-def _present(owned: Mapping[str, list[str]], remote: RemoteState) -> dict[str, list[str]]:
-    """Ownership restricted to agents whose GET succeeded: one that vanished between the list and the
-    GET (404) no longer exists."""
-    return {k: [i for i in ids if i in remote.agents] for k, ids in owned.items()}
-
-
-# --- agent changes ------------------------------------------------------------------------------------
-
-
-def _create_agent(definition: AgentDef, namespace: str) -> Change:
-    config = definition.config
-    mark = agents.marker(namespace, definition.key)
-    body: dict[str, Any] = {k: copy.deepcopy(config[k]) for k in agents.WRITABLE_FIELDS if k in config}
-    body.setdefault("conversation_config", {})
-    body["tags"] = agents.with_marker(mark, config.get("tags") or [], namespace)
-    view = diff.desired_view(config, namespace=namespace)
-    return Change(
-        Kind.AGENT,
-        Action.CREATE,
-        definition.key,
-        None,
-        config.get("name"),
-        tuple(diff.changes({}, view)),
-        "POST",
-        AGENTS_CREATE,
-        body,
-        tuple(diff.json_patch({}, view)),
-        fingerprint_agent(None, mark),
-        source=definition.location_of(()),
+    Deletes only with ``prune``; ``targets`` (agent keys, ``KIND:KEY``) limit the plan, and an unknown
+    target is a UsageError. Ambiguous or contradictory identities raise IdentityError.
+    """
+    selection = targeting.parse(targets)
+    states = [_state(k, project, remote, selection) for k in KINDS if remote.fetched(k)]
+    _check_unfetched(project, remote, selection)
+    writes = _writes(project, remote, states)
+    deletes = [d for s in reversed(states) for d in _deletes(s, project, remote)]
+    warnings = [w for s in states for w in _warnings(s, project, writes, deletes, prune)]
+    return Plan(
+        changes=tuple([c for c in writes if c is not None] + (deletes if prune else [])),
+        unchanged=sum(1 for c in writes if c is None),
+        managed=sum(_managed(s, project) for s in states),
+        namespace=project.namespace,
+        base_url=remote.base_url,
+        environment=project.environment.name if project.environment else None,
+        warnings=tuple(warnings),
     )
 
 
-def _tags_to_send(match: Match, remote_body: Mapping[str, Any], namespace: str) -> list[str]:
-    config = match.definition.config
-    declared = config["tags"] if "tags" in config else agents.summary_tags(remote_body)
-    return agents.with_marker(agents.marker(namespace, match.definition.key), declared or [], namespace)
+def _check_unfetched(project: Project, remote: RemoteState, selection: targeting.Selection) -> None:
+    # A kind that was not fetched is not managed; a target naming it is still checked.
+    for kind in KINDS:
+        if not remote.fetched(kind):
+            targeting.of(selection, kind, set(project.of(kind)))
 
 
-def _update_agent(match: Match, remote_body: Mapping[str, Any], namespace: str) -> Change | None:
-    """The update (or adopt) of a matched agent, or None when nothing it manages differs."""
-    definition = match.definition
-    declared = diff.desired_view(definition.config, namespace=namespace)
-    current = diff.managed_view(definition.config, remote_body, namespace=namespace)
-    wanted = diff.complete(declared, current)
-    body = diff.patch_body(declared, current, wanted)
-    rekey = match.adopt or match.previous_key is not None
-    if not body and not rekey:
+def _state(kind: Kind, project: Project, remote: RemoteState, selection: targeting.Selection) -> KindState:
+    namespace = project.namespace
+    bodies = remote.bodies_of(kind)
+    listed = remote.listed(kind)
+    # A summary whose GET found nothing vanished in between (404): it no longer exists.
+    present = [i for i in listed if str(i[kind.api.id_field]) in bodies]
+    index = index_of(kind, present, namespace)
+    owned = kind.identity.owned(index, project.authoritative(kind))
+    definitions = project.of(kind)
+    selected = targeting.of(selection, kind, set(definitions) | set(owned))
+    chosen = [d for k, d in sorted(definitions.items()) if selected is None or k in selected]
+    matches = tuple(Matched(kind, d, kind.identity.match(d, index, bodies, namespace)) for d in chosen)
+    return KindState(kind, index, index_of(kind, listed, namespace), owned, selected, matches)
+
+
+# --- creates, updates and adopts ----------------------------------------------------------------------
+
+
+def _writes(project: Project, remote: RemoteState, states: Sequence[KindState]) -> list[Change | None]:
+    matches = [m for s in states for m in s.matches]
+    ids = _known_ids(states)
+    creates = {Ref(m.kind.name, m.definition.key) for m in matches if m.match.remote_id is None}
+    declared = {Ref(k.name, key) for k in KINDS for key in project.of(k)}
+    resolved = [_resolve(m, ids, creates, declared) for m in matches]
+    _check_cycles({Ref(m.kind.name, m.definition.key): deps for m, deps in resolved}, creates)
+    return [_change(m, deps, remote, project.namespace) for m, deps in resolved]
+
+
+def _change(m: Matched, pending: tuple[Ref, ...], remote: RemoteState, namespace: str) -> Change | None:
+    if m.match.remote_id is None:
+        change: Change | None = build.create(m.kind, m.definition, namespace)
+    else:
+        body = remote.bodies_of(m.kind)[m.match.remote_id]
+        change = build.update(m.kind, m.definition, m.match, body, namespace)
+    if change is None:
         return None
-    if "tags" in body or rekey:
-        body["tags"] = _tags_to_send(match, remote_body, namespace)
-    action = Action.ADOPT if match.adopt else Action.UPDATE
-    name = definition.config.get("name", remote_body.get("name"))
-    return Change(
-        Kind.AGENT,
-        action,
-        definition.key,
-        match.remote_id,
-        name,
-        tuple(diff.changes(current, wanted)),
-        "PATCH",
-        AGENT_PATH.format(id=match.remote_id),
-        body,
-        tuple(diff.json_patch(current, wanted)),
-        fingerprint_agent(remote_body, agents.marker(namespace, definition.key)),
-        source=definition.location_of(()),
-        previous_key=match.previous_key,
-    )
+    return dataclasses.replace(change, depends_on=pending, secrets=build.secrets(m.definition))
 
 
-def _delete_agent(key: str, agent_id: str, body: Mapping[str, Any], namespace: str) -> Change:
-    return Change(
-        Kind.AGENT,
-        Action.DELETE,
-        key,
-        agent_id,
-        body.get("name"),
-        (),
-        "DELETE",
-        AGENT_PATH.format(id=agent_id),
-        None,
-        (),
-        fingerprint_agent(body, agents.marker(namespace, key)),
-        attached=agents.attached_resources(body),
-    )
-
-
-def _agent_change(match: Match, remote: RemoteState, namespace: str) -> Change | None:
-    if match.remote_id is None:
-        return _create_agent(match.definition, namespace)
-    return _update_agent(match, remote.agents[match.remote_id], namespace)
-
-
-def _prune_agents(
-    project: Project, remote: RemoteState, owned: Mapping[str, list[str]], selected: set[str] | None
-) -> list[Change]:
-    kept = set(project.agents) | set(agents.renamed_sources(project.agents))
-    doomed = [
-        (k, i) for k, ids in owned.items() if k not in kept for i in ids if selected is None or k in selected
-    ]
-    return [_delete_agent(k, i, remote.agents[i], project.namespace) for k, i in sorted(doomed, reverse=True)]
-
-
-# --- references and secrets ---------------------------------------------------------------------------
-
-
-def _known_ids(matches: Sequence[Match], owned: Mapping[str, list[str]]) -> dict[str, str]:
-    """Agent key -> remote id for every key whose agent exists in the workspace (this namespace)."""
-    ids = {k: v[0] for k, v in owned.items() if len(v) == 1}
-    ids.update({m.definition.key: m.remote_id for m in matches if m.remote_id is not None})
+def _known_ids(states: Sequence[KindState]) -> dict[Ref, str]:
+    """Every reference that names an existing resource: matched definitions, and owned objects with
+    exactly one id (a marker kind's agents without a file in this checkout)."""
+    ids = {Ref(s.kind.name, k): v[0] for s in states for k, v in s.owned.items() if len(v) == 1}
+    for state in states:
+        for m in state.matches:
+            if m.match.remote_id is not None:
+                ids[Ref(state.kind.name, m.definition.key)] = m.match.remote_id
     return ids
 
 
-def _resolve_references(
-    match: Match, ids: Mapping[str, str], creates: set[str], declared: set[str]
-) -> tuple[Match, tuple[str, ...]]:
-    """The match with every ``${agent.KEY.id}`` of an existing agent replaced by its id, and the keys
-    still referenced: agents created in this plan, whose ids apply fills in after their create."""
-    definition = match.definition
+def _resolve(
+    m: Matched, ids: Mapping[Ref, str], creates: set[Ref], declared: set[Ref]
+) -> tuple[Matched, tuple[Ref, ...]]:
+    """The match with every reference to an existing resource replaced by its id, and the references
+    still pending: resources created in this plan, whose ids apply fills in after their create."""
+    definition = m.definition
     if not definition.references:
-        return match, ()
+        return m, ()
     config = templates.substitute_references(dict(definition.config), ids)
     pending = tuple(dict.fromkeys(templates.references_in(config)))
-    for key in pending:
-        if key in declared and key not in creates:
-            raise IdentityError(
-                f"{_reference_site(definition, key)}${{agent.{key}.id}} names agent '{key}', "
-                "which does not exist yet and is not part of this plan",
-                hint=f"add --target {key} so that it is created first",
-            )
-        if key not in creates:
-            raise IdentityError(
-                f"{_reference_site(definition, key)}${{agent.{key}.id}} names agent '{key}', "
-                "which is neither declared in this project nor in the workspace",
-                hint="correct the key, or declare the agent under agents/",
-            )
-    return dataclasses.replace(match, definition=dataclasses.replace(definition, config=config)), pending
+    for ref in pending:
+        if ref not in creates:
+            raise _unresolved(definition, ref, ref in declared)
+    return dataclasses.replace(m, definition=dataclasses.replace(definition, config=config)), pending
 
 
-def _reference_site(definition: AgentDef, key: str) -> str:
+def _unresolved(definition: Definition, ref: Ref, declared: bool) -> IdentityError:
+    kind = next(k for k in KINDS if k.name == ref.kind)
+    site = _reference_site(definition, ref)
+    if declared:
+        return IdentityError(
+            f"{site}{ref.text} names {kind.noun} '{ref.key}', which does not exist yet and is not part of "
+            "this plan",
+            hint=f"add --target {targeting.label(kind, ref.key)} so that it is created first",
+        )
+    return IdentityError(
+        f"{site}{ref.text} names {kind.noun} '{ref.key}', which is neither declared in this project nor "
+        "in the workspace",
+        hint=f"correct the key, or declare the {kind.noun} under {kind.layout.where}",
+    )
+
+
+def _reference_site(definition: Definition, ref: Ref) -> str:
     for path, text in definition.references.items():
-        if key in templates.references_in(text):
+        if ref in templates.references_in(text):
             return f"{definition.location_of(path) or definition.file}: "
-    return _where(definition)
+    return definition.where
 
 
-def _check_cycles(pending: Mapping[str, tuple[str, ...]], creates: set[str]) -> None:
-    """Two agents created in one plan that reference each other cannot be created in any order."""
+def _check_cycles(pending: Mapping[Ref, tuple[Ref, ...]], creates: set[Ref]) -> None:
+    """Resources created in one plan that reference each other cannot be created in any order."""
     loop = templates.find_cycle(
         {k: tuple(d for d in v if d in creates) for k, v in pending.items() if k in creates}
     )
     if loop is not None:
         raise IdentityError(
-            f"agents reference each other in a loop and none exists yet: {' -> '.join(loop)}",
-            hint="create one of them first without the reference (or with a fixed id), "
-            "then add the reference",
+            f"resources reference each other in a loop and none exists yet: "
+            f"{' -> '.join(f'{r.kind} {r.key}' for r in loop)}",
+            hint="create one of them first without the reference (or with a fixed id), then add the reference",
         )
 
 
-def _secrets(definition: AgentDef) -> tuple[SecretRef, ...]:
-    found = []
-    for path, template in sorted(definition.secrets.items(), key=lambda item: str(item[0])):
-        present, value = templates.value_at(definition.config, path)
-        if present:
-            found.append(SecretRef(path, template, templates.secret_hash(templates.secret_text(value))))
-    return tuple(found)
+# --- deletes ------------------------------------------------------------------------------------------
 
 
-def _with_context(change: Change | None, match: Match, pending: tuple[str, ...]) -> Change | None:
-    if change is None:
-        return None
-    return dataclasses.replace(change, depends_on=pending, secrets=_secrets(match.definition))
+def _deletes(state: KindState, project: Project, remote: RemoteState) -> list[Change]:
+    """Owned objects that no definition declares or matches, newest key first (prune candidates)."""
+    definitions = project.of(state.kind)
+    kept = set(definitions) | {d.renamed_from for d in definitions.values() if d.renamed_from}
+    matched = {m.match.remote_id for m in state.matches}
+    bodies = remote.bodies_of(state.kind)
+    doomed = [
+        (key, remote_id)
+        for key, ids in state.owned.items()
+        if key not in kept and (state.selected is None or key in state.selected)
+        for remote_id in ids
+        if remote_id not in matched and remote_id in bodies
+    ]
+    return [build.delete(state.kind, k, i, bodies[i]) for k, i in sorted(doomed, reverse=True)]
 
 
-def _agent_changes(
-    project: Project, matches: Sequence[Match], remote: RemoteState, owned: Mapping[str, list[str]]
-) -> list[Change | None]:
-    namespace = project.namespace
-    ids = _known_ids(matches, owned)
-    creates = {m.definition.key for m in matches if m.remote_id is None}
-    resolved = [_resolve_references(m, ids, creates, set(project.agents)) for m in matches]
-    _check_cycles({m.definition.key: deps for m, deps in resolved}, creates)
-    return [_with_context(_agent_change(m, remote, namespace), m, deps) for m, deps in resolved]
+def _managed(state: KindState, project: Project) -> int:
+    if state.kind.identity.marks or project.authoritative(state.kind):
+        return len({i for ids in state.owned.values() for i in ids})
+    return len({m.match.remote_id for m in state.matches if m.match.remote_id is not None})
 
 
-def plan_agents(project: Project, remote: RemoteState, *, prune: bool, targets: Sequence[str]) -> Outcome:
-    """Creates, updates and adopts in key order (apply orders them by ``depends_on``), and with
-    ``prune`` the deletes of owned agents that no longer have a file, in reverse order."""
-    namespace = project.namespace
-    owned = _present(agents.owners(remote.agent_summaries, namespace), remote)
-    selected = agents.agent_targets(targets, set(project.agents) | {k for k, v in owned.items() if v})
-    chosen = [d for k, d in sorted(project.agents.items()) if selected is None or k in selected]
-    found = _agent_changes(project, [match_agent(d, remote, owned, namespace) for d in chosen], remote, owned)
-    changes = [c for c in found if c is not None]
-    deletes = _prune_agents(project, remote, owned, selected)
-    managed = len({i for ids in owned.values() for i in ids})
-    if prune:
-        return Outcome(changes, deletes, len(found) - len(changes), managed)
-    return Outcome(changes, [], len(found) - len(changes), managed, _unpruned(deletes, "agent"))
+# --- warnings -----------------------------------------------------------------------------------------
 
 
-def _unpruned(deletes: Sequence[Change], noun: str) -> tuple[str, ...]:
+def _warnings(
+    state: KindState,
+    project: Project,
+    writes: Sequence[Change | None],
+    deletes: Sequence[Change],
+    prune: bool,
+) -> list[str]:
+    kind = state.kind
+    mine = [c for c in writes if c is not None and c.kind == kind.name]
+    gone = [c for c in deletes if c.kind == kind.name]
+    found: list[str] = []
+    if not prune and gone:
+        found.append(_unpruned(kind, gone))
+    creates = [m.definition for m in state.matches if m.match.remote_id is None]
+    found.extend(kind.identity.warnings(creates, state.listing, project.namespace))
+    if kind.layout.is_folder and prune:
+        found.extend(_rename_warnings(kind, mine, gone))
+    return found
+
+
+def _unpruned(kind: Kind, deletes: Sequence[Change]) -> str:
     """Owned resources without a definition are left alone without --prune; say so, once."""
-    if not deletes:
-        return ()
     names = ", ".join(sorted({c.key for c in deletes}))
-    plural = noun if len(deletes) == 1 else f"{noun}s"
-    return (
-        f"{len(deletes)} {plural} managed by this project no longer declared ({names}): "
-        f"kept, since --prune was not given",
-    )
+    noun = kind.noun if len(deletes) == 1 else f"{kind.noun}s"
+    return f"{len(deletes)} {noun} managed by this project no longer declared ({names}): kept, since --prune was not given"
 
 
-# --- tags ---------------------------------------------------------------------------------------------
-
-
-def _tag_change(definition: TagDef, current: Mapping[str, Any] | None) -> Change | None:
-    declared = {k: definition.config[k] for k in tags.WRITABLE_FIELDS if k in definition.config}
-    wanted = diff.canonical(declared)
-    if current is None:
-        return Change(
-            Kind.TAG,
-            Action.CREATE,
-            definition.title,
-            None,
-            definition.title,
-            tuple(diff.changes({}, wanted)),
-            "POST",
-            TAGS_PATH,
-            copy.deepcopy(declared),
-            tuple(diff.json_patch({}, wanted)),
-            fingerprint_tag(None, definition.title),
-            source=definition.location,
-        )
-    seen = diff.canonical(tags.tag_view(declared, current))
-    body = diff.patch_body(wanted, seen)
-    if not body:
-        return None
-    old_title = current.get("title")
-    return Change(
-        Kind.TAG,
-        Action.UPDATE,
-        definition.title,
-        current["tag_id"],
-        definition.title,
-        tuple(diff.changes(seen, wanted)),
-        "PATCH",
-        TAG_PATH.format(id=current["tag_id"]),
-        body,
-        tuple(diff.json_patch(seen, wanted)),
-        fingerprint_tag(current, definition.title),
-        source=definition.location,
-        previous_key=old_title if old_title != definition.title else None,
-    )
-
-
-def _delete_tag(tag: Mapping[str, Any]) -> Change:
-    title = str(tag.get("title"))
-    return Change(
-        Kind.TAG,
-        Action.DELETE,
-        title,
-        tag["tag_id"],
-        title,
-        (),
-        "DELETE",
-        TAG_PATH.format(id=tag["tag_id"]),
-        None,
-        (),
-        fingerprint_tag(tag, title),
-    )
-
-
-def _tag_targets(targets: Sequence[str], known: set[str]) -> set[str] | None:
-    if not targets:
-        return None
-    titles = {t[len(agents.TAG_TARGET_PREFIX) :] for t in targets if t.startswith(agents.TAG_TARGET_PREFIX)}
-    unknown = sorted(titles - known)
-    if unknown:
-        raise agents.unknown_target(
-            agents.TAG_TARGET_PREFIX + unknown[0],
-            [agents.TAG_TARGET_PREFIX + k for k in known],
-            what="conversation tag",
-        )
-    return titles
-
-
-def plan_tags(project: Project, remote: RemoteState, *, prune: bool, targets: Sequence[str]) -> Outcome:
-    """Tag creates and updates in file order; with ``prune`` and an authoritative tag list, deletes."""
-    definitions = project.tags if project.tags is not None else []
-    if remote.tags is None:
-        # Tags were not fetched, so they are not managed; a tag target is still checked.
-        _tag_targets(targets, {d.title for d in definitions})
-        return Outcome([], [], 0, 0)
-    existing = list(remote.tags)
-    authoritative = project.settings.tags_authoritative and project.tags is not None
-    known = {d.title for d in definitions} | (
-        {str(t.get("title")) for t in existing} if authoritative else set()
-    )
-    selected = _tag_targets(targets, known)
-    matches = [(d, tags.match_tag(d, existing)) for d in definitions]
-    matched_ids = {m["tag_id"] for _, m in matches if m is not None}
-    chosen = [(d, m) for d, m in matches if selected is None or d.title in selected]
-    found = [_tag_change(d, m) for d, m in chosen]
-    changes = [c for c in found if c is not None]
-    strays = [t for t in existing if t["tag_id"] not in matched_ids]
-    deletes = [
-        _delete_tag(t)
-        for t in reversed(strays)
-        if authoritative and (selected is None or t.get("title") in selected)
-    ]
-    managed = len(existing) if authoritative else len(matched_ids)
-    if prune:
-        return Outcome(changes, deletes, len(found) - len(changes), managed)
-    return Outcome(changes, [], len(found) - len(changes), managed, _unpruned(deletes, "conversation tag"))
-
-
-# --- the plan -----------------------------------------------------------------------------------------
-
-
-def rename_warnings(changes: Sequence[Change]) -> list[str]:
-    """A create and a delete of agents with one name look like a rename done by hand."""
-    created = {c.name: c for c in changes if c.kind is Kind.AGENT and c.action is Action.CREATE and c.name}
-    warnings = []
-    for gone in changes:
-        deleted = gone.kind is Kind.AGENT and gone.action is Action.DELETE
-        new = created.get(gone.name) if deleted and gone.name else None
+def _rename_warnings(kind: Kind, writes: Sequence[Change], deletes: Sequence[Change]) -> list[str]:
+    """A create and a delete with one name look like a rename done by hand."""
+    created = {c.name: c for c in writes if c.action is Action.CREATE and c.name}
+    found = []
+    for gone in deletes:
+        new = created.get(gone.name) if gone.name else None
         if new is not None:
-            where = new.source.file if new.source else f"the file of agent '{new.key}'"
-            warnings.append(
-                f"agent '{new.key}' would be created and agent '{gone.key}' ({gone.remote_id}) "
+            where = new.source.file if new.source else f"the file of {kind.noun} '{new.key}'"
+            found.append(
+                f"{kind.noun} '{new.key}' would be created and {kind.noun} '{gone.key}' ({gone.remote_id}) "
                 f"deleted, both named '{gone.name}': if this is a rename, add "
-                f"`renamed_from: {gone.key}` to {where} to keep the agent, its id and history"
+                f"`renamed_from: {gone.key}` to {where} to keep the {kind.noun}, its id and history"
             )
-    return warnings
-
-
-def build(project: Project, remote: RemoteState, *, prune: bool = False, targets: Sequence[str] = ()) -> Plan:
-    """See :func:`agentsync.plan.build_plan`."""
-    parts = [
-        plan_tags(project, remote, prune=prune, targets=targets),
-        plan_agents(project, remote, prune=prune, targets=targets),
-    ]
-    ordered = [c for p in parts for c in p.changes] + [c for p in reversed(parts) for c in p.deletes]
-    return Plan(
-        changes=tuple(ordered),
-        unchanged=sum(p.unchanged for p in parts),
-        managed=sum(p.managed for p in parts),
-        namespace=project.namespace,
-        base_url=remote.base_url,
-        environment=project.environment.name if project.environment else None,
-        warnings=(*[w for p in parts for w in p.warnings], *rename_warnings(ordered)),
-    )
+    return found

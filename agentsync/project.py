@@ -1,4 +1,4 @@
-"""A loaded project: settings from ``agentsync.yaml`` plus the agent and tag definitions.
+"""A loaded project: settings from ``agentsync.yaml`` plus the definitions of every kind.
 
 The types here are what every later stage consumes; ``agentsync.loader`` builds them from files.
 """
@@ -11,12 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from agentsync.errors import Problem
-from agentsync.resources.agent import AgentDef
-from agentsync.resources.tag import TagDef
+from agentsync.kinds import KINDS, Definition, Kind
 
 PROJECT_FILE = "agentsync.yaml"
-AGENTS_DIR = "agents"
-TAGS_FILE = "tags.yaml"
 DEFAULT_NAMESPACE = "agentsync"
 
 RESIDENCIES: dict[str, str] = {
@@ -50,7 +47,8 @@ class Environment:
 @dataclass(frozen=True)
 class Settings:
     namespace: str = DEFAULT_NAMESPACE
-    tags_authoritative: bool = False
+    # The kinds (by plural) whose remote objects the project owns whole, for prune: `tags: {authoritative: true}`.
+    authoritative: frozenset[str] = frozenset()
     safety: SafetySettings = field(default_factory=SafetySettings)
     environments: dict[str, Environment] = field(default_factory=dict)
     default_environment: str | None = None
@@ -58,13 +56,12 @@ class Settings:
 
 @dataclass
 class Project:
-    """Everything the planner needs from disk. ``tags`` is None when the project has no tags.yaml,
-    which leaves conversation tags unmanaged."""
+    """Everything the planner needs from disk. ``definitions`` maps a kind's name to its definitions by
+    key; a kind is missing when its layout (a folder or a file) does not exist in the project."""
 
     root: Path
     settings: Settings
-    agents: dict[str, AgentDef]
-    tags: list[TagDef] | None
+    definitions: dict[str, dict[str, Definition]]
     environment: Environment | None = None
     warnings: list[Problem] = field(default_factory=list)
 
@@ -73,6 +70,19 @@ class Project:
         if self.environment is not None and self.environment.namespace:
             return self.environment.namespace
         return self.settings.namespace
+
+    def of(self, kind: Kind) -> dict[str, Definition]:
+        return self.definitions.get(kind.name, {})
+
+    def authoritative(self, kind: Kind) -> bool:
+        return kind.plural in self.settings.authoritative and kind.name in self.definitions
+
+    def manages(self, kind: Kind) -> bool:
+        """Whether the plan looks at this kind at all: it has a layout in the project, the settings
+        own it, or its resources say themselves who owns them (a marker)."""
+        return (
+            kind.name in self.definitions or kind.plural in self.settings.authoritative or kind.identity.marks
+        )
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -105,7 +115,7 @@ def settings_from(value: Mapping[str, Any]) -> Settings:
     environments = value.get("environments") or {}
     return Settings(
         namespace=value.get("namespace", DEFAULT_NAMESPACE),
-        tags_authoritative=bool((value.get("tags") or {}).get("authoritative", False)),
+        authoritative=frozenset(k.plural for k in KINDS if _owned_whole(value.get(k.plural))),
         safety=SafetySettings(
             max_change_share=float(safety.get("max_change_share", SafetySettings.max_change_share)),
             min_managed=int(safety.get("min_managed", SafetySettings.min_managed)),
@@ -113,6 +123,10 @@ def settings_from(value: Mapping[str, Any]) -> Settings:
         environments={name: environment_from(name, env) for name, env in environments.items()},
         default_environment=value.get("default_environment"),
     )
+
+
+def _owned_whole(entry: Any) -> bool:
+    return isinstance(entry, Mapping) and entry.get("authoritative") is True
 
 
 def namespaces(settings: Settings) -> list[str]:

@@ -24,21 +24,52 @@ from agentsync import spec
 from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, UsageError
 from agentsync.files import stage
-from agentsync.remote import get_agent, list_all_agents, list_summaries, list_tags
-from agentsync.resources.agent import (
-    READ_ONLY_PATHS,
-    WRITABLE_FIELDS,
-    marker_key,
-    only_owner,
-    owned_keys,
-    summary_tags,
-)
-from agentsync.resources.agent import owners as agent_owners
+from agentsync.kinds import Ref
+from agentsync.kinds.agent import AGENT, READ_ONLY_PATHS
+from agentsync.kinds.identity import marker_key
+from agentsync.kinds.tag import TAG
+from agentsync.remote import get_one, index_of, list_items
 from agentsync.values import same
 
 if TYPE_CHECKING:
     from agentsync.client import Client
     from agentsync.project import Project
+
+WRITABLE_FIELDS = AGENT.fields.writable
+
+
+def owned_keys(tags: Sequence[str], namespace: str) -> list[str]:
+    return [k for k in (marker_key(t, namespace) for t in tags) if k is not None]
+
+
+def summary_tags(summary: Mapping[str, Any]) -> list[str]:
+    return [t for t in summary.get("tags") or [] if isinstance(t, str)]
+
+
+def agent_owners(summaries: Sequence[Mapping[str, Any]], namespace: str) -> dict[str, list[str]]:
+    return {k: list(v) for k, v in index_of(AGENT, summaries, namespace).keys.items()}
+
+
+def only_owner(key: str, ids: Sequence[str], namespace: str) -> str | None:
+    index = index_of(AGENT, [], namespace)
+    return AGENT.identity.only(key, type(index)({}, {key: tuple(ids)}), namespace)  # type: ignore[attr-defined]
+
+
+def list_tags(client: Client) -> list[Mapping[str, Any]]:
+    return list_items(client, TAG)
+
+
+def list_summaries(client: Client, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list_items(client, AGENT, params)
+
+
+def list_all_agents(client: Client) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    return list_summaries(client, {"archived": False}), list_summaries(client, {"archived": True})
+
+
+def get_agent(client: Client, agent_id: str) -> Mapping[str, Any]:
+    return get_one(client, AGENT, agent_id)
+
 
 PROMPT_PATH: tuple[str, ...] = ("conversation_config", "agent", "prompt", "prompt")
 # Top-level order of a new agent file: what a reviewer looks for first, then the API's order.
@@ -377,7 +408,13 @@ def placeholder_holds(
         found = templates.resolve(template, templates.Context(variables, os.environ, "pull"))
     except templates.TemplateError:
         return False
-    value = templates.substitute_references(found.value, agent_ids or {}) if found.references else found.value
+    value = (
+        templates.substitute_references(
+            found.value, {Ref("agent", k): v for k, v in (agent_ids or {}).items()}
+        )
+        if found.references
+        else found.value
+    )
     return bool(value == remote)
 
 
@@ -755,7 +792,7 @@ def pull(client: Client, project: Project, options: PullOptions, *, dry_run: boo
     selected, skipped = _select(client, project, options)
     bodies = _fetch_bodies(client, selected)
     files: dict[Path, str] = {}
-    ids = {k: d.id for k, d in project.agents.items() if d.id} | {s.key: s.agent_id for s in selected}
+    ids = {k: d.id for k, d in project.of(AGENT).items() if d.id} | {s.key: s.agent_id for s in selected}
     for item, body in zip(selected, bodies, strict=True):
         source = AgentSource(item.key, body, None if item.owned else item.agent_id)
         files.update(render_agent(project.root, source, project.namespace, options, _variables(project), ids))
@@ -787,9 +824,9 @@ def _select(client: Client, project: Project, options: PullOptions) -> tuple[lis
     namespace = project.namespace
     active, archived = list_all_agents(client)
     owners = agent_owners([*active, *archived], namespace)
-    declared_ids = {k: d.id for k, d in project.agents.items() if d.id}
+    declared_ids = {k: d.id for k, d in project.of(AGENT).items() if d.id}
     if options.keys or not (options.all or options.search):
-        keys = options.keys or tuple(project.agents)
+        keys = options.keys or tuple(project.of(AGENT))
         chosen, skipped = select_by_keys(keys, owners, declared_ids, namespace, strict=bool(options.keys))
     else:
         listed = (
@@ -798,14 +835,14 @@ def _select(client: Client, project: Project, options: PullOptions) -> tuple[lis
             else [*active, *(s for s in archived if _owned(s, namespace) is not None)]
         )
         chosen, skipped = (
-            select_listed(listed, owners, declared_ids, namespace, set(project.agents) | set(owners)),
+            select_listed(listed, owners, declared_ids, namespace, set(project.of(AGENT)) | set(owners)),
             [],
         )
     _check_keys(chosen)
     return chosen, skipped
 
 
-def _searched(client: Client, text: str) -> list[dict[str, Any]]:
+def _searched(client: Client, text: str) -> list[Mapping[str, Any]]:
     return list_summaries(client, {"search": text})
 
 

@@ -1,111 +1,145 @@
-"""The remote state: what the workspace holds for the kinds and keys in scope."""
+"""The remote state: what the workspace holds for the kinds and keys in scope.
+
+One fetcher for every kind and every caller (plan, apply's freshness check and look-ups, pull): each
+listing of each kind the project manages, every page, each item shape-checked; then, for a kind whose
+list holds summaries, one GET per object in scope. Any failure raises; nothing that failed to load is
+ever reported as absent.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from agentsync import targets as targeting
 from agentsync.errors import ApiError
-from agentsync.resources.agent import agents_in_scope
-from agentsync.responses import check_agent, check_summary, check_tag
+from agentsync.kinds import KINDS, Definition, Kind
+from agentsync.kinds.base import Index, JsonObject
 
 if TYPE_CHECKING:
     from agentsync.client import Client
     from agentsync.project import Project
 
-AGENTS_PATH = "/v1/convai/agents"
-TAGS_PATH = "/v1/convai/tags"
-PAGE_SIZE = 100
-
 
 @dataclass(frozen=True)
 class RemoteState:
-    """``agent_summaries`` is every summary the list endpoint returned (archived ones included);
-    ``agents`` maps agent id to the full GET body, only for the agents in scope; ``tags`` is the whole
-    conversation-tag list, or None when tags were not fetched (the project does not manage them)."""
+    """``items`` maps a kind's name to every object its listings returned (one per id); ``bodies`` to
+    the full bodies by id (the items themselves when the list is full, else only the objects in scope).
+    A kind that was not fetched is absent from both."""
 
-    agent_summaries: tuple[Mapping[str, Any], ...]
-    agents: Mapping[str, Mapping[str, Any]]
-    tags: tuple[Mapping[str, Any], ...] | None
+    items: Mapping[str, tuple[JsonObject, ...]]
+    bodies: Mapping[str, Mapping[str, JsonObject]]
     base_url: str = ""
     stats: dict[str, int] = field(default_factory=dict)
 
+    def fetched(self, kind: Kind) -> bool:
+        return kind.name in self.items
 
-def manages_tags(project: Project) -> bool:
-    return project.tags is not None or project.settings.tags_authoritative
+    def listed(self, kind: Kind) -> tuple[JsonObject, ...]:
+        return self.items.get(kind.name, ())
+
+    def bodies_of(self, kind: Kind) -> Mapping[str, JsonObject]:
+        return self.bodies.get(kind.name, {})
+
+
+def item_path(kind: Kind, remote_id: str) -> str:
+    """The item path of one object, its id escaped as one path segment."""
+    return kind.api.item.format(id=quote(remote_id, safe=""))
 
 
 def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> RemoteState:
-    """Read exactly what the plan needs: the agent list pages (active and archived), one GET per agent
-    in scope, and the tag list when the project manages tags. Any failure raises; nothing that failed
-    to load is ever reported as absent."""
-    summaries, tags = _lists(client, manages_tags(project))
-    ids = agents_in_scope(project.agents, summaries, project.namespace, targets=tuple(targets))
-    declared = {d.id for d in project.agents.values() if d.id}
-    agents = _get_agents(client, ids, declared)
-    return RemoteState(tuple(summaries), agents, tags, client.base_url, stats=client.stats)
+    """Read exactly what the plan needs for every kind the project manages."""
+    kinds = [k for k in KINDS if project.manages(k)]
+    listed = list_kinds(client, kinds)
+    selection = targeting.parse(targets)
+    bodies: dict[str, Mapping[str, JsonObject]] = {}
+    for kind in kinds:
+        if kind.api.list_is_full:
+            bodies[kind.name] = {str(i[kind.api.id_field]): i for i in listed[kind.name]}
+    partial = [k for k in kinds if not k.api.list_is_full]
+    wanted = {k.name: in_scope(k, project, listed[k.name], selection) for k in partial}
+    bodies.update(get_many(client, partial, wanted, project))
+    return RemoteState(listed, bodies, client.base_url, stats=client.stats)
 
 
-def list_summaries(client: Client, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every page of one agent listing, each item checked to be a summary before anything reads it
-    (a summary without its tags would hide an owned agent's marker)."""
-    items = list(client.paginate(AGENTS_PATH, "agents", {"page_size": PAGE_SIZE, **params}))
-    _check_all(check_summary, items, client.base_url + AGENTS_PATH)
-    return items
+def list_kinds(client: Client, kinds: Sequence[Kind]) -> dict[str, tuple[JsonObject, ...]]:
+    """Every listing of every kind, read side by side, one object per id."""
+    jobs = [(k, params) for k in kinds for params in k.api.listings]
+    pages = _all_or_raise(client.map(lambda job: list_items(client, *job), jobs))
+    found: dict[str, dict[str, JsonObject]] = {k.name: {} for k in kinds}
+    for (kind, _), items in zip(jobs, pages, strict=True):
+        for item in items:
+            # The same id on two pages (or in two listings) is one object, not an ambiguity.
+            found[kind.name].setdefault(str(item[kind.api.id_field]), item)
+    return {name: tuple(items.values()) for name, items in found.items()}
 
 
-def list_tags(client: Client) -> list[dict[str, Any]]:
-    """Every conversation tag, each checked to be one."""
-    items = list(client.paginate(TAGS_PATH, "conversation_tags", {"page_size": PAGE_SIZE}))
-    _check_all(check_tag, items, client.base_url + TAGS_PATH)
-    return items
+def list_items(client: Client, kind: Kind, params: Mapping[str, Any] | None = None) -> list[JsonObject]:
+    """Every page of one listing, each item checked before anything reads it."""
+    query = dict(params or {})
+    if kind.api.page_size:
+        query.setdefault("page_size", kind.api.page_size)
+    items = list(client.paginate(kind.api.collection, kind.api.items_key, query))
+    url = client.base_url + kind.api.collection
+    return [kind.api.check_item(item, url) for item in items]
 
 
-def get_agent(client: Client, agent_id: str) -> Mapping[str, Any]:
-    """One full agent, checked to have the API's shape."""
-    return check_agent(client.get(f"{AGENTS_PATH}/{agent_id}"), f"{client.base_url}{AGENTS_PATH}/{agent_id}")
+def get_one(client: Client, kind: Kind, remote_id: str) -> JsonObject:
+    """One full object, checked to have the API's shape."""
+    path = item_path(kind, remote_id)
+    return kind.api.check(client.get(path), client.base_url + path)
 
 
-def list_all_agents(client: Client) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The active and the archived agent summaries, read side by side. The list excludes archived
-    agents by default; an owned archived agent must not look absent (and be created again)."""
-    jobs: list[Mapping[str, Any]] = [{"archived": False}, {"archived": True}]
-    active, archived = _all_or_raise(client.map(lambda params: list_summaries(client, params), jobs))
-    return active, archived
+def index_of(kind: Kind, items: Sequence[JsonObject], namespace: str) -> Index:
+    return kind.identity.index(items, kind.api.id_field, namespace)
 
 
-def _lists(client: Client, with_tags: bool) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...] | None]:
-    jobs: list[Callable[[], list[dict[str, Any]]]] = [
-        lambda: list_summaries(client, {"archived": False}),
-        lambda: list_summaries(client, {"archived": True}),
-    ]
-    if with_tags:
-        jobs.append(lambda: list_tags(client))
-    pages = _all_or_raise(client.map(lambda job: job(), jobs))
-    summaries = _unique(pages[0] + pages[1], "agent_id")
-    return summaries, (tuple(pages[2]) if with_tags else None)
+def in_scope(
+    kind: Kind, project: Project, items: Sequence[JsonObject], selection: targeting.Selection
+) -> list[str]:
+    """The ids whose full body the plan needs: declared ``id:`` values (even when the list does not
+    show them: the GET then reports 404), the objects owned by a declared key or by the source of a
+    ``renamed_from``, and owned objects without a definition (prune candidates), limited by targets."""
+    index = index_of(kind, items, project.namespace)
+    definitions = project.of(kind)
+    owned = kind.identity.owned(index, project.authoritative(kind))
+    selected = targeting.of(selection, kind, set(definitions) | set(owned))
+    sources = {d.renamed_from: key for key, d in definitions.items() if d.renamed_from}
+    ids: list[str] = []
+    for key in sorted(set(definitions) | set(owned)):
+        if selected is None or key in selected or sources.get(key) in selected:
+            ids.extend(_ids_for(definitions.get(key), index.keys.get(key, ()), owned, key))
+    return list(dict.fromkeys(ids))
 
 
-def _check_all(check: Callable[[Any, str], object], items: list[Any], url: str) -> None:
-    for item in items:
-        check(item, url)
+def _ids_for(
+    definition: Definition | None, matched: Sequence[str], owned: Mapping[str, Sequence[str]], key: str
+) -> list[str]:
+    ids: list[str] = []
+    if definition is not None and definition.id:
+        ids.append(definition.id)
+    ids.extend(matched)
+    ids.extend(owned.get(key, ()))
+    if definition is not None and definition.renamed_from:
+        ids.extend(owned.get(definition.renamed_from, ()))
+    return ids
 
 
-def _unique(items: list[dict[str, Any]], id_key: str) -> list[dict[str, Any]]:
-    seen: dict[str, dict[str, Any]] = {}
-    for item in items:
-        seen.setdefault(str(item.get(id_key)), item)
-    return list(seen.values())
-
-
-def _get_agents(client: Client, ids: list[str], declared: set[str]) -> dict[str, Mapping[str, Any]]:
-    bodies = client.map(lambda agent_id: get_agent(client, agent_id), ids)
-    found: dict[str, Mapping[str, Any]] = {}
-    for agent_id, body in zip(ids, bodies, strict=True):
-        if isinstance(body, ApiError) and body.status == 404 and agent_id in declared:
-            continue  # a declared id: that does not exist; the planner reports it
-        found[agent_id] = _all_or_raise([body])[0]
+def get_many(
+    client: Client, kinds: Sequence[Kind], wanted: Mapping[str, Sequence[str]], project: Project
+) -> dict[str, dict[str, JsonObject]]:
+    """GET every wanted id of every kind side by side. A 404 for a declared ``id:`` is left out (the
+    planner reports it); any other failure raises."""
+    jobs = [(k, i) for k in kinds for i in wanted.get(k.name, ())]
+    answers = client.map(lambda job: get_one(client, *job), jobs)
+    found: dict[str, dict[str, JsonObject]] = {k.name: {} for k in kinds}
+    declared = {(k.name, d.id) for k in kinds for d in project.of(k).values() if d.id}
+    for (kind, remote_id), body in zip(jobs, answers, strict=True):
+        if isinstance(body, ApiError) and body.status == 404 and (kind.name, remote_id) in declared:
+            continue
+        found[kind.name][remote_id] = _all_or_raise([body])[0]
     return found
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
@@ -18,8 +18,8 @@ from jsonschema.exceptions import ValidationError
 
 from agentsync import schemagen, spec
 from agentsync.errors import Location, Problem, Severity
+from agentsync.kinds import KINDS, Kind
 from agentsync.plan import dotted
-from agentsync.resources import agent
 
 if TYPE_CHECKING:
     from agentsync.loader import Document, JsonPath
@@ -35,14 +35,22 @@ _TYPE_NAMES = {
 }
 
 
-@lru_cache(maxsize=1)
-def agent_validator() -> Draft202012Validator:
-    return Draft202012Validator(schemagen.agent_schema())
+def validator(kind: Kind) -> Draft202012Validator:
+    """The validator of one kind's definitions (built once per process)."""
+    return _validator(kind.name)
 
 
-@lru_cache(maxsize=1)
-def tags_validator() -> Draft202012Validator:
-    return Draft202012Validator(schemagen.tags_schema())
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(schemagen.kind_schema(next(k for k in KINDS if k.name == name)))
+
+
+def _definition(name: str) -> dict[str, Any]:
+    for kind in KINDS:
+        found: dict[str, Any] | None = validator(kind).schema.get("$defs", {}).get(name)
+        if found is not None:
+            return found
+    return {}
 
 
 @lru_cache(maxsize=1)
@@ -125,7 +133,7 @@ def _union_mismatch(error: ValidationError) -> str:
 def _kind_of(alternative: dict[str, Any]) -> str | None:
     node = alternative
     if "$ref" in node:
-        node = agent_validator().schema["$defs"].get(node["$ref"].rsplit("/", 1)[-1], {})
+        node = _definition(node["$ref"].rsplit("/", 1)[-1])
     if "const" in node:
         return repr(node["const"])
     kind = node.get("type")
@@ -220,17 +228,17 @@ def _unknown_message(key: str, base: JsonPath, allowed: list[str]) -> str:
 
 
 def read_only_message(path: JsonPath) -> str | None:
-    """The specific message for a read-only or deprecated field of an agent file, or None."""
+    """The specific message for a read-only or deprecated field of a definition, or None."""
     name = dotted(path)
-    if path == ("agent_id",):
-        return (
-            "agent_id is read-only (the server assigns it); to adopt an existing agent, write its id as `id:`"
-        )
-    if len(path) == 1 and path[0] in agent.READ_ONLY_FIELDS:
-        return f"{name} is read-only (the server sets it); agentsync never writes it, remove it from the file"
+    for kind in KINDS:
+        if path == (kind.api.id_field,) and kind.api.id_field != "id":
+            return (
+                f"{name} is read-only (the server assigns it); to adopt an existing {kind.noun}, "
+                "write its id as `id:`"
+            )
     if path[-2:] == ("prompt", "tools") and "conversation_config" in path:
         return f"{name} is deprecated and read-only; list the tools' ids in tool_ids instead"
-    if path in agent.READ_ONLY_PATHS:
+    if any(path in k.fields.read_only for k in KINDS):
         return f"{name} is read-only (the server sets it); agentsync never writes it, remove it from the file"
     return None
 

@@ -3,7 +3,8 @@
 Run ``python -m agentsync.schemagen [DIR]`` to rewrite them (DIR defaults to ``schemas``). The validator
 builds the same schemas in memory, so editors and ``agentsync validate`` apply one set of rules:
 
-- an agent file is the create body (writable fields only) plus agentsync's ``id`` and ``renamed_from``;
+- a definition (an agent file, an entry of tags.yaml) is its kind's create body (writable fields only)
+  plus agentsync's ``id`` (and ``renamed_from`` for a file per key), one schema per kind;
 - typed objects are closed (``additionalProperties: false``) so that a typo is an error, not a no-op;
 - read-only fields and the deprecated ``prompt.tools`` are removed (the validator names them specifically);
 - catalogues that grow every month (LLMs, TTS models, ASR providers, workflow node types) are open: the
@@ -16,17 +17,18 @@ import copy
 import json
 import sys
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from agentsync import spec
+from agentsync.kinds import BY_NAME, KINDS, Kind
+from agentsync.planschema import plan_schema
 from agentsync.project import RESIDENCIES
-from agentsync.resources import tag
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEFS_PREFIX = "#/$defs/"
-SCHEMA_FILES = ("agent.schema.json", "tags.schema.json", "project.schema.json")
+SCHEMA_FILES = (*(k.layout.schema_file for k in KINDS), "project.schema.json", "plan.schema.json")
 
 # Keywords that are OpenAPI's or a code generator's, not JSON Schema's; editors would only be confused.
 _DROPPED_KEYWORDS = frozenset({"example", "discriminator", "optional"})
@@ -128,71 +130,54 @@ def _defs(names: list[str]) -> dict[str, Any]:
     return defs
 
 
+def kind_schema(kind: Kind) -> dict[str, Any]:
+    """The editor and validation schema of one kind's definitions (a copy: callers may change it)."""
+    return copy.deepcopy(_kind_schema(kind.name))
+
+
 def agent_schema() -> dict[str, Any]:
-    """The schema of one agent file."""
-    return copy.deepcopy(_agent_schema())
-
-
-@lru_cache(maxsize=1)
-def _agent_schema() -> dict[str, Any]:
-    body = spec.schema(spec.AGENT_CREATE_BODY)
-    nodes = copy.deepcopy(spec.schema(spec.WORKFLOW_INPUT)["properties"]["nodes"])
-    _open_node_types(nodes)
-    defs = _defs(reachable([spec.AGENT_CREATE_BODY]))
-    defs[spec.WORKFLOW_INPUT]["properties"]["nodes"] = _clean(nodes)
-    properties = _clean(body["properties"])
-    properties["id"] = {
-        "description": "Adopt this existing agent instead of creating one.",
-        "type": "string",
-        "minLength": 1,
-    }
-    properties["renamed_from"] = {
-        "description": "The key this agent had before its file was renamed.",
-        "type": "string",
-        "minLength": 1,
-    }
-    return {
-        "$schema": DIALECT,
-        "title": "agentsync agent file",
-        "description": "One ElevenLabs agent: its writable fields, in the API's own names and shapes.",
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-        "$defs": defs,
-    }
+    return kind_schema(BY_NAME["agent"])
 
 
 def tags_schema() -> dict[str, Any]:
-    """The schema of ``tags.yaml``: a list of conversation tags."""
-    create = spec.schema(spec.TAG_CREATE_BODY)["properties"]
-    item = {
-        "type": "object",
-        "properties": {
-            "title": {
-                "description": create["title"].get("description", "The tag's title."),
-                "type": "string",
-                "minLength": 1,
-                "maxLength": tag.TITLE_MAX,
-            },
-            "description": {
-                "description": "What the tag means.",
-                "anyOf": [{"type": "string", "maxLength": tag.DESCRIPTION_MAX}, {"type": "null"}],
-            },
-            "id": {
-                "description": "Match this existing tag by id (a rename is then an update).",
-                "type": "string",
-                "minLength": 1,
-            },
-        },
-        "required": ["title"],
-        "additionalProperties": False,
-    }
-    return {
-        "$schema": DIALECT,
-        "title": "agentsync conversation tags (tags.yaml)",
-        "type": "array",
-        "items": item,
-    }
+    return kind_schema(BY_NAME["tag"])
+
+
+@cache
+def _kind_schema(name: str) -> dict[str, Any]:
+    kind = BY_NAME[name]
+    body = spec.schema(kind.fields.create_body)
+    defs = _defs(reachable([kind.fields.create_body]))
+    if spec.WORKFLOW_INPUT in defs:
+        nodes = copy.deepcopy(spec.schema(spec.WORKFLOW_INPUT)["properties"]["nodes"])
+        _open_node_types(nodes)
+        defs[spec.WORKFLOW_INPUT]["properties"]["nodes"] = _clean(nodes)
+    properties = {k: v for k, v in _clean(body["properties"]).items() if k in kind.fields.writable}
+    properties.update(_meta_properties(kind))
+    item: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    required = [r for r in body.get("required", []) if r in properties and r not in kind.fields.required]
+    if required:
+        item["required"] = required
+    if kind.layout.is_folder:
+        title = f"agentsync {kind.noun} file ({kind.layout.where}KEY.yaml)"
+        return {"$schema": DIALECT, "title": title, **item, "$defs": defs}
+    title = f"agentsync {kind.plural} ({kind.layout.where})"
+    return {"$schema": DIALECT, "title": title, "type": "array", "items": item, "$defs": defs}
+
+
+def _meta_properties(kind: Kind) -> dict[str, Any]:
+    if kind.identity.marks:
+        adopt = f"Adopt this existing {kind.noun} instead of creating one."
+    else:
+        adopt = f"Match this existing {kind.noun} by id (a rename is then an update)."
+    found: dict[str, Any] = {"id": {"description": adopt, "type": "string", "minLength": 1}}
+    if kind.layout.is_folder:
+        found["renamed_from"] = {
+            "description": f"The key this {kind.noun} had before its file was renamed.",
+            "type": "string",
+            "minLength": 1,
+        }
+    return found
 
 
 def _environment_schema() -> dict[str, Any]:
@@ -234,13 +219,26 @@ def _environment_schema() -> dict[str, Any]:
 def _overrides_schema() -> dict[str, Any]:
     # Each entry is part of an agent file, deep-merged onto it; the merged agent is validated against
     # the agent schema with line numbers pointing here, so this only fixes the shape.
-    agent = {"type": "object"}
+    entry = {"type": "object"}
     return {
         "description": "Fields merged onto definitions in this environment: mappings merge, anything "
-        "else replaces. `*` applies to every agent, a key to one agent.",
+        "else replaces. Under each kind, `*` applies to every definition, a key to one.",
         "type": "object",
         "additionalProperties": False,
-        "properties": {"agents": {"type": "object", "additionalProperties": agent}},
+        "properties": {k.plural: {"type": "object", "additionalProperties": entry} for k in KINDS},
+    }
+
+
+def _ownership_schema(kind: Kind) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "authoritative": {
+                "description": f"Let --prune delete {kind.noun}s that no definition in {kind.layout.where} declares.",
+                "type": "boolean",
+            }
+        },
     }
 
 
@@ -266,16 +264,7 @@ def project_schema() -> dict[str, Any]:
                 "propertyNames": {"pattern": NAME_PATTERN},
                 "additionalProperties": {"$ref": "#/$defs/environment"},
             },
-            "tags": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "authoritative": {
-                        "description": "Let --prune delete conversation tags not in tags.yaml.",
-                        "type": "boolean",
-                    }
-                },
-            },
+            **{k.plural: _ownership_schema(k) for k in KINDS if not k.identity.marks},
             "safety": {
                 "type": "object",
                 "additionalProperties": False,
@@ -297,11 +286,10 @@ def render(schema: dict[str, Any]) -> str:
 
 def generate() -> dict[str, str]:
     """File name -> text for every schema in ``schemas/``."""
-    return {
-        "agent.schema.json": render(agent_schema()),
-        "tags.schema.json": render(tags_schema()),
-        "project.schema.json": render(project_schema()),
-    }
+    files = {k.layout.schema_file: render(kind_schema(k)) for k in KINDS}
+    files["project.schema.json"] = render(project_schema())
+    files["plan.schema.json"] = render(plan_schema())
+    return files
 
 
 def write(directory: Path) -> list[Path]:

@@ -1,11 +1,12 @@
 """Placeholders in project files: ``${var.NAME}``, ``${env.NAME}`` (``${env.NAME:-default}``) and
-``${agent.KEY.id}``, resolved per environment, in one place.
+``${KIND.KEY.id}`` for any kind, resolved per environment, in one place.
 
 - ``var`` reads the selected environment's ``variables`` in agentsync.yaml.
 - ``env`` reads the process environment; a value that comes from it is a *secret*: masked in every
   output and never written into a saved plan (the plan keeps the template and a SHA-256 of the value).
-- ``agent`` is the remote id of a managed agent; it is resolved by the planner (the loader leaves it in
-  place), and by the applier for an agent created in the same apply.
+- ``KIND.KEY.id`` (``${agent.billing.id}``, ``${tag.vip.id}``) is the remote id of a managed resource;
+  it is resolved by the planner (the loader leaves it in place), and by the applier for a resource
+  created in the same apply.
 
 ``$${`` writes a literal ``${``. Anything else after ``${`` is an error the loader reports with its
 location. Nothing here prints or does I/O besides reading the mapping it is given as the environment.
@@ -21,15 +22,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentsync import spec
+from agentsync.kinds import BY_NAME, Ref
 
 Path = tuple[str | int, ...]
 
-SCOPES: tuple[str, ...] = ("var", "env", "agent")
+SCOPES: tuple[str, ...] = ("var", "env")
 # ``$${`` first, so that an escaped opener is never read as a placeholder.
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_AGENT_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*")
-_AGENT_REF = re.compile(r"\$\{agent\.([A-Za-z0-9_][A-Za-z0-9_./-]*)\.id\}")
+_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*")
+_REF = re.compile(r"\$\{([a-z][a-z-]*)\.([A-Za-z0-9_][A-Za-z0-9_./-]*)\.id\}")
 
 
 class TemplateError(ValueError):
@@ -47,9 +49,13 @@ class Placeholder:
     default: str | None = None
 
     @property
+    def is_reference(self) -> bool:
+        return self.scope in BY_NAME
+
+    @property
     def text(self) -> str:
-        if self.scope == "agent":
-            return f"${{agent.{self.name}.id}}"
+        if self.is_reference:
+            return f"${{{self.scope}.{self.name}.id}}"
         tail = "" if self.default is None else f":-{self.default}"
         return f"${{{self.scope}.{self.name}{tail}}}"
 
@@ -83,13 +89,14 @@ def parse(text: str) -> list[Part]:
 
 def _placeholder(inner: str) -> Placeholder:
     scope, dot, rest = inner.partition(".")
-    if not dot or scope not in SCOPES:
+    if not dot or (scope not in SCOPES and scope not in BY_NAME):
+        kinds = ", ".join(sorted(BY_NAME))
         raise TemplateError(
             f"unknown placeholder ${{{inner}}}: placeholders are ${{var.NAME}}, "
-            "${env.NAME} or ${agent.KEY.id}"
+            f"${{env.NAME}} or ${{KIND.KEY.id}} (KIND: {kinds})"
         )
-    if scope == "agent":
-        return _agent_placeholder(inner, rest)
+    if scope in BY_NAME:
+        return _reference(inner, scope, rest)
     name, sep, default = rest.partition(":-")
     if not _NAME.fullmatch(name) or (sep and scope != "env"):
         raise TemplateError(
@@ -99,11 +106,11 @@ def _placeholder(inner: str) -> Placeholder:
     return Placeholder(scope, name, default if sep else None)
 
 
-def _agent_placeholder(inner: str, rest: str) -> Placeholder:
+def _reference(inner: str, scope: str, rest: str) -> Placeholder:
     key, dot, attribute = rest.rpartition(".")
-    if not dot or attribute != "id" or not _AGENT_KEY.fullmatch(key):
-        raise TemplateError(f"malformed placeholder ${{{inner}}}: expected ${{agent.KEY.id}}")
-    return Placeholder("agent", key)
+    if not dot or attribute != "id" or not _KEY.fullmatch(key):
+        raise TemplateError(f"malformed placeholder ${{{inner}}}: expected ${{{scope}.KEY.id}}")
+    return Placeholder(scope, key)
 
 
 # --- resolving ------------------------------------------------------------------------------------------
@@ -122,20 +129,20 @@ class Context:
 @dataclass(frozen=True)
 class Resolved:
     """A string after ``${var.*}``/``${env.*}`` substitution. ``secret``: part of it came from the
-    process environment. ``references``: the agent keys it still refers to (left as placeholders)."""
+    process environment. ``references``: the resources it still refers to (left as placeholders)."""
 
     value: str
     secret: bool = False
-    references: tuple[str, ...] = ()
+    references: tuple[Ref, ...] = ()
     whole: bool = False
 
 
 def resolve(text: str, context: Context) -> Resolved:
-    """Substitute ``${var.*}`` and ``${env.*}`` in ``text``; agent references stay as written."""
+    """Substitute ``${var.*}`` and ``${env.*}`` in ``text``; references stay as written."""
     parts = parse(text)
     values = [p if isinstance(p, str) else _value(p, context) for p in parts]
     secret = any(isinstance(p, Placeholder) and p.scope == "env" for p in parts)
-    references = tuple(p.name for p in parts if isinstance(p, Placeholder) and p.scope == "agent")
+    references = tuple(Ref(p.scope, p.name) for p in parts if isinstance(p, Placeholder) and p.is_reference)
     whole = len(parts) == 1 and isinstance(parts[0], Placeholder)
     return Resolved(_join(parts, values, bool(references)), secret, references, whole)
 
@@ -146,7 +153,7 @@ def _join(parts: list[Part], values: list[str], templated: bool) -> str:
     if not templated:
         return "".join(values)
     return "".join(
-        p.text if isinstance(p, Placeholder) and p.scope == "agent" else _escape(v)
+        p.text if isinstance(p, Placeholder) and p.is_reference else _escape(v)
         for p, v in zip(parts, values, strict=True)
     )
 
@@ -156,7 +163,7 @@ def _escape(literal: str) -> str:
 
 
 def _value(part: Placeholder, context: Context) -> str:
-    if part.scope == "agent":
+    if part.is_reference:
         return part.text
     if part.scope == "var":
         return _variable(part.name, context)
@@ -212,13 +219,14 @@ def typed(root: str | None, path: tuple[str | int, ...], text: str) -> Any:
     return text
 
 
-# --- agent references -----------------------------------------------------------------------------------
+# --- references -----------------------------------------------------------------------------------------
 
 
-def references_in(value: Any) -> Iterator[str]:
-    """Every agent key ``${agent.KEY.id}`` names inside ``value`` (any depth), in order."""
+def references_in(value: Any) -> Iterator[Ref]:
+    """Every resource ``${KIND.KEY.id}`` names inside ``value`` (any depth), in order."""
     if isinstance(value, str):
-        yield from _AGENT_REF.findall(value)
+        if "${" in value:
+            yield from (Ref(k, key) for k, key in _REF.findall(value) if k in BY_NAME)
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from references_in(item)
@@ -227,17 +235,25 @@ def references_in(value: Any) -> Iterator[str]:
             yield from references_in(item)
 
 
-def substitute_references(value: Any, ids: Mapping[str, str]) -> Any:
-    """``value`` with every ``${agent.KEY.id}`` whose KEY is in ``ids`` replaced by the id; a string
-    left with no placeholder has its ``$${`` escapes undone."""
+def substitute_references(value: Any, ids: Mapping[Ref, str]) -> Any:
+    """``value`` with every ``${KIND.KEY.id}`` found in ``ids`` replaced by the id; a string left with
+    no placeholder has its ``$${`` escapes undone."""
     return _walk_strings(value, lambda text: _substitute(text, ids))
 
 
-def _substitute(text: str, ids: Mapping[str, str]) -> str:
-    if "${agent." not in text:
+def _substitute(text: str, ids: Mapping[Ref, str]) -> str:
+    if "${" not in text:
         return text
-    replaced = _AGENT_REF.sub(lambda m: ids.get(m.group(1), m.group(0)), text)
-    return replaced if _AGENT_REF.search(replaced) else replaced.replace("$${", "${")
+
+    def one(match: re.Match[str]) -> str:
+        ref = Ref(match.group(1), match.group(2))
+        return ids.get(ref, match.group(0)) if ref.kind in BY_NAME else match.group(0)
+
+    replaced = _REF.sub(one, text)
+    if replaced == text:
+        return text
+    still = any(m.group(1) in BY_NAME for m in _REF.finditer(replaced))
+    return replaced if still else replaced.replace("$${", "${")
 
 
 def _walk_strings(value: Any, fn: Callable[[str], str]) -> Any:
@@ -250,12 +266,12 @@ def _walk_strings(value: Any, fn: Callable[[str], str]) -> Any:
     return value
 
 
-def find_cycle(edges: Mapping[str, tuple[str, ...]]) -> list[str] | None:
+def find_cycle(edges: Mapping[Ref, tuple[Ref, ...]]) -> list[Ref] | None:
     """A dependency loop among ``edges`` (key -> keys it needs first) as ``[a, b, a]``, or None."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
+    state: dict[Ref, int] = {}
+    stack: list[Ref] = []
 
-    def visit(node: str) -> list[str] | None:
+    def visit(node: Ref) -> list[Ref] | None:
         state[node] = 1
         stack.append(node)
         for nxt in edges.get(node, ()):

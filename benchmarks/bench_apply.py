@@ -17,8 +17,8 @@ from pathlib import Path
 from agentsync.apply import ApplyOptions, ApplyReport, Outcome, apply_plan, check_fresh
 from agentsync.client import Client
 from agentsync.emulator import ADMIN_KEY, Emulator, EmulatorConfig, Faults
-from agentsync.loader import load_project
-from agentsync.plan import build_plan
+from agentsync.load import load_project
+from agentsync.planner import build_plan
 from agentsync.remote import fetch
 
 

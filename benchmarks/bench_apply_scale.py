@@ -40,10 +40,14 @@ from common import (
 from agentsync.apply import ApplyOptions, Outcome, apply_plan, check_fresh
 from agentsync.client import Client
 from agentsync.emulator import ADMIN_KEY
-from agentsync.loader import load_project
-from agentsync.plan import Plan, build_plan
-from agentsync.remote import AGENTS_PATH, fetch
-from agentsync.resources.agent import READ_ONLY_PATHS, WRITABLE_FIELDS
+from agentsync.kinds.agent import AGENT, READ_ONLY_PATHS
+from agentsync.load import load_project
+from agentsync.plan import Plan
+from agentsync.planner import build_plan
+from agentsync.remote import fetch
+
+AGENTS_PATH = AGENT.api.collection
+WRITABLE_FIELDS = AGENT.fields.writable
 
 TARGET_RATIO = 1.25
 
@@ -124,7 +128,7 @@ def baseline_row(emu: EmulatorProcess, args: argparse.Namespace) -> list[Any]:
         plan = _plan(client, Path(args.root), args.agents)
         project = load_project(Path(args.root))
         current = {c.remote_id: client.get(f"{AGENTS_PATH}/{c.remote_id}") for c in plan.changes}
-        bodies = [_whole(current[c.remote_id], project.agents[c.key].config) for c in plan.changes]
+        bodies = [_whole(current[c.remote_id], project.of(AGENT)[c.key].config) for c in plan.changes]
         before = emu.requests()
         with Stopwatch() as watch:
             for change, body in zip(plan.changes, bodies, strict=True):

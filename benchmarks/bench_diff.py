@@ -18,10 +18,10 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from agentsync import diff
-from agentsync.plan import build_plan
+from agentsync.kinds import Definition
+from agentsync.planner import build_plan
 from agentsync.project import Project, Settings
 from agentsync.remote import RemoteState
-from agentsync.resources.agent import AgentDef
 
 EXAMPLE = json.loads(
     (Path(__file__).parent.parent / "tests" / "data" / "example-agent-response.json").read_text()
@@ -87,7 +87,7 @@ def remote_body(agent_id: str, key: str) -> dict[str, Any]:
 def world(count: int, changed: bool) -> tuple[Project, RemoteState]:
     first = "Hello, what can I do?" if changed else "Hi!"
     agents = {
-        f"bot{i}": AgentDef(key=f"bot{i}", file=f"agents/bot{i}.yaml", config=declared(first))
+        f"bot{i}": Definition(kind="agent", key=f"bot{i}", file=f"agents/bot{i}.yaml", config=declared(first))
         for i in range(count)
     }
     if changed:
@@ -97,8 +97,8 @@ def world(count: int, changed: bool) -> tuple[Project, RemoteState]:
             )
     bodies = [remote_body(f"agent_{i}", f"bot{i}") for i in range(count)]
     summaries = tuple({"agent_id": b["agent_id"], "name": b["name"], "tags": b["tags"]} for b in bodies)
-    state = RemoteState(agent_summaries=summaries, agents={b["agent_id"]: b for b in bodies}, tags=None)
-    return Project(root=Path("."), settings=Settings(), agents=agents, tags=None), state
+    state = RemoteState({"agent": summaries}, {"agent": {b["agent_id"]: b for b in bodies}})
+    return Project(root=Path("."), settings=Settings(), definitions={"agent": agents}), state
 
 
 def per_item_ms(run: Callable[[], Any], items: int, repeat: int = 5) -> float:

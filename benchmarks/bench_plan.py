@@ -47,10 +47,14 @@ from deepdiff import DeepDiff
 
 from agentsync.client import Client
 from agentsync.emulator import ADMIN_KEY
-from agentsync.loader import load_project
-from agentsync.plan import build_plan
-from agentsync.remote import AGENTS_PATH, fetch
-from agentsync.resources.agent import WRITABLE_FIELDS, marker, owned_keys
+from agentsync.kinds.agent import AGENT
+from agentsync.kinds.identity import marker
+from agentsync.load import load_project
+from agentsync.planner import build_plan
+from agentsync.remote import fetch
+
+AGENTS_PATH = AGENT.api.collection
+WRITABLE_FIELDS = AGENT.fields.writable
 
 ARCHIVED_EVERY = 50
 TARGET_RATIO = 1.25
@@ -148,9 +152,9 @@ def baseline_row(emu: EmulatorProcess, world: World, root: Path, changed: int) -
         bodies = [client.get(f"{AGENTS_PATH}/{s['agent_id']}") for s in summaries]
         differ = 0
         for body in bodies:
-            keys = owned_keys(body.get("tags") or [], NAMESPACE)
-            if keys and keys[0] in project.agents:
-                local = _merged(_full(body), project.agents[keys[0]].config)
+            keys = AGENT.identity.keys_of(body, NAMESPACE)
+            if keys and keys[0] in project.of(AGENT):
+                local = _merged(_full(body), project.of(AGENT)[keys[0]].config)
                 local["tags"] = [*local.get("tags", []), marker(NAMESPACE, keys[0])]
                 differ += bool(DeepDiff(_full(body), local))
     if differ != changed:

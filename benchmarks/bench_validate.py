@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentsync.loader import validate_project
+from agentsync.load import validate_project
 
 AGENT = """# yaml-language-server: $schema=../schemas/agent.schema.json
 name: Agent {i}

@@ -22,7 +22,7 @@ import requests
 from ruamel.yaml import YAML
 
 from agentsync.emulator import ADMIN_KEY
-from agentsync.resources.agent import marker
+from agentsync.kinds.identity import marker
 
 NAMESPACE = "bench"
 PAGE_SIZE = 100  # what the fetcher asks for; the API's maximum

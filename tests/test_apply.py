@@ -9,30 +9,42 @@ from typing import Any
 
 import pytest
 
+from agentsync import readback
 from agentsync.apply import (
     ApplyReport,
     Outcome,
     Result,
     check_target,
-    is_atomic,
-    matches,
     stages,
-    unconverged,
     version_description,
 )
 from agentsync.errors import PlanFileError
-from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Plan
+from agentsync.kinds import Ref
+from agentsync.kinds.agent import AGENT
+from agentsync.plan import ABSENT, Action, Change, FieldChange, Plan
 from agentsync.render.report import render_json, render_text
 
 BASE = "http://127.0.0.1:1"
 
 
+def matches(path: tuple[str | int, ...], wanted: Any, got: Any) -> bool:
+    return readback.matches(AGENT, path, wanted, got)
+
+
+def is_atomic(path: tuple[str | int, ...]) -> bool:
+    return readback.is_atomic(AGENT, path)
+
+
+def unconverged(change: Change, body: Any, actual: Any, namespace: str | None) -> tuple[str, ...]:
+    return readback.unconverged(AGENT, change, body, actual, namespace or "agentsync")
+
+
 def change(
-    kind: Kind,
+    kind: str,
     action: Action,
     key: str,
     *,
-    depends_on: tuple[str, ...] = (),
+    depends_on: tuple[Ref, ...] = (),
     body: dict[str, Any] | None = None,
     fields: tuple[FieldChange, ...] = (),
     remote_id: str | None = None,
@@ -48,7 +60,6 @@ def change(
         method="PATCH",
         path="/v1/x",
         body=body,
-        json_patch=(),
         fingerprint=fingerprint,
         depends_on=depends_on,
     )
@@ -69,18 +80,18 @@ def plan_of(*changes: Change, namespace: str = "agentsync", environment: str | N
 
 
 def keys(order: list[list[Change]]) -> list[list[str]]:
-    return [[f"{c.kind.value}:{c.action.value}:{c.key}" for c in stage] for stage in order]
+    return [[f"{c.kind}:{c.action.value}:{c.key}" for c in stage] for stage in order]
 
 
 def test_stages_put_tags_first_agents_by_dependency_and_deletes_last_in_reverse() -> None:
     plan = plan_of(
-        change(Kind.AGENT, Action.DELETE, "old-agent"),
-        change(Kind.AGENT, Action.CREATE, "router", depends_on=("billing", "sales")),
-        change(Kind.TAG, Action.DELETE, "stale-tag"),
-        change(Kind.AGENT, Action.UPDATE, "billing", depends_on=("sales",)),
-        change(Kind.AGENT, Action.CREATE, "sales"),
-        change(Kind.TAG, Action.CREATE, "vip"),
-        change(Kind.AGENT, Action.UPDATE, "faq", depends_on=("not-in-plan",)),
+        change("agent", Action.DELETE, "old-agent"),
+        change("agent", Action.CREATE, "router", depends_on=(Ref("agent", "billing"), Ref("agent", "sales"))),
+        change("tag", Action.DELETE, "stale-tag"),
+        change("agent", Action.UPDATE, "billing", depends_on=(Ref("agent", "sales"),)),
+        change("agent", Action.CREATE, "sales"),
+        change("tag", Action.CREATE, "vip"),
+        change("agent", Action.UPDATE, "faq", depends_on=(Ref("agent", "not-in-plan"),)),
     )
     assert keys(stages(plan)) == [
         ["tag:create:vip"],
@@ -94,8 +105,8 @@ def test_stages_put_tags_first_agents_by_dependency_and_deletes_last_in_reverse(
 
 def test_a_dependency_cycle_still_schedules_every_change() -> None:
     plan = plan_of(
-        change(Kind.AGENT, Action.CREATE, "a", depends_on=("b",)),
-        change(Kind.AGENT, Action.CREATE, "b", depends_on=("a",)),
+        change("agent", Action.CREATE, "a", depends_on=(Ref("agent", "b"),)),
+        change("agent", Action.CREATE, "b", depends_on=(Ref("agent", "a"),)),
     )
     assert sorted(k for stage in keys(stages(plan)) for k in stage) == ["agent:create:a", "agent:create:b"]
 
@@ -163,7 +174,7 @@ def test_free_form_maps_and_workflow_are_atomic_typed_objects_are_not() -> None:
 def test_unconverged_names_each_path_that_did_not_take() -> None:
     body = {"conversation_config": {"tts": {"stability": 0.5, "speed": 1.1}}, "name": "Bot"}
     ch = change(
-        Kind.AGENT,
+        "agent",
         Action.UPDATE,
         "bot",
         body=body,
@@ -188,7 +199,7 @@ def test_unconverged_wants_the_marker_and_compares_tags_as_a_set() -> None:
     mark = "agentsync:bot"
     body = {"tags": ["a", "b", mark]}
     ch = change(
-        Kind.AGENT, Action.CREATE, "bot", body=body, fields=(FieldChange(("tags",), ABSENT, ["a", "b"]),)
+        "agent", Action.CREATE, "bot", body=body, fields=(FieldChange(("tags",), ABSENT, ["a", "b"]),)
     )
     assert unconverged(ch, body, {"tags": ["b", mark, "a"]}, "agentsync") == ()
     assert unconverged(ch, body, {"tags": ["b", "a"]}, "agentsync") == ("tags",)
@@ -199,7 +210,7 @@ def test_unconverged_wants_the_marker_and_compares_tags_as_a_set() -> None:
 
 def test_unconverged_ignores_the_write_only_version_description() -> None:
     body = {"name": "x", "version_description": "agentsync apply: abc fix"}
-    assert unconverged(change(Kind.AGENT, Action.UPDATE, "x", body=body), body, {"name": "x"}, None) == ()
+    assert unconverged(change("agent", Action.UPDATE, "x", body=body), body, {"name": "x"}, None) == ()
 
 
 # -- target and version note ---------------------------------------------------------------------------
@@ -247,23 +258,21 @@ def test_version_description_outside_git_is_none(tmp_path: Path) -> None:
 
 
 def test_report_exit_code_is_1_for_any_failure_or_skip_and_130_when_interrupted() -> None:
-    ok = Result(Kind.AGENT, Action.UPDATE, "a", Outcome.APPLIED)
+    ok = Result("agent", Action.UPDATE, "a", Outcome.APPLIED)
     assert ApplyReport((ok,)).exit_code == 0
     assert ApplyReport((ok,), interrupted=True).exit_code == 130
     for outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.NOT_CONVERGED):
-        assert ApplyReport((ok, Result(Kind.TAG, Action.CREATE, "t", outcome))).exit_code == 1
-    assert (
-        ApplyReport((Result(Kind.TAG, Action.CREATE, "t", Outcome.WOULD_APPLY),), dry_run=True).exit_code == 0
-    )
+        assert ApplyReport((ok, Result("tag", Action.CREATE, "t", outcome))).exit_code == 1
+    assert ApplyReport((Result("tag", Action.CREATE, "t", Outcome.WOULD_APPLY),), dry_run=True).exit_code == 0
 
 
 def sample_report() -> ApplyReport:
     return ApplyReport(
         (
-            Result(Kind.TAG, Action.CREATE, "vip", Outcome.APPLIED, remote_id="tag_1"),
-            Result(Kind.AGENT, Action.CREATE, "bot", Outcome.APPLIED, remote_id="agent_1", recovered=True),
+            Result("tag", Action.CREATE, "vip", Outcome.APPLIED, remote_id="tag_1"),
+            Result("agent", Action.CREATE, "bot", Outcome.APPLIED, remote_id="agent_1", recovered=True),
             Result(
-                Kind.AGENT,
+                "agent",
                 Action.UPDATE,
                 "faq",
                 Outcome.NOT_CONVERGED,
@@ -271,8 +280,8 @@ def sample_report() -> ApplyReport:
                 paths=("conversation_config.tts.speed", "name"),
                 reason="not kept",
             ),
-            Result(Kind.AGENT, Action.UPDATE, "sales", Outcome.FAILED, reason="the API refused it"),
-            Result(Kind.AGENT, Action.CREATE, "router", Outcome.SKIPPED, reason="it depends on agent sales"),
+            Result("agent", Action.UPDATE, "sales", Outcome.FAILED, reason="the API refused it"),
+            Result("agent", Action.CREATE, "router", Outcome.SKIPPED, reason="it depends on agent sales"),
         ),
         requests={"GET": 9, "POST": 2, "PATCH": 2, "retries": 3},
     )
@@ -310,13 +319,13 @@ def test_json_report_has_every_result_and_counts() -> None:
 
 
 def test_dry_run_and_interrupted_summaries() -> None:
-    planned = Result(Kind.AGENT, Action.DELETE, "old", Outcome.WOULD_APPLY, reason="dry run: not written")
+    planned = Result("agent", Action.DELETE, "old", Outcome.WOULD_APPLY, reason="dry run: not written")
     assert render_text(ApplyReport((planned,), dry_run=True)).splitlines() == [
         "Would apply (dry run):",
         "  .. agent old (delete)",
         "Dry run: 1 to write, nothing was written.",
     ]
-    skipped = Result(Kind.AGENT, Action.UPDATE, "a", Outcome.SKIPPED, reason="apply was interrupted")
+    skipped = Result("agent", Action.UPDATE, "a", Outcome.SKIPPED, reason="apply was interrupted")
     assert (
         render_text(ApplyReport((skipped,), interrupted=True))
         .splitlines()[-1]

@@ -14,8 +14,10 @@ from projects import write_project as _write_project
 from agentsync.apply import ApplyOptions, ApplyReport, Outcome, apply_plan, check_fresh
 from agentsync.client import Client, RetryPolicy
 from agentsync.emulator import ADMIN_KEY, Emulator, Faults
-from agentsync.loader import load_project
-from agentsync.plan import Plan, build_plan
+from agentsync.kinds import Ref
+from agentsync.load import load_project
+from agentsync.plan import Plan
+from agentsync.planner import build_plan
 from agentsync.remote import fetch
 
 # Small, bounded backoff so the fault tests stay fast; generous attempts so seeded faults cannot win.
@@ -145,7 +147,9 @@ def test_one_failure_does_not_stop_the_others_and_dependents_are_skipped(
     )
     plan = make_plan(client, root)
     child = next(c for c in plan.changes if c.key == "child")
-    changes = tuple(dataclasses.replace(c, depends_on=("bad",)) if c is child else c for c in plan.changes)
+    changes = tuple(
+        dataclasses.replace(c, depends_on=(Ref("agent", "bad"),)) if c is child else c for c in plan.changes
+    )
     plan = dataclasses.replace(plan, changes=changes)
     report = apply_plan(client, plan, OPTIONS, snapshot=check_fresh(client, plan))
     rows = {r.key: r for r in report.results}

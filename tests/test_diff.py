@@ -13,7 +13,11 @@ from agentsync import diff, spec
 from agentsync.diff import Strategy
 from agentsync.emulator.defaults import defaults_for
 from agentsync.emulator.merge import merge_patch
-from agentsync.plan import ABSENT, FieldChange
+from agentsync.kinds.agent import AGENT
+from agentsync.plan import ABSENT, Action, Change, FieldChange
+from agentsync.render import common
+
+F = AGENT.fields
 
 EXAMPLE = json.loads((Path(__file__).parent / "data" / "example-agent-response.json").read_text())
 BASES = [EXAMPLE, {**defaults_for(spec.AGENT_RESPONSE), "agent_id": "agent_1", "tags": ["x"], "name": "n"}]
@@ -42,19 +46,19 @@ PS = "platform_settings"
     ],
 )
 def test_strategy_table_is_derived_from_the_input_models(path: tuple[str, ...], expected: Strategy) -> None:
-    assert diff.strategy_table()[path] is expected
-    assert diff.strategy(path) is expected
+    assert F.table[path] is expected
+    assert F.strategy(path) is expected
 
 
 def test_strategy_table_never_descends_into_atomic_values() -> None:
-    table = diff.strategy_table()
+    table = F.table
     assert not [p for p in table if p[:1] == ("workflow",) and len(p) > 1]
     assert not [p for p in table if p[:2] == (PS, "data_collection") and len(p) > 2]
     assert (PS, "safety") not in table  # the request model has no safety: it is read-only
 
 
 def test_strategy_of_a_path_the_schema_does_not_know_is_merge() -> None:
-    assert diff.strategy((CC, "agent", "not_in_the_spec")) is Strategy.MERGE
+    assert F.strategy((CC, "agent", "not_in_the_spec")) is Strategy.MERGE
 
 
 # --- normalisation and the managed view -----------------------------------------------------------------
@@ -85,7 +89,7 @@ def test_same_compares_numbers_numerically_but_not_bools(a: Any, b: Any, equal: 
 
 def test_managed_view_projects_the_remote_onto_the_declared_shape() -> None:
     desired = {"name": "X", CC: {"agent": {"prompt": {"llm": "gpt-4o"}}, "turn": {"turn_timeout": 7}}}
-    view = diff.managed_view(desired, EXAMPLE)
+    view = diff.managed_view(F, desired, EXAMPLE)
     assert view == {
         "name": EXAMPLE["name"],
         CC: {"agent": {"prompt": {"llm": "gemini-2.5-flash"}}, "turn": {"turn_timeout": 7}},
@@ -97,7 +101,7 @@ def test_managed_view_takes_atomic_values_whole() -> None:
     remote = copy.deepcopy(EXAMPLE)
     remote[PS]["data_collection"] = {"a": {"type": "string"}, "b": {"type": "boolean"}}
     desired = {PS: {"data_collection": {"a": {"type": "string"}}}, "workflow": {"nodes": {}}}
-    view = diff.managed_view(desired, remote)
+    view = diff.managed_view(F, desired, remote)
     assert view[PS]["data_collection"] == remote[PS]["data_collection"]
     assert view["workflow"] == diff.canonical(EXAMPLE["workflow"])
 
@@ -112,19 +116,19 @@ def test_managed_view_drops_read_only_and_unknown_fields() -> None:
         CC: {"agent": {"prompt": {"tools": [], "llm": "x"}}},
         PS: {"safety": {"is_blocked_ivc": True}, "archived": False},
     }
-    view = diff.managed_view(desired, remote)
+    view = diff.managed_view(F, desired, remote)
     assert view == {CC: {"agent": {"prompt": {"llm": "gemini-2.5-flash"}}}, PS: {"archived": False}}
 
 
 def test_managed_view_tags_are_a_set_without_the_marker() -> None:
     remote = {**EXAMPLE, "tags": ["b", "agentsync:bot", "a", "other:bot"]}
-    view = diff.managed_view({"tags": ["a"]}, remote, namespace="agentsync")
+    view = diff.managed_view(F, {"tags": ["a"]}, AGENT.identity.hide(remote, "agentsync"))
     assert view["tags"] == ["a", "b", "other:bot"]
 
 
 def test_managed_view_keeps_explicit_null_and_omits_what_the_remote_lacks() -> None:
     desired = {CC: {"turn": {"initial_wait_time": None}, "agent": {"not_there": 1}}}
-    assert diff.managed_view(desired, EXAMPLE) == {CC: {"turn": {"initial_wait_time": None}, "agent": {}}}
+    assert diff.managed_view(F, desired, EXAMPLE) == {CC: {"turn": {"initial_wait_time": None}, "agent": {}}}
 
 
 # --- the PATCH body -----------------------------------------------------------------------------------
@@ -133,7 +137,7 @@ def test_managed_view_keeps_explicit_null_and_omits_what_the_remote_lacks() -> N
 def _views(
     desired: dict[str, Any], remote: dict[str, Any] = EXAMPLE
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    return diff.desired_view(desired), diff.managed_view(desired, remote)
+    return diff.desired_view(F, desired), diff.managed_view(F, desired, remote)
 
 
 def test_patch_body_holds_only_changed_leaves_nested_under_their_parents() -> None:
@@ -143,7 +147,7 @@ def test_patch_body_holds_only_changed_leaves_nested_under_their_parents() -> No
             "agent": {"first_message": "Hi", "language": "en", "prompt": {"llm": "gpt-4o", "temperature": 0}}
         },
     }
-    assert diff.patch_body(*_views(desired)) == {
+    assert diff.patch_body(F, *_views(desired)) == {
         CC: {"agent": {"first_message": "Hi", "prompt": {"llm": "gpt-4o"}}}
     }
 
@@ -159,7 +163,7 @@ def test_patch_body_sends_lists_maps_and_workflow_whole() -> None:
         PS: {"data_collection": {"a": {"type": "string"}}},
         "workflow": workflow,
     }
-    body = diff.patch_body(*_views(desired, remote))
+    body = diff.patch_body(F, *_views(desired, remote))
     assert body == {
         CC: {"agent": {"prompt": {"tool_ids": ["a", "c"]}}},
         PS: {"data_collection": {"a": {"type": "string"}}},
@@ -170,19 +174,19 @@ def test_patch_body_sends_lists_maps_and_workflow_whole() -> None:
 def test_patch_body_is_empty_when_only_number_types_or_tag_order_differ() -> None:
     remote = {**EXAMPLE, "tags": ["b", "a"]}
     desired = {"tags": ["a", "b"], CC: {"turn": {"turn_timeout": 7}, "tts": {"speed": 1}}}
-    assert diff.patch_body(*_views(desired, remote)) == {}
+    assert diff.patch_body(F, *_views(desired, remote)) == {}
 
 
 def test_patch_body_sends_a_bool_that_replaces_an_equal_int() -> None:
     remote = copy.deepcopy(EXAMPLE)
     remote[PS]["call_limits"]["daily_limit"] = 1
     desired = {PS: {"call_limits": {"daily_limit": True}}}
-    assert diff.patch_body(*_views(desired, remote)) == {PS: {"call_limits": {"daily_limit": True}}}
+    assert diff.patch_body(F, *_views(desired, remote)) == {PS: {"call_limits": {"daily_limit": True}}}
 
 
 def test_patch_body_sends_null_and_objects_replacing_null() -> None:
     desired = {CC: {"agent": {"text_behavior_overrides": {"a": "b"}, "prompt": {"rag": None}}}}
-    body = diff.patch_body(*_views(desired))
+    body = diff.patch_body(F, *_views(desired))
     assert body == {CC: {"agent": {"text_behavior_overrides": {"a": "b"}, "prompt": {"rag": None}}}}
 
 
@@ -234,15 +238,28 @@ def test_changes_take_the_fast_path_without_deepdiff(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(diff, "DeepDiff", refuse)
     desired = {"name": EXAMPLE["name"], CC: {"turn": {"turn_timeout": 7}}}
     assert diff.changes(*reversed(_views(desired))) == []
-    assert diff.patch_body(*_views(desired)) == {}
+    assert diff.patch_body(F, *_views(desired)) == {}
+
+
+def _change(fields: tuple[FieldChange, ...]) -> Change:
+    return Change("agent", Action.UPDATE, "k", "a1", None, fields, "PATCH", "/v1/convai/agents/a1", {}, "fp")
 
 
 def test_json_patch_is_rfc6902_of_the_managed_view() -> None:
     desired = {"name": "New", CC: {"agent": {"first_message": "Hi"}}}
-    ops = diff.json_patch(*reversed(_views(desired)))
+    ops = common.json_patch(_change(tuple(diff.changes(*reversed(_views(desired))))))
     assert sorted(ops, key=lambda o: o["path"]) == [
         {"op": "replace", "path": "/conversation_config/agent/first_message", "value": "Hi"},
         {"op": "replace", "path": "/name", "value": "New"},
+    ]
+
+
+def test_json_patch_pointers_escape_slashes_tildes_and_digit_keys() -> None:
+    path = (CC, "language_presets", "a/b~c", "0")
+    ops = common.json_patch(_change((FieldChange(path, ABSENT, "x"), FieldChange((PS, "n"), 1, ABSENT))))
+    assert ops == [
+        {"op": "add", "path": "/conversation_config/language_presets/a~1b~0c/0", "value": "x"},
+        {"op": "remove", "path": "/platform_settings/n"},
     ]
 
 
@@ -337,7 +354,7 @@ def _assert_nothing_unchanged(
     for key, sent in body.items():
         old = remote_view.get(key, ABSENT)
         child = (*path, key)
-        if isinstance(sent, dict) and isinstance(old, dict) and diff.strategy(child) is Strategy.MERGE:
+        if isinstance(sent, dict) and isinstance(old, dict) and F.strategy(child) is Strategy.MERGE:
             assert sent, f"empty object sent at {child}"
             _assert_nothing_unchanged(sent, old, child)
         else:
@@ -355,10 +372,10 @@ def test_patch_body_converges_and_sends_nothing_unchanged(
     if flip_numbers:  # the live API writes 7.0 as 7
         current = diff.canonical(current)
     desired = _build({}, declared)
-    wanted = diff.desired_view(desired)
-    before = diff.managed_view(desired, current)
-    body = diff.patch_body(wanted, before)
-    after = diff.managed_view(desired, merge_patch(current, body))
+    wanted = diff.desired_view(F, desired)
+    before = diff.managed_view(F, desired, current)
+    body = diff.patch_body(F, wanted, before)
+    after = diff.managed_view(F, desired, merge_patch(current, body))
     assert diff.same(after, wanted), (body, after, wanted)
     _assert_nothing_unchanged(body, before, ())
     assert (body == {}) == diff.same(before, wanted)
@@ -391,10 +408,10 @@ def test_declared_list_of_objects_equals_its_server_filled_read_back() -> None:
             "score_instructions": None,
         }
     ]
-    current = diff.managed_view(declared, stored)
-    wanted = diff.expected_view(declared)
+    current = diff.managed_view(F, declared, stored)
+    wanted = diff.complete(F, diff.desired_view(F, declared))
     assert diff.changes(current, wanted) == []
-    assert diff.patch_body(diff.desired_view(declared), current, wanted) == {}
+    assert diff.patch_body(F, diff.desired_view(F, declared), current, wanted) == {}
 
 
 def test_a_real_change_inside_a_filled_list_sends_the_declared_list_only() -> None:
@@ -410,26 +427,29 @@ def test_a_real_change_inside_a_filled_list_sends_the_declared_list_only() -> No
     stored = copy.deepcopy(EXAMPLE)
     stored["platform_settings"]["evaluation"]["criteria"] = [
         diff.server_filled(
+            F,
             ("platform_settings", "evaluation", "criteria"),
             [{"id": "c1", "name": "Polite", "conversation_goal_prompt": "Was polite."}],
         )[0]
     ]
-    current = diff.managed_view(declared, stored)
-    body = diff.patch_body(diff.desired_view(declared), current, diff.expected_view(declared))
+    current = diff.managed_view(F, declared, stored)
+    body = diff.patch_body(
+        F, diff.desired_view(F, declared), current, diff.complete(F, diff.desired_view(F, declared))
+    )
     # The body carries the declared value, not the completed one: the server completes it itself.
     assert body == declared
-    [change] = diff.changes(current, diff.expected_view(declared))
+    [change] = diff.changes(current, diff.complete(F, diff.desired_view(F, declared)))
     assert change.path == ("platform_settings", "evaluation", "criteria")
 
 
 def test_workflow_nodes_are_completed_by_node_type() -> None:
     workflow = {"nodes": {"start_node": {"type": "start"}, "bye": {"type": "end"}}, "edges": {}}
-    filled = diff.server_filled(("workflow",), workflow)
+    filled = diff.server_filled(F, ("workflow",), workflow)
     assert filled["nodes"]["bye"] == {"type": "end", "position": {"x": 0, "y": 0}, "edge_order": []}
     assert filled["prevent_subagent_loops"] is False
 
 
 def test_name_and_scalars_are_never_completed() -> None:
-    assert diff.server_filled(("name",), "Bot") == "Bot"
-    assert diff.server_filled(("conversation_config", "tts", "stability"), 0.5) == 0.5
-    assert diff.server_filled(("tags",), ["b", "a"]) == ["b", "a"]
+    assert diff.server_filled(F, ("name",), "Bot") == "Bot"
+    assert diff.server_filled(F, ("conversation_config", "tts", "stability"), 0.5) == 0.5
+    assert diff.server_filled(F, ("tags",), ["b", "a"]) == ["b", "a"]

@@ -13,7 +13,7 @@ import pytest
 from agentsync.cli import run
 from agentsync.emulator import ADMIN_KEY, Emulator, EmulatorConfig
 from agentsync.errors import ValidationFailed
-from agentsync.loader import load_project, validate_project
+from agentsync.load import load_project, validate_project
 
 SECRET = "tok-9f8e7d6c5b4a"
 
@@ -195,7 +195,7 @@ def test_an_unset_secret_fails_plan_at_its_line_in_agentsync_yaml(
 
 def test_overrides_point_at_agentsync_yaml_and_typed_variables_convert(project: Path) -> None:
     loaded = load_project(project, environment="prod", environ={"CRM_TOKEN": SECRET})
-    front = loaded.agents["front"]
+    front = loaded.definitions["agent"]["front"]
     path = ("platform_settings", "workspace_overrides", "conversation_initiation_client_data_webhook", "url")
     where = front.location_of(path)
     assert where is not None and where.file == "agentsync.yaml"
@@ -275,7 +275,7 @@ def test_tags_yaml_refuses_secrets_at_their_line(tmp_path: Path) -> None:
     (tmp_path / "tags.yaml").write_text("- title: billing\n  description: 'key ${env.TAG_SECRET}'\n")
     [problem] = [p for p in validate_project(tmp_path) if p.is_error]
     assert str(problem.location) == "tags.yaml:2:16"
-    assert problem.message.startswith("tags.yaml cannot use ${env.*}: tag titles and descriptions")
+    assert problem.message.startswith("tags.yaml cannot use ${env.*}: conversation tags are visible")
     # Planning (where the variable is set) refuses it the same way, without echoing the value.
     with pytest.raises(ValidationFailed) as caught:
         load_project(tmp_path, environ={"TAG_SECRET": "hidden-value-7"})

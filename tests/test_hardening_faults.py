@@ -22,8 +22,10 @@ from agentsync.cli import options, run
 from agentsync.client import Client, RetryPolicy
 from agentsync.emulator import ADMIN_KEY, Emulator, Faults
 from agentsync.errors import StalePlanError
-from agentsync.loader import load_project
-from agentsync.plan import Plan, build_plan
+from agentsync.kinds.agent import AGENT
+from agentsync.load import load_project
+from agentsync.plan import Plan
+from agentsync.planner import build_plan
 from agentsync.remote import fetch
 
 # Few attempts on purpose: some runs must give up, and giving up must look like an error, not a plan.
@@ -156,8 +158,8 @@ def test_fetch_under_faults_never_loses_an_owned_agent(
             except Exception as exc:  # the type is the assertion
                 assert type(exc).__name__ in ("ApiError", "NetworkError"), repr(exc)
                 continue
-        markers = {t for s in remote.agent_summaries for t in s["tags"] if t.startswith("hf:")}
-        assert len(markers) == 12 and len(remote.agents) == 12
+        markers = {t for s in remote.listed(AGENT) for t in s["tags"] if t.startswith("hf:")}
+        assert len(markers) == 12 and len(remote.bodies_of(AGENT)) == 12
 
 
 # -- Ctrl-C with writes in flight ------------------------------------------------------------------------------

@@ -177,8 +177,8 @@ def test_a_broken_read_back_fails_the_write_with_its_reason(
     # The PATCH goes through; the GET that should prove it took answers garbage. That is a failed write
     # with the URL and what was wrong, not a "not converged" that blames the server for ignoring fields.
     from agentsync.apply import ApplyOptions, Outcome, apply_plan, snapshot_of
-    from agentsync.loader import load_project
-    from agentsync.plan import build_plan
+    from agentsync.load import load_project
+    from agentsync.planner import build_plan
     from agentsync.remote import fetch
 
     (project / "agents" / "alpha.yaml").write_text(json.dumps({"name": "Alpha renamed"}))

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from agentsync.cli import run
-from agentsync.loader import load_project, validate_project
+from agentsync.load import load_project, validate_project
 
 
 def test_init_creates_a_project_that_validates_clean(
@@ -15,10 +15,12 @@ def test_init_creates_a_project_that_validates_clean(
     assert run(["init", str(root)]) == 0
     assert validate_project(root) == []
     project = load_project(root)
-    assert list(project.agents) == ["support-bot"]
-    prompt = project.agents["support-bot"].config["conversation_config"]["agent"]["prompt"]["prompt"]
+    assert list(project.definitions["agent"]) == ["support-bot"]
+    prompt = project.definitions["agent"]["support-bot"].config["conversation_config"]["agent"]["prompt"][
+        "prompt"
+    ]
     assert prompt == (root / "agents" / "prompts" / "support-bot.md").read_text()
-    assert project.tags is not None and len(project.tags) == 2
+    assert len(project.definitions["tag"]) == 2
     assert (root / "schemas" / "agent.schema.json").is_file()
     first = (root / "agents" / "support-bot.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=../schemas/agent.schema.json"

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from agentsync.errors import Location, Severity, ValidationFailed
-from agentsync.loader import agent_files, load_project, validate_project
+from agentsync.kinds.agent import AGENT
+from agentsync.layouts import folder_files
+from agentsync.load import load_project, validate_project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
 SETTINGS = "namespace: agentsync\n"
@@ -96,8 +98,8 @@ def _project(root: Path) -> Path:
 
 def test_load_project_builds_agents_with_plain_values_and_locations(tmp_path: Path) -> None:
     project = load_project(_project(tmp_path))
-    assert sorted(project.agents) == ["bot", "team/helper"]
-    bot = project.agents["bot"]
+    assert sorted(project.definitions["agent"]) == ["bot", "team/helper"]
+    bot = project.definitions["agent"]["bot"]
     assert bot.id == "agent_1" and "id" not in bot.config
     assert bot.config["conversation_config"]["agent"]["prompt"] == {
         "prompt": "Be kind.\nBe brief.\n",
@@ -111,23 +113,23 @@ def test_load_project_builds_agents_with_plain_values_and_locations(tmp_path: Pa
     assert bot.location_of(("conversation_config", "tts", "voice_id", "x")) == Location(
         "agents/bot.yaml", 10, 9
     )
-    assert project.agents["team/helper"].renamed_from == "old-helper"
+    assert project.definitions["agent"]["team/helper"].renamed_from == "old-helper"
 
 
 def test_load_project_reads_settings_environment_and_tags(tmp_path: Path) -> None:
     project = load_project(_project(tmp_path))
     assert project.settings.namespace == "support"
-    assert project.settings.tags_authoritative is True
+    assert "tags" in project.settings.authoritative
     assert project.settings.safety.max_change_share == 0.5 and project.settings.safety.min_managed == 3
     assert project.environment is not None and project.environment.name == "dev"
     assert project.environment.variables == {"port": "8080"}
     assert project.namespace == "support-dev"
-    assert project.tags is not None
-    assert [t.config for t in project.tags] == [
+    tags = list(project.definitions["tag"].values())
+    assert [t.config for t in tags] == [
         {"title": "billing", "description": "Money"},
         {"title": "urgent"},
     ]
-    assert project.tags[1].id == "tag_9"
+    assert tags[1].id == "tag_9"
     prod = load_project(tmp_path, environment="prod")
     assert prod.environment is not None and prod.environment.base_url == "https://api.elevenlabs.io"
 
@@ -141,7 +143,7 @@ def test_unknown_environment_lists_the_known_ones(tmp_path: Path) -> None:
 def test_no_tags_file_means_tags_unmanaged(tmp_path: Path) -> None:
     root = _project(tmp_path)
     (root / "tags.yaml").unlink()
-    assert load_project(root).tags is None
+    assert "tag" not in load_project(root).definitions
 
 
 def test_warnings_do_not_fail_loading(tmp_path: Path) -> None:
@@ -181,10 +183,10 @@ def test_yaml_12_flow_mapping_with_url_and_merge_keys(tmp_path: Path) -> None:
     (root / "agents" / "m.yaml").write_text(
         "conversation_config:\n  agent:\n    <<: {first_message: Hi, language: en}\n    language: fr\n"
     )
-    agent = load_project(root).agents["m"]
+    agent = load_project(root).definitions["agent"]["m"]
     assert agent.config["conversation_config"]["agent"] == {"language": "fr", "first_message": "Hi"}
 
 
 def test_agent_files_skip_prompts(tmp_path: Path) -> None:
     root = _project(tmp_path)
-    assert [k for k, _ in agent_files(root)] == ["bot", "team/helper"]
+    assert [k for k, _ in folder_files(root, AGENT)] == ["bot", "team/helper"]

@@ -9,27 +9,28 @@ from typing import Any
 import pytest
 
 from agentsync.errors import IdentityError, Location, PlanFileError, SafetyError, UsageError
+from agentsync.kinds import Definition, Ref
 from agentsync.plan import (
     ABSENT,
     PLAN_FORMAT_VERSION,
     Action,
     Change,
     FieldChange,
-    Kind,
     Plan,
-    build_plan,
     check_safety,
-    fingerprint_agent,
-    fingerprint_tag,
+    fingerprint,
     from_dict,
     load,
     save,
     to_dict,
 )
-from agentsync.project import Project, SafetySettings, Settings
+from agentsync.planner import build_plan
+from agentsync.project import Project, SafetySettings
 from agentsync.remote import RemoteState
-from agentsync.resources.agent import AgentDef
-from agentsync.resources.tag import TagDef
+from agentsync.render import common
+from tests.defs import agent_def, make_project, make_remote, tag_def
+
+TagDef = tag_def
 
 EXAMPLE = json.loads((Path(__file__).parent / "data" / "example-agent-response.json").read_text())
 NS = "agentsync"
@@ -41,10 +42,9 @@ def body(agent_id: str, *tags: str, name: str = "Bot", **top: Any) -> dict[str, 
     return agent
 
 
-def agent(key: str, config: Mapping[str, Any] | None = None, **meta: Any) -> AgentDef:
-    return AgentDef(
-        key=key,
-        file=f"agents/{key}.yaml",
+def agent(key: str, config: Mapping[str, Any] | None = None, **meta: Any) -> Definition:
+    return agent_def(
+        key,
         config=dict(config or {"name": "Bot"}),
         locations={(): Location(f"agents/{key}.yaml", 1, 1)},
         **meta,
@@ -62,23 +62,14 @@ def tag(tag_id: str, title: str, description: str | None = None) -> dict[str, An
     }
 
 
-def project(*agents: AgentDef, tags: list[TagDef] | None = None, authoritative: bool = False) -> Project:
-    return Project(
-        root=Path("."),
-        settings=Settings(namespace=NS, tags_authoritative=authoritative),
-        agents={a.key: a for a in agents},
-        tags=tags,
-    )
+def project(
+    *agents: Definition, tags: list[Definition] | None = None, authoritative: bool = False
+) -> Project:
+    return make_project(agents, tags, authoritative=authoritative, namespace=NS)
 
 
 def remote(*bodies: Mapping[str, Any], tags: Sequence[Mapping[str, Any]] | None = None) -> RemoteState:
-    summaries = tuple({"agent_id": b["agent_id"], "name": b["name"], "tags": b["tags"]} for b in bodies)
-    return RemoteState(
-        agent_summaries=summaries,
-        agents={b["agent_id"]: b for b in bodies},
-        tags=None if tags is None else tuple(tags),
-        base_url="http://127.0.0.1:1",
-    )
+    return make_remote(bodies, tags)
 
 
 def only(plan: Plan) -> Change:
@@ -93,13 +84,13 @@ def test_create_sends_declared_fields_an_empty_conversation_config_and_the_marke
     plan = build_plan(project(agent("bot", {"name": "Bot", "tags": ["support"]})), remote())
     change = only(plan)
     assert (change.kind, change.action, change.method, change.path) == (
-        Kind.AGENT,
+        "agent",
         Action.CREATE,
         "POST",
         "/v1/convai/agents/create",
     )
     assert change.body == {"name": "Bot", "tags": ["agentsync:bot", "support"], "conversation_config": {}}
-    assert change.fingerprint == fingerprint_agent(None, "agentsync:bot")
+    assert change.fingerprint == fingerprint("agent", "bot", None)
     assert FieldChange(("name",), ABSENT, "Bot") in change.fields
     assert change.source == Location("agents/bot.yaml", 1, 1)
     assert (plan.managed, plan.unchanged) == (0, 0)
@@ -122,10 +113,10 @@ def test_update_sends_the_minimal_body_and_fingerprints_the_remote() -> None:
         "a1",
     )
     assert change.body == {"conversation_config": {"agent": {"first_message": "Hello"}}}
-    assert change.json_patch == (
+    assert common.json_patch(change) == [
         {"op": "replace", "path": "/conversation_config/agent/first_message", "value": "Hello"},
-    )
-    assert change.fingerprint == fingerprint_agent(current, "agentsync:bot")
+    ]
+    assert change.fingerprint == fingerprint("agent", "bot", current)
 
 
 def test_a_tags_change_always_carries_the_marker() -> None:
@@ -188,7 +179,7 @@ def test_renamed_from_rekeys_the_old_agent_with_an_update_swapping_the_marker() 
     )
     assert change.body == {"tags": ["agentsync:new-bot", "support"]}
     # Apply re-reads the agent by id and fingerprints it under the change's own key.
-    assert change.fingerprint == fingerprint_agent(current, "agentsync:new-bot")
+    assert change.fingerprint == fingerprint("agent", "new-bot", current)
 
 
 def test_renamed_from_keeps_declared_tags_when_swapping_the_marker() -> None:
@@ -271,7 +262,7 @@ def test_tags_are_created_updated_and_left_by_title() -> None:
         "/v1/convai/tags",
         {"title": "new"},
     )
-    assert create.fingerprint == fingerprint_tag(None, "new")
+    assert create.fingerprint == fingerprint("tag", "new", None)
     assert (update.action, update.path, update.body) == (
         Action.UPDATE,
         "/v1/convai/tags/t1",
@@ -294,7 +285,7 @@ def test_a_tag_id_makes_a_new_title_a_rename() -> None:
 
 def test_two_remote_tags_with_a_declared_title_is_an_error_naming_both() -> None:
     state = remote(tags=[tag("t1", "vip"), tag("t2", "vip")])
-    with pytest.raises(IdentityError, match=r"2 conversation tags titled 'vip' \(t1, t2\)"):
+    with pytest.raises(IdentityError, match=r"2 conversation tags with title 'vip' \(t1, t2\)"):
         build_plan(project(tags=[TagDef({"title": "vip"}, location=Location("tags.yaml", 2, 3))]), state)
 
 
@@ -337,7 +328,7 @@ def _busy_project() -> tuple[Project, RemoteState]:
 
 def test_order_is_tags_then_agents_then_deletes_in_reverse() -> None:
     plan = build_plan(*_busy_project(), prune=True)
-    assert [(c.kind.value, c.action.value, c.key) for c in plan.changes] == [
+    assert [(c.kind, c.action.value, c.key) for c in plan.changes] == [
         ("tag", "create", "x"),
         ("agent", "create", "a"),
         ("agent", "create", "b"),
@@ -373,7 +364,7 @@ def test_an_unknown_target_is_a_usage_error_with_a_suggestion() -> None:
 def _plan_with(actions: Sequence[Action], managed: int, attached: tuple[str, ...] = ()) -> Plan:
     changes = tuple(
         Change(
-            Kind.AGENT,
+            "agent",
             a,
             f"k{i}",
             "id",
@@ -409,7 +400,7 @@ def test_safety_refuses_a_large_share_unless_forced() -> None:
 def test_safety_refuses_deleting_an_agent_with_attached_numbers() -> None:
     plan = _plan_with([Action.DELETE], managed=1, attached=("phone number +1555",))
     with pytest.raises(
-        SafetyError, match=r"deletes 1 agent that has .*agent 'k0' \(phone number \+1555\)"
+        SafetyError, match=r"deletes 1 resource that has something attached: agent k0 \(phone number \+1555\)"
     ) as err:
         check_safety(plan, SafetySettings(), force=False)
     assert "--force" in (err.value.hint or "")
@@ -421,19 +412,17 @@ def test_safety_refuses_deleting_an_agent_with_attached_numbers() -> None:
 
 def test_fingerprints_identify_the_remote_state() -> None:
     first = body("a1", "agentsync:bot")
-    assert fingerprint_agent(first, "agentsync:bot") == fingerprint_agent(
-        copy.deepcopy(first), "agentsync:bot"
-    )
-    assert fingerprint_agent(first, "agentsync:bot") != fingerprint_agent(None, "agentsync:bot")
-    assert fingerprint_agent(None, "agentsync:a") != fingerprint_agent(None, "agentsync:b")
+    assert fingerprint("agent", "bot", first) == fingerprint("agent", "bot", copy.deepcopy(first))
+    assert fingerprint("agent", "bot", first) != fingerprint("agent", "bot", None)
+    assert fingerprint("agent", "a", None) != fingerprint("agent", "b", None)
     changed = copy.deepcopy(first)
     changed["metadata"]["updated_at_unix_secs"] += 1
-    assert fingerprint_agent(changed, "agentsync:bot") != fingerprint_agent(first, "agentsync:bot")
+    assert fingerprint("agent", "bot", changed) != fingerprint("agent", "bot", first)
     reordered = dict(reversed(list(first.items())))
-    assert fingerprint_agent(reordered, "agentsync:bot") == fingerprint_agent(first, "agentsync:bot")
-    assert fingerprint_tag(tag("t1", "a"), "a") != fingerprint_tag(tag("t1", "a", "d"), "a")
-    assert fingerprint_tag(None, "a") != fingerprint_tag(None, "b")
-    assert len(fingerprint_tag(None, "a")) == 64
+    assert fingerprint("agent", "bot", reordered) == fingerprint("agent", "bot", first)
+    assert fingerprint("tag", "a", tag("t1", "a")) != fingerprint("tag", "a", tag("t1", "a", "d"))
+    assert fingerprint("tag", "a", None) != fingerprint("tag", "b", None)
+    assert len(fingerprint("tag", "a", None)) == 64
 
 
 # --- the plan file ------------------------------------------------------------------------------------
@@ -443,7 +432,7 @@ def _full_plan() -> Plan:
     proj, state = _busy_project()
     plan = build_plan(proj, state, prune=True)
     extra = Change(
-        Kind.AGENT,
+        "agent",
         Action.UPDATE,
         "z",
         "a5",
@@ -452,10 +441,9 @@ def _full_plan() -> Plan:
         "PATCH",
         "/v1/convai/agents/a5",
         {"name": None},
-        ({"op": "remove", "path": "/y"},),
         "fp",
         source=Location("agents/z.yaml", 3, 4),
-        depends_on=("a",),
+        depends_on=(Ref("agent", "a"),),
         attached=("phone number 1",),
         previous_key="y",
     )
@@ -503,7 +491,9 @@ def test_load_refuses_a_corrupt_file(tmp_path: Path) -> None:
 def test_load_refuses_another_format_version(tmp_path: Path) -> None:
     target = tmp_path / "plan.json"
     target.write_text(json.dumps({**to_dict(_full_plan()), "format_version": 99}))
-    with pytest.raises(PlanFileError, match="format version 99; this agentsync reads version 1"):
+    with pytest.raises(
+        PlanFileError, match=f"format version 99; this agentsync reads version {PLAN_FORMAT_VERSION}"
+    ):
         load(target)
 
 

@@ -15,7 +15,7 @@ from agentsync import plan as plan_module
 from agentsync.cli import options, run
 from agentsync.client import Client, RetryPolicy
 from agentsync.emulator import ADMIN_KEY, Emulator, Faults
-from agentsync.resources.agent import marker
+from agentsync.kinds.identity import marker
 
 NS = "e2e"
 AGENTS = "/v1/convai/agents"

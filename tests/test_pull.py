@@ -17,8 +17,9 @@ from agentsync.client import Client
 from agentsync.emulator import ADMIN_KEY, Emulator
 from agentsync.emulator.defaults import agent_defaults
 from agentsync.errors import ApiError, IdentityError, UsageError
-from agentsync.loader import load_project
-from agentsync.plan import Action, Plan, build_plan
+from agentsync.load import load_project
+from agentsync.plan import Action, Plan
+from agentsync.planner import build_plan
 from agentsync.pull import (
     AgentSource,
     Editor,

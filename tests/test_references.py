@@ -12,8 +12,10 @@ from agentsync.apply import Outcome, apply_plan, check_fresh, stages
 from agentsync.client import Client
 from agentsync.emulator import ADMIN_KEY, Emulator
 from agentsync.errors import IdentityError
-from agentsync.loader import load_project, validate_project
-from agentsync.plan import Action, build_plan
+from agentsync.kinds import Ref
+from agentsync.load import load_project, validate_project
+from agentsync.plan import Action
+from agentsync.planner import build_plan
 from agentsync.remote import fetch
 
 
@@ -73,7 +75,7 @@ def test_a_reference_to_an_agent_created_in_the_same_apply_gets_its_new_id(
     root = make(tmp_path, {"a-front": agent("Front", "z-billing"), "z-billing": agent("Billing")})
     client, plan = plan_for(root, emulator)
     front = next(c for c in plan.changes if c.key == "a-front")  # type: ignore[attr-defined]
-    assert front.depends_on == ("z-billing",)
+    assert front.depends_on == (Ref("agent", "z-billing"),)
     order = [[c.key for c in stage] for stage in stages(plan)]  # type: ignore[arg-type]
     assert order == [["z-billing"], ["a-front"]]
     report = apply_plan(client, plan, snapshot=check_fresh(client, plan))  # type: ignore[arg-type]
@@ -91,7 +93,7 @@ def test_a_loop_of_creates_is_refused_naming_it_but_a_loop_of_existing_agents_is
     root = make(tmp_path, {"receptionist": agent("R", "billing"), "billing": agent("B", "receptionist")})
     with pytest.raises(IdentityError) as caught:
         plan_for(root, emulator)
-    assert "billing -> receptionist -> billing" in caught.value.message
+    assert "agent billing -> agent receptionist -> agent billing" in caught.value.message
     # Create both without the references, then add them: the ids are known, so it plans two updates.
     make(tmp_path, {"receptionist": agent("R"), "billing": agent("B")})
     client, plan = plan_for(root, emulator)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,12 @@ import requests
 from agentsync.client import Client, RetryPolicy
 from agentsync.emulator import ADMIN_KEY, Emulator, Faults
 from agentsync.errors import ApiError
-from agentsync.project import Project, Settings
+from agentsync.kinds.agent import AGENT
+from agentsync.kinds.identity import marker
+from agentsync.kinds.tag import TAG
+from agentsync.project import Project
 from agentsync.remote import fetch
-from agentsync.resources.agent import AgentDef, marker
-from agentsync.resources.tag import TagDef
+from tests.defs import agent_def, make_project, tag_def
 
 NS = "team"
 AGENTS = "/v1/convai/agents"
@@ -25,17 +26,9 @@ def project(
     agents: dict[str, str | None], *, tags: list[str] | None = None, authoritative: bool = False
 ) -> Project:
     """A project with one definition per key (``id:`` when given) and maybe a tags.yaml."""
-    defs = {
-        key: AgentDef(key=key, file=f"agents/{key}.yaml", config={"name": key}, id=agent_id)
-        for key, agent_id in agents.items()
-    }
-    tag_defs = None if tags is None else [TagDef(config={"title": t}) for t in tags]
-    return Project(
-        root=Path("."),
-        settings=Settings(namespace=NS, tags_authoritative=authoritative),
-        agents=defs,
-        tags=tag_defs,
-    )
+    defs = [agent_def(key, id=agent_id) for key, agent_id in agents.items()]
+    tag_defs = None if tags is None else [tag_def({"title": t}) for t in tags]
+    return make_project(defs, tag_defs, authoritative=authoritative, namespace=NS)
 
 
 def seed(client: Client, name: str, tags: list[str], *, archived: bool = False) -> str:
@@ -76,41 +69,41 @@ def test_fetch_makes_exactly_the_minimum_requests(emulator: Emulator, client: Cl
     with Client(emulator.url, ADMIN_KEY) as fetcher:
         remote = fetch(fetcher, project({"a": None, "b": None, "c": None}))
 
-    assert set(remote.agents) == {*owned.values(), orphan}
-    assert len(remote.agent_summaries) == 124
+    assert set(remote.bodies_of(AGENT)) == {*owned.values(), orphan}
+    assert len(remote.listed(AGENT)) == 124
     seen = since(before, requests_seen(emulator))
     list_routes = {k: v for k, v in seen.items() if "{agent_id}" not in k[1]}
     assert sum(list_routes.values()) == 3  # two pages of active agents, one (empty) page of archived
     assert sum(v for k, v in seen.items() if "{agent_id}" in k[1]) == 4
-    assert remote.tags is None and not any("tags" in route for _, route in seen)
+    assert not remote.fetched(TAG) and not any("tags" in route for _, route in seen)
     assert remote.stats == {"GET": 7} == fetcher.stats
 
 
 def test_targets_limit_the_gets(emulator: Emulator, client: Client) -> None:
     ids = {key: seed(client, key, [marker(NS, key)]) for key in ("a", "b")}
     remote = fetch(client, project({"a": None, "b": None}), targets=("b",))
-    assert set(remote.agents) == {ids["b"]}
+    assert set(remote.bodies_of(AGENT)) == {ids["b"]}
 
 
 def test_an_archived_owned_agent_is_found(emulator: Emulator, client: Client) -> None:
     agent_id = seed(client, "sleeping", [marker(NS, "a")], archived=True)
     remote = fetch(client, project({"a": None}))
-    assert agent_id in remote.agents
-    assert [s["agent_id"] for s in remote.agent_summaries] == [agent_id]
+    assert agent_id in remote.bodies_of(AGENT)
+    assert [s["agent_id"] for s in remote.listed(AGENT)] == [agent_id]
 
 
 def test_a_declared_id_that_does_not_exist_is_left_out(emulator: Emulator, client: Client) -> None:
     real = seed(client, "real", [])
     remote = fetch(client, project({"a": "agent_doesnotexist", "b": real}))
-    assert set(remote.agents) == {real}
+    assert set(remote.bodies_of(AGENT)) == {real}
 
 
 def test_tags_are_listed_only_when_managed(emulator: Emulator, client: Client) -> None:
     client.post("/v1/convai/tags", {"title": "vip"})
-    assert fetch(client, project({}, tags=["vip"])).tags is not None
-    managed = fetch(client, project({}, authoritative=True)).tags
-    assert managed is not None and [t["title"] for t in managed] == ["vip"]
-    assert fetch(client, project({})).tags is None
+    assert fetch(client, project({}, tags=["vip"])).fetched(TAG)
+    managed = fetch(client, project({}, authoritative=True))
+    assert managed.fetched(TAG) and [t["title"] for t in managed.listed(TAG)] == ["vip"]
+    assert not fetch(client, project({})).fetched(TAG)
 
 
 def test_a_failed_list_raises_instead_of_looking_empty(emulator: Emulator, client: Client) -> None:
@@ -129,8 +122,8 @@ def test_a_404_on_an_owned_agent_raises(emulator: Emulator, client: Client) -> N
     summaries = list(client.paginate(AGENTS, "agents"))
     client.delete(f"{AGENTS}/{agent_id}")
     # The list said it exists, the GET says it does not: a race the plan must not paper over.
-    from agentsync.remote import _get_agents
+    from agentsync.remote import get_many
 
     with pytest.raises(ApiError) as caught:
-        _get_agents(client, [summaries[0]["agent_id"]], declared=set())
+        get_many(client, [AGENT], {"agent": [summaries[0]["agent_id"]]}, project({}))
     assert caught.value.status == 404

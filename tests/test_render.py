@@ -6,6 +6,7 @@ and review the diff.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -15,7 +16,7 @@ import jsonschema
 import pytest
 
 from agentsync.errors import Location
-from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Plan, to_dict
+from agentsync.plan import ABSENT, Action, Change, FieldChange, Plan, to_dict
 from agentsync.render import common, markdown, text
 from agentsync.render import json as render_json
 
@@ -32,7 +33,7 @@ def change(
     action: Action,
     key: str,
     *fields: FieldChange,
-    kind: Kind = Kind.AGENT,
+    kind: str = "agent",
     remote_id: str | None = None,
     name: str | None = None,
     body: dict[str, object] | None = None,
@@ -51,7 +52,6 @@ def change(
         method=method,
         path=path,
         body=body,
-        json_patch=(),
         fingerprint="sha256:" + key,
         source=None if action is Action.DELETE else Location(f"agents/{key}.yaml", 1, 1),
     )
@@ -88,9 +88,13 @@ def sample_plan() -> Plan:
         name="Legacy",
         body={"tags": ["x", "agentsync:legacy-bot"]},
     )
+    adopt = dataclasses.replace(
+        adopt, notes=("adds the ownership marker agentsync:legacy-bot: agentsync manages it from now on",)
+    )
     delete = change(Action.DELETE, "old-bot", remote_id="agent_old", name="Old Bot")
+    delete = dataclasses.replace(delete, notes=("owned by this project, and no file declares it",))
     tag = Change(
-        kind=Kind.TAG,
+        kind="tag",
         action=Action.CREATE,
         key="escalated",
         remote_id=None,
@@ -99,7 +103,6 @@ def sample_plan() -> Plan:
         method="POST",
         path="/v1/convai/tags",
         body={"title": "escalated"},
-        json_patch=(),
         fingerprint="sha256:none",
     )
     return Plan(
@@ -386,12 +389,22 @@ def test_a_created_object_is_shown_as_its_leaves() -> None:
 
 
 def test_adopt_and_rekey_say_what_happens_to_the_marker() -> None:
-    import dataclasses
+    from agentsync.kinds.agent import AGENT
+    from agentsync.kinds.tag import TAG
 
-    adopt = change(Action.ADOPT, "legacy", remote_id="agent_l")
-    rekey = dataclasses.replace(change(Action.UPDATE, "desk", remote_id="agent_d"), previous_key="front")
+    adopt = dataclasses.replace(
+        change(Action.ADOPT, "legacy", remote_id="agent_l"),
+        notes=AGENT.identity.notes("adopt", "legacy", None, "ns"),
+    )
+    rekey = dataclasses.replace(
+        change(Action.UPDATE, "desk", remote_id="agent_d"),
+        previous_key="front",
+        notes=AGENT.identity.notes("update", "desk", "front", "ns"),
+    )
     renamed_tag = dataclasses.replace(
-        change(Action.UPDATE, "VIP", kind=Kind.TAG, remote_id="t1"), previous_key="vip"
+        change(Action.UPDATE, "VIP", kind="tag", remote_id="t1"),
+        previous_key="vip",
+        notes=TAG.identity.notes("update", "VIP", "vip", "ns"),
     )
     plan = Plan(changes=(adopt, rekey, renamed_tag), unchanged=0, managed=3, namespace="ns", base_url="x")
     out = text.render(plan)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from agentsync import schema
 from agentsync.errors import Location, Severity
+from agentsync.kinds.agent import AGENT
+from agentsync.kinds.tag import TAG
 from agentsync.loader import Document
 
 
@@ -10,7 +12,7 @@ def _doc(value: object, locations: dict | None = None) -> Document:
 
 
 def _messages(value: object) -> list[str]:
-    return [p.message for p in schema.check(_doc(value), schema.agent_validator())]
+    return [p.message for p in schema.check(_doc(value), schema.validator(AGENT))]
 
 
 def test_valid_agent_has_no_problems() -> None:
@@ -75,5 +77,5 @@ def test_catalogue_warnings_only_for_unknown_values() -> None:
 
 
 def test_tag_schema_limits_title_length() -> None:
-    problems = schema.check(_doc([{"title": "x" * 121}]), schema.tags_validator())
+    problems = schema.check(_doc([{"title": "x" * 121}]), schema.validator(TAG))
     assert [p.message for p in problems] == ["[0].title: must be at most 120 characters long, found 121"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentsync import variables as v
+from agentsync.kinds import Ref
 
 CTX = v.Context({"VOICE": "abc", "N": "7"}, {"TOKEN": "s3cret"}, "dev")
 
@@ -59,13 +60,17 @@ def test_without_secrets_env_is_checked_by_syntax_and_left_as_written() -> None:
 
 def test_references_stay_until_their_ids_are_known_and_keep_escapes() -> None:
     found = v.resolve("to ${agent.team/billing.id} at $${x} for ${var.VOICE}", CTX)
-    assert found.references == ("team/billing",)
+    assert found.references == (Ref("agent", "team/billing"),)
     assert found.value == "to ${agent.team/billing.id} at $${x} for abc"
     assert v.substitute_references(found.value, {}) == found.value
-    assert v.substitute_references({"a": [found.value]}, {"team/billing": "agent_1"}) == {
+    assert v.substitute_references({"a": [found.value]}, {Ref("agent", "team/billing"): "agent_1"}) == {
         "a": ["to agent_1 at ${x} for abc"]
     }
-    assert list(v.references_in({"x": ["${agent.a.id}", {"y": "${agent.b.id}"}], "n": 3})) == ["a", "b"]
+    assert list(v.references_in({"x": ["${agent.a.id}", {"y": "${tag.b.id}"}], "n": 3})) == [
+        Ref("agent", "a"),
+        Ref("tag", "b"),
+    ]
+    assert list(v.references_in("${nokind.a.id} ${var.x}")) == []
 
 
 def test_find_cycle_names_the_loop_and_accepts_a_dag() -> None:
@@ -103,12 +108,12 @@ def test_pull_keeps_a_placeholder_only_while_it_resolves_to_the_remote_value(
 
 
 def test_renderers_and_plan_files_hide_secret_values_on_both_sides() -> None:
-    from agentsync.plan import Action, Change, FieldChange, Kind, Plan, SecretRef, conceal, reveal, to_dict
+    from agentsync.plan import Action, Change, FieldChange, Plan, SecretRef, conceal, reveal, to_dict
     from agentsync.render import common
 
     path = ("platform_settings", "hook", "headers", "Authorization")
     change = Change(
-        Kind.AGENT,
+        "agent",
         Action.UPDATE,
         "front",
         "agent_1",
@@ -117,21 +122,14 @@ def test_renderers_and_plan_files_hide_secret_values_on_both_sides() -> None:
         "PATCH",
         "/v1/convai/agents/agent_1",
         {"platform_settings": {"hook": {"headers": {"Authorization": "Bearer s3cret"}}}},
-        (
-            {
-                "op": "replace",
-                "path": "/platform_settings/hook/headers/Authorization",
-                "value": "Bearer s3cret",
-            },
-        ),
         "fp",
         secrets=(SecretRef(path, "Bearer ${env.TOKEN}", v.secret_hash("Bearer s3cret")),),
     )
     shown = common.masked(change)
-    assert "s3cret" not in repr(shown)
+    assert "s3cret" not in repr(shown) and "s3cret" not in repr(common.json_patch(shown))
     assert shown.fields[0].old == shown.fields[0].new == {"Authorization": common.SENSITIVE}
     saved = conceal(change)
     assert "s3cret" not in repr(saved) and "Bearer ${env.TOKEN}" in repr(saved.body)
     assert "s3cret" not in str(to_dict(Plan((change,), 0, 1, "ns", "http://127.0.0.1")))
     restored = reveal(Plan((saved,), 0, 1, "ns", "x"), v.Context({}, {"TOKEN": "s3cret"}, None)).changes[0]
-    assert restored.body == change.body and restored.json_patch == change.json_patch
+    assert restored.body == change.body and restored.fields[0].new == change.fields[0].new

@@ -124,7 +124,7 @@ def _the_plan(
         check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
         return _with_secrets(saved, project), None
     from agentsync.cli.plan import with_project_warnings
-    from agentsync.plan import build_plan
+    from agentsync.planner import build_plan
     from agentsync.remote import fetch
     from agentsync.render.text import render
 

@@ -99,7 +99,7 @@ def _collect(fn: F) -> Callable[..., Any]:
 
 def load(workspace: WorkspaceOptions) -> Project:
     """The project at ``-C``, with ``-e`` selected; raises the loader's errors unchanged."""
-    from agentsync.loader import load_project
+    from agentsync.load import load_project
 
     if not workspace.project_dir.is_dir():
         raise UsageError(f"the project directory {workspace.project_dir} does not exist")

@@ -11,7 +11,8 @@ import click
 
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.errors import ExitCode
-from agentsync.plan import Plan, build_plan, save
+from agentsync.plan import Plan, save
+from agentsync.planner import build_plan
 from agentsync.project import Project
 from agentsync.remote import fetch
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from agentsync.errors import ExitCode, Location, Problem
-from agentsync.loader import validate_project
+from agentsync.load import validate_project
 
 FORMATS = ("text", "json", "github")
 

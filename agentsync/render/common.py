@@ -7,8 +7,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from agentsync.plan import ABSENT, Action, Change, FieldChange, Kind, Path, Plan, rewrite_secrets
-from agentsync.resources.agent import marker
+import jsonpointer
+
+from agentsync.kinds import rank
+from agentsync.plan import ABSENT, Action, Change, FieldChange, Path, Plan, rewrite_secrets
 
 SENSITIVE = "(sensitive)"
 # Secrets are masked two ways, both here: a field whose value came from ``${env.*}`` (the change's
@@ -24,7 +26,6 @@ SYMBOLS: dict[Action, str] = {
 }
 # Creates and adopts first, deletes last: the order apply follows.
 ACTION_ORDER: tuple[Action, ...] = (Action.CREATE, Action.ADOPT, Action.UPDATE, Action.DELETE)
-KIND_ORDER: tuple[Kind, ...] = (Kind.TAG, Kind.AGENT)
 
 
 def is_secret_name(name: str | int) -> bool:
@@ -89,10 +90,10 @@ def ordered(plan: Plan) -> list[Change]:
     """Changes in reading order: by action (creates first, deletes last), then kind, then key; each
     with its ``${env.*}`` secrets masked, since this is what every renderer shows."""
 
-    def rank(change: Change) -> tuple[int, int, str]:
-        return ACTION_ORDER.index(change.action), KIND_ORDER.index(change.kind), change.key
+    def order(change: Change) -> tuple[int, int, str]:
+        return ACTION_ORDER.index(change.action), rank(change.kind), change.key
 
-    return [masked(c) for c in sorted(plan.changes, key=rank)]
+    return [masked(c) for c in sorted(plan.changes, key=order)]
 
 
 def summary(plan: Plan) -> str:
@@ -122,28 +123,31 @@ def title(change: Change) -> str:
     if change.remote_id:
         extras.append(change.remote_id)
     tail = f" ({', '.join(extras)})" if extras else ""
-    return f"{change.kind.value} {change.key}{tail}"
+    return f"{change.kind} {change.key}{tail}"
 
 
 def notes(change: Change, namespace: str) -> list[str]:
-    """What a change does that its fields do not show: the ownership marker it adds or moves (hidden
-    from the field list by design), and what is attached to an agent it deletes."""
-    found: list[str] = []
-    if change.kind is Kind.AGENT and change.action is Action.ADOPT:
-        found.append(
-            f"adds the ownership marker {marker(namespace, change.key)}: agentsync manages it from now on"
-        )
-    if change.previous_key is not None:
-        if change.kind is Kind.AGENT:
-            found.append(
-                f"re-keyed from {change.previous_key}: the marker {marker(namespace, change.previous_key)} "
-                f"becomes {marker(namespace, change.key)}"
-            )
-        else:
-            found.append(f"renamed from {change.previous_key!r}")
+    """What a change does that its fields do not show (the ownership marker it adds or moves, why a
+    delete happens), from the change itself, and what is attached to a resource it deletes."""
+    found = list(change.notes)
     if change.attached:
         found.append(f"attached: {', '.join(change.attached)}")
     return found
+
+
+def json_patch(change: Change) -> list[dict[str, Any]]:
+    """The RFC 6902 JSON Patch of the managed view, derived from the field list (RFC 6901 pointers,
+    so a key with ``/``, ``~`` or only digits stays one segment)."""
+    ops: list[dict[str, Any]] = []
+    for fc in change.fields:
+        pointer = jsonpointer.JsonPointer.from_parts([str(p) for p in fc.path]).path
+        if fc.old is ABSENT:
+            ops.append({"op": "add", "path": pointer, "value": fc.new})
+        elif fc.new is ABSENT:
+            ops.append({"op": "remove", "path": pointer})
+        else:
+            ops.append({"op": "replace", "path": pointer, "value": fc.new})
+    return ops
 
 
 def request_line(change: Change) -> str:

@@ -17,7 +17,10 @@ from agentsync.render import common
 def document(plan: Plan) -> dict[str, Any]:
     """The JSON document as a dict: every field of the plan, secrets masked."""
     data = plan_module.to_dict(plan)
-    data["changes"] = [_masked_change(c) for c in data["changes"]]
+    data["changes"] = [
+        _masked_change(c, common.json_patch(common.masked(change)))
+        for c, change in zip(data["changes"], plan.changes, strict=True)
+    ]
     data["summary"] = {action.value: plan.count(action) for action in Action} | {"unchanged": plan.unchanged}
     data["masked"] = True
     return data
@@ -27,12 +30,12 @@ def render(plan: Plan) -> str:
     return json.dumps(document(plan), indent=2, ensure_ascii=False) + "\n"
 
 
-def _masked_change(change: dict[str, Any]) -> dict[str, Any]:
+def _masked_change(change: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         **change,
         "fields": [_masked_field(f) for f in change["fields"]],
         "body": common.mask(change["body"]),
-        "json_patch": common.mask_json_patch(tuple(change["json_patch"])),
+        "json_patch": common.mask_json_patch(tuple(patch)),
     }
 
 

@@ -56,7 +56,7 @@ def _table(changes: list[Change]) -> str:
     for change in changes:
         name = _cell(change.name) if change.name else ""
         rows.append(
-            f"| {common.SYMBOLS[change.action]} | {change.action.value} | {change.kind.value} "
+            f"| {common.SYMBOLS[change.action]} | {change.action.value} | {change.kind} "
             f"| {_code(change.key)} | {name} | {len(change.fields)} |"
         )
     return "\n".join(rows) + "\n\n"

@@ -43,7 +43,7 @@ def render_text(report: ApplyReport) -> str:
 
 
 def _line(result: Result) -> str:
-    what = f"  {MARKS[result.outcome]} {result.kind.value} {result.key}"
+    what = f"  {MARKS[result.outcome]} {result.kind} {result.key}"
     if result.outcome in (Outcome.APPLIED, Outcome.NOT_CONVERGED):
         what += f" {PAST[result.action]}"
     elif result.outcome is Outcome.WOULD_APPLY:
@@ -102,7 +102,7 @@ def to_json(report: ApplyReport) -> dict[str, Any]:
 
 def _result_json(result: Result) -> dict[str, Any]:
     return {
-        "kind": result.kind.value,
+        "kind": result.kind,
         "key": result.key,
         "name": result.name,
         "action": result.action.value,

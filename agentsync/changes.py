@@ -1,0 +1,103 @@
+"""One Change per resource, for any kind: the create, the update (or adopt), the delete.
+
+The body and the field list come from the diff core with the kind's fields; the ownership marker comes
+from the kind's identity (added on create, adopt and re-key, hidden from every view).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from agentsync import diff
+from agentsync import variables as templates
+from agentsync.kinds import Definition, Kind
+from agentsync.kinds.base import JsonObject, Match
+from agentsync.plan import Action, Change, SecretRef, fingerprint
+from agentsync.remote import item_path
+
+
+def create(kind: Kind, definition: Definition, namespace: str) -> Change:
+    config = definition.config
+    body: dict[str, Any] = {k: copy.deepcopy(config[k]) for k in kind.fields.writable if k in config}
+    for name in kind.fields.required:
+        body.setdefault(name, {})
+    body = kind.identity.claim(body, definition.key, namespace, None)
+    view = diff.desired_view(kind.fields, config)
+    return Change(
+        kind.name,
+        Action.CREATE,
+        definition.key,
+        None,
+        kind.display_name(config),
+        tuple(diff.changes({}, view)),
+        "POST",
+        kind.api.create,
+        body,
+        fingerprint(kind.name, definition.key, None),
+        source=definition.location_of(()),
+        notes=kind.identity.notes(Action.CREATE.value, definition.key, None, namespace),
+    )
+
+
+def update(
+    kind: Kind, definition: Definition, match: Match, remote: JsonObject, namespace: str
+) -> Change | None:
+    """The update (or adopt) of a matched resource, or None when nothing it manages differs."""
+    fields = kind.fields
+    declared = diff.desired_view(fields, definition.config)
+    current = diff.managed_view(fields, definition.config, kind.identity.hide(remote, namespace))
+    wanted = diff.complete(fields, declared, current)
+    body = diff.patch_body(fields, declared, current, wanted)
+    rekey = match.adopt or match.previous_key is not None
+    if not body and not rekey:
+        return None
+    field = kind.identity.marker_field
+    if rekey or kind.identity.claims(body):
+        if field is not None and field in definition.config:
+            body[field] = copy.deepcopy(definition.config[field])  # as declared, not as compared
+        body = kind.identity.claim(body, definition.key, namespace, remote)
+    action = Action.ADOPT if match.adopt else Action.UPDATE
+    assert match.remote_id is not None, "an update always names its remote object"
+    return Change(
+        kind.name,
+        action,
+        definition.key,
+        match.remote_id,
+        kind.display_name(definition.config) or kind.display_name(remote),
+        tuple(diff.changes(current, wanted)),
+        kind.api.update_method,
+        item_path(kind, match.remote_id),
+        body,
+        fingerprint(kind.name, definition.key, remote),
+        source=definition.location_of(()),
+        previous_key=match.previous_key,
+        notes=kind.identity.notes(action.value, definition.key, match.previous_key, namespace),
+    )
+
+
+def delete(kind: Kind, key: str, remote_id: str, remote: JsonObject) -> Change:
+    return Change(
+        kind.name,
+        Action.DELETE,
+        key,
+        remote_id,
+        kind.display_name(remote),
+        (),
+        "DELETE",
+        item_path(kind, remote_id),
+        None,
+        fingerprint(kind.name, key, remote),
+        attached=kind.hooks.attached(remote),
+        notes=("owned by this project, and no file declares it",),
+    )
+
+
+def secrets(definition: Definition) -> tuple[SecretRef, ...]:
+    """Where the definition's ``${env.*}`` values are, with their templates and hashes."""
+    found = []
+    for path, template in sorted(definition.secrets.items(), key=lambda item: str(item[0])):
+        present, value = templates.value_at(definition.config, path)
+        if present:
+            found.append(SecretRef(path, template, templates.secret_hash(templates.secret_text(value))))
+    return tuple(found)

@@ -1,0 +1,415 @@
+"""Definitions from files, for every kind: its layout, its environment overrides, its schema, its rules.
+
+Two layouts cover every kind: a folder with one file per key (``agents/billing.yaml``, key ``billing``;
+``prompts/`` inside the folder holds included text), and one file holding a list of entries keyed by a
+natural key (``tags.yaml``, keyed by title). Per file: read -> overlay
+``environments.ENV.overrides.<plural>.<key>`` (``*`` first) -> interpolate -> validate against the
+kind's schema -> the kind's own checks. Across files: one definition per key (ignoring case), per
+``id:`` and per ``renamed_from``; references to keys no file declares are warnings.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentsync import schema
+from agentsync import variables as templates
+from agentsync.errors import Location, Problem, Severity
+from agentsync.kinds import KINDS, Definition, Kind
+from agentsync.loader import Document, JsonPath, Reader, describe, interpolate, read_document
+
+PROMPTS_DIR = "prompts"
+META_FIELDS: tuple[str, ...] = ("id", "renamed_from")
+
+
+@dataclass(frozen=True)
+class Override:
+    """One ``environments.ENV.overrides.<plural>.KEY`` entry (``*``: every definition), with where it is."""
+
+    key: str
+    value: dict[str, Any]
+    source: Document
+    path: JsonPath
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(str(p) for p in self.path)
+
+
+def load_definitions(
+    reader: Reader,
+    settings_doc: Document,
+    scope: list[str],
+    context: templates.Context,
+    environment: str | None,
+) -> dict[str, dict[str, Definition]]:
+    """Every kind's definitions; a kind whose layout does not exist in the project is left out."""
+    found: dict[str, dict[str, Definition]] = {}
+    for kind in KINDS:
+        layers = override_layers(settings_doc, kind, environment)
+        loaded = _folder(reader, kind, scope, context, layers) if kind.layout.is_folder else None
+        if not kind.layout.is_folder:
+            loaded = _listed(reader, kind, scope, context, layers)
+        if loaded is not None:
+            found[kind.name] = loaded
+    reader.problems.extend(override_key_warnings(settings_doc, found))
+    reader.problems.extend(reference_warnings(found))
+    return found
+
+
+# --- a folder, one file per key -----------------------------------------------------------------------
+
+
+def folder_files(root: Path, kind: Kind) -> list[tuple[str, Path]]:
+    """(key, path) of every definition file of ``kind``: ``FOLDER/**/*.yaml`` except under ``prompts/``."""
+    base = root / kind.layout.where
+    if not base.is_dir():
+        return []
+    found = []
+    for path in sorted(base.rglob("*.yaml")):
+        relative = path.relative_to(base)
+        if relative.parts[0] != PROMPTS_DIR:
+            found.append((relative.with_suffix("").as_posix(), path))
+    return found
+
+
+def _folder(
+    reader: Reader, kind: Kind, scope: list[str], context: templates.Context, layers: list[Override]
+) -> dict[str, Definition] | None:
+    base = reader.root / kind.layout.where
+    if not base.is_dir() and not kind.identity.marks:
+        return None
+    definitions: dict[str, Definition] = {}
+    documents: dict[str, Document] = {}
+    _stray_files(reader, kind)
+    for key, path in folder_files(reader.root, kind):
+        document = read_document(reader, path)
+        if document is None or not _is_mapping(reader, kind, document):
+            continue
+        origins = _overlay_all(document, [layer for layer in layers if layer.key in ("*", key)])
+        document = _resolved(reader, kind, document, context, scope)
+        documents[key] = document
+        definitions[key] = _definition(kind, key, document, document.value, (), origins)
+    reader.problems.extend(_cross_file_rules(kind, definitions, documents))
+    return definitions
+
+
+def _resolved(
+    reader: Reader, kind: Kind, document: Document, context: templates.Context, scope: list[str]
+) -> Document:
+    document, found = interpolate(document, context, typed_root=kind.fields.response)
+    reader.problems.extend(found)
+    if not kind.layout.allow_env:
+        reader.problems.extend(_no_secrets(kind, document))
+    reader.problems.extend(schema.check(document, schema.validator(kind)))
+    reader.problems.extend(schema.catalogue_warnings(document))
+    for path, message in kind.hooks.checks(document.value, scope):
+        reader.problems.append(Problem(document.location_of(path, value=True), message))
+    return document
+
+
+def _is_mapping(reader: Reader, kind: Kind, document: Document) -> bool:
+    if isinstance(document.value, dict):
+        return True
+    reader.error(
+        document.location_of(()),
+        f"{_a(kind.noun)} file must be a mapping of {kind.noun} fields "
+        f"({', '.join(kind.fields.writable[:2])}, ...), not {describe(document.value)}",
+    )
+    return False
+
+
+def _stray_files(reader: Reader, kind: Kind) -> None:
+    base = reader.root / kind.layout.where
+    if not base.is_dir():
+        return
+    for path in sorted(base.rglob("*.yml")):
+        if path.relative_to(base).parts[0] != PROMPTS_DIR:
+            reader.problems.append(
+                Problem(
+                    Location(reader.rel(path), 1, 1),
+                    f"ignored: {kind.noun} files must end in .yaml",
+                    Severity.WARNING,
+                )
+            )
+
+
+def _definition(
+    kind: Kind,
+    key: str,
+    document: Document,
+    value: Mapping[str, Any],
+    base: JsonPath,
+    origins: Mapping[JsonPath, str],
+) -> Definition:
+    def inside(table: Mapping[JsonPath, Any]) -> dict[JsonPath, Any]:
+        n = len(base)
+        return {
+            p[n:]: v
+            for p, v in table.items()
+            if p[:n] == base and len(p) > n and p[n] in kind.fields.writable
+        }
+
+    locations = inside(document.locations)
+    locations[()] = document.location_of(base, value=bool(base))
+    return Definition(
+        kind=kind.name,
+        key=key,
+        file=document.file,
+        config={k: v for k, v in value.items() if k in kind.fields.writable},
+        id=_text_or_none(value.get("id")),
+        renamed_from=_text_or_none(value.get("renamed_from")),
+        locations=locations,
+        secrets=inside(document.secrets),
+        references=inside(document.references),
+        origins=dict(origins),
+    )
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _cross_file_rules(
+    kind: Kind, definitions: dict[str, Definition], documents: dict[str, Document]
+) -> list[Problem]:
+    """One definition per key (ignoring case), per ``id:`` and per previous key."""
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], str] = {}
+    for key, definition in definitions.items():
+        claims = [("key", key.lower(), ()), ("id", definition.id, ("id",))]
+        claims.append(("renamed_from", definition.renamed_from, ("renamed_from",)))
+        for what, claim, path in claims:
+            if claim is None:
+                continue
+            other = seen.setdefault((what, claim), key)
+            if other != key:
+                where = documents[key].location_of(path, value=bool(path))
+                problems.append(Problem(where, _clash(kind, what, claim, other)))
+        if definition.renamed_from in definitions:
+            problems.append(
+                Problem(
+                    documents[key].location_of(("renamed_from",), value=True),
+                    f"renamed_from: '{definition.renamed_from}' still has its own file "
+                    f"({kind.layout.where}{definition.renamed_from}.yaml); a rename moves the file",
+                )
+            )
+    return problems
+
+
+def _clash(kind: Kind, what: str, claim: str, other: str) -> str:
+    if what == "key":
+        return f"{kind.noun} key clashes with '{other}' (keys differ only in case, which some file systems merge)"
+    if what == "id":
+        return f"id: {kind.noun} {claim} is already adopted by {kind.layout.where}{other}.yaml"
+    return f"renamed_from: '{claim}' is already claimed by {kind.layout.where}{other}.yaml"
+
+
+# --- one file, a list of entries ----------------------------------------------------------------------
+
+
+def _listed(
+    reader: Reader, kind: Kind, scope: list[str], context: templates.Context, layers: list[Override]
+) -> dict[str, Definition] | None:
+    path = reader.root / kind.layout.where
+    if not path.exists() and not path.is_symlink():
+        return None
+    document = read_document(reader, path, allow_empty=True)
+    if document is None:
+        return {}
+    if document.value == {}:
+        document = Document(document.file, [], document.locations, document.value_locations)
+    if not isinstance(document.value, list):
+        reader.error(
+            document.location_of(()),
+            f"{kind.layout.where} must be a list of {kind.noun}s "
+            f"({{{', '.join(kind.fields.writable)}}}), not {describe(document.value)}",
+        )
+        return {}
+    origins = _overlay_entries(document, kind, layers)
+    before = len(reader.problems)
+    document = _resolved(reader, kind, document, context, scope)
+    reader.problems.extend(_duplicates(kind, document))
+    if len(reader.problems) != before and any(p.is_error for p in reader.problems[before:]):
+        return {}
+    return {
+        _entry_key(kind, item, index): _definition(
+            kind, _entry_key(kind, item, index), document, item, (index,), origins.get(index, {})
+        )
+        for index, item in enumerate(document.value)
+    }
+
+
+def _entry_key(kind: Kind, item: Mapping[str, Any], index: int) -> str:
+    node: Any = item
+    for part in kind.layout.key_path:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node if isinstance(node, str) else f"[{index}]"
+
+
+def _overlay_entries(
+    document: Document, kind: Kind, layers: list[Override]
+) -> dict[int, dict[JsonPath, str]]:
+    origins: dict[int, dict[JsonPath, str]] = {}
+    for index, item in enumerate(document.value):
+        if isinstance(item, dict):
+            key = _entry_key(kind, item, index)
+            chosen = [layer for layer in layers if layer.key in ("*", key)]
+            origins[index] = _overlay_all(document, chosen, (index,))
+    return origins
+
+
+def _duplicates(kind: Kind, document: Document) -> list[Problem]:
+    problems: list[Problem] = []
+    natural = ".".join(str(p) for p in kind.layout.key_path)
+    for label, path in ((natural, kind.layout.key_path), ("id", ("id",))):
+        seen: dict[str, int] = {}
+        for index, item in enumerate(document.value):
+            value: Any = item
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            if not isinstance(value, str):
+                continue
+            first = seen.setdefault(value, index)
+            if first != index:
+                line = document.location_of((first, *path), value=True).line
+                problems.append(
+                    Problem(
+                        document.location_of((index, *path), value=True),
+                        f"[{index}].{label}: duplicate {label} '{value}' (first at line {line})",
+                    )
+                )
+    return problems
+
+
+def _no_secrets(kind: Kind, document: Document) -> list[Problem]:
+    """Values everyone in the workspace can read are no place for a secret; agentsync masks secrets
+    only where a definition may hold them."""
+    return [
+        Problem(
+            document.location_of(path, value=True),
+            f"{kind.layout.where} cannot use ${{env.*}}: {kind.noun}s are visible to the whole workspace "
+            f"(found in {template!r}); use ${{var.*}} for per-environment text",
+        )
+        for path, template in document.secrets.items()
+    ]
+
+
+# --- environment overrides ----------------------------------------------------------------------------
+
+
+def override_layers(settings_doc: Document, kind: Kind, environment: str | None) -> list[Override]:
+    """The selected environment's overrides of ``kind``, ``*`` first so that a named entry wins."""
+    if environment is None:
+        return []
+    base: JsonPath = ("environments", environment, "overrides", kind.plural)
+    entries = (settings_doc.value.get("environments") or {}).get(environment) or {}
+    table = (entries.get("overrides") or {}).get(kind.plural) or {}
+    ordered_keys = sorted(table, key=lambda k: k != "*")
+    return [
+        Override(k, table[k], settings_doc, (*base, k)) for k in ordered_keys if isinstance(table[k], dict)
+    ]
+
+
+def override_key_warnings(
+    settings_doc: Document, found: Mapping[str, Mapping[str, Definition]]
+) -> list[Problem]:
+    """An override for a definition the project does not declare is a typo or a stale entry: a warning,
+    so that deleting a file (or pulling into an empty folder) is not blocked by it."""
+    problems: list[Problem] = []
+    for name, env in (settings_doc.value.get("environments") or {}).items():
+        for kind in KINDS:
+            table = ((env or {}).get("overrides") or {}).get(kind.plural) or {}
+            declared = found.get(kind.name, {})
+            for key in table:
+                if key != "*" and key not in declared:
+                    close = difflib.get_close_matches(key, list(declared), n=1)
+                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    path = ("environments", name, "overrides", kind.plural, key)
+                    message = f"environments.{name}.overrides.{kind.plural}: no {kind.noun} '{key}' in {kind.layout.where}{hint}"
+                    problems.append(Problem(settings_doc.location_of(path), message, Severity.WARNING))
+    return problems
+
+
+def _overlay_all(document: Document, layers: list[Override], base: JsonPath = ()) -> dict[JsonPath, str]:
+    origins: dict[JsonPath, str] = {}
+    for layer in layers:
+        _overlay(document, layer, base, (), origins)
+    return origins
+
+
+def _overlay(
+    document: Document, layer: Override, base: JsonPath, path: JsonPath, origins: dict[JsonPath, str]
+) -> None:
+    """Deep-merge ``layer`` into the value at ``base`` in place: mappings merge key by key, anything
+    else (lists, scalars) replaces. The merged paths point at agentsync.yaml, where their value now is."""
+    target = _value_at(document.value, (*base, *path))
+    source = _value_at(layer.value, path)
+    for key, value in source.items():
+        here = (*path, key)
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            full = (*base, *here)
+            document.locations[full] = layer.source.location_of((*layer.path, *here))
+            _overlay(document, layer, base, here, origins)
+            continue
+        target[key] = copy.deepcopy(value)
+        origins[here] = ".".join(str(p) for p in (*layer.path, *here))
+        _move_locations(document, layer, base, here)
+
+
+def _value_at(value: Any, path: JsonPath) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _move_locations(document: Document, layer: Override, base: JsonPath, here: JsonPath) -> None:
+    full = (*base, *here)
+    for table in (document.locations, document.value_locations):
+        for stale in [p for p in table if p[: len(full)] == full]:
+            del table[stale]
+    prefix = (*layer.path, *here)
+    for source, target in (
+        (layer.source.locations, document.locations),
+        (layer.source.value_locations, document.value_locations),
+    ):
+        for found, location in source.items():
+            if found[: len(prefix)] == prefix:
+                target[full + found[len(prefix) :]] = location
+
+
+# --- references ---------------------------------------------------------------------------------------
+
+
+def reference_warnings(found: Mapping[str, Mapping[str, Definition]]) -> list[Problem]:
+    """A reference to a key no file declares can only work if the workspace has it (plan checks)."""
+    problems: list[Problem] = []
+    for definitions in found.values():
+        for definition in definitions.values():
+            for path, text in definition.references.items():
+                for ref in dict.fromkeys(templates.references_in(text)):
+                    declared = found.get(ref.kind, {})
+                    if ref.key not in declared:
+                        problems.append(_reference_warning(definition, path, ref.text, ref.key, declared))
+    return problems
+
+
+def _reference_warning(
+    definition: Definition, path: JsonPath, text: str, key: str, declared: Mapping[str, Definition]
+) -> Problem:
+    close = difflib.get_close_matches(key, list(declared), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    kind = next(k for k in KINDS if text.startswith(f"${{{k.name}."))
+    where = definition.location_of(path) or Location(definition.file, 1, 1)
+    dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[")
+    message = f"{dotted}: {text} names {kind.noun} '{key}' that no file declares; plan fails unless the workspace has it{hint}"
+    return Problem(where, message, Severity.WARNING)

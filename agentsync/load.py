@@ -1,0 +1,167 @@
+"""Load a project: settings from agentsync.yaml, the selected environment, then every kind's
+definitions (:mod:`agentsync.layouts`), with every problem collected before anything is raised.
+
+Files are read by :mod:`agentsync.loader` (YAML with ``file:line:col`` on every value). Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from agentsync import schema
+from agentsync import variables as templates
+from agentsync.errors import Location, Problem, Severity, ValidationFailed
+from agentsync.layouts import load_definitions
+from agentsync.loader import Document, Reader, Sources, describe, read_document
+from agentsync.project import PROJECT_FILE, Environment, Project, Settings, namespaces, settings_from
+
+# ------------------------------------------------------------------------------------------- projects
+
+
+def load_project(
+    root: Path | str, *, environment: str | None = None, environ: Mapping[str, str] | None = None
+) -> Project:
+    """Load and validate the project at ``root``; raise ValidationFailed if there is any error.
+    Warnings (catalogue values the spec does not know) go to ``Project.warnings``. ``${env.*}`` reads
+    ``environ`` (default: the process environment), and an unset one is an error here."""
+    source = os.environ if environ is None else environ
+    project, problems = assemble(Path(root), environment, source)
+    if project is None or any(p.is_error for p in problems):
+        raise ValidationFailed(problems)
+    project.warnings = problems
+    return project
+
+
+def validate_project(root: Path | str, *, environment: str | None = None) -> list[Problem]:
+    """Every problem of the project at ``root`` (errors and warnings), in file order, without raising.
+
+    Offline and secret-free, as a CI step runs it: ``${env.*}`` is checked by syntax only (plan and
+    apply report an unset one). Without ``environment`` and without a default one, every environment
+    is validated and a problem found in only some of them names them."""
+    project, problems = assemble(Path(root), environment, None)
+    if project is None or project.environment is not None or not project.settings.environments:
+        return problems
+    return _per_environment(Path(root), sorted(project.settings.environments))
+
+
+def _per_environment(root: Path, names: list[str]) -> list[Problem]:
+    found: dict[tuple[Location | None, str, Severity], list[str]] = {}
+    problems: dict[tuple[Location | None, str, Severity], Problem] = {}
+    for name in names:
+        for problem in assemble(root, name, None)[1]:
+            key = (problem.location, problem.message, problem.severity)
+            found.setdefault(key, []).append(name)
+            problems.setdefault(key, problem)
+    out = [
+        p
+        if len(found[k]) == len(names)
+        else replace(p, message=f"{p.message} (environment {', '.join(found[k])})")
+        for k, p in problems.items()
+    ]
+    return _ordered(out)
+
+
+def assemble(
+    root: Path, environment: str | None, environ: Mapping[str, str] | None = None
+) -> tuple[Project | None, list[Problem]]:
+    """Read every project file and collect every problem; the project is None if it has no settings.
+    ``environ`` None checks ``${env.*}`` by syntax only."""
+    problems: list[Problem] = []
+    sources = Sources()
+    reader = Reader(root, problems, sources)
+    settings_doc = _settings_document(reader)
+    if settings_doc is None:
+        return None, _ordered(sources.attach(problems))
+    settings = settings_from(settings_doc.value if not _has_errors(problems) else {})
+    selected = _environment(reader, settings, environment, settings_doc)
+    scope = [selected.namespace or settings.namespace] if selected else namespaces(settings)
+    context = templates.Context(
+        selected.variables if selected else {}, environ, selected.name if selected else None
+    )
+    definitions = load_definitions(reader, settings_doc, scope, context, selected.name if selected else None)
+    project = Project(root, settings, definitions, selected)
+    return project, _ordered(sources.attach(problems))
+
+
+def _has_errors(problems: list[Problem]) -> bool:
+    return any(p.is_error for p in problems)
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    def key(p: Problem) -> tuple[int, str, int, int]:
+        loc = p.location
+        return (0, "", 0, 0) if loc is None else (1, loc.file, loc.line, loc.col)
+
+    return sorted(problems, key=key)
+
+
+def _settings_document(reader: Reader) -> Document | None:
+    root = reader.root
+    if not root.is_dir():
+        reader.error(None, f"{root} is not a directory")
+        return None
+    path = root / PROJECT_FILE
+    if not path.exists():
+        reader.error(None, f"{root} has no {PROJECT_FILE}; run `agentsync init` to create a project")
+        return None
+    document = read_document(reader, path, allow_empty=True)
+    if document is None:
+        return None
+    if not isinstance(document.value, dict):
+        reader.error(
+            document.location_of(()),
+            f"{PROJECT_FILE} must be a mapping of settings "
+            f"(namespace, environments, ...), not {describe(document.value)}",
+        )
+        return None
+    before = len(reader.problems)
+    reader.problems.extend(schema.check(document, schema.project_validator()))
+    reader.problems.extend(_settings_rules(document))
+    return document if len(reader.problems) == before else Document(document.file, {})
+
+
+def _settings_rules(document: Document) -> list[Problem]:
+    """What the schema cannot say about agentsync.yaml."""
+    value = document.value
+    problems = []
+    # A non-mapping environments: is the schema's error already; these rules only read a mapping.
+    known = value.get("environments") if isinstance(value.get("environments"), dict) else {}
+    for name, env in known.items():
+        if isinstance(env, dict) and "base_url" in env and "residency" in env:
+            problems.append(
+                Problem(
+                    document.location_of(("environments", name, "residency")),
+                    f"environments.{name}: set base_url or residency, not both",
+                )
+            )
+    default = value.get("default_environment")
+    if isinstance(default, str) and default not in known:
+        problems.append(
+            Problem(
+                document.location_of(("default_environment",), value=True),
+                f"default_environment: {_unknown_env(default, known)}",
+            )
+        )
+    return problems
+
+
+def _unknown_env(name: str, known: Mapping[str, Any]) -> str:
+    listed = ", ".join(sorted(known)) if known else "none (add an `environments:` section)"
+    return f"unknown environment '{name}'; the project defines: {listed}"
+
+
+def _environment(reader: Reader, settings: Settings, name: str | None, doc: Document) -> Environment | None:
+    chosen = name or settings.default_environment
+    if chosen is None:
+        return None
+    found = settings.environments.get(chosen)
+    if found is None and name is not None:
+        reader.error(
+            doc.location_of(("environments",)) if settings.environments else None,
+            _unknown_env(chosen, settings.environments),
+        )
+    return found
