@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from agentsync import schema, spec
+from agentsync import reading, schema, spec
 from agentsync import variables as templates
 from agentsync.errors import Location, Problem, Severity, ValidationFailed
 from agentsync.project import (
@@ -39,7 +39,12 @@ from agentsync.resources.tag import TagDef
 
 JsonPath = tuple[str | int, ...]
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MIB = 1024 * 1024
+# Read at most this much of one file, and of all the project's files together (see agentsync.reading).
+# The longest prompt the API takes is far below the per-file bound; parsing 1 MiB of YAML costs about a
+# second with the fast parser.
+MAX_FILE_BYTES = 1 * MIB
+MAX_PROJECT_BYTES = 16 * MIB
 # An agent with a large workflow has a few thousand values; anything near this bound is an alias bomb.
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
@@ -102,6 +107,7 @@ class Reader:
         self.real_root = root.resolve()
         self.problems = problems
         self.sources = sources
+        self.bytes_read = 0
 
     def error(self, location: Location | None, message: str) -> None:
         self.problems.append(Problem(location, message, Severity.ERROR))
@@ -115,22 +121,19 @@ class Reader:
     def read_text(self, path: Path, where: Location) -> str | None:
         """The file's text, or None after recording why it cannot be used."""
         name = self.rel(path)
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             self.error(where, f"{name} is a directory, not a file")
             return None
+        left = MAX_PROJECT_BYTES - self.bytes_read
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                self.error(
-                    where,
-                    f"{name} is {size / 1048576:.1f} MB; project files are limited to "
-                    f"{MAX_FILE_BYTES // 1048576} MB",
-                )
-                return None
-            data = path.read_bytes()
+            data = reading.read_bounded(path, self.real_root, name, min(MAX_FILE_BYTES, left))
+        except reading.Refused as exc:
+            self.error(where, _too_large(name, left) if exc.too_large else exc.message)
+            return None
         except OSError as exc:
             self.error(where, f"cannot read {name}: {exc.strerror or exc}")
             return None
+        self.bytes_read += len(data)
         return self._decode(data, name)
 
     def _decode(self, data: bytes, name: str) -> str | None:
@@ -175,6 +178,15 @@ class Reader:
         except RecursionError:
             self.error(Location(name, 1, 1), "the YAML is nested too deeply to read")
         return True, None
+
+
+def _too_large(name: str, left: int) -> str:
+    if left < MAX_FILE_BYTES:
+        return (
+            f"{name} is past the limit for the whole project: its files may hold "
+            f"{MAX_PROJECT_BYTES // MIB} MiB together; split the project or shorten its files"
+        )
+    return f"{name} is larger than {MAX_FILE_BYTES // MIB} MiB, the limit for one project file"
 
 
 def _compose(text: str) -> Node | None:
@@ -225,7 +237,7 @@ class _Converter:
     def convert(self, node: Node, path: JsonPath) -> Any:
         self.count += 1
         if self.count > MAX_VALUES or len(path) > MAX_DEPTH or id(node) in self.active:
-            raise _TooBig(self._too_big_message(node, path))
+            raise _TooBig(self._too_big_message(node, path), self._where(path, node))
         self.value_locations[path] = _loc(self.name, node)
         self.locations.setdefault(path, _loc(self.name, node))
         if isinstance(node, ScalarNode):
@@ -238,6 +250,12 @@ class _Converter:
         finally:
             self.active.discard(id(node))
 
+    def _where(self, path: JsonPath, node: Node) -> Location:
+        """Where a runaway value is reported: the top-level entry of this file it is under (an alias
+        or merge source is written elsewhere, so its own position would point at innocent text)."""
+        found = self.locations.get(path[:1]) if path else None
+        return found or _loc(self.name, node)
+
     def _too_big_message(self, node: Node, path: JsonPath) -> str:
         if id(node) in self.active:
             return "an alias refers to a value that contains it (a recursive alias)"
@@ -247,7 +265,7 @@ class _Converter:
 
     def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key_node, value_node in self._entries(node):
+        for key_node, value_node in self._entries(node, path):
             if not isinstance(key_node, ScalarNode):
                 self.reader.error(_loc(self.name, key_node), "a mapping key must be a plain value")
                 continue
@@ -263,19 +281,44 @@ class _Converter:
             out[key] = self.convert(value_node, entry)
         return out
 
-    def _entries(self, node: MappingNode) -> list[tuple[Node, Node]]:
+    def _entries(self, node: MappingNode, path: JsonPath) -> list[tuple[Node, Node]]:
         """The mapping's entries with YAML merge keys (``<<: *base``) expanded; own keys come first."""
-        own = [(k, v) for k, v in node.value if k.tag != _CORE + "merge"]
-        merged: list[tuple[Node, Node]] = []
+        entries = [(k, v) for k, v in node.value if k.tag != _CORE + "merge"]
+        seen = {_key_name(k) for k, _ in entries}
         for key, value in node.value:
-            if key.tag == _CORE + "merge":
-                sources = value.value if isinstance(value, SequenceNode) else [value]
-                merged.extend(e for s in sources if isinstance(s, MappingNode) for e in self._entries(s))
-        names = {_key_name(k) for k, _ in own}
-        extra = [(k, v) for k, v in merged if _key_name(k) not in names]
-        return own + [
-            e for i, e in enumerate(extra) if _key_name(e[0]) not in {_key_name(k) for k, _ in extra[:i]}
-        ]
+            if key.tag != _CORE + "merge":
+                continue
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            for source in sources:
+                if not isinstance(source, MappingNode):
+                    continue
+                for entry in self._merged(source, path):
+                    if _key_name(entry[0]) not in seen:
+                        seen.add(_key_name(entry[0]))
+                        entries.append(entry)
+        return entries
+
+    def _merged(self, source: MappingNode, path: JsonPath) -> list[tuple[Node, Node]]:
+        """The entries a merge key brings in. Each counts against MAX_VALUES like a value, so merges of
+        merges (``<<: [*a, *a, ...]`` nine levels deep) cannot multiply out of sight."""
+        if id(source) in self.active:
+            raise _TooBig(
+                "a merge key (<<) refers to a mapping that contains it (a recursive merge)",
+                self._where(path, source),
+            )
+        self.active.add(id(source))
+        try:
+            entries = self._entries(source, path)
+        finally:
+            self.active.discard(id(source))
+        self.count += len(entries)
+        if self.count > MAX_VALUES:
+            raise _TooBig(
+                f"merge keys (<<) expand to more than {MAX_VALUES} values (a merge-key bomb?); "
+                "merges are bounded like aliases",
+                self._where(path, source),
+            )
+        return entries
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag or ""
@@ -351,9 +394,10 @@ def _float(text: str) -> float:
 
 
 class _TooBig(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, location: Location) -> None:
         super().__init__(message)
         self.message = message
+        self.location = location
 
 
 def read_document(reader: Reader, path: Path, *, allow_empty: bool = False) -> Document | None:
@@ -361,7 +405,7 @@ def read_document(reader: Reader, path: Path, *, allow_empty: bool = False) -> D
     try:
         return reader.document(path, allow_empty=allow_empty)
     except _TooBig as exc:
-        reader.error(Location(reader.rel(path), 1, 1), exc.message)
+        reader.error(exc.location, exc.message)
         return None
 
 
@@ -601,6 +645,8 @@ def _agents(
 ) -> dict[str, AgentDef]:
     agents: dict[str, AgentDef] = {}
     documents: dict[str, Document] = {}
+    if not _folders_inside(reader):
+        return agents
     _stray_files(reader)
     for key, path in agent_files(reader.root):
         document = read_document(reader, path)
@@ -617,6 +663,27 @@ def _agents(
     reader.problems.extend(_cross_agent_rules(agents, documents))
     reader.problems.extend(_reference_warnings(agents, documents))
     return agents
+
+
+def _folders_inside(reader: Reader) -> bool:
+    """False when agents/ itself leads out of the project. A folder under it that does is an error
+    too (it is not searched for agent files, but a folder with a file in it looks managed)."""
+    base = reader.root / AGENTS_DIR
+    for folder in [base, *_linked_folders(base)]:
+        try:
+            reading.real_path(folder, reader.real_root, reader.rel(folder))
+        except reading.Refused as exc:
+            reader.error(None, exc.message)
+            if folder == base:
+                return False
+    return True
+
+
+def _linked_folders(base: Path) -> list[Path]:
+    found: list[Path] = []
+    for parent, folders, _files in os.walk(base):
+        found.extend(Path(parent, f) for f in folders if Path(parent, f).is_symlink())
+    return sorted(found)
 
 
 def _reference_warnings(agents: dict[str, AgentDef], documents: dict[str, Document]) -> list[Problem]:
@@ -764,7 +831,8 @@ def _marker_problems(document: Document, scope: list[str]) -> list[Problem]:
                 problems.append(
                     Problem(
                         document.location_of(("tags", index), value=True),
-                        f"tags[{index}]: '{tag}' looks like agentsync's ownership marker "
+                        f"tags[{index}]: {schema.shown(document, ('tags', index), tag)} looks like "
+                        "agentsync's ownership marker "
                         f"(namespace '{namespace}'); agentsync adds the marker itself, "
                         "remove it",
                     )
@@ -807,18 +875,30 @@ def _cross_agent_rules(agents: dict[str, AgentDef], documents: dict[str, Documen
                 continue
             other = seen.setdefault((what, claim), key)
             if other != key:
+                shown = claim if what == "key" else _claimed(documents[key], path, claim, what)
                 problems.append(
-                    Problem(documents[key].location_of(path, value=bool(path)), _clash(what, claim, other))
+                    Problem(documents[key].location_of(path, value=bool(path)), _clash(what, shown, other))
                 )
         if agent_def.renamed_from in agents:
-            problems.append(
-                Problem(
-                    documents[key].location_of(("renamed_from",), value=True),
-                    f"renamed_from: '{agent_def.renamed_from}' still has its own file "
-                    f"(agents/{agent_def.renamed_from}.yaml); a rename moves the file",
-                )
-            )
+            problems.append(_still_has_file(documents[key], agent_def.renamed_from))
     return problems
+
+
+def _claimed(document: Document, path: JsonPath, claim: str, what: str) -> str:
+    if schema.secret_template(document, path) is not None:
+        return schema.shown(document, path, claim)
+    return claim if what == "id" else f"'{claim}'"
+
+
+def _still_has_file(document: Document, old_key: str) -> Problem:
+    path: JsonPath = ("renamed_from",)
+    secret = schema.secret_template(document, path) is not None
+    where = "" if secret else f" (agents/{old_key}.yaml)"
+    return Problem(
+        document.location_of(path, value=True),
+        f"renamed_from: {_claimed(document, path, old_key, 'renamed_from')} still has its own "
+        f"file{where}; a rename moves the file",
+    )
 
 
 def _clash(what: str, claim: str, other: str) -> str:
@@ -826,7 +906,7 @@ def _clash(what: str, claim: str, other: str) -> str:
         return f"agent key clashes with '{other}' (keys differ only in case, which some file systems merge)"
     if what == "id":
         return f"id: agent {claim} is already adopted by agents/{other}.yaml"
-    return f"renamed_from: '{claim}' is already claimed by agents/{other}.yaml"
+    return f"renamed_from: {claim} is already claimed by agents/{other}.yaml"
 
 
 # ----------------------------------------------------------------------------------------------- tags
@@ -888,7 +968,8 @@ def _tag_duplicates(document: Document) -> list[Problem]:
                 problems.append(
                     Problem(
                         document.location_of((index, field_name), value=True),
-                        f"[{index}].{field_name}: duplicate {field_name} '{value}' (first at line {line})",
+                        f"[{index}].{field_name}: duplicate {field_name} "
+                        f"{schema.shown(document, (index, field_name), value)} (first at line {line})",
                     )
                 )
     return problems
