@@ -184,9 +184,13 @@ def _too_large(name: str, left: int) -> str:
     if left < MAX_FILE_BYTES:
         return (
             f"{name} is past the limit for the whole project: its files may hold "
-            f"{MAX_PROJECT_BYTES // MIB} MiB together; split the project or shorten its files"
+            f"{_size(MAX_PROJECT_BYTES)} together; split the project or shorten its files"
         )
-    return f"{name} is larger than {MAX_FILE_BYTES // MIB} MiB, the limit for one project file"
+    return f"{name} is larger than {_size(MAX_FILE_BYTES)}, the limit for one project file"
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MIB} MiB" if limit >= MIB else f"{limit // 1024} KiB"
 
 
 def _compose(text: str) -> Node | None:
