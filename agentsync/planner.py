@@ -146,7 +146,7 @@ def _create_agent(definition: AgentDef, namespace: str) -> Change:
         Action.CREATE,
         definition.key,
         None,
-        config.get("name"),
+        _shown_name(definition),
         tuple(diff.changes({}, view)),
         "POST",
         AGENTS_CREATE,
@@ -155,6 +155,11 @@ def _create_agent(definition: AgentDef, namespace: str) -> Change:
         fingerprint_agent(None, mark),
         source=definition.location_of(()),
     )
+
+
+def _shown_name(definition: AgentDef, remote: Any = None) -> Any:
+    """The name a plan shows and saves; one from ``${env.*}`` is a secret, shown as its placeholder."""
+    return definition.secrets.get(("name",)) or definition.config.get("name", remote)
 
 
 def _tags_to_send(match: Match, remote_body: Mapping[str, Any], namespace: str) -> list[str]:
@@ -176,7 +181,7 @@ def _update_agent(match: Match, remote_body: Mapping[str, Any], namespace: str) 
     if "tags" in body or rekey:
         body["tags"] = _tags_to_send(match, remote_body, namespace)
     action = Action.ADOPT if match.adopt else Action.UPDATE
-    name = definition.config.get("name", remote_body.get("name"))
+    name = _shown_name(definition, remote_body.get("name"))
     return Change(
         Kind.AGENT,
         action,
