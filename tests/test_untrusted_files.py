@@ -227,3 +227,113 @@ def test_ordinary_merges_still_work(root: Path) -> None:
     )
     config = load_project(root).agents["bot"].config
     assert config["platform_settings"]["call_limits"] == {"daily_limit": 5, "agent_concurrency_limit": 2}
+
+
+# --- 4. non-finite numbers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("written", [".nan", ".inf", "-.inf", ".NaN", "+.Inf"])
+def test_non_finite_numbers_are_refused_at_their_location(root: Path, written: str) -> None:
+    (root / "agents" / "bot.yaml").write_text(
+        f"name: Bot\nconversation_config:\n  agent:\n    prompt: {{temperature: {written}}}\n"
+    )
+    assert messages(root) == [
+        "agents/bot.yaml:4:27: error: conversation_config.agent.prompt.temperature: must be a finite "
+        "number: JSON has no NaN or infinity (.nan, .inf, -.inf)"
+    ]
+
+
+def test_a_non_finite_number_from_the_environment_is_refused(root: Path) -> None:
+    (root / "agents" / "bot.yaml").write_text(
+        "name: Bot\nplatform_settings:\n  call_limits: {daily_limit: 5}\n"
+        "conversation_config: {tts: {stability: '${env.UT_NUMBER}'}}\n"
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        load_project(root, environ={"UT_NUMBER": "nan"})
+    assert [p.render().splitlines()[0] for p in caught.value.problems] == [
+        "agents/bot.yaml:4:40: error: conversation_config.tts.stability: must be a finite number: JSON has "
+        "no NaN or infinity (.nan, .inf, -.inf)"
+    ]
+
+
+def test_non_finite_numbers_in_settings_and_tags(root: Path) -> None:
+    (root / "agentsync.yaml").write_text("namespace: ut\nsafety: {max_change_share: .nan}\n")
+    found = messages(root)
+    assert found == [
+        "agentsync.yaml:2:28: error: safety.max_change_share: must be a finite number: JSON has no NaN "
+        "or infinity (.nan, .inf, -.inf)"
+    ]
+
+
+# --- 5. no value from ${env.*} in any message ---------------------------------------------------------
+
+TOKEN = "tok" + secrets.token_hex(12)
+
+
+def _load_messages(root: Path, environ: dict[str, str]) -> str:
+    try:
+        project = load_project(root, environ=environ)
+    except ValidationFailed as failed:
+        return failed.render()
+    return "\n".join(p.render() for p in project.warnings)
+
+
+@pytest.mark.parametrize(
+    ("fragment", "expected"),
+    [
+        (
+            "conversation_config: {agent: {prompt: {llm: '${env.UT_SECRET}'}}}",
+            "conversation_config.agent.prompt.llm: the value of ${env.UT_SECRET} is not a known LLM; "
+            "it is accepted as written",
+        ),
+        (
+            "conversation_config: {agent: {prompt: {temperature: '${env.UT_SECRET}'}}}",
+            "conversation_config.agent.prompt.temperature: expected a number or null, found the value "
+            "of ${env.UT_SECRET}",
+        ),
+        (
+            "conversation_config: {agent: {prompt: {llm: 'x-${env.UT_SECRET}'}}}",
+            "conversation_config.agent.prompt.llm: the value of 'x-${env.UT_SECRET}' is not a known LLM",
+        ),
+        (
+            "conversation_config: {tts: {model_id: '${env.UT_SECRET}'}}",
+            "the value of ${env.UT_SECRET} is not a known TTS model",
+        ),
+        ("tags: ['${env.UT_SECRET}']", "tags[0]: the value of ${env.UT_SECRET} looks like agentsync's"),
+        (
+            "renamed_from: '${env.UT_SECRET}'",
+            "renamed_from: the value of ${env.UT_SECRET} still has its own file;",
+        ),
+    ],
+)
+def test_messages_name_the_placeholder_not_the_value(root: Path, fragment: str, expected: str) -> None:
+    (root / "agents" / "bot.yaml").write_text(f"name: Bot\n{fragment}\n")
+    (root / "agents" / "ut-other.yaml").write_text("name: Other\n")
+    value = "ut:other" if "tags" in fragment else "ut-other" if "renamed" in fragment else TOKEN
+    said = _load_messages(root, {"UT_SECRET": value})
+    assert expected in said, said
+    assert value not in said.replace("agents/ut-other.yaml", "")
+
+
+def test_an_enum_error_about_a_secret_gives_no_suggestion(root: Path) -> None:
+    (root / "agents" / "bot.yaml").write_text(
+        "name: Bot\nconversation_config: {agent: {language: '${env.UT_SECRET}'}, "
+        "turn: {turn_eagerness: '${env.UT_SECRET}'}}\n"
+    )
+    said = _load_messages(root, {"UT_SECRET": "patien"})
+    assert "turn_eagerness: the value of ${env.UT_SECRET} is not one of:" in said, said
+    assert "did you mean" not in said and "patien'" not in said
+
+
+def test_a_secret_name_is_not_shown_by_plan(
+    root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UT_SECRET", TOKEN)
+    (root / "agents" / "bot.yaml").write_text("name: '${env.UT_SECRET}'\n")
+    for fmt in ("text", "markdown", "json"):
+        assert run(["plan", "-C", str(root), "--emulator", "--format", fmt]) == 0
+        said = capsys.readouterr()
+        assert TOKEN not in said.out + said.err
+        assert "${env.UT_SECRET}" in said.out
+    assert run(["validate", str(root)]) == 0
+    assert TOKEN not in "".join(capsys.readouterr())
