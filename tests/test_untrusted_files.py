@@ -337,3 +337,114 @@ def test_a_secret_name_is_not_shown_by_plan(
         assert "${env.UT_SECRET}" in said.out
     assert run(["validate", str(root)]) == 0
     assert TOKEN not in "".join(capsys.readouterr())
+
+
+# --- 6. property: a secret anywhere never reaches an output -------------------------------------------
+
+LEAK = settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+# 15 significant digits always print back as written, so a leaked number is found as this very text.
+NUMBER = f"0.{secrets.randbelow(9 * 10**13) + 10**13}7"
+STRING_PATHS = [
+    ("name",),
+    ("conversation_config", "agent", "first_message"),
+    ("conversation_config", "agent", "prompt", "prompt"),
+    ("conversation_config", "agent", "prompt", "llm"),
+    ("conversation_config", "agent", "language"),
+    ("conversation_config", "tts", "voice_id"),
+    ("conversation_config", "tts", "model_id"),
+    ("platform_settings", "analysis_llm"),
+]
+NUMBER_PATHS = [
+    ("conversation_config", "agent", "prompt", "temperature"),
+    ("conversation_config", "tts", "stability"),
+    ("conversation_config", "tts", "speed"),
+    ("conversation_config", "turn", "turn_timeout"),
+    ("platform_settings", "call_limits", "daily_limit"),
+]
+AGENT: dict[str, Any] = {
+    "name": "Bot",
+    "conversation_config": {
+        "agent": {"first_message": "Hello!", "language": "en", "prompt": {"prompt": "Be kind."}},
+        "tts": {"voice_id": "cjVigY5qzO86Huf0OWal"},
+    },
+}
+agents_strategy = st.fixed_dictionaries(
+    {
+        "temperature": st.sampled_from([0.0, 0.3, 1.0]),
+        "daily_limit": st.integers(min_value=1, max_value=1000),
+        "tags": st.lists(st.sampled_from(["support", "sales", "vip"]), max_size=2, unique=True),
+        "with_llm": st.booleans(),
+    }
+)
+
+
+def _agent(shape: dict[str, Any], placed: list[tuple[str | int, ...]], embedded: bool) -> dict[str, Any]:
+    doc = json.loads(json.dumps(AGENT))
+    doc["tags"] = shape["tags"]
+    doc["conversation_config"]["agent"]["prompt"]["temperature"] = shape["temperature"]
+    doc["platform_settings"] = {"call_limits": {"daily_limit": shape["daily_limit"]}}
+    if shape["with_llm"]:
+        doc["conversation_config"]["agent"]["prompt"]["llm"] = "gemini-2.5-flash"
+    for path in placed:
+        node = doc
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        numeric = path in NUMBER_PATHS
+        node[path[-1]] = "x ${env.UT_SECRET} y" if embedded and not numeric else "${env.UT_SECRET}"
+    return doc
+
+
+def _written(tmp: Path) -> str:
+    """Every file the commands wrote, except the emulator's own state (the server's, like test_secrets)."""
+    texts = []
+    for path in tmp.rglob("*"):
+        if path.is_file() and ".agentsync" not in path.parts:
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+    return "\n".join(texts)
+
+
+@LEAK
+@given(
+    shape=agents_strategy,
+    placed=st.lists(st.sampled_from(STRING_PATHS + NUMBER_PATHS), min_size=1, max_size=3, unique=True),
+    as_number=st.booleans(),
+    embedded=st.booleans(),
+)
+def test_a_secret_at_any_path_never_reaches_any_output(
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    shape: dict[str, Any],
+    placed: list[tuple[str | int, ...]],
+    as_number: bool,
+    embedded: bool,
+) -> None:
+    secret = NUMBER if as_number else TOKEN
+    needles = (secret, secret[:12], secret[-12:])
+    monkeypatch.setenv("UT_SECRET", secret)
+    monkeypatch.setenv("ELEVENLABS_API_KEY", ADMIN_KEY)
+    monkeypatch.setattr(options, "RETRY", RetryPolicy(max_attempts=1))
+    tmp = tmp_path_factory.mktemp("leak")
+    project = tmp / "project"
+    (project / "agents").mkdir(parents=True)
+    (project / "agentsync.yaml").write_text("namespace: leak\n")
+    (project / "agents" / "bot.yaml").write_text(json.dumps(_agent(shape, placed, embedded)))
+    capsys.readouterr()
+    codes = [run(["validate", str(project)]), run(["validate", str(project), "--format", "json"])]
+    for fmt in ("text", "markdown", "json"):
+        out = str(tmp / f"plan-{fmt}.json")
+        codes.append(
+            run(["plan", "-C", str(project), "--emulator", "--format", fmt, "--show-body", "--out", out])
+        )
+    said = capsys.readouterr()
+    seen = said.out + said.err + _written(tmp)
+    assert "Traceback" not in seen and "unexpected" not in seen, seen
+    assert set(codes) <= {0, 1}, codes
+    for needle in needles:
+        assert needle not in seen, (needle, seen)
+    if codes[2] == 0:  # the secret was resolved and planned, not refused before use
+        assert "${env.UT_SECRET}" in (tmp / "plan-text.json").read_text()
