@@ -29,7 +29,7 @@ def create(kind: Kind, definition: Definition, namespace: str) -> Change:
         Action.CREATE,
         definition.key,
         None,
-        kind.display_name(config),
+        shown_name(kind, definition),
         tuple(diff.changes({}, view)),
         "POST",
         kind.api.create,
@@ -64,7 +64,7 @@ def update(
         action,
         definition.key,
         match.remote_id,
-        kind.display_name(definition.config) or kind.display_name(remote),
+        shown_name(kind, definition, remote),
         tuple(diff.changes(current, wanted)),
         kind.api.update_method,
         item_path(kind, match.remote_id),
@@ -74,6 +74,14 @@ def update(
         previous_key=match.previous_key,
         notes=kind.identity.notes(action.value, definition.key, match.previous_key, namespace),
     )
+
+
+def shown_name(kind: Kind, definition: Definition, remote: JsonObject | None = None) -> str | None:
+    """The name a plan shows and saves; one from ``${env.*}`` is a secret, shown as its placeholder."""
+    secret = definition.secrets.get(kind.name_path)
+    if secret is not None:
+        return secret
+    return kind.display_name(definition.config) or (kind.display_name(remote) if remote is not None else None)
 
 
 def delete(kind: Kind, key: str, remote_id: str, remote: JsonObject) -> Change:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentsync import schema
+from agentsync import reading, schema
 from agentsync import variables as templates
 from agentsync.errors import Location, Problem, Severity
 from agentsync.kinds import KINDS, Definition, Kind
@@ -86,6 +87,8 @@ def _folder(
         return None
     definitions: dict[str, Definition] = {}
     documents: dict[str, Document] = {}
+    if not _folders_inside(reader, base):
+        return definitions
     _stray_files(reader, kind)
     for key, path in folder_files(reader.root, kind):
         document = read_document(reader, path)
@@ -99,6 +102,28 @@ def _folder(
     return definitions
 
 
+def _folders_inside(reader: Reader, base: Path) -> bool:
+    """False when the folder itself leads out of the project. A folder under it that does is an error
+    too (it is not searched for files, but a folder with a file in it looks managed)."""
+    if not base.exists() and not base.is_symlink():
+        return True
+    for folder in [base, *_linked_folders(base)]:
+        try:
+            reading.real_path(folder, reader.real_root, reader.rel(folder))
+        except reading.Refused as exc:
+            reader.error(None, exc.message)
+            if folder == base:
+                return False
+    return True
+
+
+def _linked_folders(base: Path) -> list[Path]:
+    found: list[Path] = []
+    for parent, folders, _files in os.walk(base):
+        found.extend(Path(parent, f) for f in folders if Path(parent, f).is_symlink())
+    return sorted(found)
+
+
 def _resolved(
     reader: Reader, kind: Kind, document: Document, context: templates.Context, scope: list[str]
 ) -> Document:
@@ -108,9 +133,14 @@ def _resolved(
         reader.problems.extend(_no_secrets(kind, document))
     reader.problems.extend(schema.check(document, schema.validator(kind)))
     reader.problems.extend(schema.catalogue_warnings(document))
-    for path, message in kind.hooks.checks(document.value, scope):
+    for path, message in kind.hooks.checks(document.value, scope, _shower(document)):
         reader.problems.append(Problem(document.location_of(path, value=True), message))
     return document
+
+
+def _shower(document: Document) -> Callable[[JsonPath, Any], str]:
+    """How a message shows a value of ``document``: quoted, or as its ``${env.*}`` placeholder."""
+    return lambda path, value: schema.shown(document, path, value)
 
 
 def _is_mapping(reader: Reader, kind: Kind, document: Document) -> bool:
@@ -194,16 +224,28 @@ def _cross_file_rules(
             other = seen.setdefault((what, claim), key)
             if other != key:
                 where = documents[key].location_of(path, value=bool(path))
-                problems.append(Problem(where, _clash(kind, what, claim, other)))
+                shown = claim if what == "key" else _claimed(documents[key], path, claim, what)
+                problems.append(Problem(where, _clash(kind, what, shown, other)))
         if definition.renamed_from in definitions:
-            problems.append(
-                Problem(
-                    documents[key].location_of(("renamed_from",), value=True),
-                    f"renamed_from: '{definition.renamed_from}' still has its own file "
-                    f"({kind.layout.where}{definition.renamed_from}.yaml); a rename moves the file",
-                )
-            )
+            problems.append(_still_has_file(kind, documents[key], definition.renamed_from))
     return problems
+
+
+def _claimed(document: Document, path: JsonPath, claim: str, what: str) -> str:
+    if schema.secret_template(document, path) is not None:
+        return schema.shown(document, path, claim)
+    return claim if what == "id" else f"'{claim}'"
+
+
+def _still_has_file(kind: Kind, document: Document, old_key: str) -> Problem:
+    path: JsonPath = ("renamed_from",)
+    secret = schema.secret_template(document, path) is not None
+    where = "" if secret else f" ({kind.layout.where}{old_key}.yaml)"
+    return Problem(
+        document.location_of(path, value=True),
+        f"renamed_from: {_claimed(document, path, old_key, 'renamed_from')} still has its own "
+        f"file{where}; a rename moves the file",
+    )
 
 
 def _clash(kind: Kind, what: str, claim: str, other: str) -> str:
@@ -211,7 +253,7 @@ def _clash(kind: Kind, what: str, claim: str, other: str) -> str:
         return f"{kind.noun} key clashes with '{other}' (keys differ only in case, which some file systems merge)"
     if what == "id":
         return f"id: {kind.noun} {claim} is already adopted by {kind.layout.where}{other}.yaml"
-    return f"renamed_from: '{claim}' is already claimed by {kind.layout.where}{other}.yaml"
+    return f"renamed_from: {claim} is already claimed by {kind.layout.where}{other}.yaml"
 
 
 # --- one file, a list of entries ----------------------------------------------------------------------
@@ -285,7 +327,8 @@ def _duplicates(kind: Kind, document: Document) -> list[Problem]:
                 problems.append(
                     Problem(
                         document.location_of((index, *path), value=True),
-                        f"[{index}].{label}: duplicate {label} '{value}' (first at line {line})",
+                        f"[{index}].{label}: duplicate {label} "
+                        f"{schema.shown(document, (index, *path), value)} (first at line {line})",
                     )
                 )
     return problems

@@ -18,12 +18,18 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from agentsync import reading
 from agentsync import variables as templates
 from agentsync.errors import Location, Problem, Severity
 
 JsonPath = tuple[str | int, ...]
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MIB = 1024 * 1024
+# Read at most this much of one file, and of all the project's files together (see agentsync.reading).
+# The longest prompt the API takes is far below the per-file bound; parsing 1 MiB of YAML costs about a
+# second with the fast parser.
+MAX_FILE_BYTES = 1 * MIB
+MAX_PROJECT_BYTES = 16 * MIB
 # An agent with a large workflow has a few thousand values; anything near this bound is an alias bomb.
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
@@ -86,6 +92,7 @@ class Reader:
         self.real_root = root.resolve()
         self.problems = problems
         self.sources = sources
+        self.bytes_read = 0
 
     def error(self, location: Location | None, message: str) -> None:
         self.problems.append(Problem(location, message, Severity.ERROR))
@@ -99,22 +106,19 @@ class Reader:
     def read_text(self, path: Path, where: Location) -> str | None:
         """The file's text, or None after recording why it cannot be used."""
         name = self.rel(path)
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             self.error(where, f"{name} is a directory, not a file")
             return None
+        left = MAX_PROJECT_BYTES - self.bytes_read
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                self.error(
-                    where,
-                    f"{name} is {size / 1048576:.1f} MB; project files are limited to "
-                    f"{MAX_FILE_BYTES // 1048576} MB",
-                )
-                return None
-            data = path.read_bytes()
+            data = reading.read_bounded(path, self.real_root, name, min(MAX_FILE_BYTES, left))
+        except reading.Refused as exc:
+            self.error(where, _too_large(name, left) if exc.too_large else exc.message)
+            return None
         except OSError as exc:
             self.error(where, f"cannot read {name}: {exc.strerror or exc}")
             return None
+        self.bytes_read += len(data)
         return self._decode(data, name)
 
     def _decode(self, data: bytes, name: str) -> str | None:
@@ -159,6 +163,19 @@ class Reader:
         except RecursionError:
             self.error(Location(name, 1, 1), "the YAML is nested too deeply to read")
         return True, None
+
+
+def _too_large(name: str, left: int) -> str:
+    if left < MAX_FILE_BYTES:
+        return (
+            f"{name} is past the limit for the whole project: its files may hold "
+            f"{_size(MAX_PROJECT_BYTES)} together; split the project or shorten its files"
+        )
+    return f"{name} is larger than {_size(MAX_FILE_BYTES)}, the limit for one project file"
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MIB} MiB" if limit >= MIB else f"{limit // 1024} KiB"
 
 
 def _compose(text: str) -> Node | None:
@@ -209,7 +226,7 @@ class _Converter:
     def convert(self, node: Node, path: JsonPath) -> Any:
         self.count += 1
         if self.count > MAX_VALUES or len(path) > MAX_DEPTH or id(node) in self.active:
-            raise _TooBig(self._too_big_message(node, path))
+            raise _TooBig(self._too_big_message(node, path), self._where(path, node))
         self.value_locations[path] = _loc(self.name, node)
         self.locations.setdefault(path, _loc(self.name, node))
         if isinstance(node, ScalarNode):
@@ -222,6 +239,12 @@ class _Converter:
         finally:
             self.active.discard(id(node))
 
+    def _where(self, path: JsonPath, node: Node) -> Location:
+        """Where a runaway value is reported: the top-level entry of this file it is under (an alias
+        or merge source is written elsewhere, so its own position would point at innocent text)."""
+        found = self.locations.get(path[:1]) if path else None
+        return found or _loc(self.name, node)
+
     def _too_big_message(self, node: Node, path: JsonPath) -> str:
         if id(node) in self.active:
             return "an alias refers to a value that contains it (a recursive alias)"
@@ -231,7 +254,7 @@ class _Converter:
 
     def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key_node, value_node in self._entries(node):
+        for key_node, value_node in self._entries(node, path):
             if not isinstance(key_node, ScalarNode):
                 self.reader.error(_loc(self.name, key_node), "a mapping key must be a plain value")
                 continue
@@ -247,19 +270,44 @@ class _Converter:
             out[key] = self.convert(value_node, entry)
         return out
 
-    def _entries(self, node: MappingNode) -> list[tuple[Node, Node]]:
+    def _entries(self, node: MappingNode, path: JsonPath) -> list[tuple[Node, Node]]:
         """The mapping's entries with YAML merge keys (``<<: *base``) expanded; own keys come first."""
-        own = [(k, v) for k, v in node.value if k.tag != _CORE + "merge"]
-        merged: list[tuple[Node, Node]] = []
+        entries = [(k, v) for k, v in node.value if k.tag != _CORE + "merge"]
+        seen = {_key_name(k) for k, _ in entries}
         for key, value in node.value:
-            if key.tag == _CORE + "merge":
-                sources = value.value if isinstance(value, SequenceNode) else [value]
-                merged.extend(e for s in sources if isinstance(s, MappingNode) for e in self._entries(s))
-        names = {_key_name(k) for k, _ in own}
-        extra = [(k, v) for k, v in merged if _key_name(k) not in names]
-        return own + [
-            e for i, e in enumerate(extra) if _key_name(e[0]) not in {_key_name(k) for k, _ in extra[:i]}
-        ]
+            if key.tag != _CORE + "merge":
+                continue
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            for source in sources:
+                if not isinstance(source, MappingNode):
+                    continue
+                for entry in self._merged(source, path):
+                    if _key_name(entry[0]) not in seen:
+                        seen.add(_key_name(entry[0]))
+                        entries.append(entry)
+        return entries
+
+    def _merged(self, source: MappingNode, path: JsonPath) -> list[tuple[Node, Node]]:
+        """The entries a merge key brings in. Each counts against MAX_VALUES like a value, so merges of
+        merges (``<<: [*a, *a, ...]`` nine levels deep) cannot multiply out of sight."""
+        if id(source) in self.active:
+            raise _TooBig(
+                "a merge key (<<) refers to a mapping that contains it (a recursive merge)",
+                self._where(path, source),
+            )
+        self.active.add(id(source))
+        try:
+            entries = self._entries(source, path)
+        finally:
+            self.active.discard(id(source))
+        self.count += len(entries)
+        if self.count > MAX_VALUES:
+            raise _TooBig(
+                f"merge keys (<<) expand to more than {MAX_VALUES} values (a merge-key bomb?); "
+                "merges are bounded like aliases",
+                self._where(path, source),
+            )
+        return entries
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag or ""
@@ -335,9 +383,10 @@ def _float(text: str) -> float:
 
 
 class _TooBig(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, location: Location) -> None:
         super().__init__(message)
         self.message = message
+        self.location = location
 
 
 def read_document(reader: Reader, path: Path, *, allow_empty: bool = False) -> Document | None:
@@ -345,7 +394,7 @@ def read_document(reader: Reader, path: Path, *, allow_empty: bool = False) -> D
     try:
         return reader.document(path, allow_empty=allow_empty)
     except _TooBig as exc:
-        reader.error(Location(reader.rel(path), 1, 1), exc.message)
+        reader.error(exc.location, exc.message)
         return None
 
 

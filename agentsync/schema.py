@@ -9,9 +9,10 @@ mean ...?" for typos. Catalogue values the spec does not list are warnings, neve
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -59,11 +60,63 @@ def project_validator() -> Draft202012Validator:
 
 
 def check(document: Document, validator: Draft202012Validator) -> list[Problem]:
-    """Every schema error of ``document``, explained and located."""
-    problems: list[Problem] = []
+    """Every schema error of ``document``, explained and located. A value from ``${env.*}`` is never
+    quoted: the message names its placeholder instead."""
+    located = list(_non_finite(document))
+    problems = [problem for _, problem in located]
+    skip = {path for path, _ in located}
     for error in validator.iter_errors(document.value):
-        problems.extend(_explain(document, error))
+        if _path(error) not in skip:
+            problems.extend(_explain(document, error))
     return problems
+
+
+# ------------------------------------------------------------------------------------ secrets, numbers
+
+
+def shown(document: Document, path: JsonPath, value: Any) -> str:
+    """``value`` as a message may show it: quoted, or, when it (or part of it) came from ``${env.*}``,
+    as the placeholder the file wrote. A cut or partial secret still defeats log masking, so none is
+    ever shown."""
+    template = secret_template(document, path)
+    if template is None:
+        return _short(value)
+    if isinstance(value, (dict, list)):
+        return _describe(value)
+    return f"the value of {template}" if _whole(template) else f"the value of '{template}'"
+
+
+def secret_template(document: Document, path: JsonPath) -> str | None:
+    """The placeholder text of a secret at ``path`` or inside the value there, else None."""
+    for secret_path, template in document.secrets.items():
+        if secret_path[: len(path)] == path or path[: len(secret_path)] == secret_path:
+            return template
+    return None
+
+
+def _whole(template: str) -> bool:
+    return template.startswith("${") and template.endswith("}") and template.count("${") == 1
+
+
+NON_FINITE = "must be a finite number: JSON has no NaN or infinity (.nan, .inf, -.inf)"
+
+
+def _non_finite(document: Document) -> Iterator[tuple[JsonPath, Problem]]:
+    for path, value in _leaves(document.value, ()):
+        if isinstance(value, float) and not math.isfinite(value):
+            prefix = f"{dotted(path)}: " if path else ""
+            yield path, Problem(document.location_of(path, value=True), prefix + NON_FINITE)
+
+
+def _leaves(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, (*path, index))
+    else:
+        yield path, value
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -76,12 +129,28 @@ def _explain(document: Document, error: ValidationError) -> Iterator[Problem]:
             for sub in branch:
                 yield from _explain(document, sub)
             return
-        yield _at_value(document, error, _union_mismatch(error))
+        yield _at_value(document, error, _union_mismatch(error, _found(document, error)))
         return
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         yield from _unknown_fields(document, error)
         return
-    yield _at_value(document, error, _sentence(error))
+    yield _at_value(document, error, _sentence(error, _found(document, error)))
+
+
+class _Found(NamedTuple):
+    """How a message names the offending value: ``described`` after "found", ``short`` on its own;
+    ``secret`` when it came from ``${env.*}`` (then neither holds any of it)."""
+
+    described: str
+    short: str
+    secret: bool
+
+
+def _found(document: Document, error: ValidationError) -> _Found:
+    if secret_template(document, _path(error)) is None:
+        return _Found(_describe(error.instance), _short(error.instance), False)
+    text = shown(document, _path(error), error.instance)
+    return _Found(text, text, True)
 
 
 def _path(error: ValidationError) -> JsonPath:
@@ -119,7 +188,7 @@ def _best_branch(error: ValidationError) -> list[ValidationError] | None:
     return min(fitting, key=len)
 
 
-def _union_mismatch(error: ValidationError) -> str:
+def _union_mismatch(error: ValidationError, found: _Found) -> str:
     kinds: list[str] = []
     for alternative in error.schema.get(str(error.validator), []):
         kind = _kind_of(alternative)
@@ -127,7 +196,7 @@ def _union_mismatch(error: ValidationError) -> str:
             kinds.append(kind)
     if not kinds:
         return "does not match any of the allowed shapes"
-    return f"expected {' or '.join(kinds)}, found {_describe(error.instance)}"
+    return f"expected {' or '.join(kinds)}, found {found.described}"
 
 
 def _kind_of(alternative: dict[str, Any]) -> str | None:
@@ -163,45 +232,49 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _sentence(error: ValidationError) -> str:
+def _sentence(error: ValidationError, found: _Found) -> str:
     check_name = str(error.validator)
     value = error.validator_value
-    found = _describe(error.instance)
     if check_name == "type":
         kinds = [value] if isinstance(value, str) else list(value)
-        return f"expected {' or '.join(_TYPE_NAMES.get(k, k) for k in kinds)}, found {found}"
+        return f"expected {' or '.join(_TYPE_NAMES.get(k, k) for k in kinds)}, found {found.described}"
     if check_name == "enum":
-        return _enum_sentence(error.instance, [str(v) for v in value])
+        return _enum_sentence(error.instance, [str(v) for v in value], found)
     if check_name == "const":
-        return f"must be {value!r}, found {found}"
+        return f"must be {value!r}, found {found.described}"
     if check_name == "required":
         return error.message.replace(" is a required property", "").join(["missing required field ", ""])
-    return _range_sentence(check_name, value, error) or error.message
+    sentence = _range_sentence(check_name, value, error, found.short)
+    if sentence is None and found.secret:
+        # jsonschema's own message quotes the value.
+        return f"{found.short} does not satisfy the schema's '{check_name}' rule"
+    return sentence or error.message
 
 
-def _enum_sentence(instance: Any, allowed: list[str]) -> str:
-    text = f"{_short(instance)} is not one of: {', '.join(allowed[:12])}"
+def _enum_sentence(instance: Any, allowed: list[str], found: _Found) -> str:
+    text = f"{found.short} is not one of: {', '.join(allowed[:12])}"
     if len(allowed) > 12:
         text += f", ... ({len(allowed)} values)"
-    return text + _did_you_mean(str(instance), allowed)
+    # A suggestion close to a secret says what the secret nearly is.
+    return text if found.secret else text + _did_you_mean(str(instance), allowed)
 
 
-def _range_sentence(check_name: str, value: Any, error: ValidationError) -> str | None:
+def _range_sentence(check_name: str, value: Any, error: ValidationError, short: str) -> str | None:
     instance = error.instance
     size = len(instance) if isinstance(instance, (str, list, dict)) else None
     units: dict[type, str] = {str: "characters", list: "items", dict: "entries"}
     unit = units.get(type(instance), "")
     sentences = {
-        "minimum": f"must be at least {value}, found {_short(instance)}",
-        "maximum": f"must be at most {value}, found {_short(instance)}",
-        "exclusiveMinimum": f"must be greater than {value}, found {_short(instance)}",
-        "exclusiveMaximum": f"must be less than {value}, found {_short(instance)}",
+        "minimum": f"must be at least {value}, found {short}",
+        "maximum": f"must be at most {value}, found {short}",
+        "exclusiveMinimum": f"must be greater than {value}, found {short}",
+        "exclusiveMaximum": f"must be less than {value}, found {short}",
         "minLength": f"must be at least {value} characters long, found {size}",
         "maxLength": f"must be at most {value} characters long, found {size}",
         "minItems": f"must have at least {value} {unit}, found {size}",
         "maxItems": f"must have at most {value} {unit}, found {size}",
         "minProperties": f"must have at least {value} {unit}, found {size}",
-        "pattern": f"{_short(instance)} does not match the pattern {value}",
+        "pattern": f"{short} does not match the pattern {value}",
     }
     return sentences.get(check_name)
 
@@ -304,8 +377,10 @@ def catalogue_warnings(document: Document) -> list[Problem]:
 def _catalogue_warning(
     document: Document, path: JsonPath, value: str, what: str, known: list[str]
 ) -> Problem:
-    message = f"{dotted(path)}: '{value}' is not a known {what}; it is accepted as written"
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.8)
+    secret = secret_template(document, path) is not None
+    named = shown(document, path, value) if secret else f"'{value}'"
+    message = f"{dotted(path)}: {named} is not a known {what}; it is accepted as written"
+    close = [] if secret else difflib.get_close_matches(value, known, n=1, cutoff=0.8)
     if close:
         message += f" (did you mean '{close[0]}'?)"
     location: Location = document.location_of(path, value=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentsync import spec
-from agentsync.kinds.base import Api, Fields, Hooks, JsonObject, Kind, Layout, Path
+from agentsync.kinds.base import Api, Fields, Hooks, JsonObject, Kind, Layout, Path, Shower
 from agentsync.kinds.identity import Marker, marker_key
 from agentsync.responses import check_agent, check_summary
 from agentsync.strategy import Strategy
@@ -40,7 +40,7 @@ def attached(body: JsonObject) -> tuple[str, ...]:
     return tuple(found)
 
 
-def marker_like_tags(value: Any, namespaces: list[str]) -> list[tuple[Path, str]]:
+def marker_like_tags(value: Any, namespaces: list[str], show: Shower) -> list[tuple[Path, str]]:
     """A tag that looks like an ownership marker would let a file claim another agent."""
     tags = value.get("tags") if isinstance(value, dict) else None
     found: list[tuple[Path, str]] = []
@@ -50,7 +50,7 @@ def marker_like_tags(value: Any, namespaces: list[str]) -> list[tuple[Path, str]
                 found.append(
                     (
                         ("tags", index),
-                        f"tags[{index}]: '{tag}' looks like agentsync's ownership marker (namespace "
+                        f"tags[{index}]: {show(('tags', index), tag)} looks like agentsync's ownership marker (namespace "
                         f"'{namespace}'); agentsync adds the marker itself, remove it",
                     )
                 )

@@ -17,6 +17,8 @@ from agentsync.errors import Location
 from agentsync.strategy import Path, Strategy, derive
 
 JsonObject = Mapping[str, Any]
+# How a message shows a value at a path: quoted, or as its ${env.*} placeholder (never a secret).
+Shower = Callable[[Path, Any], str]
 
 
 class Ref(NamedTuple):
@@ -184,7 +186,7 @@ class Hooks:
     """
 
     attached: Callable[[JsonObject], tuple[str, ...]] = lambda body: ()
-    checks: Callable[[Any, list[str]], list[tuple[Path, str]]] = lambda value, namespaces: []
+    checks: Callable[[Any, list[str], Shower], list[tuple[Path, str]]] = lambda value, namespaces, show: []
 
 
 @dataclass(frozen=True)
