@@ -238,7 +238,9 @@ def shorten(path: Path, value: Any) -> Any:
     required keys stay. The result must complete back to exactly ``value``, or ``value`` is kept."""
     if not isinstance(value, dict | list) or path in (("name",), ("tags",)):
         return value
-    node = spec.schema_at(spec.AGENT_RESPONSE, path)
+    # The create body's schema: what a file validates against, with its own required keys (the
+    # response model marks every key required).
+    node = spec.schema_at(spec.AGENT_CREATE_BODY, path)
     if node is None:
         return value
     short = strip_node(value, node)
@@ -249,7 +251,8 @@ def strip_node(value: Any, node: Mapping[str, Any] | None, depth: int = 0) -> An
     """``value`` with every object's non-required keys that equal their schema default left out."""
     if node is None or depth > 40:
         return value
-    target = pick_variant(spec.unwrap(node).node, value)
+    union = spec.unwrap(node).node
+    target = pick_variant(union, value)
     if isinstance(value, list):
         items = target.get("items")
         return [strip_node(v, items if isinstance(items, dict) else None, depth + 1) for v in value]
@@ -260,7 +263,7 @@ def strip_node(value: Any, node: Mapping[str, Any] | None, depth: int = 0) -> An
         extra = target.get("additionalProperties")
         child = extra if isinstance(extra, dict) else None
         return {k: strip_node(v, child, depth + 1) for k, v in value.items()}
-    required = set(target.get("required") or ())
+    required = set(target.get("required") or ()) | _tags_of_variant(union, target)
     out: dict[str, Any] = {}
     for key, item in value.items():
         prop = props.get(key)
@@ -268,3 +271,14 @@ def strip_node(value: Any, node: Mapping[str, Any] | None, depth: int = 0) -> An
             continue
         out[key] = strip_node(item, prop, depth + 1)
     return out
+
+
+def _tags_of_variant(union: Mapping[str, Any], target: Mapping[str, Any]) -> set[str]:
+    """The keys that say which branch of a union a value is (``type: phone``): never left out, or the
+    value would match several branches."""
+    if not (union.get("oneOf") or union.get("anyOf")):
+        return set()
+    props: Mapping[str, Any] = target.get("properties") or {}
+    discriminator = (union.get("discriminator") or {}).get("propertyName")
+    found = {k for k, p in props.items() if "const" in p or len(p.get("enum") or ()) == 1}
+    return found | ({discriminator} if discriminator else set())
