@@ -116,7 +116,7 @@ def test_prod_drift_keeps_templates_overrides_and_secrets_out_of_the_files(
     with Client(workspace.url, ADMIN_KEY) as client:
         state = fetch(client, project)
     prod_id = next(
-        i for i, body in state.agents.items() if f"support-desk:receptionist" in body.get("tags", [])
+        i for i, body in state.agents.items() if "support-desk:receptionist" in body.get("tags", [])
     )
     assert receptionist
     webhook = {
