@@ -1,11 +1,11 @@
-"""Remote state to project files: ``agentsync pull``.
+"""Remote state to project files: ``agentsync pull``, the plan run in reverse.
 
-The pipeline: select the agents in scope from the list endpoint, GET each one, reduce every body to the
-writable fields (the create body's fields minus read-only ones and the deprecated ``prompt.tools``), leave
-out what equals the server default (unless ``full``), and merge the result into the agent's file with a
-round-trip YAML editor so that comments, key order and quoting of everything unchanged survive. Every
-output is rendered before anything is written, then written to temporary files and renamed, so that an
-error leaves each file either old or new.
+Fetch and plan exactly as ``plan`` does; a declared agent with no change keeps its file byte for byte,
+and a changed one is edited field by field (:mod:`agentsync.reverse` decides what each field gets) with
+a round-trip YAML editor that keeps comments, key order and quoting. A remote agent with no file gets a
+new one: its writable fields minus server defaults, required keys kept, written so that it loads back as
+exactly the remote value. Every output is rendered before anything is written, then staged and renamed
+one by one, included files first, so that an error leaves each file either old or new.
 """
 
 from __future__ import annotations

@@ -80,8 +80,7 @@ def report(result: PullResult) -> str:
     lines = [f"  {VERBS[f.action][verb]:<8} {f.path.as_posix()}" for f in result.changed]
     lines.append(_summary(result))
     lines.extend(
-        f"note: {key} is not managed yet; its file has an id: so the next apply adopts it"
-        for key in result.adopted
+        f"note: {key} is not managed yet; its id: makes the next apply adopt it" for key in result.adopted
     )
     lines.extend(f"note: {key} is not in the workspace yet; apply creates it" for key in result.skipped)
     lines.extend(f"note: {text}" for text in result.notes)
