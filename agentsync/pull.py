@@ -1,11 +1,11 @@
-"""Remote state to project files: ``agentsync pull``.
+"""Remote state to project files: ``agentsync pull``, the plan run in reverse.
 
-The pipeline: select the agents in scope from the list endpoint, GET each one, reduce every body to the
-writable fields (the create body's fields minus read-only ones and the deprecated ``prompt.tools``), leave
-out what equals the server default (unless ``full``), and merge the result into the agent's file with a
-round-trip YAML editor so that comments, key order and quoting of everything unchanged survive. Every
-output is rendered before anything is written, then written to temporary files and renamed, so that an
-error leaves each file either old or new.
+Fetch and plan exactly as ``plan`` does; a declared agent with no change keeps its file byte for byte,
+and a changed one is edited field by field (:mod:`agentsync.reverse` decides what each field gets) with
+a round-trip YAML editor that keeps comments, key order and quoting. A remote agent with no file gets a
+new one: its writable fields minus server defaults, required keys kept, written so that it loads back as
+exactly the remote value. Every output is rendered before anything is written, then staged and renamed
+one by one, included files first, so that an error leaves each file either old or new.
 """
 
 from __future__ import annotations
@@ -20,30 +20,37 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentsync import spec
-from agentsync import variables as templates
+from agentsync import planner, spec
+from agentsync.adoption import drop_override_ids, foreign_markers, set_override_id, untouched_sample
 from agentsync.errors import AgentsyncError, UsageError
 from agentsync.files import stage
-from agentsync.kinds import Ref
+from agentsync.kinds import Definition
 from agentsync.kinds.agent import AGENT, READ_ONLY_PATHS
 from agentsync.kinds.identity import marker_key
 from agentsync.kinds.tag import TAG
-from agentsync.remote import get_one, index_of, list_items
+from agentsync.plan import ABSENT, Action, FieldChange
+from agentsync.project import PROJECT_FILE
+from agentsync.remote import RemoteState, fetch, get_one, index_of, list_items
+from agentsync.reverse import Edit, Exporter, reverse, secret_values, shorten
 from agentsync.values import same
 
 if TYPE_CHECKING:
     from agentsync.client import Client
     from agentsync.project import Project
 
+# pull writes agent files and the tag list: the two kinds it knows how to render.
 WRITABLE_FIELDS = AGENT.fields.writable
-
-
-def owned_keys(tags: Sequence[str], namespace: str) -> list[str]:
-    return [k for k in (marker_key(t, namespace) for t in tags) if k is not None]
+TAGS_FILE = TAG.layout.where
+AgentDef = Definition
+TagDef = Definition
 
 
 def summary_tags(summary: Mapping[str, Any]) -> list[str]:
     return [t for t in summary.get("tags") or [] if isinstance(t, str)]
+
+
+def owned_keys(tags: Sequence[str], namespace: str) -> list[str]:
+    return [k for k in (marker_key(t, namespace) for t in tags) if k is not None]
 
 
 def agent_owners(summaries: Sequence[Mapping[str, Any]], namespace: str) -> dict[str, list[str]]:
@@ -51,19 +58,24 @@ def agent_owners(summaries: Sequence[Mapping[str, Any]], namespace: str) -> dict
 
 
 def only_owner(key: str, ids: Sequence[str], namespace: str) -> str | None:
-    index = index_of(AGENT, [], namespace)
-    return AGENT.identity.only(key, type(index)({}, {key: tuple(ids)}), namespace)  # type: ignore[attr-defined]
+    if len(ids) > 1:
+        AGENT.identity.only(
+            key,
+            index_of(AGENT, [{"agent_id": i, "tags": [f"{namespace}:{key}"]} for i in ids], namespace),
+            namespace,
+        )  # type: ignore[attr-defined]
+    return ids[0] if ids else None
 
 
-def list_tags(client: Client) -> list[Mapping[str, Any]]:
-    return list_items(client, TAG)
+def list_tags(client: Client) -> list[dict[str, Any]]:
+    return [dict(t) for t in list_items(client, TAG)]
 
 
-def list_summaries(client: Client, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return list_items(client, AGENT, params)
+def list_summaries(client: Client, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(s) for s in list_items(client, AGENT, params)]
 
 
-def list_all_agents(client: Client) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+def list_all_agents(client: Client) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return list_summaries(client, {"archived": False}), list_summaries(client, {"archived": True})
 
 
@@ -209,9 +221,9 @@ def strip_defaults(view: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict
     for key, value in view.items():
         default = defaults.get(key, _MISSING)
         if key in ALWAYS_WRITTEN or (key in ATOMIC_TOP and not same(value, default)):
-            out[key] = value
+            out[key] = shorten((key,), value)
         elif key not in ATOMIC_TOP:
-            kept = _strip(value, default, props.get(key))
+            kept = _strip(value, default, props.get(key), (key,))
             if kept is not _MISSING:
                 out[key] = kept
     return out
@@ -225,19 +237,29 @@ class _Missing:
 _MISSING: Any = _Missing()
 
 
-def _strip(value: Any, default: Any, node: Mapping[str, Any] | None) -> Any:
+def _required(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> frozenset[str]:
+    target = _object_schema(node, value)
+    return frozenset((target or {}).get("required") or ())
+
+
+def _strip(value: Any, default: Any, node: Mapping[str, Any] | None, path: tuple[str, ...] = ()) -> Any:
     """The part of ``value`` that differs from ``default``, or _MISSING when nothing does."""
     if same(value, default):
         return _MISSING
+    if _is_atomic(node) and path:
+        return shorten(path, value)
     if not isinstance(value, Mapping) or _is_atomic(node):
         return value
     base = default if isinstance(default, Mapping) else _type_defaults(node, value)
     base = base if isinstance(base, Mapping) else {}
+    required = _required(node, value)
     out: dict[str, Any] = {}
     for key, child in value.items():
-        kept = _strip(child, base.get(key, _MISSING), _child(node, value, key))
+        kept = _strip(child, base.get(key, _MISSING), _child(node, value, key), (*path, key))
         if kept is not _MISSING:
             out[key] = kept
+        elif key in required:
+            out[key] = child  # a file without it would not validate, even though it is the default
     if not out and isinstance(default, Mapping):
         return _MISSING
     return out
@@ -368,15 +390,15 @@ def _short(value: Any) -> bool:
     return isinstance(value, str) and "\n" not in value and len(value) <= 60
 
 
-def to_plain(node: Any, base: Path) -> Any:
-    """Round-trip nodes back to plain JSON values; a ``!file`` node reads as its file's text."""
+def to_plain(node: Any, base: Path, root: Path | None = None) -> Any:
+    """Round-trip nodes back to plain JSON values as the file wrote them (templates unresolved); a
+    ``!file`` node reads as its file's text, and only from inside ``root`` (the loader's rule)."""
     if _is_file_ref(node):
-        target = base / str(node.value)
-        return target.read_text(encoding="utf-8") if target.is_file() else None
+        return read_included(base, str(node.value), root or base)
     if isinstance(node, Mapping):
-        return {str(k): to_plain(v, base) for k, v in node.items()}
+        return {str(k): to_plain(v, base, root) for k, v in node.items()}
     if _is_list(node):
-        return [to_plain(v, base) for v in node]
+        return [to_plain(v, base, root) for v in node]
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):
@@ -386,36 +408,15 @@ def to_plain(node: Any, base: Path) -> Any:
     return str(node) if isinstance(node, str) else node
 
 
-def resolve_placeholder(name: str, variables: Mapping[str, str]) -> str | None:
-    """The value of one placeholder (``var.X``, ``env.X``), through the loader's resolver; None when it
-    does not resolve. Kept for callers that look up a single name."""
-    try:
-        found = templates.resolve(f"${{{name.strip()}}}", templates.Context(variables, os.environ, "pull"))
-    except templates.TemplateError:
+def inside(root: Path, target: Path) -> bool:
+    return target.resolve().is_relative_to(root.resolve())
+
+
+def read_included(base: Path, relative: str, root: Path) -> str | None:
+    target = base / relative
+    if not relative or not inside(root, target) or not target.is_file():
         return None
-    return None if found.references else found.value
-
-
-def placeholder_holds(
-    template: str, remote: Any, variables: Mapping[str, str], agent_ids: Mapping[str, str] | None = None
-) -> bool:
-    """Whether a string with ``${...}`` placeholders in a file still stands for the remote value: it
-    resolves as plan would resolve it (variables, the environment, agent ids) to exactly ``remote``.
-    Otherwise the remote value replaces the template, since the file must say what the workspace holds."""
-    if not isinstance(remote, str) or not templates.has_placeholder(template):
-        return False
-    try:
-        found = templates.resolve(template, templates.Context(variables, os.environ, "pull"))
-    except templates.TemplateError:
-        return False
-    value = (
-        templates.substitute_references(
-            found.value, {Ref("agent", k): v for k, v in (agent_ids or {}).items()}
-        )
-        if found.references
-        else found.value
-    )
-    return bool(value == remote)
+    return target.read_text(encoding="utf-8")
 
 
 @dataclass
@@ -426,9 +427,8 @@ class Editor:
     nodes point at, with their new text."""
 
     base: Path
-    variables: Mapping[str, str] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
-    agent_ids: Mapping[str, str] = field(default_factory=dict)
+    root: Path | None = None
 
     def update_map(self, node: Any, target: Mapping[str, Any], keep: Iterable[str] = ()) -> None:
         for key in [k for k in node if k not in target and k not in keep]:
@@ -445,16 +445,20 @@ class Editor:
             return self.new(value)
         if _is_file_ref(old) and isinstance(value, (str, FileRef)):
             text = value.content if isinstance(value, FileRef) else value
-            self.extra[os.path.normpath(self.base / str(old.value))] = text
-            return old
-        if isinstance(old, str) and placeholder_holds(old, value, self.variables, self.agent_ids):
+            target = self.base / str(old.value)
+            if self.root is not None and not inside(self.root, target):
+                raise PullError(
+                    f"!file {old.value} leaves the project directory; pull writes only inside it",
+                    hint="point the !file at a file inside the project",
+                )
+            self.extra[os.path.normpath(target)] = text
             return old
         if isinstance(old, Mapping) and isinstance(value, Mapping):
             self.update_map(old, value)
             return old
         if _is_list(old) and _is_list(value) and not isinstance(old, str):
             return self._replace_list(old, value)
-        return old if same(to_plain(old, self.base), value) else self.new(value)
+        return old if same(to_plain(old, self.base, self.root), value) else self.new(value)
 
     def _replace_list(self, old: Any, value: Sequence[Any]) -> Any:
         for index, item in enumerate(value[: len(old)]):
@@ -462,6 +466,24 @@ class Editor:
         del old[len(value) :]
         old.extend(self.new(v) for v in value[len(old) :])
         return old
+
+    def apply(self, document: Any, edit: Edit) -> None:
+        """Write one reversed field at its node, creating the mappings on the way when needed."""
+        from ruamel.yaml.comments import CommentedMap
+
+        parent: Any = document
+        for part in edit.path[:-1]:
+            if isinstance(parent, dict) and part not in parent:
+                parent[part] = CommentedMap()
+            parent = parent[part]
+        last = edit.path[-1]
+        if edit.value is ABSENT:
+            if last in parent:
+                del parent[last]
+        elif last in parent:
+            parent[last] = self.replace(parent[last], edit.value)
+        else:
+            parent[last] = self.new(edit.value)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -488,6 +510,7 @@ class PullOptions:
     search: str | None = None
     full: bool = False
     prompts_as_files: bool = False
+    adopt_foreign: bool = False
 
 
 def agent_path(root: Path, key: str) -> Path:
@@ -501,20 +524,35 @@ def prompt_ref(key: str, content: str) -> FileRef:
 
 
 def agent_target(
-    source: AgentSource, namespace: str, options: PullOptions, declared: Mapping[str, Any] | None
+    source: AgentSource, namespace: str, options: PullOptions, exporter: Exporter | None = None
 ) -> dict[str, Any]:
-    """The plain content of the agent file: chosen fields, declared fields kept, prompt maybe a file."""
+    """The plain content of a new agent file: writable fields minus server defaults (required ones
+    stay), written as the loader reads it back, the prompt maybe behind ``!file``."""
     from agentsync.emulator.defaults import agent_defaults
 
     full = writable_view(source.body, namespace)
     chosen = full if options.full else strip_defaults(full, agent_defaults())
-    target = merge_declared(declared, full, chosen) if declared is not None else _ordered(chosen)
+    exporter = exporter or Exporter({})
+    target = _ordered(exporter.export(_without_leaks(chosen, exporter), source.key))
     prompt = _get_path(target, PROMPT_PATH)
     if options.prompts_as_files and isinstance(prompt, str):
         _set_path(target, PROMPT_PATH, prompt_ref(source.key, prompt))
     if source.adopt_id is not None:
         target["id"] = source.adopt_id
     return target
+
+
+def _without_leaks(value: Any, exporter: Exporter) -> Any:
+    """``value`` without the strings that hold a resolved secret of this project."""
+    if isinstance(value, Mapping):
+        return {k: _without_leaks(v, exporter) for k, v in value.items() if not _leaf_leaks(v, exporter)}
+    if isinstance(value, list):
+        return [_without_leaks(v, exporter) for v in value if not _leaf_leaks(v, exporter)]
+    return value
+
+
+def _leaf_leaks(value: Any, exporter: Exporter) -> bool:
+    return isinstance(value, str) and exporter.leaks(value)
 
 
 def _ordered(view: Mapping[str, Any]) -> dict[str, Any]:
@@ -534,25 +572,34 @@ def _set_path(value: dict[str, Any], path: Sequence[str], new: Any) -> None:
 
 
 def render_agent(
-    root: Path,
-    source: AgentSource,
-    namespace: str,
-    options: PullOptions,
-    variables: Mapping[str, str],
-    agent_ids: Mapping[str, str] | None = None,
+    root: Path, source: AgentSource, namespace: str, options: PullOptions, exporter: Exporter | None = None
 ) -> dict[Path, str]:
-    """Every file one agent needs, path -> new text: the agent file, plus any ``!file`` targets.
-    ``agent_ids`` (key -> id) lets a ``${agent.KEY.id}`` in the file stand for the id it resolves to."""
+    """Every file a new agent needs, path -> new text: any ``!file`` targets first, then the agent
+    file (so that a pull stopped between renames never leaves a dangling ``!file``)."""
     path = agent_path(root, source.key)
-    editor = Editor(path.parent, variables, agent_ids=agent_ids or {})
-    if path.is_file():
-        document = _load_mapping(path)
-        target = agent_target(source, namespace, options, to_plain(document, path.parent))
-        editor.update_map(document, target, keep=META_FIELDS)
-    else:
-        document = editor.new(agent_target(source, namespace, options, None))
-        _schema_comment(document, root, path)
-    return {path: dump(document), **{Path(p): text for p, text in editor.extra.items()}}
+    editor = Editor(path.parent, root=root)
+    document = editor.new(agent_target(source, namespace, options, exporter))
+    _schema_comment(document, root, path)
+    text = dump(document)
+    return {**{Path(p): t for p, t in editor.extra.items()}, path: text}
+
+
+def render_changes(
+    root: Path, definition: AgentDef, fields: Sequence[FieldChange], exporter: Exporter
+) -> tuple[dict[Path, str], tuple[str, ...]]:
+    """An existing agent file edited field by field towards the workspace (the plan in reverse); no
+    files when nothing is to be written, so an agent with no change keeps its file byte for byte."""
+    path = root / definition.file
+    document = _load_mapping(path)
+    raw = to_plain(document, path.parent, root)
+    reversal = reverse(definition, fields, raw, exporter)
+    if not reversal.edits:
+        return {}, reversal.notes
+    editor = Editor(path.parent, root=root)
+    for edit in reversal.edits:
+        editor.apply(document, edit)
+    text = dump(document)
+    return {**{Path(p): t for p, t in editor.extra.items()}, path: text}, reversal.notes
 
 
 def _load_mapping(path: Path) -> Any:
@@ -627,6 +674,21 @@ def render_tags(path: Path, tags: Sequence[Mapping[str, Any]]) -> str:
         editor.update_map(entry, tag_entry(match) | ({"id": match["tag_id"]} if keep else {}), keep)
     document.extend(editor.new(tag_entry(t)) for t in remaining)
     return dump(document, top_level_list=True)
+
+
+def tags_match(declared: Sequence[TagDef], tags: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether tags.yaml already says what the workspace holds: one entry per tag, same text."""
+    if len(declared) != len(tags):
+        return False
+    remaining = list(tags)
+    for definition in declared:
+        match = _match_tag(
+            {**definition.config, **({"id": definition.id} if definition.id else {})}, remaining
+        )
+        if match is None or not same(definition.config, tag_entry(match)):
+            return False
+        remaining.remove(match)
+    return True
 
 
 def _load_tags(path: Path) -> Any:
@@ -761,6 +823,7 @@ class FileAction(str, Enum):
     CREATE = "create"
     UPDATE = "update"
     UNCHANGED = "unchanged"
+    REMOVE = "remove"
 
 
 @dataclass(frozen=True)
@@ -771,7 +834,7 @@ class FileChange:
 
 @dataclass(frozen=True)
 class PullResult:
-    """What pull did (or, with ``dry_run``, would do), file by file."""
+    """What pull did (or, with ``dry_run``, would do), file by file, and what it did not write and why."""
 
     files: tuple[FileChange, ...]
     agents: tuple[str, ...]
@@ -780,31 +843,53 @@ class PullResult:
     tags: int | None
     dry_run: bool = False
     stats: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def changed(self) -> tuple[FileChange, ...]:
         return tuple(f for f in self.files if f.action is not FileAction.UNCHANGED)
 
 
-def pull(client: Client, project: Project, options: PullOptions, *, dry_run: bool = False) -> PullResult:
+@dataclass
+class Output:
+    """Everything one pull writes, in write order, and removes."""
+
+    files: dict[Path, str] = field(default_factory=dict)
+    removed: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def pull(
+    client: Client,
+    project: Project,
+    options: PullOptions,
+    *,
+    dry_run: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> PullResult:
     """Write the selected agents (and, unless keys or a search narrow the pull, the conversation tags)
     into the project's files. Everything is fetched and rendered before the first byte is written."""
-    selected, skipped = _select(client, project, options)
-    bodies = _fetch_bodies(client, selected)
-    files: dict[Path, str] = {}
-    ids = {k: d.id for k, d in project.of(AGENT).items() if d.id} | {s.key: s.agent_id for s in selected}
-    for item, body in zip(selected, bodies, strict=True):
-        source = AgentSource(item.key, body, None if item.owned else item.agent_id)
-        files.update(render_agent(project.root, source, project.namespace, options, _variables(project), ids))
+    remote = fetch(client, project, targets=tuple(k for k in options.keys if k in project.of(AGENT)))
+    selected, skipped, notes = _select(client, project, options, remote)
+    out = Output(notes=notes)
+    bodies = {s.agent_id: remote.bodies_of(AGENT).get(s.agent_id) for s in selected}
+    missing = [s for s in selected if bodies[s.agent_id] is None]
+    bodies.update(zip([s.agent_id for s in missing], _fetch_bodies(client, missing), strict=True))
+    exporter = _exporter(project, remote, selected, environ)
+    _render_declared(project, remote, [s for s in selected if s.key in project.of(AGENT)], exporter, out)
+    for item in (s for s in selected if s.key not in project.of(AGENT)):
+        _render_new(project, item, bodies[item.agent_id] or {}, options, exporter, out)
     tag_count = None
     if not options.keys and not options.search:
-        tags = list_tags(client)
-        files[project.root / "tags.yaml"] = render_tags(project.root / "tags.yaml", tags)
-        tag_count = len(tags)
-    changes = _classify(project.root, files)
+        tag_count = _render_tags(client, project, remote, out)
+    if options.all:
+        out.removed.extend(untouched_sample(project, {s.key for s in selected}))
+    untouched = _untouched(project, selected, tag_count is not None, out)
+    changes = _classify(project.root, out.files) + _removals(project.root, out.removed) + untouched
     if not dry_run:
-        write_files({p: t for p, t in files.items() if _action(p, t) is not FileAction.UNCHANGED})
-    adopted = tuple(s.key for s in selected if not s.owned)
+        write_files({p: t for p, t in out.files.items() if _action(p, t) is not FileAction.UNCHANGED})
+        remove_files(out.removed)
+    adopted = tuple(s.key for s in selected if not s.owned and s.key not in project.of(AGENT))
     return PullResult(
         changes,
         tuple(s.key for s in selected),
@@ -813,36 +898,136 @@ def pull(client: Client, project: Project, options: PullOptions, *, dry_run: boo
         tag_count,
         dry_run,
         dict(client.stats),
+        tuple(out.notes),
     )
+
+
+def _untouched(
+    project: Project, selected: Sequence[Selected], tags: bool, out: Output
+) -> tuple[FileChange, ...]:
+    """The files pull looked at and left alone, byte for byte."""
+    paths = [project.root / project.of(AGENT)[s.key].file for s in selected if s.key in project.of(AGENT)]
+    if tags and "tag" in project.definitions:
+        paths.append(project.root / TAGS_FILE)
+    kept = [p for p in paths if p not in out.files]
+    return tuple(FileChange(_relative(p, project.root), FileAction.UNCHANGED) for p in kept)
+
+
+def _exporter(
+    project: Project, remote: RemoteState, selected: Sequence[Selected], environ: Mapping[str, str] | None
+) -> Exporter:
+    owned = agent_owners(remote.listed(AGENT), project.namespace)
+    ids = {ids[0]: key for key, ids in owned.items() if len(ids) == 1}
+    ids.update({d.id: k for k, d in project.of(AGENT).items() if d.id})
+    ids.update({s.agent_id: s.key for s in selected})
+    secrets = secret_values(project.of(AGENT), os.environ if environ is None else environ)
+    return Exporter(ids, secrets)
+
+
+def _render_declared(
+    project: Project, remote: RemoteState, chosen: Sequence[Selected], exporter: Exporter, out: Output
+) -> None:
+    """The files of declared agents, through the plan: only the fields it reports as changed."""
+    if not chosen:
+        return
+    plan = planner.build_plan(project, remote, targets=tuple(s.key for s in chosen))
+    for change in plan.changes:
+        if change.kind != AGENT.name or change.action not in (Action.UPDATE, Action.ADOPT):
+            continue
+        files, notes = render_changes(project.root, project.of(AGENT)[change.key], change.fields, exporter)
+        out.files.update(files)
+        out.notes.extend(notes)
+    _drop_redundant_ids(project, remote, chosen, out)
+
+
+def _drop_redundant_ids(
+    project: Project, remote: RemoteState, chosen: Sequence[Selected], out: Output
+) -> None:
+    """An ``id`` override is redundant once the agent carries this namespace's marker."""
+    if project.environment is None:
+        return
+    owned = [s.key for s in chosen if s.owned]
+    path = project.root / PROJECT_FILE
+    text = drop_override_ids(project.root, project.environment.name, owned, out.files.get(path))
+    if text is not None:
+        out.files[path] = text
+
+
+def _render_new(
+    project: Project,
+    item: Selected,
+    body: Mapping[str, Any],
+    options: PullOptions,
+    exporter: Exporter,
+    out: Output,
+) -> None:
+    per_environment = project.environment is not None and not item.owned
+    adopt = None if item.owned or per_environment else item.agent_id
+    source = AgentSource(item.key, body, adopt)
+    out.files.update(render_agent(project.root, source, project.namespace, options, exporter))
+    if per_environment and project.environment is not None:
+        settings = out.files.get(project.root / PROJECT_FILE)
+        text = set_override_id(project.root, project.environment.name, item.key, item.agent_id, settings)
+        out.files[project.root / PROJECT_FILE] = text
+
+
+def _render_tags(client: Client, project: Project, remote: RemoteState, out: Output) -> int:
+    tags = list(remote.listed(TAG)) if remote.fetched(TAG) else list_tags(client)
+    path = project.root / TAGS_FILE
+    if "tag" not in project.definitions or not tags_match(list(project.of(TAG).values()), tags):
+        out.files[path] = render_tags(path, tags)
+    return len(tags)
 
 
 def _variables(project: Project) -> Mapping[str, str]:
     return project.environment.variables if project.environment is not None else {}
 
 
-def _select(client: Client, project: Project, options: PullOptions) -> tuple[list[Selected], list[str]]:
+def _select(
+    client: Client, project: Project, options: PullOptions, remote: RemoteState
+) -> tuple[list[Selected], list[str], list[str]]:
     namespace = project.namespace
-    active, archived = list_all_agents(client)
-    owners = agent_owners([*active, *archived], namespace)
+    owners = agent_owners(list(remote.listed(AGENT)), namespace)
     declared_ids = {k: d.id for k, d in project.of(AGENT).items() if d.id}
+    notes: list[str] = []
     if options.keys or not (options.all or options.search):
         keys = options.keys or tuple(project.of(AGENT))
         chosen, skipped = select_by_keys(keys, owners, declared_ids, namespace, strict=bool(options.keys))
     else:
-        listed = (
+        active, archived = list_all_agents(client)
+        found: list[dict[str, Any]] = (
             _searched(client, options.search)
             if options.search
             else [*active, *(s for s in archived if _owned(s, namespace) is not None)]
         )
-        chosen, skipped = (
-            select_listed(listed, owners, declared_ids, namespace, set(project.of(AGENT)) | set(owners)),
-            [],
-        )
+        listed, notes = _without_foreign(found, project, declared_ids, options.adopt_foreign)
+        taken = set(project.of(AGENT)) | set(owners)
+        chosen, skipped = select_listed(listed, owners, declared_ids, namespace, taken), []
     _check_keys(chosen)
-    return chosen, skipped
+    return chosen, skipped, notes
 
 
-def _searched(client: Client, text: str) -> list[Mapping[str, Any]]:
+def _without_foreign(
+    listed: Sequence[Mapping[str, Any]], project: Project, declared_ids: Mapping[str, str], adopt: bool
+) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """An agent another project marks as its own is left to it, unless ``adopt``."""
+    kept: list[Mapping[str, Any]] = []
+    notes: list[str] = []
+    adopted = set(declared_ids.values())
+    for summary in listed:
+        foreign = foreign_markers(summary_tags(summary), project.namespace)
+        mine = _owned(summary, project.namespace) is not None or summary["agent_id"] in adopted
+        if foreign and not mine and not adopt:
+            notes.append(
+                f"skipped agent {summary['agent_id']} ({summary.get('name')!r}): it carries "
+                f"{foreign[0]!r}, another project's ownership marker; --adopt-foreign takes it anyway"
+            )
+            continue
+        kept.append(summary)
+    return kept, notes
+
+
+def _searched(client: Client, text: str) -> list[dict[str, Any]]:
     return list_summaries(client, {"search": text})
 
 
@@ -901,7 +1086,8 @@ def _relative(path: Path, root: Path) -> Path:
 
 def write_files(files: Mapping[Path, str]) -> None:
     """Write all ``files`` or none of the new content: a failure while staging removes every staged
-    file and leaves the originals untouched; renames happen only after every file is staged."""
+    file and leaves the originals untouched; renames happen only after every file is staged, in the
+    order given (an included file before the file that includes it)."""
     staged: list[tuple[Path, Path]] = []
     try:
         for path, text in files.items():
@@ -915,3 +1101,13 @@ def write_files(files: Mapping[Path, str]) -> None:
         ) from exc
     for temporary, path in staged:
         os.replace(temporary, path)
+
+
+def remove_files(paths: Sequence[Path]) -> None:
+    """Remove files, agent files before the prompts they include."""
+    for path in sorted(paths, key=lambda p: p.suffix != ".yaml"):
+        path.unlink(missing_ok=True)
+
+
+def _removals(root: Path, paths: Sequence[Path]) -> tuple[FileChange, ...]:
+    return tuple(FileChange(_relative(p, root), FileAction.REMOVE) for p in paths)

@@ -162,6 +162,11 @@ def _escape(literal: str) -> str:
     return literal.replace("${", "$${")
 
 
+def escape(text: str) -> str:
+    """``text`` written so that it loads back as exactly ``text``: every ``${`` becomes ``$${``."""
+    return _escape(text)
+
+
 def _value(part: Placeholder, context: Context) -> str:
     if part.is_reference:
         return part.text

@@ -18,7 +18,7 @@ from agentsync.emulator import ADMIN_KEY, Emulator
 from agentsync.emulator.defaults import agent_defaults
 from agentsync.errors import ApiError, IdentityError, UsageError
 from agentsync.load import load_project
-from agentsync.plan import Action, Plan
+from agentsync.plan import Action, FieldChange, Plan
 from agentsync.planner import build_plan
 from agentsync.pull import (
     AgentSource,
@@ -28,9 +28,9 @@ from agentsync.pull import (
     PullOptions,
     agent_target,
     dump,
-    placeholder_holds,
     pull,
     render_agent,
+    render_changes,
     render_tags,
     slug,
     strip_defaults,
@@ -40,6 +40,8 @@ from agentsync.pull import (
     yaml_engine,
 )
 from agentsync.remote import fetch
+from agentsync.reverse import Exporter
+from tests.defs import agent_def
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "support-desk"
@@ -198,58 +200,12 @@ def write_existing(root: Path) -> Path:
     return path
 
 
-def test_merge_keeps_comments_quoting_declared_defaults_and_updates_file_targets(tmp_path: Path) -> None:
-    path = write_existing(tmp_path)
-    body = copy.deepcopy(RESPONSE)
-    body["conversation_config"]["tts"]["speed"] = 1.1
-    files = render_agent(tmp_path, AgentSource("bot", body), NS, PullOptions(), {})
-    text = files[path]
-    assert text.startswith("# yaml-language-server: $schema=../schemas/agent.schema.json\n# The bot")
-    assert "name: 'Support Agent'   # quoted on purpose" in text
-    assert "temperature: 0.0    # pinned" in text
-    # A changed value keeps the quoting the user chose for that field.
-    assert 'first_message: "Hi, this is the Acme support line. How can I help you today?"\n' in text
-    assert "prompt: !file prompts/bot.md" in text
-    assert "  tts: {speed: 1.1}\n" in text
-    assert text.rstrip().endswith("id: agent_123")
-    assert (
-        files[tmp_path / "agents" / "prompts" / "bot.md"]
-        == RESPONSE["conversation_config"]["agent"]["prompt"]["prompt"]
-    )
-
-
-def test_merge_of_an_unchanged_agent_leaves_the_file_byte_identical(tmp_path: Path) -> None:
-    path = write_existing(tmp_path)
-    first = render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(), {})
-    write_files(first)
-    again = render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(), {})
-    assert again[path] == path.read_text()
-
-
 def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     (tmp_path / "agents").mkdir()
     (tmp_path / "agents" / "bot.yaml").write_text("- just a list\n")
+    definition = agent_def("bot", config={"name": "x"})
     with pytest.raises(PullError, match="does not hold a mapping"):
-        render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(), {})
-
-
-def test_placeholders_are_kept_only_while_they_resolve_to_the_remote_value(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("H6_REGION", "eu")
-    variables = {"company": "Acme"}
-    assert placeholder_holds("Hi from ${var.company}", "Hi from Acme", variables)
-    assert placeholder_holds("${var.company} in ${env.H6_REGION}", "Acme in eu", variables)
-    assert not placeholder_holds("Hi from ${var.company}", "Hi from Initech", variables)
-    assert not placeholder_holds("Hi from ${var.unknown}", "Hi from ", variables)
-    assert not placeholder_holds("${nonsense}", "", variables)
-    assert not placeholder_holds("no placeholder", "no placeholder", variables)
-
-
-def test_editor_keeps_a_matching_placeholder_and_replaces_a_stale_one(tmp_path: Path) -> None:
-    document = yaml_engine().load("a: Hello ${var.who}\nb: Bye ${var.who}\n")
-    Editor(tmp_path, {"who": "Ann"}).update_map(document, {"a": "Hello Ann", "b": "Bye Bob"})
-    assert dump(document) == "a: Hello ${var.who}\nb: Bye Bob\n"
+        render_changes(tmp_path, definition, [FieldChange(("name",), "y", "x")], Exporter({}))
 
 
 def test_editor_updates_lists_in_place_and_keeps_item_comments(tmp_path: Path) -> None:
@@ -259,17 +215,17 @@ def test_editor_updates_lists_in_place_and_keeps_item_comments(tmp_path: Path) -
 
 
 def test_prompts_as_files_moves_an_inline_prompt_out(tmp_path: Path) -> None:
-    files = render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(prompts_as_files=True), {})
+    files = render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(prompts_as_files=True))
     assert "prompt: !file prompts/bot.md" in files[tmp_path / "agents" / "bot.yaml"]
     assert files[tmp_path / "agents" / "prompts" / "bot.md"].startswith("You are a friendly")
 
 
 def test_new_files_point_at_the_schema_only_when_the_project_has_it(tmp_path: Path) -> None:
-    plain = render_agent(tmp_path, AgentSource("team/bot", RESPONSE), NS, PullOptions(), {})
+    plain = render_agent(tmp_path, AgentSource("team/bot", RESPONSE), NS, PullOptions())
     assert "yaml-language-server" not in plain[tmp_path / "agents" / "team" / "bot.yaml"]
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas" / "agent.schema.json").write_text("{}")
-    pointed = render_agent(tmp_path, AgentSource("team/bot", RESPONSE), NS, PullOptions(), {})
+    pointed = render_agent(tmp_path, AgentSource("team/bot", RESPONSE), NS, PullOptions())
     text = pointed[tmp_path / "agents" / "team" / "bot.yaml"]
     assert text.startswith("# yaml-language-server: $schema=../../schemas/agent.schema.json\n")
 
@@ -346,7 +302,7 @@ def test_pull_without_arguments_refreshes_owned_files_and_keeps_their_comments(
 ) -> None:
     root = apply_example(tmp_path, emulator, monkeypatch)
     project = load_project(root)
-    billing = fetch(client, project).agents
+    billing = fetch(client, project).bodies["agent"]
     agent_id = next(i for i, b in billing.items() if b["name"] == "Northwind Billing")
     client.patch(f"/v1/convai/agents/{agent_id}", {"conversation_config": {"tts": {"speed": 1.05}}})
     before = (root / "agents" / "billing.yaml").read_text()

@@ -43,7 +43,7 @@ def test_pull_all_lists_created_files_and_notes_adoptions(
         "  created  agents/stranger.yaml",
         "  created  tags.yaml",
         "Pulled 2 agents and 0 tags: 3 files changed, 0 unchanged.",
-        "note: stranger is not managed yet; its file has an id: so the next apply adopts it",
+        "note: stranger is not managed yet; its id: makes the next apply adopt it",
     ]
     assert (root / "agents" / "owned.yaml").read_text() == "name: Owned\n"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from agentsync import variables as v
@@ -93,18 +95,14 @@ def test_paths_and_pointers() -> None:
     assert v.secret_hash("x") == v.secret_hash("x") != v.secret_hash("y")
 
 
-def test_pull_keeps_a_placeholder_only_while_it_resolves_to_the_remote_value(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from agentsync.pull import placeholder_holds
-
-    monkeypatch.setenv("TOKEN", "s3cret")
-    assert placeholder_holds("Bearer ${env.TOKEN}", "Bearer s3cret", {})
-    assert not placeholder_holds("Bearer ${env.TOKEN}", "Bearer other", {})
-    assert placeholder_holds("${var.VOICE}", "abc", {"VOICE": "abc"})
-    assert placeholder_holds("${agent.billing.id}", "agent_1", {}, {"billing": "agent_1"})
-    assert not placeholder_holds("${agent.billing.id}", "agent_1", {}, {})
-    assert not placeholder_holds("${foo.x}", "${foo.x}", {})
+@pytest.mark.parametrize(
+    "text", ["${code}", "$${name}", "$$${x}", "cost: $5 ${env.HOME}", "${", "a ${var.X} b", "$", "plain"]
+)
+def test_escaped_text_resolves_back_to_itself(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/operator")
+    context = v.Context({"X": "value"}, os.environ, "dev")
+    found = v.resolve(v.escape(text), context)
+    assert found.value == text and not found.secret
 
 
 def test_renderers_and_plan_files_hide_secret_values_on_both_sides() -> None:

@@ -8,7 +8,11 @@ from agentsync.cli.options import WorkspaceOptions, load, workspace_client, work
 from agentsync.errors import ExitCode, UsageError
 from agentsync.pull import FileAction, PullOptions, PullResult, pull
 
-VERBS = {FileAction.CREATE: ("create", "created"), FileAction.UPDATE: ("update", "updated")}
+VERBS = {
+    FileAction.CREATE: ("create", "created"),
+    FileAction.UPDATE: ("update", "updated"),
+    FileAction.REMOVE: ("remove", "removed"),
+}
 
 
 @click.command("pull")
@@ -28,6 +32,11 @@ VERBS = {FileAction.CREATE: ("create", "created"), FileAction.UPDATE: ("update",
 @click.option(
     "--prompts-as-files", is_flag=True, help="Keep each prompt in agents/prompts/<key>.md behind !file."
 )
+@click.option(
+    "--adopt-foreign",
+    is_flag=True,
+    help="With --all or --search, also take agents that carry another project's ownership marker.",
+)
 @click.option("--dry-run", is_flag=True, help="List the files that would change and write nothing.")
 @workspace_options
 def command(
@@ -37,6 +46,7 @@ def command(
     search: str | None,
     full: bool,
     prompts_as_files: bool,
+    adopt_foreign: bool,
     dry_run: bool,
 ) -> int:
     """Write agent files and tags.yaml from the live workspace.
@@ -44,7 +54,7 @@ def command(
     With KEYs, pull those managed agents; with --all, every agent; with --search, the agents whose
     name matches; with nothing, every agent the project has a file for, and the conversation tags.
     """
-    options = PullOptions(keys, all_agents, search, full, prompts_as_files)
+    options = PullOptions(keys, all_agents, search, full, prompts_as_files, adopt_foreign)
     _check(options)
     project = load(workspace)
     with workspace_client(workspace, project) as client:
@@ -70,10 +80,10 @@ def report(result: PullResult) -> str:
     lines = [f"  {VERBS[f.action][verb]:<8} {f.path.as_posix()}" for f in result.changed]
     lines.append(_summary(result))
     lines.extend(
-        f"note: {key} is not managed yet; its file has an id: so the next apply adopts it"
-        for key in result.adopted
+        f"note: {key} is not managed yet; its id: makes the next apply adopt it" for key in result.adopted
     )
     lines.extend(f"note: {key} is not in the workspace yet; apply creates it" for key in result.skipped)
+    lines.extend(f"note: {text}" for text in result.notes)
     if result.dry_run and result.changed:
         lines.append("Dry run: nothing was written.")
     return "\n".join(lines) + "\n"
