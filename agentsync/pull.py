@@ -26,7 +26,8 @@ from agentsync.errors import AgentsyncError, UsageError
 from agentsync.files import stage
 from agentsync.kinds import Definition
 from agentsync.kinds.agent import AGENT, READ_ONLY_PATHS
-from agentsync.kinds.identity import marker_key
+from agentsync.kinds.base import Index
+from agentsync.kinds.identity import Marker, marker_key
 from agentsync.kinds.tag import TAG
 from agentsync.plan import ABSENT, Action, FieldChange
 from agentsync.project import PROJECT_FILE
@@ -58,13 +59,7 @@ def agent_owners(summaries: Sequence[Mapping[str, Any]], namespace: str) -> dict
 
 
 def only_owner(key: str, ids: Sequence[str], namespace: str) -> str | None:
-    if len(ids) > 1:
-        AGENT.identity.only(
-            key,
-            index_of(AGENT, [{"agent_id": i, "tags": [f"{namespace}:{key}"]} for i in ids], namespace),
-            namespace,
-        )  # type: ignore[attr-defined]
-    return ids[0] if ids else None
+    return Marker(noun=AGENT.noun).only(key, Index({}, {key: tuple(ids)}), namespace)
 
 
 def list_tags(client: Client) -> list[dict[str, Any]]:
