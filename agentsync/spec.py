@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 REF_PREFIX = "#/components/schemas/"
 
-# The request and response models of the two managed kinds.
+# The request and response models of the managed kinds.
 AGENT_CREATE_BODY = "Body_Create_Agent_v1_convai_agents_create_post"
 AGENT_PATCH_BODY = "Body_Patches_an_Agent_settings_v1_convai_agents__agent_id__patch"
 AGENT_RESPONSE = "GetAgentResponseModel"
@@ -28,6 +28,15 @@ TAG_RESPONSE = "ConversationTagResponseModel"
 TAG_CREATE_BODY = "CreateConversationTagRequestModel"
 TAG_PATCH_BODY = "PatchConversationTagRequestModel"
 TAGS_PAGE = "GetConversationTagsPageResponseModel"
+TOOL_CREATE_BODY = "ToolRequestModel"
+TOOL_UPDATE_BODY = "ToolRequestModel"  # PATCH takes the whole model again: tool_config is replaced
+TOOL_RESPONSE = "ToolResponseModel"
+TOOLS_PAGE = "ToolsResponseModel"
+TOOL_DEPENDENTS_PAGE = "GetToolDependentAgentsResponseModel"
+MCP_SERVER_CREATE_BODY = "MCPServerRequestModel"
+MCP_SERVER_UPDATE_BODY = "MCPServerConfigUpdateRequestModel"
+MCP_SERVER_RESPONSE = "MCPServerResponseModel"
+MCP_SERVERS_LIST = "MCPServersResponseModel"  # unpaginated: the whole list in one answer
 
 
 @lru_cache(maxsize=1)

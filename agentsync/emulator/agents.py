@@ -23,6 +23,7 @@ from agentsync.emulator.agent_list import list_agents
 from agentsync.emulator.config import ApiKey, Faults
 from agentsync.emulator.merge import merge_patch
 from agentsync.emulator.problems import bad_config, not_found, validation_problem
+from agentsync.emulator.prompt_tools import echo_prompt_tools
 from agentsync.emulator.routing import Request, Response, json_response, no_content, raw_json_response
 from agentsync.emulator.store import Store
 from agentsync.emulator.validation import errors_for, strip_unknown
@@ -56,7 +57,7 @@ class AgentApi:
         return json_response({"agent_id": agent_id}, wrote=True)
 
     def get(self, request: Request) -> Response:
-        found = self.store.agent_json(request.params["agent_id"])
+        found = self.store.agent_view(request.params["agent_id"], self._view)
         if found is None:
             raise not_found("agent", request.params["agent_id"])
         return raw_json_response(found)
@@ -70,7 +71,7 @@ class AgentApi:
             stored = self._existing(agent_id)
             updated = self._patched(stored, request.body or {})
             self.store.put_agent(updated, request.caller.user_id)
-            return raw_json_response(self.store.agent_json(agent_id) or b"", wrote=True)
+            return raw_json_response(self.store.agent_view(agent_id, self._view) or b"", wrote=True)
 
     def delete(self, request: Request) -> Response:
         if not self.store.delete_agent(request.params["agent_id"]):
@@ -85,6 +86,9 @@ class AgentApi:
         return json_response({"agent_id": self._store_new(body, request.caller)}, wrote=True)
 
     # -- steps -------------------------------------------------------------------------------------
+
+    def _view(self, agent: dict[str, Any]) -> dict[str, Any]:
+        return echo_prompt_tools(self.store, agent)
 
     def _existing(self, agent_id: str) -> dict[str, Any]:
         found = self.store.get_agent(agent_id)

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from agentsync import spec
 from agentsync.emulator.agents import AgentApi
 from agentsync.emulator.config import ApiKey, Faults
+from agentsync.emulator.mcp_servers import McpServerApi
 from agentsync.emulator.problems import (
     HttpProblem,
     invalid_key,
@@ -26,6 +27,7 @@ from agentsync.emulator.query import parse_query
 from agentsync.emulator.routing import Request, Response, Route
 from agentsync.emulator.store import Store
 from agentsync.emulator.tags import TagApi
+from agentsync.emulator.tools import ToolApi, request_errors
 from agentsync.emulator.validation import errors_for, errors_from, validator_for
 
 AGENT_DUPLICATE_BODY = "Body_Duplicate_Agent_v1_convai_agents__agent_id__duplicate_post"
@@ -37,7 +39,9 @@ class App:
         self, store: Store, keys: list[ApiKey], workspace_id: str, faults: Callable[[], Faults]
     ) -> None:
         self.keys = {k.key: k for k in keys}
-        self.routes = build_routes(AgentApi(store, faults), TagApi(store, workspace_id))
+        self.routes = build_routes(AgentApi(store, faults), TagApi(store, workspace_id)) + resource_routes(
+            ToolApi(store), McpServerApi(store)
+        )
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """The route for ``METHOD path`` (404 / 405 in FastAPI's words when there is none)."""
@@ -92,6 +96,25 @@ def build_routes(agents: AgentApi, tags: TagApi) -> list[Route]:
     ]
 
 
+def resource_routes(tools: ToolApi, mcp: McpServerApi) -> list[Route]:
+    """The routes of the resources agents point at: tools and MCP servers."""
+    return [
+        Route("GET", "/v1/convai/tools", tools.list),
+        Route("POST", "/v1/convai/tools", tools.create, spec.TOOL_CREATE_BODY, True),
+        Route("GET", "/v1/convai/tools/{tool_id}", tools.get),
+        Route("PATCH", "/v1/convai/tools/{tool_id}", tools.patch, spec.TOOL_UPDATE_BODY, True),
+        Route("DELETE", "/v1/convai/tools/{tool_id}", tools.delete),
+        Route("GET", "/v1/convai/tools/{tool_id}/dependent-agents", tools.dependents),
+        Route("GET", "/v1/convai/mcp-servers", mcp.list),
+        Route("POST", "/v1/convai/mcp-servers", mcp.create, spec.MCP_SERVER_CREATE_BODY, True),
+        Route("GET", "/v1/convai/mcp-servers/{mcp_server_id}", mcp.get),
+        Route(
+            "PATCH", "/v1/convai/mcp-servers/{mcp_server_id}", mcp.patch, spec.MCP_SERVER_UPDATE_BODY, True
+        ),
+        Route("DELETE", "/v1/convai/mcp-servers/{mcp_server_id}", mcp.delete),
+    ]
+
+
 def read_body(route: Route, raw: bytes) -> Any:
     """The parsed body, checked against the route's schema; 422 when missing, malformed or invalid."""
     if route.body_schema is None:
@@ -140,6 +163,8 @@ def body_errors(schema_name: str, body: Any) -> list[dict[str, Any]]:
         ]
     if schema_name == spec.AGENT_PATCH_BODY:
         return errors_from(_lenient_patch_validator().iter_errors(body), ["body"])
+    if schema_name == spec.TOOL_CREATE_BODY:
+        return request_errors(body)
     return errors_for(body, schema_name, ["body"])
 
 

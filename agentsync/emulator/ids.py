@@ -31,3 +31,12 @@ def tag_id() -> str:
 
 def request_id() -> str:
     return _random_chars(32)
+
+
+def tool_id() -> str:
+    return "tool_" + _random_chars(28)
+
+
+def mcp_server_id() -> str:
+    # The spec does not fix an MCP server id format; a prefix of its own keeps logs readable.
+    return "mcp_" + _random_chars(28)

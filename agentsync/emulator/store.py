@@ -1,4 +1,4 @@
-"""The emulator's in-memory state: agents, conversation tags and tag assignments.
+"""The emulator's in-memory state: agents, conversation tags and tag assignments, tools, MCP servers.
 
 One re-entrant lock guards everything; accessors return copies so callers never share mutable state with
 the store. The serialised JSON of each agent is cached between writes, since GET agent is the hot path.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ class AgentRecord:
     seq: int
     owner_user_id: str
     cached: bytes | None = None
+    # The GET body with the deprecated prompt.tools echoed, for the tools revision it was built at.
+    viewed: tuple[int, bytes] | None = None
 
     def json(self) -> bytes:
         if self.cached is None:
@@ -50,13 +53,33 @@ class TagRecord:
 
 
 @dataclass
+class ResourceRecord:
+    """A tool or an MCP server: its stored response body, creation order and creator."""
+
+    body: dict[str, Any]
+    seq: int
+    owner_user_id: str
+
+
+def _records(items: list[Any], id_field: str) -> dict[str, ResourceRecord]:
+    return {
+        r["body"][id_field]: ResourceRecord(dict(r["body"]), int(r["seq"]), str(r["owner_user_id"]))
+        for r in items
+    }
+
+
+@dataclass
 class Store:
     """Thread-safe state. ``seq`` orders records by creation and breaks ties in every sort."""
 
     agents: dict[str, AgentRecord] = field(default_factory=dict)
     tags: dict[str, TagRecord] = field(default_factory=dict)
     conversations: dict[str, set[str]] = field(default_factory=dict)
+    tools: dict[str, ResourceRecord] = field(default_factory=dict)
+    mcp_servers: dict[str, ResourceRecord] = field(default_factory=dict)
     seq: int = 0
+    # Bumped on every tool write: GET agent bodies echo tool configs and are rebuilt when it moves.
+    tools_revision: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def next_seq(self) -> int:
@@ -69,7 +92,10 @@ class Store:
             self.agents.clear()
             self.tags.clear()
             self.conversations.clear()
+            self.tools.clear()
+            self.mcp_servers.clear()
             self.seq = 0
+            self.tools_revision += 1
 
     # -- agents ------------------------------------------------------------------------------------
 
@@ -90,6 +116,22 @@ class Store:
         with self.lock:
             record = self.agents.get(agent_id)
             return record.json() if record else None
+
+    def agent_view(self, agent_id: str, render: Callable[[dict[str, Any]], dict[str, Any]]) -> bytes | None:
+        """The GET body of an agent as ``render`` shapes it, cached until the agent or a tool changes."""
+        with self.lock:
+            record = self.agents.get(agent_id)
+            if record is None:
+                return None
+            if record.viewed is None or record.viewed[0] != self.tools_revision:
+                shown = render(record.body)
+                body = (
+                    record.json()
+                    if shown is record.body
+                    else json.dumps(shown, separators=(",", ":")).encode()
+                )
+                record.viewed = (self.tools_revision, body)
+            return record.viewed[1]
 
     def delete_agent(self, agent_id: str) -> bool:
         with self.lock:
@@ -137,6 +179,50 @@ class Store:
         with self.lock:
             return set(self.conversations.get(conversation_id, set()))
 
+    # -- tools and MCP servers -------------------------------------------------------------------
+
+    def put_tool(self, body: dict[str, Any], owner_user_id: str) -> None:
+        with self.lock:
+            self._put(self.tools, body["id"], body, owner_user_id)
+            self.tools_revision += 1
+
+    def get_tool(self, tool_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            record = self.tools.get(tool_id)
+            return copy.deepcopy(record.body) if record else None
+
+    def delete_tool(self, tool_id: str) -> bool:
+        with self.lock:
+            self.tools_revision += 1
+            return self.tools.pop(tool_id, None) is not None
+
+    def tool_records(self) -> list[ResourceRecord]:
+        """A snapshot of the records; their bodies must be treated as read-only."""
+        with self.lock:
+            return list(self.tools.values())
+
+    def put_mcp_server(self, body: dict[str, Any], owner_user_id: str) -> None:
+        with self.lock:
+            self._put(self.mcp_servers, body["id"], body, owner_user_id)
+
+    def get_mcp_server(self, server_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            record = self.mcp_servers.get(server_id)
+            return copy.deepcopy(record.body) if record else None
+
+    def delete_mcp_server(self, server_id: str) -> bool:
+        with self.lock:
+            return self.mcp_servers.pop(server_id, None) is not None
+
+    def mcp_server_records(self) -> list[ResourceRecord]:
+        with self.lock:
+            return list(self.mcp_servers.values())
+
+    def _put(self, table: dict[str, ResourceRecord], key: str, body: dict[str, Any], owner: str) -> None:
+        current = table.get(key)
+        seq = current.seq if current else self.next_seq()
+        table[key] = ResourceRecord(copy.deepcopy(body), seq, current.owner_user_id if current else owner)
+
     # -- persistence -------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
@@ -150,6 +236,8 @@ class Store:
                 ],
                 "tags": [{"seq": r.seq, "body": r.body} for r in self.tags.values()],
                 "conversations": {c: sorted(t) for c, t in self.conversations.items() if t},
+                "tools": [_saved(r) for r in self.tools.values()],
+                "mcp_servers": [_saved(r) for r in self.mcp_servers.values()],
             }
 
     def load_json(self, data: Any) -> None:
@@ -162,9 +250,14 @@ class Store:
         }
         tags = {t["body"]["tag_id"]: TagRecord(dict(t["body"]), int(t["seq"])) for t in data["tags"]}
         conversations = {str(c): {str(t) for t in ids} for c, ids in dict(data["conversations"]).items()}
+        # State files written before tools existed have neither list.
+        tools = _records(list(data.get("tools", [])), "id")
+        mcp_servers = _records(list(data.get("mcp_servers", [])), "id")
         with self.lock:
             self.agents, self.tags, self.conversations = agents, tags, conversations
+            self.tools, self.mcp_servers = tools, mcp_servers
             self.seq = int(data["seq"])
+            self.tools_revision += 1
 
     def save(self, path: Path) -> None:
         """Write the state atomically: a temporary file in the same folder, then a rename."""
@@ -178,6 +271,10 @@ class Store:
             self.load_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateFileError(path, _reason(exc)) from exc
+
+
+def _saved(record: ResourceRecord) -> dict[str, Any]:
+    return {"seq": record.seq, "owner_user_id": record.owner_user_id, "body": record.body}
 
 
 def _reason(exc: Exception) -> str:

@@ -121,6 +121,7 @@ def _describe(kind: str, value: Any) -> tuple[str, str, dict[str, Any]]:
         "minItems": ("too_short", "List should have at least {} items", "min_length"),
         "maxProperties": ("too_long", "Dictionary should have at most {} items", "max_length"),
         "minProperties": ("too_short", "Dictionary should have at least {} items", "min_length"),
+        "pattern": ("string_pattern_mismatch", "String should match pattern '{}'", "pattern"),
     }
     if kind in simple:
         type_, template, ctx_key = simple[kind]

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import elevenlabs
 import httpx
 import pytest
+from elevenlabs import ToolRequestModel
+from elevenlabs.types import ToolRequestModelToolConfig_Client, ToolRequestModelToolConfig_Webhook
 
 from agentsync.emulator import ADMIN_KEY, Emulator
 
@@ -58,3 +60,43 @@ def test_sdk_sees_validation_errors_as_422(client: object) -> None:
     with pytest.raises(elevenlabs.core.ApiError) as raised:
         agents.create(conversation_config={"tts": {"stability": 3}})
     assert raised.value.status_code == 422
+
+
+def test_sdk_tool_lifecycle(client: object) -> None:
+    tools = client.conversational_ai.tools  # type: ignore[attr-defined]
+    hook = ToolRequestModelToolConfig_Webhook(
+        name="status_page",
+        description="Reads the status page",
+        api_schema={"url": "https://status.example.com/api", "method": "POST"},
+    )
+    created = tools.create(request=ToolRequestModel(tool_config=hook))
+    assert created.tool_config.type == "webhook" and created.tool_config.response_timeout_secs == 20
+    assert tools.get(created.id).tool_config.api_schema.method == "POST"
+    other = ToolRequestModelToolConfig_Client(name="open_ticket", description="Opens a ticket")
+    updated = tools.update(created.id, request=ToolRequestModel(tool_config=other))
+    assert updated.id == created.id and updated.tool_config.type == "client"
+    listed = tools.list(page_size=5, search="open", types=["client"])
+    assert [t.id for t in listed.tools] == [created.id] and listed.has_more is False
+    agents = client.conversational_ai.agents  # type: ignore[attr-defined]
+    agent_id = agents.create(conversation_config={"agent": {"prompt": {"tool_ids": [created.id]}}}).agent_id
+    dependents = tools.get_dependent_agents(created.id)
+    assert [a.id for a in dependents.agents] == [agent_id]
+    with pytest.raises(elevenlabs.core.ApiError) as refused:
+        tools.delete(created.id)
+    assert refused.value.status_code == 409
+    tools.delete(created.id, force=True)
+    with pytest.raises(elevenlabs.core.ApiError) as raised:
+        tools.get(created.id)
+    assert raised.value.status_code == 404
+    assert agents.get(agent_id).conversation_config.agent.prompt.tool_ids == []
+
+
+def test_sdk_mcp_server_lifecycle(client: object) -> None:
+    servers = client.conversational_ai.mcp_servers  # type: ignore[attr-defined]
+    created = servers.create(config={"url": "https://mcp.example.com/sse", "name": "crm"})
+    assert created.config.transport == "SSE"
+    updated = servers.update(created.id, approval_policy="auto_approve_all")
+    assert updated.config.approval_policy == "auto_approve_all"
+    assert [s.id for s in servers.list().mcp_servers] == [created.id]
+    servers.delete(created.id)
+    assert servers.list().mcp_servers == []
