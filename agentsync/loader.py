@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from agentsync import schema, spec
+from agentsync import hosts, schema, spec
 from agentsync import variables as templates
 from agentsync.errors import Location, Problem, Severity, ValidationFailed
 from agentsync.project import (
@@ -541,6 +541,8 @@ def _settings_rules(document: Document) -> list[Problem]:
                     f"environments.{name}: set base_url or residency, not both",
                 )
             )
+        if isinstance(env, dict):
+            problems.extend(_connection_rules(document, name, env))
     default = value.get("default_environment")
     if isinstance(default, str) and default not in known:
         problems.append(
@@ -550,6 +552,23 @@ def _settings_rules(document: Document) -> list[Problem]:
             )
         )
     return problems
+
+
+def _connection_rules(document: Document, name: str, env: Mapping[str, Any]) -> list[Problem]:
+    """A file decides nothing about where the key goes (see agentsync.hosts)."""
+    reasons = []
+    if isinstance(env.get("base_url"), str):
+        reasons.append(("base_url", hosts.base_url_problem(env["base_url"])))
+    if isinstance(env.get("api_key_env"), str):
+        reasons.append(("api_key_env", hosts.key_env_problem(env["api_key_env"])))
+    return [
+        Problem(
+            document.location_of(("environments", name, key), value=True),
+            f"environments.{name}.{key}: {reason}",
+        )
+        for key, reason in reasons
+        if reason
+    ]
 
 
 def _unknown_env(name: str, known: Mapping[str, Any]) -> str:

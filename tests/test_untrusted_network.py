@@ -9,6 +9,7 @@ stops as soon as the test that started it ends."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -21,9 +22,11 @@ from typing import Any
 import pytest
 
 from agentsync import client as client_module
+from agentsync.cli import options, run
 from agentsync.client import Client, RetryPolicy, checked_key, connect, page_cap
 from agentsync.emulator import ADMIN_KEY, Emulator
 from agentsync.errors import NetworkError, UsageError
+from agentsync.project import Environment, Project, Settings
 
 ONCE = RetryPolicy(max_attempts=1)
 TRICKLE_INTERVAL = 0.05  # well under the read timeout, so only an overall deadline can end the request
@@ -344,3 +347,131 @@ def test_the_key_check_itself() -> None:
         assert KEY_BODY not in caught.value.render()
     with pytest.raises(UsageError, match="ELEVENLABS_API_KEY_PROD has a character"):
         connect(None, None, api_key=BAD_KEYS["not latin-1"], key_source="ELEVENLABS_API_KEY_PROD")
+
+
+# -- 4. where the key goes -------------------------------------------------------------------------------
+
+HOSTILE_SETTINGS = """namespace: n
+environments:
+  prod:
+    base_url: {url}
+    api_key_env: {var}
+"""
+
+
+def settings_project(root: Path, url: str, var: str = "ELEVENLABS_API_KEY", extra: str = "") -> Path:
+    (root / "agents").mkdir(exist_ok=True)
+    (root / "agentsync.yaml").write_text(HOSTILE_SETTINGS.format(url=url, var=var) + extra)
+    (root / "agents" / "bot.yaml").write_text(json.dumps({"name": "Bot"}))
+    return root
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example",
+        "https://api.elevenlabs.io.evil.example",
+        "https://api.elevenlabs.io@evil.example",
+        "https://evil.example/#https://api.elevenlabs.io",
+        "http://api.elevenlabs.io",
+        "http://10.0.0.5:8080",
+    ],
+)
+def test_a_file_cannot_send_the_key_to_another_host(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings_project(tmp_path, url)
+    assert run(["validate", str(tmp_path)]) == 1
+    seen = capsys.readouterr()
+    err = seen.out + seen.err
+    assert (
+        f"agentsync.yaml:4:15: error: environments.prod.base_url: {url!r} is not an ElevenLabs API host"
+        in err
+    )
+    assert "a project file cannot send the API key anywhere else" in err
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.elevenlabs.io",
+        "https://API.eu.residency.elevenlabs.io/",
+        "http://127.0.0.1:8000",
+        "http://localhost:1",
+    ],
+)
+def test_elevenlabs_hosts_and_loopback_are_fine_in_a_file(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings_project(tmp_path, url, "ELEVENLABS_API_KEY_PROD")
+    assert run(["validate", str(tmp_path)]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "var", ["GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "ELEVENLABS_", "elevenlabs_api_key"]
+)
+def test_a_file_cannot_take_the_key_from_another_secret(
+    var: str,
+    tmp_path: Path,
+    attack: tuple[str, dict[str, Handler]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, routes = attack
+    seen: list[str | None] = []
+    routes["/v1/convai/agents"] = lambda h: (seen.append(h.headers.get("xi-api-key")), quick(h))[1]
+    settings_project(tmp_path, "https://api.elevenlabs.io", var, "default_environment: prod\n")
+    monkeypatch.setenv(var, "ghp_Q7zXk9W2mNv4token")
+    monkeypatch.setenv("ELEVENLABS_BASE_URL", url)
+    assert run(["plan", "-C", str(tmp_path), "--allow-base-url-override"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"agentsync.yaml:5:18: error: environments.prod.api_key_env: {var!r} does not start with ELEVENLABS_"
+        in err
+    )
+    assert seen == [] and "Q7zXk9W2" not in err
+
+
+def test_connect_time_refuses_what_a_file_declared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A project built without the loader (a library caller) is held to the same rule before any request.
+    monkeypatch.delenv("ELEVENLABS_BASE_URL", raising=False)
+    workspace = options.WorkspaceOptions(tmp_path, "prod", None, None, 1, False)
+    for env, says in [
+        (
+            Environment("prod", base_url="https://evil.example"),
+            "environments.prod.base_url: 'https://evil.example'",
+        ),
+        (Environment("prod", api_key_env="GITHUB_TOKEN"), "environments.prod.api_key_env: 'GITHUB_TOKEN'"),
+    ]:
+        project = Project(tmp_path, Settings(), {}, None, env)
+        with pytest.raises(UsageError, match=re.escape(says)):
+            options.endpoint(workspace, project)
+    # The operator names any host on the command line; the file has no say in it.
+    workspace = options.WorkspaceOptions(tmp_path, "prod", "https://proxy.internal.example", None, 1, False)
+    project = Project(tmp_path, Settings(), {}, None, Environment("prod", residency="eu-residency"))
+    assert options.endpoint(workspace, project).base_url == "https://proxy.internal.example"
+
+
+def test_an_exported_base_url_does_not_silently_beat_the_environment(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings_project(tmp_path, "https://api.eu.residency.elevenlabs.io", extra="default_environment: prod\n")
+    assert run(["plan", "-C", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == (
+        f"error: ELEVENLABS_BASE_URL is {api_env.url} but environment prod in agentsync.yaml declares "
+        "https://api.eu.residency.elevenlabs.io, and agentsync will not choose between them silently"
+    )
+    assert api_env.stats()["requests"] == []
+    assert run(["plan", "-C", str(tmp_path), "--allow-base-url-override"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"agentsync plan: environment prod · namespace n · {api_env.url}"
+    assert run(["plan", "-C", str(tmp_path), "--allow-base-url-override", "--format", "markdown"]) == 0
+    assert f"API <code>{api_env.url}</code>" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_an_exported_base_url_equal_to_the_declared_one_needs_no_flag(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings_project(tmp_path, api_env.url + "/", extra="default_environment: prod\n")
+    assert run(["plan", "-C", str(tmp_path)]) == 0, capsys.readouterr().err
