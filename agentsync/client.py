@@ -8,8 +8,8 @@ never part of a message, a repr or a file.
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import json
+import math
 import random
 import threading
 import time
@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from agentsync import __version__
+from agentsync.deadline import Ticket, Watchdog, WatchedAdapter
 from agentsync.errors import ApiError, ApiErrorDetail, NetworkError, UsageError
+from agentsync.hosts import is_loopback
 from agentsync.project import RESIDENCIES
 
 T = TypeVar("T")
@@ -34,11 +35,17 @@ API_KEY_HEADER = "xi-api-key"
 DEFAULT_RESIDENCY = "global"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE"})
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # The largest answer read: a page of 100 agent summaries or one agent with long prompts is well under
 # 1 MiB; anything near this is a misdirected URL or a broken proxy, and reading it would only eat memory.
 MAX_BODY_BYTES = 32 * 2**20
 BODY_CHUNK = 64 * 1024
+# The overall deadline of one request, as a multiple of the read timeout when not given: time for a
+# slow answer, never for one that trickles in for ever.
+DEADLINE_FACTOR = 3.0
+# More resources of one kind than any workspace is taken to hold; a list that pages past them is a server
+# that never ends it (see page_cap).
+MAX_LIST_ITEMS = 100_000
+DEFAULT_PAGE_SIZE = 30  # what the agents list sends when no page_size is asked for (the tags list: 100)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,32 @@ def resolve_base_url(base_url: str | None, residency: str | None) -> str:
     return RESIDENCIES[name]
 
 
+def checked_key(api_key: str, where: str = "") -> str:
+    """The key as it goes into the header. One trailing line break (what ``echo`` and many secret stores
+    add) is dropped silently; any other character that is not visible ASCII is refused, in a sentence
+    that never quotes the key, since requests would print the whole header or crash on it."""
+    for ending in ("\r\n", "\n"):
+        if api_key.endswith(ending):
+            api_key = api_key[: -len(ending)]
+            break
+    source = f" in {where}" if where else ""
+    if not api_key:
+        raise UsageError(f"the API key{source} is empty", hint="set it to the key ElevenLabs shows")
+    if not all("!" <= char <= "~" for char in api_key):
+        raise UsageError(
+            f"the API key{source} has a character an HTTP header cannot carry "
+            "(a space, a line break, a control character or a non-ASCII letter)",
+            hint="set it to the key exactly as ElevenLabs shows it",
+        )
+    return api_key
+
+
+def page_cap(page_size: int) -> int:
+    """The most pages a list may have: :data:`MAX_LIST_ITEMS` at ``page_size`` a page, one more for a
+    last empty page. A server that still says ``has_more`` after that is never going to stop."""
+    return math.ceil(MAX_LIST_ITEMS / max(page_size, 1)) + 1
+
+
 def _checked_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -77,15 +110,6 @@ def _checked_url(url: str) -> str:
             f"the base URL {url!r} is not an http(s) URL", hint="write it like https://api.elevenlabs.io"
         )
     return url.strip().rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_transport(base_url: str) -> None:
@@ -113,7 +137,8 @@ def connect(
             f"no API key: the environment variable {key_source} is not set",
             hint=f"export {key_source}=... (the key is read only from the environment)",
         )
-    return Client(resolve_base_url(base_url, residency), api_key, **options)
+    key = checked_key(api_key, f"the environment variable {key_source}")
+    return Client(resolve_base_url(base_url, residency), key, **options)
 
 
 class Client:
@@ -125,6 +150,7 @@ class Client:
         api_key: str,
         *,
         timeout: float = 30.0,
+        deadline: float | None = None,
         concurrency: int = 8,
         retry: RetryPolicy = RetryPolicy(),
         user_agent: str | None = None,
@@ -134,9 +160,10 @@ class Client:
         if concurrency < 1:
             raise UsageError(f"concurrency must be at least 1, not {concurrency}")
         self.timeout = timeout
+        self.deadline = deadline if deadline is not None else timeout * DEADLINE_FACTOR
         self.concurrency = concurrency
         self.retry = retry
-        self._session = _make_session(api_key, concurrency, user_agent)
+        self._session = _make_session(checked_key(api_key), concurrency, user_agent)
         # One prepared request per method, copied for each call: Session.request merges the session's
         # settings and re-checks every header each time, which costs more CPU than the request itself.
         self._templates = {
@@ -145,6 +172,7 @@ class Client:
         }
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._watchdog = Watchdog()
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r}, concurrency={self.concurrency})"
@@ -157,6 +185,7 @@ class Client:
 
     def close(self) -> None:
         self._session.close()
+        self._watchdog.close()
 
     @property
     def stats(self) -> dict[str, int]:
@@ -169,11 +198,11 @@ class Client:
 
     def post(self, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False) -> Any:
         # A create is never blindly retried: a lost answer could mean the resource now exists.
-        return self._request("POST", path, body=body, retry=retry)
+        return _object_answer("POST", self._url(path), self._request("POST", path, body=body, retry=retry))
 
     def patch(self, path: str, body: Mapping[str, Any]) -> Any:
         # Re-sending the same PATCH converges to the same state, so it is safe to retry.
-        return self._request("PATCH", path, body=body, retry=True)
+        return _object_answer("PATCH", self._url(path), self._request("PATCH", path, body=body, retry=True))
 
     def put(self, path: str, body: Mapping[str, Any]) -> Any:
         # A PUT replaces the whole resource with the same body each time: safe to retry.
@@ -185,15 +214,19 @@ class Client:
     def paginate(
         self, path: str, items_key: str, params: Mapping[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a cursor-paginated list; stops on ``has_more`` (not on a null cursor)."""
+        """Every item of a cursor-paginated list; stops on ``has_more`` (not on a null cursor). A list
+        longer than :func:`page_cap` pages, or a cursor given twice, is an error: it would never end."""
         query = dict(params or {})
+        url = self._url(path)
+        cap = page_cap(int(query.get("page_size") or DEFAULT_PAGE_SIZE))
         seen: set[str] = set()
-        while True:
+        for _ in range(cap):
             page = self.get(path, query)
-            yield from _page_items(page, items_key, self._url(path))
-            if not _has_more(page, self._url(path)):
+            yield from _page_items(page, items_key, url)
+            if not _has_more(page, url):
                 return
-            query["cursor"] = _next_cursor(page, seen, self._url(path))
+            query["cursor"] = _next_cursor(page, seen, url)
+        raise _endless(url, cap)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R | BaseException]:
         """``fn`` over ``items``, at most ``concurrency`` at a time, in order; an exception takes the
@@ -247,6 +280,26 @@ class Client:
         self, method: str, url: str, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None
     ) -> _Success | _Failure:
         self._count(method)
+        with self._watchdog.guard(self.deadline) as ticket:
+            sent = self._send(method, url, params, body, ticket)
+        if isinstance(sent, _Failure):
+            return sent
+        with sent:
+            if sent.is_redirect:
+                return _Failure(_redirected(method, url, sent), retryable=False)
+            if sent.ok:
+                return _Success(_decode(method, url, sent))
+            return _failure(method, url, sent)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | None,
+        ticket: Ticket,
+    ) -> requests.Response | _Failure:
+        """Send one request and read its whole answer before ``ticket``'s deadline."""
         try:
             # Streamed, so a body over MAX_BODY_BYTES is refused before it is all in memory.
             # Redirects are not followed: the key header would go along to wherever they point.
@@ -259,15 +312,15 @@ class Client:
             with response:
                 _read_body(method, url, response)
         except requests.RequestException as exc:
+            if ticket.expired:
+                return _Failure(overdue(method, url, self.deadline), retryable=False)
             return _Failure(network_error(method, url, exc, self.timeout), retryable=True)
         except NetworkError as exc:
             return _Failure(exc, retryable=False)
-        with response:
-            if response.is_redirect:
-                return _Failure(_redirected(method, url, response), retryable=False)
-            if response.ok:
-                return _Success(_decode(method, url, response))
-            return _failure(method, url, response)
+        if ticket.expired:
+            # A cut can end a body that has no length as if it were complete: never trust it.
+            return _Failure(overdue(method, url, self.deadline), retryable=False)
+        return response
 
     def _prepare(
         self, method: str, url: str, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None
@@ -299,7 +352,7 @@ def _make_session(api_key: str, concurrency: int, user_agent: str | None) -> req
     session = requests.Session()
     # Proxies from the environment would see the key; the API is reached directly.
     session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(concurrency, 1), max_retries=0)
+    adapter = WatchedAdapter(pool_connections=1, pool_maxsize=max(concurrency, 1), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers.update(
@@ -347,11 +400,40 @@ def _has_more(page: Mapping[str, Any], url: str) -> bool:
 
 def _next_cursor(page: Mapping[str, Any], seen: set[str], url: str) -> str:
     cursor = page.get("next_cursor")
-    if not isinstance(cursor, str) or not cursor or cursor in seen:
-        # Following it would loop forever or stop early; both would silently lose resources.
+    if not isinstance(cursor, str) or not cursor:
+        # Stopping here would silently lose what is on the next page.
         raise NetworkError(f"the list answer from {url} says has_more but gives no new next_cursor", url=url)
+    if cursor in seen:
+        raise NetworkError(
+            f"the list answer from {url} gives a next_cursor it gave before, so paging it would loop for ever",
+            url=url,
+            hint="check that the base URL points at the ElevenLabs API, or try again",
+        )
     seen.add(cursor)
     return cursor
+
+
+def _endless(url: str, cap: int) -> NetworkError:
+    return NetworkError(
+        f"the list at {url} still says has_more after {cap:,} pages, more than any workspace holds "
+        f"({MAX_LIST_ITEMS:,} resources), so it was not read to the end",
+        url=url,
+        hint="check that the base URL points at the ElevenLabs API",
+    )
+
+
+def _object_answer(method: str, url: str, value: Any) -> dict[str, Any]:
+    """A write's answer, which the API always sends as a JSON object (the resource, or its new id)."""
+    if isinstance(value, dict):
+        return value
+    said = "no body" if value is None else "JSON that is not an object"
+    raise NetworkError(
+        f"the answer to {method} {url} has {said} where the API sends a JSON object, so it is "
+        "unknown whether the write took",
+        url=url,
+        ambiguous=True,
+        hint="check that the base URL points at the ElevenLabs API; agentsync re-reads the workspace first",
+    )
 
 
 def _read_body(method: str, url: str, response: requests.Response) -> None:
@@ -576,6 +658,16 @@ def network_error(method: str, url: str, exc: requests.RequestException, timeout
         else "try again; agentsync re-reads the workspace first"
     )
     return NetworkError(message, url=url, hint=hint, ambiguous=ambiguous)
+
+
+def overdue(method: str, url: str, deadline: float) -> NetworkError:
+    """The one-sentence error for a request whose answer did not arrive whole before its deadline."""
+    return NetworkError(
+        f"{method} {url} got no whole answer within its {deadline:g} s deadline, so it was cut off",
+        url=url,
+        ambiguous=method in WRITE_METHODS,
+        hint="check that the base URL points at the ElevenLabs API; an answer that slow is not the API's",
+    )
 
 
 def _may_have_been_sent(exc: requests.RequestException) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agentsync import schema
+from agentsync import hosts, schema
 from agentsync import variables as templates
 from agentsync.errors import Location, Problem, Severity, ValidationFailed
 from agentsync.layouts import load_definitions
@@ -131,6 +131,8 @@ def _settings_rules(document: Document) -> list[Problem]:
     # A non-mapping environments: is the schema's error already; these rules only read a mapping.
     known = value.get("environments") if isinstance(value.get("environments"), dict) else {}
     for name, env in known.items():
+        if isinstance(env, dict):
+            problems.extend(_connection_rules(document, name, env))
         if isinstance(env, dict) and "base_url" in env and "residency" in env:
             problems.append(
                 Problem(
@@ -147,6 +149,23 @@ def _settings_rules(document: Document) -> list[Problem]:
             )
         )
     return problems
+
+
+def _connection_rules(document: Document, name: str, env: Mapping[str, Any]) -> list[Problem]:
+    """A file decides nothing about where the key goes (see agentsync.hosts)."""
+    reasons = []
+    if isinstance(env.get("base_url"), str):
+        reasons.append(("base_url", hosts.base_url_problem(env["base_url"])))
+    if isinstance(env.get("api_key_env"), str):
+        reasons.append(("api_key_env", hosts.key_env_problem(env["api_key_env"])))
+    return [
+        Problem(
+            document.location_of(("environments", name, key), value=True),
+            f"environments.{name}.{key}: {reason}",
+        )
+        for key, reason in reasons
+        if reason
+    ]
 
 
 def _unknown_env(name: str, known: Mapping[str, Any]) -> str:

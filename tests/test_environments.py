@@ -22,7 +22,7 @@ namespace: shop
 environments:
   staging:
     base_url: {staging}
-    api_key_env: KEY_STAGING
+    api_key_env: ELEVENLABS_KEY_STAGING
     variables: {{DAILY: 10, VOICE: voice_staging}}
     overrides:
       agents:
@@ -30,7 +30,7 @@ environments:
           conversation_config: {{agent: {{prompt: {{llm: gpt-4o-mini}}}}}}
   prod:
     base_url: {prod}
-    api_key_env: KEY_PROD
+    api_key_env: ELEVENLABS_KEY_PROD
     variables: {{DAILY: 900, VOICE: voice_prod}}
     overrides:
       agents:
@@ -78,7 +78,7 @@ def project(tmp_path: Path, emulator: Emulator, second: Emulator, monkeypatch: p
     (tmp_path / "agentsync.yaml").write_text(SETTINGS.format(staging=emulator.url, prod=second.url))
     (tmp_path / "agents" / "front.yaml").write_text(FRONT)
     (tmp_path / "agents" / "desk.yaml").write_text(DESK)
-    for name in ("KEY_STAGING", "KEY_PROD"):
+    for name in ("ELEVENLABS_KEY_STAGING", "ELEVENLABS_KEY_PROD"):
         monkeypatch.setenv(name, ADMIN_KEY)
     monkeypatch.setenv("CRM_TOKEN", SECRET)
     monkeypatch.delenv("ELEVENLABS_BASE_URL", raising=False)

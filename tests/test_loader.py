@@ -80,8 +80,8 @@ def _project(root: Path) -> Path:
     (root / "agents" / "team").mkdir()
     (root / "agentsync.yaml").write_text(
         "namespace: support\ndefault_environment: dev\nenvironments:\n"
-        "  dev: {residency: global, api_key_env: KEY_DEV, namespace: support-dev, variables: {port: 8080}}\n"
-        "  prod: {base_url: https://api.elevenlabs.io, api_key_env: KEY}\n"
+        "  dev: {residency: global, api_key_env: ELEVENLABS_KEY_DEV, namespace: support-dev, variables: {port: 8080}}\n"
+        "  prod: {base_url: https://api.elevenlabs.io, api_key_env: ELEVENLABS_KEY}\n"
         "tags: {authoritative: true}\nsafety: {max_change_share: 0.5, min_managed: 3}\n"
     )
     (root / "agents" / "prompts" / "bot.md").write_text("Be kind.\nBe brief.\n")

@@ -278,7 +278,9 @@ def apply_example(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.Monkey
     monkeypatch.setenv("ELEVENLABS_API_KEY_DEV", ADMIN_KEY)
     root = tmp_path / "project"
     shutil.copytree(EXAMPLE, root)
-    run(["apply", "--auto-approve", "-C", str(root)])  # converges or not, the workspace now holds it
+    # Converges or not, the workspace now holds it; the example declares residency global, so pointing it
+    # at the emulator through ELEVENLABS_BASE_URL takes the confirming flag.
+    run(["apply", "--auto-approve", "--allow-base-url-override", "-C", str(root)])
     return root
 
 

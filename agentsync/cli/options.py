@@ -4,6 +4,10 @@ loaded project and a connected :class:`~agentsync.client.Client`.
 Where the API is: ``--emulator``, else ``--base-url``, else ``--residency``, else ``ELEVENLABS_BASE_URL``,
 else the selected environment's ``base_url`` or ``residency`` in agentsync.yaml, else the global API.
 The key comes only from the environment: ``ELEVENLABS_API_KEY``, or the environment's ``api_key_env``.
+
+Project files are untrusted: what they declare about the connection is held to ElevenLabs hosts, loopback
+and ``ELEVENLABS_*`` variables (``agentsync.hosts``), and an ``ELEVENLABS_BASE_URL`` that differs from
+the URL the selected environment declares is refused unless ``--allow-base-url-override`` confirms it.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import Any, NamedTuple, TypeVar
 
 import click
 
+from agentsync import hosts
 from agentsync.client import Client, RetryPolicy, connect, resolve_base_url
 from agentsync.errors import UsageError
-from agentsync.project import Project
+from agentsync.project import Environment, Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +45,7 @@ class WorkspaceOptions:
     residency: str | None
     concurrency: int
     emulator: bool
+    allow_base_url_override: bool = False
 
 
 class Endpoint(NamedTuple):
@@ -78,6 +84,11 @@ def workspace_options(fn: F) -> F:
             is_flag=True,
             help="Use an in-process emulator (state in .agentsync/emulator.json), no account needed.",
         ),
+        click.option(
+            "--allow-base-url-override",
+            is_flag=True,
+            help=f"Use {BASE_URL_ENV} even where the environment declares another base_url or residency.",
+        ),
     ]
     wrapped = _collect(fn)
     for decorator in reversed(decorators):
@@ -86,7 +97,15 @@ def workspace_options(fn: F) -> F:
 
 
 def _collect(fn: F) -> Callable[..., Any]:
-    names = ("project_dir", "env", "base_url", "residency", "concurrency", "emulator")
+    names = (
+        "project_dir",
+        "env",
+        "base_url",
+        "residency",
+        "concurrency",
+        "emulator",
+        "allow_base_url_override",
+    )
 
     # wraps() also carries over any click parameters already attached to fn.
     @functools.wraps(fn)
@@ -109,14 +128,30 @@ def load(workspace: WorkspaceOptions) -> Project:
 def endpoint(workspace: WorkspaceOptions, project: Project) -> Endpoint:
     """Where to send requests and with which key, following the precedence in the module docstring."""
     env = project.environment
+    if env is not None:
+        hosts.check_declared(env.name, env.base_url, env.api_key_env)
     key_source = env.api_key_env if env is not None else DEFAULT_KEY_ENV
     if workspace.base_url or workspace.residency:
         base_url = resolve_base_url(workspace.base_url, workspace.residency)
     elif os.environ.get(BASE_URL_ENV):
         base_url = resolve_base_url(os.environ[BASE_URL_ENV], None)
+        if env is not None and not workspace.allow_base_url_override:
+            _check_no_silent_override(base_url, env)
     else:
         base_url = resolve_base_url(env.base_url if env else None, env.residency if env else None)
     return Endpoint(base_url, os.environ.get(key_source), key_source)
+
+
+def _check_no_silent_override(base_url: str, env: Environment) -> None:
+    if env.base_url is None and env.residency is None:
+        return
+    declared = resolve_base_url(env.base_url, env.residency)
+    if declared != base_url:
+        raise UsageError(
+            f"{BASE_URL_ENV} is {base_url} but environment {env.name} in agentsync.yaml declares {declared}, "
+            "and agentsync will not choose between them silently",
+            hint=f"pass --allow-base-url-override to use {BASE_URL_ENV}, or unset it to use {declared}",
+        )
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ def render(plan: Plan, *, limit: int = LIMIT, show_body: bool = False) -> str:
 
 def _head(plan: Plan) -> str:
     env = f"`{plan.environment}`" if plan.environment else "default environment"
-    return f"### agentsync plan: {env}, namespace `{plan.namespace}`\n\n**{common.summary(plan)}**\n\n"
+    return f"### agentsync plan: {env}, namespace `{plan.namespace}`, API {_code(plan.base_url)}\n\n**{common.summary(plan)}**\n\n"
 
 
 def _fit(head: str, table: str, sections: list[str], limit: int) -> str:
