@@ -19,7 +19,7 @@ from typing import Any
 
 from agentsync import spec
 from agentsync.emulator import defaults, ids
-from agentsync.emulator.agent_list import list_agents
+from agentsync.emulator.agent_list import agent_summaries, list_agents
 from agentsync.emulator.config import ApiKey, Faults
 from agentsync.emulator.merge import merge_patch
 from agentsync.emulator.problems import bad_config, not_found, validation_problem
@@ -63,6 +63,9 @@ class AgentApi:
 
     def list(self, request: Request) -> Response:
         return json_response(list_agents(self.store.agent_records(), request.query, request.caller))
+
+    def summaries(self, request: Request) -> Response:
+        return json_response(agent_summaries(self.store.agent_records(), request.query["agent_ids"]))
 
     def patch(self, request: Request) -> Response:
         agent_id = request.params["agent_id"]
