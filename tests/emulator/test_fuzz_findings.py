@@ -74,3 +74,16 @@ def test_whitespace_bodies_are_invalid_json(api: Api) -> None:
         response = api.call(method, path, data=raw, headers={"content-type": "application/json"})
         assert response.status_code == 422, response.text
         assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_empty_tools_beside_empty_tool_ids_is_accepted(api: Api) -> None:
+    prompt = {"tools": [], "tool_ids": []}
+    agent_id = api.create_agent({"conversation_config": {"agent": {"prompt": prompt}}})
+    assert _valid_agent(api, agent_id)["conversation_config"]["agent"]["prompt"]["tool_ids"] == []
+
+
+def test_patch_conversation_config_null_keeps_the_stored_config(api: Api) -> None:
+    agent_id = api.create_agent({"conversation_config": {"agent": {"first_message": "Hello"}}})
+    response = api.patch(f"{AGENTS}/{agent_id}", json={"conversation_config": None})
+    assert response.status_code == 200, response.text
+    assert _valid_agent(api, agent_id)["conversation_config"]["agent"]["first_message"] == "Hello"
