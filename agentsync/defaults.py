@@ -1,11 +1,15 @@
 """What the server fills in: every default of a schema, and the defaults of objects a write left out.
 
-The rules are the ones the reference used to build a complete GET agent body: a property with a
-``default`` takes it; an object is expanded property by property; a nullable property without a default
-is null; an array or a free-form map without a default is ``[]`` / ``{}``; a union without a default takes
-its first variant. The emulator stores agents completed this way, and the diff completes the atomic
-values a file declares the same way before comparing them, so a list of objects or a workflow that the
-server fills with defaults does not show up as a change on every plan.
+An answer must validate against the response model, so nothing is invented. A property takes its
+``default``; a live default the reference documents (:data:`LIVE_FIELD_DEFAULTS`) where the spec has
+none; null when it is nullable; ``[]`` / ``{}`` for an array or a free-form map (pydantic's
+``default_factory`` leaves no ``default`` in the schema) unless that would break a ``minItems`` /
+``minProperties``; an object is expanded property by property, and is left out when a property it
+requires cannot be filled. A string the response model requires and the spec leaves without a default
+is the empty string. A union without a default is left out (its tag would be a guess), and so is every
+other property with no value from these rules. The emulator stores agents completed this way, and the
+diff completes the atomic values a file declares the same way before comparing them, so a list of
+objects or a workflow that the server fills with defaults does not show up as a change on every plan.
 """
 
 from __future__ import annotations
@@ -20,10 +24,34 @@ from agentsync import spec
 _MAX_DEPTH = 40
 
 
+_START_NODE = {"start_node": {"type": "start", "position": {"x": 0.0, "y": 0.0}, "edge_order": []}}
+# (model title, property) -> the value the live server fills where the spec publishes no default: the
+# reference's captured GET agent (unions) and its workflow notes (a default workflow has a start node).
+LIVE_FIELD_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("AgentWorkflowResponseModel", "nodes"): _START_NODE,
+    ("AgentWorkflowRequestModel", "nodes"): _START_NODE,
+    ("PromptAgentAPIModel", "backup_llm_config"): {"preference": "default"},
+    ("ContentGuardrail", "trigger_action"): {"type": "end_call"},
+    ("WidgetConfig", "avatar"): {"type": "orb", "color_1": "#2792dc", "color_2": "#9ce6e6"},
+}
+
+
+class _Missing:
+    """No default: the property is left out."""
+
+
+MISSING: Any = _Missing()
+
+
 def default_value(node: Mapping[str, Any], depth: int = 0) -> Any:
-    """The value a server would fill for a schema node that the client did not send."""
+    """The value a server would fill for a schema node that the client did not send (None if none)."""
+    value = _default(node, depth)
+    return None if value is MISSING else value
+
+
+def _default(node: Mapping[str, Any], depth: int, required: bool = False) -> Any:
     if depth > _MAX_DEPTH:
-        return None
+        return MISSING
     if "default" in node:
         return copy.deepcopy(node["default"])
     unwrapped = spec.unwrap(node)
@@ -32,29 +60,53 @@ def default_value(node: Mapping[str, Any], depth: int = 0) -> Any:
         return copy.deepcopy(target["default"])
     if unwrapped.nullable:
         return None
-    return _value_of_type(target, depth)
+    if "const" in target:
+        return copy.deepcopy(target["const"])
+    return _value_of_type(target, depth, required)
 
 
-def _value_of_type(node: Mapping[str, Any], depth: int) -> Any:
-    variants = node.get("oneOf") or node.get("anyOf")
-    if variants:
-        return default_value(variants[0], depth + 1)
+def _value_of_type(node: Mapping[str, Any], depth: int, required: bool) -> Any:
     kind = node.get("type")
+    if node.get("oneOf") or node.get("anyOf"):
+        return MISSING
     if kind == "array":
-        return []
-    if kind == "object" or "properties" in node:
+        return [] if not node.get("minItems") else MISSING
+    if node.get("properties"):
         return _object_defaults(node, depth)
-    return None
+    if kind == "object":
+        return {} if not node.get("minProperties") else MISSING
+    if kind == "string" and required:
+        return ""
+    return MISSING
 
 
-def _object_defaults(node: Mapping[str, Any], depth: int) -> dict[str, Any]:
-    """Every declared property filled; a free-form map is empty. A union variant keeps its tag value."""
+def partial_defaults(node: Mapping[str, Any]) -> dict[str, Any]:
+    """Every property of an object schema that has a default, even when a required one has none
+    (the ids and names of a response are the server's own, not defaults)."""
+    target = spec.unwrap(node).node
+    return _object_defaults({**target, "required": []}, 0)
+
+
+def _object_defaults(node: Mapping[str, Any], depth: int) -> Any:
+    """Every declared property that has a value; MISSING when a required one has none."""
     out: dict[str, Any] = {}
+    required = set(node.get("required") or ())
     for name, prop in (node.get("properties") or {}).items():
-        out[name] = default_value(prop, depth + 1)
-        if out[name] is None and "const" in prop:
-            out[name] = prop["const"]
+        value = _property_default(node, name, prop, depth, name in required)
+        if value is not MISSING:
+            out[name] = value
+        elif name in required:
+            return MISSING
     return out
+
+
+def _property_default(
+    node: Mapping[str, Any], name: str, prop: Mapping[str, Any], depth: int, required: bool
+) -> Any:
+    live = (str(node.get("title")), name)
+    if live in LIVE_FIELD_DEFAULTS and "default" not in prop:
+        return copy.deepcopy(LIVE_FIELD_DEFAULTS[live])
+    return _default(prop, depth + 1, required)
 
 
 def fill_new(value: Any, before: Any, node: Mapping[str, Any] | None, depth: int = 0) -> Any:
@@ -83,9 +135,12 @@ def _fill_object(
         child = extra if isinstance(extra, dict) else None
         return {k: fill_new(v, (before or {}).get(k), child, depth + 1) for k, v in out.items()}
     if before is None:
+        required = set(node.get("required") or ())
         for name, prop in props.items():
             if name not in out:
-                out[name] = default_value(prop, depth + 1)
+                value = _property_default(node, name, prop, depth, name in required)
+                if value is not MISSING:
+                    out[name] = value
     for name, prop in props.items():
         if name in out:
             out[name] = fill_new(out[name], (before or {}).get(name), prop, depth + 1)

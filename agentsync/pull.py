@@ -32,7 +32,7 @@ from agentsync.kinds.tag import TAG
 from agentsync.plan import ABSENT, Action, FieldChange
 from agentsync.project import PROJECT_FILE
 from agentsync.remote import RemoteState, fetch, get_one, index_of, list_items
-from agentsync.reverse import Edit, Exporter, reverse, secret_values, shorten
+from agentsync.reverse import Edit, Exporter, reverse, secret_values, shorten, tags_of_variant
 from agentsync.values import same
 
 if TYPE_CHECKING:
@@ -233,8 +233,13 @@ _MISSING: Any = _Missing()
 
 
 def _required(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> frozenset[str]:
+    """The keys a file must keep: the required ones, and the ones that say which branch of a union
+    the value is (``system_tool_type: end_call``), without which it would match several."""
     target = _object_schema(node, value)
-    return frozenset((target or {}).get("required") or ())
+    tags = (
+        tags_of_variant(spec.unwrap(node).node, target) if node is not None and target is not None else set()
+    )
+    return frozenset((target or {}).get("required") or ()) | tags
 
 
 def _strip(value: Any, default: Any, node: Mapping[str, Any] | None, path: tuple[str, ...] = ()) -> Any:

@@ -264,7 +264,7 @@ def strip_node(value: Any, node: Mapping[str, Any] | None, depth: int = 0) -> An
         extra = target.get("additionalProperties")
         child = extra if isinstance(extra, dict) else None
         return {k: strip_node(v, child, depth + 1) for k, v in value.items()}
-    required = set(target.get("required") or ()) | _tags_of_variant(union, target)
+    required = set(target.get("required") or ()) | tags_of_variant(union, target)
     out: dict[str, Any] = {}
     for key, item in value.items():
         prop = props.get(key)
@@ -274,7 +274,7 @@ def strip_node(value: Any, node: Mapping[str, Any] | None, depth: int = 0) -> An
     return out
 
 
-def _tags_of_variant(union: Mapping[str, Any], target: Mapping[str, Any]) -> set[str]:
+def tags_of_variant(union: Mapping[str, Any], target: Mapping[str, Any]) -> set[str]:
     """The keys that say which branch of a union a value is (``type: phone``): never left out, or the
     value would match several branches."""
     if not (union.get("oneOf") or union.get("anyOf")):

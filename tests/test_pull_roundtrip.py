@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from agentsync.cli import run
+from agentsync.cli import run as cli_run
 from agentsync.client import Client
 from agentsync.emulator import ADMIN_KEY, Emulator
 from agentsync.load import load_project
@@ -25,6 +25,13 @@ EXAMPLE = ROOT / "examples" / "support-desk"
 AUTH = {"xi-api-key": ADMIN_KEY}
 TOKEN = "crm-token-7f3a9c1e"
 ENVIRONMENTS: list[list[str]] = [[], ["-e", "dev"], ["-e", "prod"]]
+
+
+def run(argv: list[str]) -> int:
+    # The example declares its environments' residency; these tests point every command at the
+    # emulator through ELEVENLABS_BASE_URL, which the operator must confirm.
+    workspace = argv[0] in ("plan", "apply", "pull")
+    return cli_run([*argv, "--allow-base-url-override"] if workspace else argv)
 
 
 @pytest.fixture
@@ -298,7 +305,7 @@ def test_init_then_pull_all_of_a_legacy_workspace_validates_and_plans_only_adopt
     front_file = (root / "agents" / "front-desk.yaml").read_text()
     assert "agent_id: ${agent.expert-desk.id}" in front_file  # 10: a managed id is a reference
     assert "params:" in front_file and "request_headers: {}" in front_file
-    assert len(front_file.splitlines()) < 120
+    assert len(front_file.splitlines()) < 130  # a rich agent, without its ~200 lines of server defaults
     project = load_project(root)
     with Client(api_env.url, ADMIN_KEY) as client:
         plan = build_plan(project, fetch(client, project))

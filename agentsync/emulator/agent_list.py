@@ -4,6 +4,8 @@
   description says ("repeat the parameter to match any of several tags").
 - ``archived`` false (the default) excludes archived agents; true returns only archived ones.
 - ``search`` is a case-insensitive substring of the name. ``sort_by`` null means ``created_at``.
+- ``GET /agents/summaries`` answers a map from each requested id (at most 100) to a success entry
+  holding the same summary, or a failure entry with the 404 the GET of that id would give.
 - A cursor encodes the sort position of the last agent returned (its sort key and creation sequence),
   not an index, so creating or deleting agents between pages neither skips nor repeats an agent.
 """
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from agentsync.emulator.config import ApiKey
-from agentsync.emulator.problems import invalid_cursor
+from agentsync.emulator.problems import HttpProblem, invalid_cursor, validation_problem
 from agentsync.emulator.store import AgentRecord
 
 SortKey = list[Any]
@@ -35,6 +37,43 @@ def list_agents(records: Iterable[AgentRecord], query: Mapping[str, Any], caller
     has_more = len(keyed) > len(page)
     cursor = encode_cursor(page[-1][0], sort_by, descending) if has_more else None
     return {"agents": [summary(r) for _, r in page], "next_cursor": cursor, "has_more": has_more}
+
+
+MAX_SUMMARY_IDS = 100
+
+
+def agent_summaries(records: Iterable[AgentRecord], agent_ids: list[str]) -> dict[str, Any]:
+    """The batch answer: one entry per distinct requested id, in the order asked."""
+    if len(agent_ids) > MAX_SUMMARY_IDS:
+        raise too_many_ids(agent_ids)
+    by_id = {r.body["agent_id"]: r for r in records}
+    return {agent_id: _summary_entry(by_id.get(agent_id), agent_id) for agent_id in agent_ids}
+
+
+def _summary_entry(record: AgentRecord | None, agent_id: str) -> dict[str, Any]:
+    if record is None:
+        message = f"Agent with id {agent_id} was not found."
+        return {
+            "status": "failure",
+            "error_code": 404,
+            "error_status": "agent_not_found",
+            "error_message": message,
+        }
+    return {"status": "success", "data": summary(record)}
+
+
+def too_many_ids(agent_ids: list[str]) -> HttpProblem:
+    return validation_problem(
+        [
+            {
+                "loc": ["query", "agent_ids"],
+                "msg": f"List should have at most {MAX_SUMMARY_IDS} items after validation, not {len(agent_ids)}",
+                "type": "too_long",
+                "input": agent_ids,
+                "ctx": {"field_type": "List", "max_length": MAX_SUMMARY_IDS, "actual_length": len(agent_ids)},
+            }
+        ]
+    )
 
 
 def _matches(record: AgentRecord, query: Mapping[str, Any], caller: ApiKey) -> bool:

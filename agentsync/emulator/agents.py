@@ -3,8 +3,13 @@
 Decisions where the reference is silent:
 - an agent created without a name is called ``New agent``; a duplicate without a name is
   ``<name> (copy)``;
-- ``name: null`` and ``tags: null`` in a PATCH leave the stored value unchanged (the response requires
-  both), while ``null`` for a nullable field inside the config is stored as null;
+- ``name: null``, ``tags: null``, ``conversation_config: null`` and ``platform_settings: null`` in a
+  PATCH leave the stored value unchanged (the response requires them), while ``null`` for a nullable
+  field inside the config is stored as null;
+- ``prompt.tools`` beside ``prompt.tool_ids`` is a 422 unless both are empty lists (see
+  :func:`check_tools`);
+- every answer comes from a stored agent that validates against the response model: defaults are the
+  spec's or the reference's live ones (``agentsync.defaults``), and a PATCH checks the merged result;
 - ``access_info`` says the caller created the agent (creator fields from the creating key's user id);
 - fields the packaged spec declares but live captures do not show (:data:`NOT_CAPTURED`) are not
   filled on create, so a new agent has exactly the captured key set; a client may still set them.
@@ -19,7 +24,7 @@ from typing import Any
 
 from agentsync import spec
 from agentsync.emulator import defaults, ids
-from agentsync.emulator.agent_list import list_agents
+from agentsync.emulator.agent_list import agent_summaries, list_agents
 from agentsync.emulator.config import ApiKey, Faults
 from agentsync.emulator.merge import merge_patch
 from agentsync.emulator.problems import bad_config, not_found, validation_problem
@@ -64,6 +69,9 @@ class AgentApi:
 
     def list(self, request: Request) -> Response:
         return json_response(list_agents(self.store.agent_records(), request.query, request.caller))
+
+    def summaries(self, request: Request) -> Response:
+        return json_response(agent_summaries(self.store.agent_records(), request.query["agent_ids"]))
 
     def patch(self, request: Request) -> Response:
         agent_id = request.params["agent_id"]
@@ -194,9 +202,13 @@ def _non_null_top(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_tools(body: dict[str, Any], loc: list[str | int]) -> None:
-    """The deprecated ``prompt.tools`` may not be sent beside ``prompt.tool_ids``."""
+    """The deprecated ``prompt.tools`` may not be sent beside ``prompt.tool_ids``, unless both are empty
+    lists: the spec's own create example sends ``"tools": [], "tool_ids": []``, which says nothing twice."""
     prompt = ((body.get("conversation_config") or {}).get("agent") or {}).get("prompt")
-    if isinstance(prompt, dict) and prompt.get("tools") is not None and prompt.get("tool_ids") is not None:
+    if not isinstance(prompt, dict):
+        return
+    tools, tool_ids = prompt.get("tools"), prompt.get("tool_ids")
+    if tools is not None and tool_ids is not None and (tools or tool_ids):
         where = [*loc, "conversation_config", "agent", "prompt"]
         raise validation_problem(
             [

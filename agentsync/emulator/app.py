@@ -44,16 +44,18 @@ class App:
         )
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        """The route for ``METHOD path`` (404 / 405 in FastAPI's words when there is none)."""
-        path_matched = False
-        for route in self.routes:
-            params = route.match(path)
-            if params is None:
-                continue
-            path_matched = True
+        """The route for ``METHOD path`` (404 / 405 in FastAPI's words when there is none).
+
+        As in Starlette, any route matching both wins; otherwise the first path that matches answers
+        405 and lists its methods in ``Allow``."""
+        matching = [(route, params) for route in self.routes if (params := route.match(path)) is not None]
+        for route, params in matching:
             if route.method == method:
                 return route, params
-        raise method_not_allowed() if path_matched else route_not_found()
+        if not matching:
+            raise route_not_found()
+        first = matching[0][0].template
+        raise method_not_allowed(sorted({r.method for r, _ in matching if r.template == first}))
 
     def handle(
         self,
@@ -82,6 +84,7 @@ def build_routes(agents: AgentApi, tags: TagApi) -> list[Route]:
     return [
         Route("POST", "/v1/convai/agents/create", agents.create, spec.AGENT_CREATE_BODY, True),
         Route("GET", "/v1/convai/agents", agents.list),
+        Route("GET", "/v1/convai/agents/summaries", agents.summaries),
         Route("GET", "/v1/convai/agents/{agent_id}", agents.get),
         Route("PATCH", "/v1/convai/agents/{agent_id}", agents.patch, spec.AGENT_PATCH_BODY),
         Route("DELETE", "/v1/convai/agents/{agent_id}", agents.delete),
@@ -119,7 +122,7 @@ def read_body(route: Route, raw: bytes) -> Any:
     """The parsed body, checked against the route's schema; 422 when missing, malformed or invalid."""
     if route.body_schema is None:
         return None
-    if not raw.strip():
+    if not raw:  # only an empty body is absent; whitespace is malformed JSON, as FastAPI reads it
         if route.body_required:
             raise validation_problem(
                 [{"loc": ["body"], "msg": "Field required", "type": "missing", "input": None}]

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from agentsync import spec
-from agentsync.defaults import default_value, fill_new, pick_variant
+from agentsync.defaults import default_value, fill_new, partial_defaults, pick_variant
 
 __all__ = [
     "LIVE_DEFAULTS",
@@ -56,10 +56,7 @@ def defaults_for(schema_name: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=64)
 def _cached_defaults(schema_name: str) -> dict[str, Any]:
-    built = default_value(spec.schema(schema_name))
-    if not isinstance(built, dict):
-        raise ValueError(f"{schema_name} is not an object schema")
-    return built
+    return partial_defaults(spec.schema(schema_name))
 
 
 def agent_defaults() -> dict[str, Any]:

@@ -112,5 +112,6 @@ def route_not_found() -> HttpProblem:
     return HttpProblem(404, {"detail": "Not Found"})
 
 
-def method_not_allowed() -> HttpProblem:
-    return HttpProblem(405, {"detail": "Method Not Allowed"})
+def method_not_allowed(allowed: list[str]) -> HttpProblem:
+    """FastAPI's answer for a path that exists without this method: the methods it has go in ``Allow``."""
+    return HttpProblem(405, {"detail": "Method Not Allowed"}, {"Allow": ", ".join(allowed)})

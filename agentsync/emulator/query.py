@@ -32,16 +32,18 @@ def parse_query(method: str, path: str, raw: Mapping[str, list[str]]) -> dict[st
         if param.get("in") != "query":
             continue
         name, schema = param["name"], param.get("schema", {})
-        errors.extend(_one(name, schema, raw.get(name), values))
+        errors.extend(_one(name, schema, raw.get(name), values, bool(param.get("required"))))
     if errors:
         raise validation_problem(errors)
     return values
 
 
 def _one(
-    name: str, schema: Mapping[str, Any], given: list[str] | None, out: dict[str, Any]
+    name: str, schema: Mapping[str, Any], given: list[str] | None, out: dict[str, Any], required: bool
 ) -> list[dict[str, Any]]:
     target = spec.unwrap(schema).node
+    if not given and required:
+        return [{"loc": ["query", name], "msg": "Field required", "type": "missing", "input": None}]
     if not given:
         out[name] = schema.get("default", target.get("default"))
         return []

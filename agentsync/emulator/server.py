@@ -310,6 +310,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PATCH = do_DELETE = do_PUT = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        # Every other method (HEAD, OPTIONS, TRACE, QUERY, ...) is routed too, so it gets the API's
+        # JSON 405 with ``Allow`` instead of the stdlib's HTML 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
@@ -318,8 +325,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             _shutdown(self.connection)
             return
+        encoded = _encode(response)
+        if self.command == "HEAD":  # the headers a GET would have, and no body (RFC 9110)
+            encoded = encoded[: len(encoded) - len(response.body)]
         with contextlib.suppress(OSError):  # a client that refuses a (huge) body hangs up mid-write
-            self.wfile.write(_encode(response))
+            self.wfile.write(encoded)
 
 
 def _encode(response: Response) -> bytes:
