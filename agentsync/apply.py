@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from agentsync import diff
 from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, ApiError, ExitCode, NetworkError, PlanFileError, StalePlanError
+from agentsync.ids import item_path
 from agentsync.plan import ABSENT, Action, Change, Kind, Path, Plan, dotted
 from agentsync.remote import RemoteState
 from agentsync.resources.agent import marker, marker_key
@@ -235,13 +236,13 @@ def _get_agent_or_none(client: ApiClient, agent_id: str | None) -> Mapping[str, 
     if agent_id is None:
         return None
     try:
-        body: Mapping[str, Any] = client.get(f"{AGENTS_PATH}/{agent_id}")
+        body: Mapping[str, Any] = client.get(item_path(AGENTS_PATH, agent_id))
     except ApiError as exc:
         if exc.status == 404:
             return None
         raise
     # A broken answer must stop the stale check, not pass (or crash it) as some other agent state.
-    return check_agent(body, f"{getattr(client, 'base_url', '')}{AGENTS_PATH}/{agent_id}")
+    return check_agent(body, f"{getattr(client, 'base_url', '')}{item_path(AGENTS_PATH, agent_id)}")
 
 
 # ---------------------------------------------------------------------------------------------- order
@@ -466,7 +467,7 @@ def _create_agent(run: _Run, change: Change) -> Result:
     result = _verify_agent(run, change, agent_id, body, recovered=recovered)
     if recovered and result.outcome is Outcome.NOT_CONVERGED:
         # The create committed but we never saw its answer; make sure the agent ends up as declared.
-        run.client.patch(f"{AGENTS_PATH}/{agent_id}", body)
+        run.client.patch(item_path(AGENTS_PATH, agent_id), body)
         result = _verify_agent(run, change, agent_id, body, recovered=True)
     return result
 
@@ -505,7 +506,7 @@ def _verify(
 ) -> Result:
     """Read the resource back and compare it with what was sent. The answer is checked like every
     read: a broken one is a failed write with its reason, not "not converged"."""
-    path = f"{collection}/{remote_id}"
+    path = item_path(collection, remote_id)
     actual = check(run.client.get(path), _url(run, path))
     missed = unconverged(change, body, actual, namespace)
     outcome = Outcome.NOT_CONVERGED if missed else Outcome.APPLIED

@@ -16,6 +16,7 @@ from typing import Any
 from agentsync import diff
 from agentsync import variables as templates
 from agentsync.errors import IdentityError
+from agentsync.ids import segment
 from agentsync.plan import (
     Action,
     Change,
@@ -175,6 +176,7 @@ def _update_agent(match: Match, remote_body: Mapping[str, Any], namespace: str) 
         return None
     if "tags" in body or rekey:
         body["tags"] = _tags_to_send(match, remote_body, namespace)
+    assert match.remote_id is not None, "only a matched agent is updated"
     action = Action.ADOPT if match.adopt else Action.UPDATE
     name = definition.config.get("name", remote_body.get("name"))
     return Change(
@@ -185,7 +187,7 @@ def _update_agent(match: Match, remote_body: Mapping[str, Any], namespace: str) 
         name,
         tuple(diff.changes(current, wanted)),
         "PATCH",
-        AGENT_PATH.format(id=match.remote_id),
+        AGENT_PATH.format(id=segment(match.remote_id)),
         body,
         tuple(diff.json_patch(current, wanted)),
         fingerprint_agent(remote_body, agents.marker(namespace, definition.key)),
@@ -203,7 +205,7 @@ def _delete_agent(key: str, agent_id: str, body: Mapping[str, Any], namespace: s
         body.get("name"),
         (),
         "DELETE",
-        AGENT_PATH.format(id=agent_id),
+        AGENT_PATH.format(id=segment(agent_id)),
         None,
         (),
         fingerprint_agent(body, agents.marker(namespace, key)),
@@ -371,7 +373,7 @@ def _tag_change(definition: TagDef, current: Mapping[str, Any] | None) -> Change
         definition.title,
         tuple(diff.changes(seen, wanted)),
         "PATCH",
-        TAG_PATH.format(id=current["tag_id"]),
+        TAG_PATH.format(id=segment(current["tag_id"])),
         body,
         tuple(diff.json_patch(seen, wanted)),
         fingerprint_tag(current, definition.title),
@@ -390,7 +392,7 @@ def _delete_tag(tag: Mapping[str, Any]) -> Change:
         title,
         (),
         "DELETE",
-        TAG_PATH.format(id=tag["tag_id"]),
+        TAG_PATH.format(id=segment(tag["tag_id"])),
         None,
         (),
         fingerprint_tag(tag, title),

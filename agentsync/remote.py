@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentsync.errors import ApiError
+from agentsync.ids import item_path
 from agentsync.resources.agent import agents_in_scope
 from agentsync.responses import check_agent, check_summary, check_tag
 
@@ -64,7 +65,8 @@ def list_tags(client: Client) -> list[dict[str, Any]]:
 
 def get_agent(client: Client, agent_id: str) -> Mapping[str, Any]:
     """One full agent, checked to have the API's shape."""
-    return check_agent(client.get(f"{AGENTS_PATH}/{agent_id}"), f"{client.base_url}{AGENTS_PATH}/{agent_id}")
+    path = item_path(AGENTS_PATH, agent_id)
+    return check_agent(client.get(path), f"{client.base_url}{path}")
 
 
 def list_all_agents(client: Client) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

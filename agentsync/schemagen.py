@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from agentsync import spec
+from agentsync import ids, spec
 from agentsync.project import RESIDENCIES
 from agentsync.resources import tag
 
@@ -145,6 +145,7 @@ def _agent_schema() -> dict[str, Any]:
         "description": "Adopt this existing agent instead of creating one.",
         "type": "string",
         "minLength": 1,
+        "pattern": ids.SAFE_ID,
     }
     properties["renamed_from"] = {
         "description": "The key this agent had before its file was renamed.",
@@ -182,6 +183,7 @@ def tags_schema() -> dict[str, Any]:
                 "description": "Match this existing tag by id (a rename is then an update).",
                 "type": "string",
                 "minLength": 1,
+                "pattern": ids.SAFE_ID,
             },
         },
         "required": ["title"],
