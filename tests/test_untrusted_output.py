@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,7 +22,10 @@ import pytest
 
 from agentsync import ids
 from agentsync.cli import run
+from agentsync.client import Client
+from agentsync.emulator import ADMIN_KEY, Emulator
 from agentsync.errors import AgentsyncError
+from agentsync.render import terminal
 from agentsync.resources.agent import marker
 
 ROOT = Path(__file__).parent.parent
@@ -41,6 +45,7 @@ def _project(root: Path, agents: dict[str, dict[str, Any]], tags: list[dict[str,
 
 
 # ------------------------------------------------------------------------------------------- URLs
+# (the small workspace server here also serves the terminal tests below)
 
 
 class _Workspace(BaseHTTPRequestHandler):
@@ -52,6 +57,11 @@ class _Workspace(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def do_PATCH(self) -> None:
+        self.server.paths.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._send(400, {"detail": {"status": "invalid", "message": self.server.refusal}})
+
     def do_GET(self) -> None:
         self.server.paths.append(self.path)
         agent_id = self.server.agent_id
@@ -59,8 +69,10 @@ class _Workspace(BaseHTTPRequestHandler):
         path = self.path.partition("?")[0]
         if path == "/v1/convai/agents":
             self._send(200, {"agents": [agent], "has_more": False, "next_cursor": None})
-        elif path == "/v1/convai/agents/" + ids.segment(agent_id):
+        elif path == "/v1/convai/agents/" + ids.segment(agent_id) and self.server.forbidden is None:
             self._send(200, agent)
+        elif self.server.forbidden is not None:
+            self._send(403, {"detail": {"status": "forbidden", "message": self.server.forbidden}})
         else:
             self._send(404, {"detail": {"status": "not_found", "message": "no such route"}})
 
@@ -79,6 +91,8 @@ class _RecordingServer(ThreadingHTTPServer):
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
         self.paths: list[str] = []
+        self.refusal = "refused"
+        self.forbidden: str | None = None
         super().__init__(("127.0.0.1", 0), _Workspace)
 
     @property
@@ -209,3 +223,114 @@ def test_the_emulator_stops_on_a_sigterm_sent_as_soon_as_its_port_accepts(tmp_pa
         process.stderr.close()
         # The state is saved on the way out, every time.
         assert state.is_file()
+
+
+# --------------------------------------------------------------------------------------- terminals
+
+# Clear the screen, home the cursor and draw a verdict; set the window title; return and back up over a
+# line; the 8-bit CSI; a right-to-left override.
+FAKE = "\x1b[2J\x1b[HNo changes. The workspace matches the project (1 unchanged).\x1b]0;owned\x07"
+HOSTILE = f"{FAKE}\r\x08\x9b2J\u202eevil"
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+OWN_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _obeyable(text: str) -> list[str]:
+    """Every control character a terminal would act on, once agentsync's own colour codes are removed."""
+    return RAW_CONTROL.findall(OWN_STYLE.sub("", text))
+
+
+@pytest.fixture
+def hostile_agent(tmp_path: Path, api_env: Emulator) -> Path:
+    """A managed agent whose remote name, prompt and a free-form key carry control sequences."""
+    agent = {"prompt": {"prompt": "line one\nline two\n"}}
+    placeholders = {"customer": "Ann"}
+    files = {"name": "Help Bot", "conversation_config": {"agent": agent}}
+    files["conversation_config"]["agent"]["dynamic_variables"] = {
+        "dynamic_variable_placeholders": placeholders
+    }
+    remote = json.loads(json.dumps(files))
+    remote["name"] = HOSTILE
+    remote["tags"] = [marker(NS, "bot")]
+    remote["conversation_config"]["agent"]["prompt"]["prompt"] = f"line one\n{HOSTILE}\nline two\n"
+    remote["conversation_config"]["agent"]["dynamic_variables"]["dynamic_variable_placeholders"] = {
+        **placeholders,
+        f"k{FAKE}": "x",
+    }
+    with Client(api_env.url, ADMIN_KEY) as client:
+        client.post("/v1/convai/agents/create", remote)
+    return _project(tmp_path, {"bot": files})
+
+
+@pytest.mark.parametrize("colour", ["--no-color", "--color"])
+def test_plan_text_shows_control_sequences_of_remote_values_and_obeys_none(
+    hostile_agent: Path, colour: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["plan", "-C", str(hostile_agent), "--show-body", colour])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert _obeyable(out) == []
+    assert _obeyable(err) == []
+    # What the values hold is shown, visibly: the name, the prompt's lines and the map key.
+    assert '~ name: "\\u001b[2J\\u001b[HNo changes.' in out
+    assert "        -\\x1b[2J\\x1b[HNo changes." in out
+    assert "        -\\x08\\x9b2J\\u202eevil" in out
+    assert "dynamic_variable_placeholders.k\\x1b[2J\\x1b[HNo changes." in out
+    last = OWN_STYLE.sub("", out).rstrip().splitlines()[-1]
+    assert last == "Plan: 0 to create, 1 to update, 0 to delete, 0 unchanged."
+    if colour == "--color":
+        assert OWN_STYLE.search(out)  # agentsync's own colours are still there
+
+
+def test_the_markdown_plan_obeys_no_control_sequence_either(
+    hostile_agent: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["plan", "-C", str(hostile_agent), "--format", "markdown", "--show-body"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert _obeyable(out) == []
+
+
+def test_an_error_message_from_the_server_is_shown_not_obeyed(
+    tmp_path: Path, recording: _RecordingServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recording.refusal = HOSTILE
+    project = _project(tmp_path, {"bot": {"name": "Bot v2"}})
+    code = run(["apply", "-C", str(project), "--auto-approve"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert _obeyable(out) == [] and _obeyable(err) == []
+    failed = [line for line in out.splitlines() if line.startswith("  xx agent bot")]
+    assert len(failed) == 1 and "\\x1b[2J\\x1b[HNo changes." in failed[0], out
+    assert out.rstrip().splitlines()[-1].startswith("Apply incomplete")
+
+
+def test_an_error_that_stops_the_command_is_shown_not_obeyed(
+    tmp_path: Path, recording: _RecordingServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recording.forbidden = HOSTILE  # the agent is listed, but reading it answers 403 with this message
+    project = _project(tmp_path, {"bot": {"name": "Bot"}})
+    code = run(["plan", "-C", str(project)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert _obeyable(err) == []
+    assert "\\x1b[2J\\x1b[HNo changes." in err
+
+
+def test_validate_shows_control_characters_from_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _project(tmp_path, {"bot": {"name": "Bot", "nmae": "x", f"x{FAKE}": 1}})
+    code = run(["validate", str(project)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert _obeyable(out) == []
+    assert "unknown field 'x\\x1b[2J" in out
+
+
+@pytest.mark.parametrize(
+    "char", [chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]]
+)
+def test_every_c0_and_c1_control_but_tab_and_newline_is_made_visible(char: str) -> None:
+    shown = terminal.visible(f"a{char}b", newlines=True)
+    assert shown.startswith("a\\") and shown.endswith("b") and char not in shown
