@@ -334,3 +334,101 @@ def test_validate_shows_control_characters_from_the_files(
 def test_every_c0_and_c1_control_but_tab_and_newline_is_made_visible(char: str) -> None:
     shown = terminal.visible(f"a{char}b", newlines=True)
     assert shown.startswith("a\\") and shown.endswith("b") and char not in shown
+
+
+# ---------------------------------------------------------------------------------------- Markdown
+
+ATTACKS = [
+    "[Approve](https://evil.example/)",
+    "![pixel](https://evil.example/p.png)",
+    "<img src=x onerror=alert(1)>",
+    "a | b | c",
+    "first\n\n# Heading\n\n[x](https://evil.example/)",
+    "cr\r| injected | row |\r[x](https://evil.example/)",
+    "`code` ``` ```` [x](https://evil.example/)",
+    "</summary></details>\n\n<a href='https://evil.example/'>x</a>",
+    "&lt;b&gt; &#91;x&#93;(https://evil.example/)",
+    "\\[x\\](https://evil.example/) \\",
+    "$\\color{red}{No changes}$",
+]
+OUR_HTML = re.compile(r"<details><summary>[^<>]*</summary>\n|</details>\n")
+
+
+def _markdown_tokens(text: str) -> list[Any]:
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    flat: list[Any] = []
+    for token in parser.parse(text):
+        flat.append(token)
+        flat.extend(token.children or [])
+    return flat
+
+
+def _table_shapes(tokens: list[Any]) -> list[list[int]]:
+    """The number of cells in each row of each table."""
+    tables: list[list[int]] = []
+    for token in tokens:
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type == "tr_open":
+            tables[-1].append(0)
+        elif token.type in ("td_open", "th_open"):
+            tables[-1][-1] += 1
+    return tables
+
+
+@pytest.fixture
+def attacked(tmp_path: Path, api_env: Emulator, request: pytest.FixtureRequest) -> Path:
+    """A managed agent whose remote name, prompt, a free-form key and a tag carry one attack string."""
+    attack: str = request.param
+    files = {
+        "name": "Help Bot",
+        "conversation_config": {
+            "agent": {
+                "prompt": {"prompt": "line one\nline two\n"},
+                "dynamic_variables": {"dynamic_variable_placeholders": {"customer": "Ann"}},
+            }
+        },
+    }
+    remote = json.loads(json.dumps(files))
+    remote["name"] = attack
+    remote["tags"] = [marker(NS, "bot")]
+    remote["conversation_config"]["agent"]["prompt"]["prompt"] = f"line one\n{attack}\nline two\n"
+    remote["conversation_config"]["agent"]["dynamic_variables"]["dynamic_variable_placeholders"][attack] = "x"
+    with Client(api_env.url, ADMIN_KEY) as client:
+        client.post("/v1/convai/agents/create", remote)
+    return _project(tmp_path, {"bot": files})
+
+
+@pytest.mark.parametrize("attacked", ATTACKS, indirect=True)
+def test_no_link_image_or_html_in_the_comment_comes_from_remote_values(
+    attacked: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["plan", "-C", str(attacked), "--format", "markdown", "--show-body"])
+    out = capsys.readouterr().out
+    assert code == 0
+    tokens = _markdown_tokens(out)
+    kinds = {token.type for token in tokens}
+    assert not kinds & {"link_open", "image", "html_inline", "s_open"}, out
+    assert [t.type for t in tokens].count("em_open") == 1, out  # agentsync's own *(absent)*
+    assert all(OUR_HTML.fullmatch(t.content) for t in tokens if t.type == "html_block"), out
+    # The tables keep their shape: the summary is a header and one row of six cells; every row of the
+    # field table has three.
+    shapes = _table_shapes(tokens)
+    assert shapes[0] == [6, 6] and all(shape == [3] * len(shape) for shape in shapes[1:]), out
+    headings = [t for t in tokens if t.type == "heading_open"]
+    assert len(headings) == 1, out
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_a_value_shown_as_code_reads_back_as_exactly_that_value(attack: str) -> None:
+    from agentsync.render.markdown import _code, _text
+
+    shown = terminal.visible(attack)
+    code = [t for t in _markdown_tokens(f"x {_code(attack)} y") if t.type == "code_inline"]
+    assert [t.content for t in code] == [shown]
+    text = [t for t in _markdown_tokens(f"x {_text(attack)} y") if t.type == "text"]
+    assert "".join(t.content for t in text) == f"x {shown} y"
+    table = _markdown_tokens(f"| a | b |\n|---|---|\n| {_code(attack, cell=True)} | {_text(attack)} |\n")
+    assert [t.content for t in table if t.type == "code_inline"] == [shown]
