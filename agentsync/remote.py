@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from agentsync import targets as targeting
 from agentsync.errors import ApiError
+from agentsync.ids import segment
 from agentsync.kinds import KINDS, Definition, Kind
 from agentsync.kinds.base import Index, JsonObject
 
@@ -46,7 +46,7 @@ class RemoteState:
 
 def item_path(kind: Kind, remote_id: str) -> str:
     """The item path of one object, its id escaped as one path segment."""
-    return kind.api.item.format(id=quote(remote_id, safe=""))
+    return kind.api.item.format(id=segment(remote_id))
 
 
 def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> RemoteState:

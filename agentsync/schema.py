@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from agentsync import schemagen, spec
+from agentsync import ids, schemagen, spec
 from agentsync.errors import Location, Problem, Severity
 from agentsync.kinds import KINDS, Kind
 from agentsync.plan import dotted
@@ -274,9 +274,18 @@ def _range_sentence(check_name: str, value: Any, error: ValidationError, short: 
         "minItems": f"must have at least {value} {unit}, found {size}",
         "maxItems": f"must have at most {value} {unit}, found {size}",
         "minProperties": f"must have at least {value} {unit}, found {size}",
-        "pattern": f"{short} does not match the pattern {value}",
+        "pattern": _pattern_sentence(instance, value),
     }
     return sentences.get(check_name)
+
+
+def _pattern_sentence(instance: Any, pattern: str) -> str:
+    if pattern == ids.SAFE_ID:
+        return (
+            f"{_short(instance)} is not an id: an id is letters, digits, '_' and '-' (such as agent_123), "
+            "at most 128 characters"
+        )
+    return f"{_short(instance)} does not match the pattern {pattern}"
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:

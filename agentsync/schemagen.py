@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from agentsync import spec
+from agentsync import ids, spec
 from agentsync.kinds import BY_NAME, KINDS, Kind
 from agentsync.planschema import plan_schema
 from agentsync.project import RESIDENCIES
@@ -170,7 +170,7 @@ def _meta_properties(kind: Kind) -> dict[str, Any]:
         adopt = f"Adopt this existing {kind.noun} instead of creating one."
     else:
         adopt = f"Match this existing {kind.noun} by id (a rename is then an update)."
-    found: dict[str, Any] = {"id": {"description": adopt, "type": "string", "minLength": 1}}
+    found: dict[str, Any] = {"id": {"description": adopt, "type": "string", "pattern": ids.SAFE_ID}}
     if kind.layout.is_folder:
         found["renamed_from"] = {
             "description": f"The key this {kind.noun} had before its file was renamed.",

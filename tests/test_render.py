@@ -247,12 +247,12 @@ def test_markdown_matches_golden() -> None:
 def test_markdown_has_a_table_and_one_section_per_resource() -> None:
     out = markdown.render(sample_plan())
     assert out.count("<details>") == 5 and out.count("</details>") == 5
-    assert "| ~ | update | agent | <code>support-bot</code> | Support Bot | 4 |" in out
+    assert "| ~ | update | agent | `support-bot` | Support Bot | 4 |" in out
 
 
 def test_markdown_escapes_table_breakers() -> None:
     out = markdown.render(sample_plan())
-    assert "Hi &#124; there" in out and "Hi | there" not in out
+    assert "Hi \\| there" in out and "Hi | there" not in out
 
 
 def test_markdown_fence_outlasts_backticks_in_content() -> None:
@@ -385,7 +385,7 @@ def test_a_created_object_is_shown_as_its_leaves() -> None:
     assert '    + conversation_config.agent.prompt.llm: "x"' in out
     assert "    + conversation_config.agent.prompt.prompt:\n" in out and "        +line two" in out
     assert "    + conversation_config.tts.api_key: (sensitive)" in out and "k1" not in out
-    assert "<code>conversation_config.agent.prompt.llm</code>" in markdown.render(plan)
+    assert "`conversation_config.agent.prompt.llm`" in markdown.render(plan)
 
 
 def test_adopt_and_rekey_say_what_happens_to_the_marker() -> None:

@@ -467,7 +467,7 @@ def test_an_exported_base_url_does_not_silently_beat_the_environment(
     out = capsys.readouterr().out
     assert out.splitlines()[0] == f"agentsync plan: environment prod · namespace n · {api_env.url}"
     assert run(["plan", "-C", str(tmp_path), "--allow-base-url-override", "--format", "markdown"]) == 0
-    assert f"API <code>{api_env.url}</code>" in capsys.readouterr().out.splitlines()[0]
+    assert f"API `{api_env.url}`" in capsys.readouterr().out.splitlines()[0]
 
 
 def test_an_exported_base_url_equal_to_the_declared_one_needs_no_flag(

@@ -89,13 +89,21 @@ def run(args: list[str], **extra: Any) -> int:
     except AgentsyncError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(exc.render(), err=True)
+        click.echo(_shown(exc.render()), err=True)
         return int(exc.exit_code)
     except Exception as exc:  # a bug: one sentence unless --debug
         if debug:
             traceback.print_exc()
         else:
-            click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+            click.echo(_shown(f"error: unexpected {type(exc).__name__}: {exc}"), err=True)
             click.echo("hint: run again with --debug for the traceback, and please report it", err=True)
         return int(ExitCode.ERROR)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _shown(message: str) -> str:
+    """An error message as it may reach a terminal: it quotes file contents and server answers, so
+    every control character in it is shown rather than obeyed."""
+    from agentsync.render.terminal import visible
+
+    return visible(message, newlines=True)

@@ -126,13 +126,15 @@ def _the_plan(
     from agentsync.cli.plan import with_project_warnings
     from agentsync.planner import build_plan
     from agentsync.remote import fetch
+    from agentsync.render.terminal import guard
     from agentsync.render.text import render
 
     remote = fetch(client, project, targets=targets)
     plan: Plan = with_project_warnings(build_plan(project, remote, prune=prune, targets=targets), project)
     # With --format json stdout carries only the report, so the plan goes to stderr.
     to_err = fmt == "json"
-    click.echo(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)), nl=False, err=to_err)
+    text = guard(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)))
+    click.echo(text, nl=False, err=to_err)
     return plan, remote
 
 

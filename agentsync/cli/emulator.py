@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -15,6 +16,9 @@ from agentsync.emulator import Emulator, EmulatorConfig, Faults
 from agentsync.emulator.config import ROLES, ApiKey, default_keys
 from agentsync.emulator.hostile import KINDS
 from agentsync.errors import AgentsyncError, ExitCode, UsageError
+
+# How long a stop request (SIGTERM) can wait before the main thread acts on it.
+WAKE_INTERVAL = 0.1
 
 
 def parse_key(text: str, index: int = 1) -> ApiKey:
@@ -141,8 +145,8 @@ def command(
         hostile_kinds=hostile_kinds,
     )
     emulator = Emulator(EmulatorConfig(host=host, port=port, keys=keys, faults=faults, state_file=state))
-    # Before the announcement: a supervisor that reads "listening" may send SIGTERM at once.
-    _stop_on_sigterm()
+    # Before the port opens: a supervisor that sees it accept may send SIGTERM at once.
+    stop = _stop_on_sigterm()
     try:
         emulator.start()
     except OSError as exc:
@@ -151,9 +155,8 @@ def command(
             hint="pick another --port, or 0 for a free one",
         ) from exc
     try:
-        # Inside the try: a signal that lands while the banner is still being printed stops it cleanly.
         _announce(emulator, keys, state)
-        threading.Event().wait()
+        _wait(stop)
     except KeyboardInterrupt:
         click.echo("Stopping.", err=True)
     finally:
@@ -161,14 +164,32 @@ def command(
     return int(ExitCode.OK)
 
 
-def _stop_on_sigterm() -> None:
-    """Treat SIGTERM (docker stop, systemd, CI runners) like Ctrl-C, so the state file is saved."""
+class _StopRequest:
+    """Set by the SIGTERM handler; a plain flag, because a handler that takes a lock (``Event.set``)
+    can deadlock with the main thread it interrupts, and one that raises can land inside
+    ``Emulator.start`` and leave a half-started server behind."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+
+def _stop_on_sigterm() -> _StopRequest:
+    """Treat SIGTERM (docker stop, systemd, CI runners) as a request to stop, so the state is saved."""
+    stop = _StopRequest()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGTERM, stop)
+    return stop
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _wait(stop: _StopRequest) -> None:
+    # Short sleeps, not one endless wait: Python runs signal handlers only between bytecodes of the
+    # main thread, and a signal that arrives just before an untimed lock wait would never be acted on.
+    while not stop.requested:
+        time.sleep(WAKE_INTERVAL)
+    click.echo("Stopping.", err=True)
 
 
 def _announce(emulator: Emulator, keys: list[ApiKey], state: Path | None) -> None:

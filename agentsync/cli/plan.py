@@ -15,6 +15,7 @@ from agentsync.plan import Plan, save
 from agentsync.planner import build_plan
 from agentsync.project import Project
 from agentsync.remote import fetch
+from agentsync.render.terminal import guard
 
 FORMATS = ("text", "markdown", "json")
 
@@ -65,7 +66,9 @@ def command(
     plan = with_project_warnings(make_plan(workspace, project, targets=targets, prune=prune), project)
     colour = _use_colour(color)
     # color= stops click from stripping the escapes when --color is forced on a pipe.
-    click.echo(render(plan, fmt, color=colour, show_body=show_body), nl=False, color=colour)
+    text = render(plan, fmt, color=colour, show_body=show_body)
+    # The last guard for text and Markdown (JSON escapes every control character itself).
+    click.echo(text if fmt == "json" else guard(text), nl=False, color=colour)
     if out is not None:
         save(plan, out)
         click.echo(

@@ -7,6 +7,7 @@ import click
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.errors import ExitCode, UsageError
 from agentsync.pull import FileAction, PullOptions, PullResult, pull
+from agentsync.render.terminal import visible
 
 VERBS = {
     FileAction.CREATE: ("create", "created"),
@@ -59,7 +60,7 @@ def command(
     project = load(workspace)
     with workspace_client(workspace, project) as client:
         result = pull(client, project, options, dry_run=dry_run)
-    click.echo(report(result), nl=False)
+    click.echo(visible(report(result), newlines=True), nl=False)
     return int(ExitCode.OK)
 
 

@@ -9,6 +9,7 @@ import click
 
 from agentsync.errors import ExitCode, Location, Problem
 from agentsync.load import validate_project
+from agentsync.render.terminal import visible
 
 FORMATS = ("text", "json", "github")
 
@@ -89,6 +90,7 @@ def command(directory: str, environment: str | None, output_format: str) -> int:
     found = validate_project(directory, environment=environment)
     problems = [Problem(_shown(directory, p.location), p.message, p.severity, p.source_line) for p in found]
     render = {"text": _text, "json": _json, "github": _github}[output_format]
-    click.echo(render(problems))
+    # Messages quote the files, which are untrusted: no control character in them reaches the terminal.
+    click.echo(visible(render(problems), newlines=True))
     failed = any(p.is_error for p in problems)
     return int(ExitCode.ERROR if failed else ExitCode.OK)

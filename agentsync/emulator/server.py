@@ -90,7 +90,9 @@ class Emulator:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
+        # shutdown() waits for serve_forever to notice; a thread that never started would never answer.
+        if self._thread is not None and self._thread.is_alive():
+            server.shutdown()
         server.close_connections()
         server.server_close()
         if self._thread is not None:

@@ -2,6 +2,21 @@
 
 GitHub refuses comments over 65,536 characters, so the output stops adding sections before
 ``limit`` and says plainly how many resources it left out.
+
+Every value that comes from data (names, keys, ids, paths, prompts, notes, warnings) is untrusted: the
+comment is posted from CI on pull requests. Data reaches the comment in exactly three ways:
+- as text (``_text``): control characters shown as escapes (``terminal.visible``), then each character
+  that can open inline markup (backslash, backtick, ``* _ [ ] ! < > & | ~ $``) backslash-escaped, which
+  CommonMark renders as the character itself; so no link, image, emphasis, HTML, entity, math or table
+  cell can start from data (``\\|`` is GFM's escaped pipe). Data never starts a line, so no block can;
+- as code (``_code``): a code span whose backtick fence is longer than any backtick run in the value.
+  Inside a code span nothing is Markdown and nothing is HTML, which ``<code>`` does not give: GitHub
+  parses Markdown between HTML tags, so ``<code>[x](y)</code>`` is a link. In a table cell each ``|`` is
+  written ``\\|`` (GFM removes the backslash inside code spans there); newlines are shown as ``\\n``;
+- as a fenced block (``_fence``): a fence longer than any backtick run inside, controls but newline and
+  tab shown.
+The ``<summary>`` line of each section is an HTML block (no Markdown is parsed in it): HTML-escaped, with
+controls shown so that no newline can end the block.
 """
 
 from __future__ import annotations
@@ -11,7 +26,7 @@ import re
 from typing import Any
 
 from agentsync.plan import ABSENT, Change, FieldChange, Plan
-from agentsync.render import common
+from agentsync.render import common, terminal
 
 LIMIT = 65_000
 # Room kept for the truncation note, so the note itself never pushes the comment over the limit.
@@ -21,14 +36,17 @@ NOTE_ROOM = 400
 def render(plan: Plan, *, limit: int = LIMIT, show_body: bool = False) -> str:
     """The comment text, never longer than ``limit`` characters."""
     changes = common.ordered(plan)
-    head = _head(plan) + "".join(f"> **Warning:** {_inline(w)}\n\n" for w in plan.warnings)
+    head = _head(plan) + "".join(f"> **Warning:** {_text(w)}\n\n" for w in plan.warnings)
     table = _table(changes) if changes else ""
     return _fit(head, table, [_section(change, show_body, plan.namespace) for change in changes], limit)
 
 
 def _head(plan: Plan) -> str:
-    env = f"`{plan.environment}`" if plan.environment else "default environment"
-    return f"### agentsync plan: {env}, namespace `{plan.namespace}`, API {_code(plan.base_url)}\n\n**{common.summary(plan)}**\n\n"
+    env = _code(plan.environment) if plan.environment else "default environment"
+    return (
+        f"### agentsync plan: {env}, namespace {_code(plan.namespace)}, API {_code(plan.base_url)}\n\n"
+        f"**{common.summary(plan)}**\n\n"
+    )
 
 
 def _fit(head: str, table: str, sections: list[str], limit: int) -> str:
@@ -54,22 +72,22 @@ def _note(missing: int, total: int, *, with_table: bool) -> str:
 def _table(changes: list[Change]) -> str:
     rows = ["| | Action | Kind | Key | Name | Fields |", "|---|---|---|---|---|---|"]
     for change in changes:
-        name = _cell(change.name) if change.name else ""
+        name = _text(change.name) if change.name else ""
         rows.append(
             f"| {common.SYMBOLS[change.action]} | {change.action.value} | {change.kind} "
-            f"| {_code(change.key)} | {name} | {len(change.fields)} |"
+            f"| {_code(change.key, cell=True)} | {name} | {len(change.fields)} |"
         )
     return "\n".join(rows) + "\n\n"
 
 
 def _section(change: Change, show_body: bool, namespace: str) -> str:
     symbol = common.SYMBOLS[change.action]
-    summary = html.escape(f"{symbol} {change.action.value} {common.title(change)}")
+    summary = html.escape(terminal.visible(f"{symbol} {change.action.value} {common.title(change)}"))
     parts = [f"<details><summary>{summary}</summary>\n\n"]
     if change.source is not None:
         parts.append(f"Defined in {_code(str(change.source))}.\n\n")
     parts.append(_fields(change.fields))
-    parts += [f"{html.escape(note[0].upper() + note[1:])}.\n\n" for note in common.notes(change, namespace)]
+    parts += [f"{_text(note[0].upper() + note[1:])}.\n\n" for note in common.notes(change, namespace)]
     if show_body:
         parts.append(_body(change))
     parts.append("</details>\n\n")
@@ -82,7 +100,7 @@ def _fields(declared: tuple[FieldChange, ...]) -> str:
     text = ""
     if plain:
         rows = ["| Field | Old | New |", "|---|---|---|"]
-        rows += [f"| {_code(f.dotted)} | {_value(f, f.old)} | {_value(f, f.new)} |" for f in plain]
+        rows += [f"| {_code(f.dotted, cell=True)} | {_value(f, f.old)} | {_value(f, f.new)} |" for f in plain]
         text += "\n".join(rows) + "\n\n"
     for field in fields:
         if common.is_multiline(field):
@@ -94,7 +112,7 @@ def _value(field: FieldChange, value: Any) -> str:
     shown = common.masked_side(field, value)
     if shown is ABSENT:
         return "*(absent)*"
-    return _code(common.display(shown))
+    return _code(common.display(shown), cell=True)
 
 
 def _body(change: Change) -> str:
@@ -105,19 +123,32 @@ def _body(change: Change) -> str:
 
 def _fence(language: str, content: str) -> str:
     """A fenced block that no backtick run inside ``content`` can close early."""
-    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
-    fence = "`" * max(3, longest + 1)
+    content = terminal.visible(content, newlines=True)
+    fence = "`" * max(3, _longest_backticks(content) + 1)
     return f"{fence}{language}\n{content}\n{fence}\n\n"
 
 
-def _cell(text: str) -> str:
-    """Text that cannot break a table row or inject markup."""
-    return html.escape(text, quote=False).replace("|", "&#124;").replace("\n", " ").replace("`", "&#96;")
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
-def _code(text: str) -> str:
-    return f"<code>{_cell(text)}</code>"
+def _text(text: str) -> str:
+    """Data as plain inline text, in a paragraph or a table cell: nothing in it is markup."""
+    return _PUNCTUATION.sub(r"\\\g<0>", terminal.visible(text))
 
 
-def _inline(text: str) -> str:
-    return html.escape(text, quote=False).replace("\n", " ")
+def _code(text: str, *, cell: bool = False) -> str:
+    """Data as inline code; ``cell`` when it stands in a table cell, where ``|`` must be escaped."""
+    shown = terminal.visible(text)
+    fence = "`" * (_longest_backticks(shown) + 1)
+    if cell:
+        shown = shown.replace("|", "\\|")
+    # A space keeps a value that starts or ends with a backtick (or a space, which would be stripped)
+    # apart from the fence; the renderer drops one space on each side.
+    pad = " " if shown[:1] in ("`", " ") or shown[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
+
+
+# What can open inline markup in GitHub's renderer: escapes, code, emphasis and strike-through, links and
+# images, HTML and entities, table cells, math. A backslash before any of them renders the character.
+_PUNCTUATION = re.compile(r"[\\`*_\[\]!<>&|~$]")

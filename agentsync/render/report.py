@@ -7,6 +7,7 @@ from typing import Any
 
 from agentsync.apply import REPORT_FORMAT_VERSION, ApplyReport, Outcome, Result
 from agentsync.plan import Action
+from agentsync.render.terminal import visible
 
 PAST: dict[Action, str] = {
     Action.CREATE: "created",
@@ -37,7 +38,8 @@ def render_text(report: ApplyReport) -> str:
         results = report.by_outcome(outcome)
         if results:
             lines.append(f"{title}:")
-            lines.extend(_line(r) for r in results)
+            # Keys, ids and server error messages are remote data: no control character is obeyed.
+            lines.extend(visible(_line(r)) for r in results)
     lines.append(summary(report))
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,8 @@
 """The plan for a terminal: one block per resource, changed paths with old → new, a closing summary.
 
-Colour is the caller's decision (a TTY and no NO_COLOR); the renderer only returns a string.
+Colour is the caller's decision (a TTY and no NO_COLOR); the renderer only returns a string. Every line
+goes through the painter, which shows the control characters of remote values (``terminal.visible``)
+before it adds agentsync's own colours, so that no value can move the cursor or clear the screen.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 import click
 
 from agentsync.plan import ABSENT, Action, Change, FieldChange, Plan
-from agentsync.render import common
+from agentsync.render import common, terminal
 
 COLOURS: dict[Action, str] = {
     Action.CREATE: "green",
@@ -41,7 +43,11 @@ class _Painter:
         self.enabled = enabled
 
     def __call__(self, text: str, fg: str | None = None, bold: bool = False) -> str:
+        text = terminal.visible(text)
         return click.style(text, fg=fg, bold=bold) if self.enabled else text
+
+    def plain(self, text: str) -> str:
+        return terminal.visible(text)
 
 
 def _block(change: Change, paint: _Painter, show_body: bool, namespace: str) -> list[str]:
@@ -53,9 +59,9 @@ def _block(change: Change, paint: _Painter, show_body: bool, namespace: str) -> 
     for field in change.fields:
         for leaf in common.expand(field):
             lines += _field_lines(leaf, paint)
-    lines += [f"{INDENT}! {note}" for note in common.notes(change, namespace)]
+    lines += [paint.plain(f"{INDENT}! {note}") for note in common.notes(change, namespace)]
     if show_body:
-        lines += _body_lines(change)
+        lines += [paint.plain(line) for line in _body_lines(change)]
     return lines
 
 
@@ -63,7 +69,7 @@ def _field_lines(field: FieldChange, paint: _Painter) -> list[str]:
     if common.is_multiline(field):
         symbol = "+" if field.old is ABSENT else "-" if field.new is ABSENT else "~"
         return [
-            f"{INDENT}{symbol} {field.dotted}:",
+            paint.plain(f"{INDENT}{symbol} {field.dotted}:"),
             *(_diff_line(line, paint) for line in common.line_diff(field)),
         ]
     old = common.masked_side(field, field.old)
@@ -73,8 +79,9 @@ def _field_lines(field: FieldChange, paint: _Painter) -> list[str]:
     if new is ABSENT:
         return _valued(f"{INDENT}- {field.dotted}: ", old, paint, "red")
     if _is_long(old) or _is_long(new):
-        return [f"{INDENT}~ {field.dotted}:", *_long(f"{INDENT}  - ", old), *_long(f"{INDENT}  + ", new)]
-    return [f"{INDENT}~ {field.dotted}: {common.display(old)} → {common.display(new)}"]
+        lines = [f"{INDENT}~ {field.dotted}:", *_long(f"{INDENT}  - ", old), *_long(f"{INDENT}  + ", new)]
+        return [paint.plain(line) for line in lines]
+    return [paint.plain(f"{INDENT}~ {field.dotted}: {common.display(old)} → {common.display(new)}")]
 
 
 def _valued(prefix: str, value: Any, paint: _Painter, fg: str) -> list[str]:
