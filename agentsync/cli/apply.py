@@ -21,6 +21,7 @@ from agentsync.apply import (
     snapshot_of,
     version_description,
 )
+from agentsync.cli.common import colour_option, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.client import Client
 from agentsync.errors import SafetyError, UsageError
@@ -64,6 +65,7 @@ from agentsync.render.common import summary
     show_default=True,
     help="How to print the report.",
 )
+@colour_option
 def command(
     workspace: WorkspaceOptions,
     plan_file: Path | None,
@@ -74,6 +76,7 @@ def command(
     force: bool,
     message: str | None,
     fmt: str,
+    color: bool | None,
 ) -> int:
     if plan_file is not None and targets:
         raise UsageError(
@@ -83,7 +86,14 @@ def command(
     project = load(workspace)
     with workspace_client(workspace, project) as client:
         plan, remote = _the_plan(
-            client, project, plan_file, prune=prune, targets=targets, fmt=fmt, emulated=workspace.emulator
+            client,
+            project,
+            plan_file,
+            prune=prune,
+            targets=targets,
+            fmt=fmt,
+            emulated=workspace.emulator,
+            color=color,
         )
         if not plan.has_changes:
             if remote is None:  # a fresh plan was shown already, warnings and summary included
@@ -112,6 +122,7 @@ def _the_plan(
     targets: tuple[str, ...],
     fmt: str,
     emulated: bool,
+    color: bool | None,
 ) -> tuple[Plan, RemoteState | None]:
     """The saved plan (and no remote state), or a fresh plan and the remote state it was built from."""
     if plan_file is not None:
@@ -132,7 +143,8 @@ def _the_plan(
     plan: Plan = with_project_warnings(build_plan(project, remote, prune=prune, targets=targets), project)
     # With --format json stdout carries only the report, so the plan goes to stderr.
     to_err = fmt == "json"
-    click.echo(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)), nl=False, err=to_err)
+    colour = use_colour(color, sys.stderr if to_err else sys.stdout)
+    click.echo(render(plan, color=colour), nl=False, err=to_err, color=colour)
     return plan, remote
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from agentsync import schemagen
-from agentsync.errors import ProjectError
+from agentsync.cli.common import project_option
+from agentsync.errors import ProjectError, UsageError
 
 TEMPLATES = "data/templates"
 
@@ -43,10 +44,13 @@ def _refuse_existing(root: Path, names: list[str]) -> None:
 
 
 @click.command("init")
-@click.argument("directory", default=".", type=click.Path(file_okay=True, dir_okay=True))
-def command(directory: str) -> int:
-    """Create a new project with one agent, a prompt file and tags."""
-    root = Path(directory)
+@click.argument("directory", required=False, type=click.Path(file_okay=True, dir_okay=True))
+@project_option(default=None)
+def command(directory: str | None, project_dir: Path | None) -> int:
+    """Create a new project with one agent, a prompt file and tags, in DIR or -C DIR (default: here)."""
+    if directory is not None and project_dir is not None and Path(directory) != project_dir:
+        raise UsageError(f"two project directories were given: {directory} and -C {project_dir.as_posix()}")
+    root = Path(directory) if directory is not None else (project_dir or Path("."))
     if root.exists() and not root.is_dir():
         raise ProjectError(f"{root} exists and is not a directory")
     files = scaffold()
