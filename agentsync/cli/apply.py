@@ -28,7 +28,6 @@ from agentsync.errors import SafetyError, UsageError
 from agentsync.plan import Action, Plan
 from agentsync.project import Project
 from agentsync.remote import RemoteState
-from agentsync.render.common import summary
 
 
 @click.command("apply", help="Make the planned changes, verify each one, and report.")
@@ -95,9 +94,7 @@ def command(
             emulated=workspace.emulator,
             color=color,
         )
-        if not plan.has_changes:
-            if remote is None:  # a fresh plan was shown already, warnings and summary included
-                click.echo(summary(plan), err=fmt == "json")
+        if not plan.has_changes:  # the plan was shown already, warnings and summary included
             return _no_changes(fmt, dry_run)
         _check_safety(plan, project, prune=prune, force=force)
         # A saved plan is checked at once, so a stale one is refused before anyone is asked; a plan made
@@ -133,19 +130,26 @@ def _the_plan(
         # The in-process emulator listens on a new port each run, but its state is the project's own.
         base_url = saved.base_url if emulated else client.base_url
         check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
+        # What is about to be applied is shown before anyone is asked, as for a fresh plan.
+        _show(saved, fmt, color)
         return _with_secrets(saved, project), None
     from agentsync.cli.plan import with_project_warnings
     from agentsync.plan import build_plan
     from agentsync.remote import fetch
-    from agentsync.render.text import render
 
     remote = fetch(client, project, targets=targets)
     plan: Plan = with_project_warnings(build_plan(project, remote, prune=prune, targets=targets), project)
+    _show(plan, fmt, color)
+    return plan, remote
+
+
+def _show(plan: Plan, fmt: str, color: bool | None) -> None:
+    from agentsync.render.text import render
+
     # With --format json stdout carries only the report, so the plan goes to stderr.
     to_err = fmt == "json"
     colour = use_colour(color, sys.stderr if to_err else sys.stdout)
     click.echo(render(plan, color=colour), nl=False, err=to_err, color=colour)
-    return plan, remote
 
 
 def _with_secrets(saved: Plan, project: Project) -> Plan:
