@@ -199,6 +199,13 @@ def test_no_expression_is_expanded_inside_a_shell_script() -> None:
     # ${{ }} in `run:` is pasted into the script before bash sees it: event text becomes code.
     scripts = [s for name in workflow_names() for s in run_scripts(load(name))]
     scripts += [s["run"] for s in read(ACTION)["runs"]["steps"] if "run" in s]
+    # The same holds for github-script: its `script:` is JavaScript assembled before it runs.
+    scripts += [
+        s["with"]["script"]
+        for n in workflow_names()
+        for s in steps_of(load(n))
+        if "script" in s.get("with", {})
+    ]
     for script in scripts:
         assert "${{" not in script, script
 
