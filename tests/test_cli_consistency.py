@@ -18,9 +18,10 @@ from agentsync.cli import COMMANDS, cli, run
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-desk"
 ESC = "\x1b["
-# init makes a project, so it has no environment to select yet; the emulator serves no project.
+# init makes a project, so it has no environment to select yet; the emulator serves no project, and show
+# reads a plan file, which names its environment itself.
 PROJECT_ONLY = {"init"}
-NO_PROJECT = {"emulator"}
+NO_PROJECT = {"emulator", "show"}
 
 
 def options_of(name: str) -> set[str]:
