@@ -43,7 +43,10 @@ def validate_project(root: Path | str, *, environment: str | None = None) -> lis
     apply report an unset one). Without ``environment`` and without a default one, every environment
     is validated and a problem found in only some of them names them."""
     project, problems = assemble(Path(root), environment, None)
-    if project is None or project.environment is not None or not project.settings.environments:
+    # An environment that was asked for and is unknown is the problem to report, not a reason to check all.
+    if project is None or environment is not None or not project.settings.environments:
+        return problems
+    if project.environment is not None:
         return problems
     return _per_environment(Path(root), sorted(project.settings.environments))
 

@@ -314,7 +314,8 @@ def test_pull_without_arguments_refreshes_owned_files_and_keeps_their_comments(
     assert "# The billing specialist: invoices, refunds and payment methods." in after
     assert "prompt: !file prompts/billing.md" in after
     assert "speed: 1.05" in after and "speed: 0.95" in before
-    assert (root / "tags.yaml").read_text().startswith("# Conversation tags, used by reviewers")
+    modeline = "# yaml-language-server: $schema=schemas/tags.schema.json\n"
+    assert (root / "tags.yaml").read_text().startswith(f"{modeline}# Conversation tags, used by reviewers")
     assert not [c for c in plan_for(client, root).changes if c.key == "billing"]
 
 

@@ -21,13 +21,13 @@ from agentsync.apply import (
     snapshot_of,
     version_description,
 )
+from agentsync.cli.common import colour_option, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.client import Client
 from agentsync.errors import SafetyError, UsageError
 from agentsync.plan import Action, Plan
 from agentsync.project import Project
 from agentsync.remote import RemoteState
-from agentsync.render.common import summary
 
 
 @click.command("apply", help="Make the planned changes, verify each one, and report.")
@@ -64,6 +64,7 @@ from agentsync.render.common import summary
     show_default=True,
     help="How to print the report.",
 )
+@colour_option
 def command(
     workspace: WorkspaceOptions,
     plan_file: Path | None,
@@ -74,6 +75,7 @@ def command(
     force: bool,
     message: str | None,
     fmt: str,
+    color: bool | None,
 ) -> int:
     if plan_file is not None and targets:
         raise UsageError(
@@ -83,11 +85,16 @@ def command(
     project = load(workspace)
     with workspace_client(workspace, project) as client:
         plan, remote = _the_plan(
-            client, project, plan_file, prune=prune, targets=targets, fmt=fmt, emulated=workspace.emulator
+            client,
+            project,
+            plan_file,
+            prune=prune,
+            targets=targets,
+            fmt=fmt,
+            emulated=workspace.emulator,
+            color=color,
         )
-        if not plan.has_changes:
-            if remote is None:  # a fresh plan was shown already, warnings and summary included
-                click.echo(summary(plan), err=fmt == "json")
+        if not plan.has_changes:  # the plan was shown already, warnings and summary included
             return _no_changes(fmt, dry_run)
         _check_safety(plan, project, prune=prune, force=force)
         # A saved plan is checked at once, so a stale one is refused before anyone is asked; a plan made
@@ -112,6 +119,7 @@ def _the_plan(
     targets: tuple[str, ...],
     fmt: str,
     emulated: bool,
+    color: bool | None,
 ) -> tuple[Plan, RemoteState | None]:
     """The saved plan (and no remote state), or a fresh plan and the remote state it was built from."""
     if plan_file is not None:
@@ -122,20 +130,27 @@ def _the_plan(
         # The in-process emulator listens on a new port each run, but its state is the project's own.
         base_url = saved.base_url if emulated else client.base_url
         check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
+        # What is about to be applied is shown before anyone is asked, as for a fresh plan.
+        _show(saved, fmt, color)
         return _with_secrets(saved, project), None
     from agentsync.cli.plan import with_project_warnings
     from agentsync.planner import build_plan
     from agentsync.remote import fetch
-    from agentsync.render.terminal import guard
-    from agentsync.render.text import render
 
     remote = fetch(client, project, targets=targets)
     plan: Plan = with_project_warnings(build_plan(project, remote, prune=prune, targets=targets), project)
+    _show(plan, fmt, color)
+    return plan, remote
+
+
+def _show(plan: Plan, fmt: str, color: bool | None) -> None:
+    from agentsync.render.terminal import guard
+    from agentsync.render.text import render
+
     # With --format json stdout carries only the report, so the plan goes to stderr.
     to_err = fmt == "json"
-    text = guard(render(plan, color=_tty(sys.stderr if to_err else sys.stdout)))
-    click.echo(text, nl=False, err=to_err)
-    return plan, remote
+    colour = use_colour(color, sys.stderr if to_err else sys.stdout)
+    click.echo(guard(render(plan, color=colour)), nl=False, err=to_err, color=colour)
 
 
 def _with_secrets(saved: Plan, project: Project) -> Plan:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import click
 
 from agentsync import schemagen
-from agentsync.errors import ProjectError
+from agentsync.cli.common import project_option
+from agentsync.errors import ProjectError, UsageError
 
 TEMPLATES = "data/templates"
 
@@ -33,6 +35,55 @@ def scaffold() -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+# The files around a project that belong to the editor and to git: a repository often has them already,
+# so they are merged (.gitignore) or left alone (.vscode/settings.json) rather than refused.
+GITIGNORE = ".gitignore"
+IGNORED = ".agentsync/"
+VSCODE_SETTINGS = ".vscode/settings.json"
+
+
+def vscode_settings() -> str:
+    """yaml-language-server settings: the one custom tag, and schemas by path for files without a modeline."""
+    settings = {
+        "yaml.customTags": ["!file scalar"],
+        "yaml.schemas": {
+            "./schemas/project.schema.json": ["agentsync.yaml"],
+            "./schemas/tags.schema.json": ["tags.yaml"],
+            "./schemas/agent.schema.json": ["agents/**/*.yaml", "agents/**/*.yml"],
+        },
+    }
+    return json.dumps(settings, indent=2) + "\n"
+
+
+def _gitignore(root: Path) -> str | None:
+    """The .gitignore to write, or None when the existing one already ignores the local state."""
+    target = root / GITIGNORE
+    if not target.exists():
+        return f"# Local state of agentsync (the --emulator workspace).\n{IGNORED}\n"
+    text = target.read_text(encoding="utf-8")
+    if IGNORED in text.splitlines() or ".agentsync" in text.splitlines():
+        return None
+    return text + ("" if text.endswith("\n") or not text else "\n") + f"{IGNORED}\n"
+
+
+def _write_around(root: Path) -> list[str]:
+    """Write .gitignore and .vscode/settings.json where they are missing; the messages to print."""
+    said = []
+    ignore = _gitignore(root)
+    if ignore is not None:
+        verb = "updated" if (root / GITIGNORE).exists() else "created"
+        (root / GITIGNORE).write_text(ignore, encoding="utf-8")
+        said.append(f"{verb} {(root / GITIGNORE).as_posix()}")
+    settings = root / VSCODE_SETTINGS
+    if settings.exists():
+        said.append(f'kept {settings.as_posix()}; add to it: "yaml.customTags": ["!file scalar"]')
+    else:
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(vscode_settings(), encoding="utf-8")
+        said.append(f"created {settings.as_posix()}")
+    return said
+
+
 def _refuse_existing(root: Path, names: list[str]) -> None:
     existing = [n for n in names if (root / n).exists() or (root / n).is_symlink()]
     if existing:
@@ -43,10 +94,13 @@ def _refuse_existing(root: Path, names: list[str]) -> None:
 
 
 @click.command("init")
-@click.argument("directory", default=".", type=click.Path(file_okay=True, dir_okay=True))
-def command(directory: str) -> int:
-    """Create a new project with one agent, a prompt file and tags."""
-    root = Path(directory)
+@click.argument("directory", required=False, type=click.Path(file_okay=True, dir_okay=True))
+@project_option(default=None)
+def command(directory: str | None, project_dir: Path | None) -> int:
+    """Create a new project with one agent, a prompt file and tags, in DIR or -C DIR (default: here)."""
+    if directory is not None and project_dir is not None and Path(directory) != project_dir:
+        raise UsageError(f"two project directories were given: {directory} and -C {project_dir.as_posix()}")
+    root = Path(directory) if directory is not None else (project_dir or Path("."))
     if root.exists() and not root.is_dir():
         raise ProjectError(f"{root} exists and is not a directory")
     files = scaffold()
@@ -56,5 +110,7 @@ def command(directory: str) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         click.echo(f"created {target.as_posix()}")
+    for line in _write_around(root):
+        click.echo(line)
     click.echo(f"next: cd {root.as_posix()} && agentsync validate")
     return 0

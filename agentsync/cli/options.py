@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 import click
 
 from agentsync import hosts
+from agentsync.cli.common import env_option, project_option
 from agentsync.client import Client, RetryPolicy, connect, resolve_base_url
 from agentsync.errors import UsageError
 from agentsync.project import Environment, Project
@@ -58,16 +59,8 @@ def workspace_options(fn: F) -> F:
     """Add -C/--project, -e/--env, --base-url, --residency, --concurrency and --emulator; the command
     receives them as one ``workspace: WorkspaceOptions`` argument."""
     decorators = [
-        click.option(
-            "-C",
-            "--project",
-            "project_dir",
-            default=".",
-            show_default=True,
-            type=click.Path(file_okay=False, path_type=Path),
-            help="The project directory.",
-        ),
-        click.option("-e", "--env", default=None, help="The environment in agentsync.yaml to use."),
+        project_option(),
+        env_option(),
         click.option("--base-url", default=None, help=f"The API root (overrides {BASE_URL_ENV})."),
         click.option(
             "--residency", default=None, help="global, us, eu-residency, in-residency or sg-residency."

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from pathlib import Path
 
 import click
 
+from agentsync.cli.common import colour_option, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.errors import ExitCode
 from agentsync.plan import Plan, save
@@ -45,11 +45,7 @@ FORMATS = ("text", "markdown", "json")
 )
 @click.option("--show-body", is_flag=True, help="Show the exact request body of every change.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option(
-    "--color/--no-color",
-    default=None,
-    help="Colour the text output (default: only on a TTY and when NO_COLOR is unset).",
-)
+@colour_option
 @workspace_options
 def command(
     workspace: WorkspaceOptions,
@@ -64,7 +60,7 @@ def command(
     """Show what apply would change in the workspace, field by field."""
     project = load(workspace)
     plan = with_project_warnings(make_plan(workspace, project, targets=targets, prune=prune), project)
-    colour = _use_colour(color)
+    colour = use_colour(color, sys.stdout)
     # color= stops click from stripping the escapes when --color is forced on a pipe.
     text = render(plan, fmt, color=colour, show_body=show_body)
     # The last guard for text and Markdown (JSON escapes every control character itself).
@@ -99,12 +95,6 @@ def render(plan: Plan, fmt: str, *, color: bool, show_body: bool) -> str:
     from agentsync.render import text
 
     return text.render(plan, color=color, show_body=show_body)
-
-
-def _use_colour(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
 def with_project_warnings(plan: Plan, project: Project) -> Plan:

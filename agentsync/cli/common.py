@@ -1,0 +1,66 @@
+"""What every command shares without needing the network: ``-C/--project`` and ``-e/--env`` (with their
+``AGENTSYNC_PROJECT`` / ``AGENTSYNC_ENV`` defaults), and one rule for colour: ``--color``/``--no-color``
+when given, else colour only when the stream is a terminal and ``NO_COLOR`` is unset."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Defaults for -C/--project and -e/--env, so a CI job can set them once for every step.
+PROJECT_ENV = "AGENTSYNC_PROJECT"
+ENV_ENV = "AGENTSYNC_ENV"
+
+
+def project_option(default: str | None = ".") -> Callable[[F], F]:
+    return click.option(
+        "-C",
+        "--project",
+        "project_dir",
+        default=default,
+        show_default=default is not None,
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar=PROJECT_ENV,
+        show_envvar=True,
+        help="The project directory.",
+    )
+
+
+def env_option(*extra: str) -> Callable[[F], F]:
+    return click.option(
+        "-e",
+        "--env",
+        *extra,
+        "env",
+        default=None,
+        envvar=ENV_ENV,
+        show_envvar=True,
+        help="The environment in agentsync.yaml to use.",
+    )
+
+
+def colour_option(fn: F) -> F:
+    """Add ``--color/--no-color``; the command receives ``color: bool | None``."""
+    option = click.option(
+        "--color/--no-color",
+        default=None,
+        help="Colour the text output (default: only on a terminal and when NO_COLOR is unset).",
+    )
+    return option(fn)
+
+
+def use_colour(flag: bool | None, stream: TextIO) -> bool:
+    if flag is not None:
+        return flag
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+
+
+def paint(text: str, colour: str, enabled: bool) -> str:
+    return click.style(text, fg=colour, bold=True) if enabled else text
