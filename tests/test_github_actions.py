@@ -233,7 +233,8 @@ def declared_secrets() -> set[str]:
     """What the example's production environment reads from the process: its key and every ${env.X}."""
     names = set()
     for path in EXAMPLE.rglob("*"):
-        if path.is_file() and ".agentsync" not in path.parts:
+        # The generated editor schemas describe placeholders in their prose; they declare none.
+        if path.is_file() and not {".agentsync", "schemas"} & set(path.relative_to(EXAMPLE).parts):
             names.update(re.findall(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)", path.read_text(encoding="utf-8")))
     settings = read(EXAMPLE / "agentsync.yaml")
     names.add(settings["environments"]["prod"]["api_key_env"])
@@ -418,7 +419,9 @@ def process_env(emulator: Emulator) -> dict[str, str]:
     # The runner's PATH holds the agentsync that the action installed; here, the one under test.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("ELEVENLABS_", "AGENTSYNC_"))}
-    return {**keep, "PATH": path, "ELEVENLABS_BASE_URL": emulator.url, "NO_COLOR": "1"}
+    # The example's environments declare the global API; the job points them at the emulator, and says so.
+    redirect = {"ELEVENLABS_BASE_URL": emulator.url, "AGENTSYNC_ALLOW_BASE_URL_OVERRIDE": "1"}
+    return {**keep, "PATH": path, **redirect, "NO_COLOR": "1"}
 
 
 @pytest.fixture

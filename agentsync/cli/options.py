@@ -7,7 +7,8 @@ The key comes only from the environment: ``ELEVENLABS_API_KEY``, or the environm
 
 Project files are untrusted: what they declare about the connection is held to ElevenLabs hosts, loopback
 and ``ELEVENLABS_*`` variables (``agentsync.hosts``), and an ``ELEVENLABS_BASE_URL`` that differs from
-the URL the selected environment declares is refused unless ``--allow-base-url-override`` confirms it.
+the URL the selected environment declares is refused unless ``--allow-base-url-override`` (or
+``AGENTSYNC_ALLOW_BASE_URL_OVERRIDE=1``, set by the operator beside it) confirms it.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def workspace_options(fn: F) -> F:
         click.option(
             "--allow-base-url-override",
             is_flag=True,
-            help=f"Use {BASE_URL_ENV} even where the environment declares another base_url or residency.",
+            envvar="AGENTSYNC_ALLOW_BASE_URL_OVERRIDE",
+            help=f"Use {BASE_URL_ENV} even where the environment declares another base_url or residency "
+            "(or set AGENTSYNC_ALLOW_BASE_URL_OVERRIDE=1 beside it).",
         ),
     ]
     wrapped = _collect(fn)
