@@ -9,13 +9,14 @@ anything is compared, and what still points at a resource created in this plan b
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agentsync import changes as build
 from agentsync import targets as targeting
 from agentsync import variables as templates
-from agentsync.errors import IdentityError
+from agentsync.errors import IdentityError, SafetyError
 from agentsync.kinds import KINDS, Definition, Kind, Ref
 from agentsync.kinds.base import Index, Match
 from agentsync.plan import Action, Change, Plan
@@ -54,8 +55,10 @@ def build_plan(
     selection = targeting.parse(targets)
     states = [_state(k, project, remote, selection) for k in KINDS if remote.fetched(k)]
     _check_unfetched(project, remote, selection)
-    writes = _writes(project, remote, states)
+    writes, resolved = _writes(project, remote, states)
     deletes = [d for s in reversed(states) for d in _deletes(s, project, remote)]
+    if prune:
+        _check_in_use(deletes, resolved, remote)
     warnings = [w for s in states for w in _warnings(s, project, writes, deletes, prune)]
     return Plan(
         changes=tuple([c for c in writes if c is not None] + (deletes if prune else [])),
@@ -93,14 +96,17 @@ def _state(kind: Kind, project: Project, remote: RemoteState, selection: targeti
 # --- creates, updates and adopts ----------------------------------------------------------------------
 
 
-def _writes(project: Project, remote: RemoteState, states: Sequence[KindState]) -> list[Change | None]:
+def _writes(
+    project: Project, remote: RemoteState, states: Sequence[KindState]
+) -> tuple[list[Change | None], list[Matched]]:
     matches = [m for s in states for m in s.matches]
     ids = _known_ids(states)
     creates = {Ref(m.kind.name, m.definition.key) for m in matches if m.match.remote_id is None}
     declared = {Ref(k.name, key) for k in KINDS for key in project.of(k)}
     resolved = [_resolve(m, ids, creates, declared) for m in matches]
     _check_cycles({Ref(m.kind.name, m.definition.key): deps for m, deps in resolved}, creates)
-    return [_change(m, deps, remote, project.namespace) for m, deps in resolved]
+    changes = [_change(m, deps, remote, project.namespace) for m, deps in resolved]
+    return changes, [m for m, _ in resolved]
 
 
 def _change(m: Matched, pending: tuple[Ref, ...], remote: RemoteState, namespace: str) -> Change | None:
@@ -194,6 +200,25 @@ def _deletes(state: KindState, project: Project, remote: RemoteState) -> list[Ch
         if remote_id not in matched and remote_id in bodies
     ]
     return [build.delete(state.kind, k, i, bodies[i]) for k, i in sorted(doomed, reverse=True)]
+
+
+def _check_in_use(deletes: Sequence[Change], resolved: Sequence[Matched], remote: RemoteState) -> None:
+    """A delete of an object that resources still use is refused, naming them, unless each of them is
+    deleted in this plan too or no longer mentions the object once the plan is applied. Nothing is ever
+    deleted by force."""
+    gone = {c.remote_id for c in deletes}
+    after = {m.match.remote_id: json.dumps(m.definition.config) for m in resolved if m.match.remote_id}
+    held = []
+    for change in deletes:
+        users = remote.dependents.get(change.kind, {}).get(change.remote_id or "", ())
+        still = [u for u in users if u not in gone and (u not in after or f'"{change.remote_id}"' in after[u])]
+        if still:
+            held.append(f"{change.label} ({change.remote_id}) is used by {', '.join(still)}")
+    if held:
+        raise SafetyError(
+            f"the plan would delete what other resources still use: {'; '.join(held)}",
+            hint="remove the references in the same plan (or delete those resources), then prune again",
+        )
 
 
 def _managed(state: KindState, project: Project) -> int:

@@ -17,6 +17,7 @@ from agentsync.errors import ApiError
 from agentsync.ids import segment
 from agentsync.kinds import KINDS, Definition, Kind
 from agentsync.kinds.base import Index, JsonObject
+from agentsync.responses import check_dependent, check_page
 
 if TYPE_CHECKING:
     from agentsync.client import Client
@@ -33,6 +34,8 @@ class RemoteState:
     bodies: Mapping[str, Mapping[str, JsonObject]]
     base_url: str = ""
     stats: dict[str, int] = field(default_factory=dict)
+    # kind -> id -> the agents that use it, for the objects a plan may delete (kinds with dependents).
+    dependents: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def fetched(self, kind: Kind) -> bool:
         return kind.name in self.items
@@ -61,7 +64,8 @@ def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> R
     partial = [k for k in kinds if not k.api.list_is_full]
     wanted = {k.name: in_scope(k, project, listed[k.name], selection) for k in partial}
     bodies.update(get_many(client, partial, wanted, project))
-    return RemoteState(listed, bodies, client.base_url, stats=client.stats)
+    users = users_of(client, [(k, i) for k in kinds for i in unclaimed(k, project, listed[k.name])])
+    return RemoteState(listed, bodies, client.base_url, stats=client.stats, dependents=users)
 
 
 def list_kinds(client: Client, kinds: Sequence[Kind]) -> dict[str, tuple[JsonObject, ...]]:
@@ -81,9 +85,45 @@ def list_items(client: Client, kind: Kind, params: Mapping[str, Any] | None = No
     query = dict(params or {})
     if kind.api.page_size:
         query.setdefault("page_size", kind.api.page_size)
-    items = list(client.paginate(kind.api.collection, kind.api.items_key, query))
     url = client.base_url + kind.api.collection
+    if kind.api.pagination == "none":
+        page = client.get(kind.api.collection, query or None)
+        items = page.get(kind.api.items_key) if isinstance(page, Mapping) else None
+        if not isinstance(items, list):
+            items = [check_page(page, url, kind.api.items_key)]  # raises: one sentence naming the URL
+    else:
+        items = list(client.paginate(kind.api.collection, kind.api.items_key, query))
     return [kind.api.check_item(item, url) for item in items]
+
+
+def unclaimed(kind: Kind, project: Project, items: Sequence[JsonObject]) -> list[str]:
+    """The owned objects of a kind with dependents that no definition claims: what a prune would delete,
+    and so what needs its users checked. A superset of the planner's deletes, never a subset."""
+    if kind.api.dependents is None:
+        return []
+    namespace = project.namespace
+    index = index_of(kind, items, namespace)
+    definitions = project.of(kind).values()
+    keys = {d.key for d in definitions} | {d.renamed_from or "" for d in definitions}
+    keys |= {kind.identity.key_of(d.config, namespace) or "" for d in definitions if not d.id}
+    ids = {d.id for d in definitions if d.id}
+    owned = kind.identity.owned(index, project.authoritative(kind))
+    return [i for key, found in owned.items() if key not in keys for i in found if i not in ids]
+
+
+def users_of(client: Client, jobs: Sequence[tuple[Kind, str]]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """The agents that use each object (an agent the key cannot see counts, as ``(unknown agent)``)."""
+    answers = _all_or_raise(client.map(lambda job: _users(client, *job), jobs))
+    found: dict[str, dict[str, tuple[str, ...]]] = {}
+    for (kind, remote_id), agents in zip(jobs, answers, strict=True):
+        found.setdefault(kind.name, {})[remote_id] = agents
+    return found
+
+
+def _users(client: Client, kind: Kind, remote_id: str) -> tuple[str, ...]:
+    path = (kind.api.dependents or "").format(id=segment(remote_id))
+    agents = [check_dependent(a, client.base_url + path) for a in client.paginate(path, "agents", {})]
+    return tuple(str(a.get("id") or "(unknown agent)") for a in agents)
 
 
 def get_one(client: Client, kind: Kind, remote_id: str) -> JsonObject:

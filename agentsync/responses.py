@@ -89,3 +89,35 @@ def check_agent(body: Any, url: str) -> Mapping[str, Any]:
     if "tags" in agent:
         _string_list(agent, "tags", url, "the agent")
     return agent
+
+
+def check_tool(item: Any, url: str) -> Mapping[str, Any]:
+    """One tool: an object with a string ``id`` and a ``tool_config`` object carrying its name."""
+    tool = _object(item, url, "a tool")
+    _field(tool, "id", str, url, "a tool", required=True)
+    _field(tool, "tool_config", dict, url, f"tool {tool['id']}", required=True)
+    _field(tool["tool_config"], "name", str, url, f"tool {tool['id']}'s tool_config", required=True)
+    return tool
+
+
+def check_mcp_server(item: Any, url: str) -> Mapping[str, Any]:
+    """One MCP server: an object with a string ``id`` and a ``config`` object carrying its name."""
+    server = _object(item, url, "an MCP server")
+    _field(server, "id", str, url, "an MCP server", required=True)
+    _field(server, "config", dict, url, f"MCP server {server['id']}", required=True)
+    _field(server["config"], "name", str, url, f"MCP server {server['id']}'s config", required=True)
+    return server
+
+
+def check_dependent(item: Any, url: str) -> Mapping[str, Any]:
+    """One agent of a dependents list: an object, with a string ``id`` when the key may see it."""
+    agent = _object(item, url, "a dependent agent")
+    _field(agent, "id", str, url, "a dependent agent", required=False)
+    return agent
+
+
+def check_page(page: Any, url: str, items_key: str) -> Mapping[str, Any]:
+    """A list answer that holds the whole list: an object whose ``items_key`` is a list."""
+    body = _object(page, url, "the list")
+    _field(body, items_key, list, url, "the list", required=True)
+    return body

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from agentsync.cli import run
+from agentsync.emulator import ADMIN_KEY, Emulator
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-desk"
 
@@ -34,8 +37,8 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
 ) -> None:
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     first = capsys.readouterr().out
-    assert "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged." in first
-    assert "7 applied, 0 not converged, 0 failed, 0 skipped" in first
+    assert "Plan: 11 to create, 0 to update, 0 to delete, 0 unchanged." in first
+    assert "11 applied, 0 not converged, 0 failed, 0 skipped" in first
     # The in-process emulator keeps its state in the project, so the second run sees the first.
     assert (project / ".agentsync" / "emulator.json").is_file()
 
@@ -43,7 +46,7 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
     second = capsys.readouterr().out
     # The second run shows the plan it made (header, any warnings) and says plainly that nothing changed.
     assert "agentsync plan: environment dev · namespace support-desk-dev" in second
-    assert "No changes. The workspace matches the project (7 unchanged)." in second
+    assert "No changes. The workspace matches the project (11 unchanged)." in second
     assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
 
 
@@ -60,7 +63,7 @@ def test_an_edited_prompt_is_one_update_shown_as_a_line_diff(
     assert "~ update agent billing" in out
     assert "-Refunds above 500 EUR need a human" in out
     assert "+Refunds above 750 EUR need a human" in out
-    assert "Plan: 0 to create, 1 to update, 0 to delete, 6 unchanged." in out
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 10 unchanged." in out
 
 
 def test_the_workflow_survives_a_round_trip_through_the_api(
@@ -76,4 +79,88 @@ def test_the_workflow_survives_a_round_trip_through_the_api(
     assert "workflow.edges.lookup_to_triage" in out
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     assert "1 applied, 0 not converged" in capsys.readouterr().out
+    assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
+
+
+def _stored(emulator: Emulator, path: str) -> Any:
+    return requests.get(f"{emulator.url}{path}", headers={"xi-api-key": ADMIN_KEY}, timeout=10).json()
+
+
+def test_each_environment_gets_its_own_tools_and_its_agents_point_at_them(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ELEVENLABS_API_KEY_DEV", ADMIN_KEY)
+    monkeypatch.setenv("ELEVENLABS_API_KEY", ADMIN_KEY)
+    monkeypatch.setenv("NORTHWIND_CRM_TOKEN", "crm-token-for-the-test")
+    with Emulator() as dev, Emulator() as prod:
+        for name, workspace in (("dev", dev), ("prod", prod)):
+            argv = ["apply", "-C", str(project), "-e", name, "--base-url", workspace.url, "--auto-approve"]
+            assert run(argv) == 0, capsys.readouterr().err
+        ids = {}
+        for name, workspace in (("dev", dev), ("prod", prod)):
+            tools = {
+                t["tool_config"]["name"]: t["id"] for t in _stored(workspace, "/v1/convai/tools")["tools"]
+            }
+            assert set(tools) == {"check_status_page", "lookup_account", "request_refund", "open_ticket"}
+            agents = _stored(workspace, "/v1/convai/agents")["agents"]
+            tech = next(a for a in agents if a["name"] == "Northwind Tech Support")
+            body = _stored(workspace, f"/v1/convai/agents/{tech['agent_id']}")
+            tool_ids = body["conversation_config"]["agent"]["prompt"]["tool_ids"]
+            assert tool_ids == [tools["check_status_page"], tools["open_ticket"]]
+            ids[name] = tools
+        assert not set(ids["dev"].values()) & set(ids["prod"].values())
+        capsys.readouterr()
+        for name, workspace in (("dev", dev), ("prod", prod)):
+            assert (
+                run(
+                    [
+                        "plan",
+                        "-C",
+                        str(project),
+                        "-e",
+                        name,
+                        "--base-url",
+                        workspace.url,
+                        "--detailed-exitcode",
+                    ]
+                )
+                == 0
+            )
+
+
+def test_a_tool_edit_sends_the_whole_tool_config_and_shows_the_one_field(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    capsys.readouterr()
+    tool = project / "tools" / "status-page.yaml"
+    tool.write_text(
+        tool.read_text().replace(
+            "Accept: application/json", "Accept: application/json\n      X-Client: voice"
+        )
+    )
+    assert (
+        run(
+            [
+                "plan",
+                "-C",
+                str(project),
+                "--emulator",
+                "--detailed-exitcode",
+                "--show-body",
+                "--format",
+                "json",
+            ]
+        )
+        == 2
+    )
+    [change] = json.loads(capsys.readouterr().out)["changes"]
+    assert (change["kind"], change["action"], change["method"]) == ("tool", "update", "PATCH")
+    assert [f["path"] for f in change["fields"]] == [
+        ["tool_config", "api_schema", "request_headers", "X-Client"]
+    ]
+    config = change["body"]["tool_config"]
+    assert config["name"] == "check_status_page" and config["api_schema"]["url"].startswith("https://status.")
+    assert config["api_schema"]["request_headers"] == {"Accept": "application/json", "X-Client": "voice"}
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0

@@ -85,7 +85,9 @@ class Api:
     listings: tuple[Mapping[str, Any], ...] = ({},)  # agents: active and archived
     list_is_full: bool = True  # False: list items are summaries; GET each one in scope
     page_size: int | None = 100
-    pagination: str = "has_more"  # "next_cursor" (secrets), "none" (MCP servers)
+    pagination: str = "has_more"  # "none": one answer holds the whole list (MCP servers)
+    # The agents that use one object ({id}): a delete of one still in use is refused by the plan.
+    dependents: str | None = None
 
 
 @dataclass(frozen=True)
