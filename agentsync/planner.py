@@ -18,7 +18,7 @@ from agentsync import targets as targeting
 from agentsync import variables as templates
 from agentsync.errors import IdentityError, SafetyError
 from agentsync.kinds import KINDS, Definition, Kind, Ref
-from agentsync.kinds.base import Index, Match
+from agentsync.kinds.base import Index, JsonObject, Match
 from agentsync.plan import Action, Change, Plan
 from agentsync.project import Project
 from agentsync.remote import RemoteState, index_of
@@ -42,6 +42,7 @@ class KindState:
     owned: Mapping[str, tuple[str, ...]]
     selected: frozenset[str] | None
     matches: tuple[Matched, ...]
+    outside: tuple[Matched, ...] = ()  # definitions outside the targets: only their ids are used
 
 
 def build_plan(
@@ -90,7 +91,20 @@ def _state(kind: Kind, project: Project, remote: RemoteState, selection: targeti
     selected = targeting.of(selection, kind, set(definitions) | set(owned))
     chosen = [d for k, d in sorted(definitions.items()) if selected is None or k in selected]
     matches = tuple(Matched(kind, d, kind.identity.match(d, index, bodies, namespace)) for d in chosen)
-    return KindState(kind, index, index_of(kind, listed, namespace), owned, selected, matches)
+    outside = [d for k, d in sorted(definitions.items()) if selected is not None and k not in selected]
+    known = tuple(m for m in (_quietly(kind, d, index, bodies, namespace) for d in outside) if m is not None)
+    return KindState(kind, index, index_of(kind, listed, namespace), owned, selected, matches, known)
+
+
+def _quietly(
+    kind: Kind, definition: Definition, index: Index, bodies: Mapping[str, JsonObject], namespace: str
+) -> Matched | None:
+    """The match of a definition outside the targets, for resolving references to it; a definition
+    that cannot be matched is simply not known (the plan does not touch it)."""
+    try:
+        return Matched(kind, definition, kind.identity.match(definition, index, bodies, namespace))
+    except IdentityError:
+        return None
 
 
 # --- creates, updates and adopts ----------------------------------------------------------------------
@@ -125,7 +139,7 @@ def _known_ids(states: Sequence[KindState]) -> dict[Ref, str]:
     exactly one id (a marker kind's agents without a file in this checkout)."""
     ids = {Ref(s.kind.name, k): v[0] for s in states for k, v in s.owned.items() if len(v) == 1}
     for state in states:
-        for m in state.matches:
+        for m in (*state.outside, *state.matches):
             if m.match.remote_id is not None:
                 ids[Ref(state.kind.name, m.definition.key)] = m.match.remote_id
     return ids
@@ -211,7 +225,9 @@ def _check_in_use(deletes: Sequence[Change], resolved: Sequence[Matched], remote
     held = []
     for change in deletes:
         users = remote.dependents.get(change.kind, {}).get(change.remote_id or "", ())
-        still = [u for u in users if u not in gone and (u not in after or f'"{change.remote_id}"' in after[u])]
+        still = [
+            u for u in users if u not in gone and (u not in after or f'"{change.remote_id}"' in after[u])
+        ]
         if still:
             held.append(f"{change.label} ({change.remote_id}) is used by {', '.join(still)}")
     if held:

@@ -880,7 +880,8 @@ def pull(
     for item in (s for s in selected if s.key not in project.of(AGENT)):
         _render_new(project, item, bodies[item.agent_id] or {}, options, exporter, out)
     tag_count = None
-    if not options.keys and not options.search:
+    # A project without tags.yaml leaves conversation tags alone; pull --all brings them in.
+    if not options.keys and not options.search and (options.all or "tag" in project.definitions):
         tag_count = _render_tags(client, project, remote, out)
     if options.all:
         out.removed.extend(untouched_sample(project, {s.key for s in selected}))

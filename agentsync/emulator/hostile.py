@@ -23,7 +23,7 @@ from typing import Any
 from agentsync.emulator.routing import Response
 
 KINDS = ("truncated", "not_object", "wrong_type", "bad_items", "no_has_more", "html", "huge", "huge_chunked")
-LIST_KEYS = ("agents", "conversation_tags")
+LIST_KEYS = ("agents", "conversation_tags", "tools", "mcp_servers")
 HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>"

@@ -1,0 +1,251 @@
+"""The contract every registered kind keeps, run for each entry of KINDS through the real command line
+against the emulator over HTTP: create, a no-op re-plan, drift in an unmanaged field (no change), an
+edit planned as its minimal body, drift in a managed field, a stale saved plan refused, delete only
+with --prune, hostile list answers as one error, and apply -> pull -> git diff empty -> plan empty
+with no secret in any file.
+
+A kind that registers without a sample here fails :func:`test_every_kind_has_a_contract_sample`: the
+next kind gets these tests by registering and writing its sample.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from agentsync.cli import run
+from agentsync.emulator import ADMIN_KEY, Emulator, Faults
+from agentsync.kinds import KINDS, Kind
+
+SECRET = "contract-secret-5d1e9b7c"
+Patch = Callable[[Emulator, str], None]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One kind's definition, an edit of it, and remote changes to a managed and an unmanaged field."""
+
+    files: Mapping[str, str]
+    edit: tuple[str, str, str]  # file, text, replacement
+    edit_body: Mapping[str, Any]  # the exact request body the edit plans
+    drift_unmanaged: Patch
+    drift_managed: Patch
+    settings: str = ""
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def _patch(path: str, body: Mapping[str, Any]) -> Patch:
+    def send(emulator: Emulator, remote_id: str) -> None:
+        url = f"{emulator.url}{path.format(id=remote_id)}"
+        answer = requests.patch(url, json=body, headers={"xi-api-key": ADMIN_KEY}, timeout=10)
+        assert answer.status_code == 200, answer.text
+
+    return send
+
+
+WEBHOOK = {
+    "type": "webhook",
+    "name": "lookup",
+    "description": "Find the order",
+    "api_schema": {"url": "https://orders.example/api/find"},
+}
+EDITED_WEBHOOK = {**WEBHOOK, "description": "Find the order by its number"}
+
+SAMPLES: dict[str, Sample] = {
+    "tag": Sample(
+        files={"tags.yaml": "- title: vip\n"},
+        edit=("tags.yaml", "- title: vip\n", "- title: vip\n  description: Important\n"),
+        edit_body={"description": "Important"},
+        drift_unmanaged=_patch("/v1/convai/tags/{id}", {"description": "set in the dashboard"}),
+        drift_managed=_patch("/v1/convai/tags/{id}", {"description": "changed in the dashboard"}),
+        settings="tags: {authoritative: true}\n",
+    ),
+    "tool": Sample(
+        files={"tools/lookup.yaml": json.dumps({"tool_config": WEBHOOK})},
+        edit=("tools/lookup.yaml", '"Find the order"', '"Find the order by its number"'),
+        edit_body={"tool_config": EDITED_WEBHOOK},
+        drift_unmanaged=_patch(
+            "/v1/convai/tools/{id}", {"tool_config": WEBHOOK, "response_mocks": [{"mock_result": "found"}]}
+        ),
+        drift_managed=_patch(
+            "/v1/convai/tools/{id}", {"tool_config": {**EDITED_WEBHOOK, "description": "changed"}}
+        ),
+        settings="tools: {authoritative: true}\n",
+    ),
+    "agent": Sample(
+        files={
+            "agents/bot.yaml": (
+                "name: Bot\nconversation_config:\n  agent:\n    first_message: Hi\n"
+                "    prompt: {prompt: 'Token ${env.CONTRACT_SECRET} stays secret.'}\n"
+            )
+        },
+        edit=("agents/bot.yaml", "first_message: Hi", "first_message: Hello"),
+        edit_body={"conversation_config": {"agent": {"first_message": "Hello"}}},
+        drift_unmanaged=_patch("/v1/convai/agents/{id}", {"conversation_config": {"tts": {"speed": 1.1}}}),
+        drift_managed=_patch(
+            "/v1/convai/agents/{id}", {"conversation_config": {"agent": {"first_message": "Changed"}}}
+        ),
+        env={"CONTRACT_SECRET": SECRET},
+    ),
+}
+
+
+def test_every_kind_has_a_contract_sample() -> None:
+    assert sorted(SAMPLES) == sorted(k.name for k in KINDS)
+
+
+# --- the project and the command line -------------------------------------------------------------
+
+
+@pytest.fixture(params=KINDS, ids=lambda k: k.name)
+def kind(request: pytest.FixtureRequest) -> Kind:
+    chosen: Kind = request.param
+    return chosen
+
+
+@pytest.fixture
+def project(tmp_path: Path, kind: Kind, api_env: Emulator, monkeypatch: pytest.MonkeyPatch) -> Path:
+    sample = SAMPLES[kind.name]
+    for name, value in sample.env.items():
+        monkeypatch.setenv(name, value)
+    root = tmp_path / "project"
+    (root / "agents").mkdir(parents=True)
+    (root / "agentsync.yaml").write_text(f"namespace: contract\n{sample.settings}")
+    for name, text in sample.files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+class Cli:
+    def __init__(self, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.root, self.capsys = root, capsys
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = run([argv[0], "-C", str(self.root), *argv[1:]])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def plan(self, *extra: str) -> dict[str, Any]:
+        code, out, err = self("plan", "--format", "json", "--detailed-exitcode", *extra)
+        assert code in (0, 2), err
+        plan: dict[str, Any] = json.loads(out)
+        assert (code == 2) == bool(plan["changes"])
+        return plan
+
+    def apply(self, *extra: str) -> None:
+        code, _, err = self("apply", "--auto-approve", *extra)
+        assert code == 0, err
+
+
+@pytest.fixture
+def cli(project: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(project, capsys)
+
+
+def _only(plan: Mapping[str, Any], kind: Kind) -> dict[str, Any]:
+    mine = [c for c in plan["changes"] if c["kind"] == kind.name]
+    assert len(mine) == 1, plan["changes"]
+    found: dict[str, Any] = mine[0]
+    return found
+
+
+def _edit(root: Path, sample: Sample) -> None:
+    name, old, new = sample.edit
+    text = (root / name).read_text()
+    assert old in text
+    (root / name).write_text(text.replace(old, new))
+
+
+def _applied(cli: Cli, kind: Kind) -> str:
+    """Create the sample, and prove that a second plan has nothing to do; the new resource's id."""
+    created = _only(cli.plan(), kind)
+    assert (created["action"], created["method"]) == ("create", "POST")
+    cli.apply()
+    assert cli.plan()["changes"] == []
+    listing = requests.get(
+        f"{cli_url()}{kind.api.collection}", headers={"xi-api-key": ADMIN_KEY}, timeout=10
+    ).json()
+    ids = [i[kind.api.id_field] for i in listing[kind.api.items_key]]
+    assert len(ids) == 1, listing
+    return str(ids[0])
+
+
+def cli_url() -> str:
+    import os
+
+    return os.environ["ELEVENLABS_BASE_URL"]
+
+
+# --- the contract ---------------------------------------------------------------------------------
+
+
+def test_create_drift_edit_stale_and_prune(kind: Kind, cli: Cli, project: Path, api_env: Emulator) -> None:
+    sample = SAMPLES[kind.name]
+    remote_id = _applied(cli, kind)
+
+    sample.drift_unmanaged(api_env, remote_id)
+    assert cli.plan()["changes"] == [], "a field the file does not declare is the server's"
+
+    _edit(project, sample)
+    update = _only(cli.plan(), kind)
+    assert (update["action"], update["remote_id"]) == ("update", remote_id)
+    assert update["body"] == dict(sample.edit_body)
+    cli.apply()
+    assert cli.plan()["changes"] == []
+
+    sample.drift_managed(api_env, remote_id)
+    drift = _only(cli.plan(), kind)
+    assert drift["action"] == "update" and drift["fields"]
+    code, _, err = cli("plan", "--out", str(project / "saved.json"))
+    assert code == 0, err
+    sample.drift_unmanaged(api_env, remote_id)  # the workspace moves on after the plan was saved
+    code, out, err = cli("apply", str(project / "saved.json"), "--auto-approve")
+    assert code == 1 and "the plan is stale" in err and f"{kind.name} " in err, out + err
+    cli.apply()
+    assert cli.plan()["changes"] == []
+
+    for name in sample.files:
+        (project / name).unlink()
+    if kind.layout.is_folder:
+        (project / kind.layout.where).mkdir(exist_ok=True)
+    else:
+        (project / kind.layout.where).write_text("[]\n")
+    assert not [c for c in cli.plan()["changes"] if c["action"] == "delete"], "never a delete without --prune"
+    delete = _only(cli.plan("--prune"), kind)
+    assert (delete["action"], delete["remote_id"], delete["method"]) == ("delete", remote_id, "DELETE")
+    cli.apply("--prune")
+    assert cli.plan("--prune")["changes"] == []
+
+
+@pytest.mark.parametrize("broken", ["truncated", "not_object", "wrong_type", "html"])
+def test_a_hostile_list_answer_is_one_error(kind: Kind, cli: Cli, api_env: Emulator, broken: str) -> None:
+    api_env.set_faults(Faults(hostile_rate=1.0, hostile_kinds=(broken,), hostile_route=kind.api.collection))
+    code, out, err = cli("plan")
+    assert code == 1, out
+    assert "Traceback" not in err and err.startswith("error: ") and kind.api.collection in err, err
+    assert out == ""
+
+
+def test_apply_then_pull_leaves_the_files_as_they_are(kind: Kind, cli: Cli, project: Path) -> None:
+    _applied(cli, kind)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "applied"], cwd=project, check=True)
+    code, _, err = cli("pull")
+    assert code == 0, err
+    diff = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True)
+    assert diff.stdout == "", diff.stdout
+    assert cli.plan()["changes"] == []
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            assert SECRET not in path.read_text(errors="replace"), path
