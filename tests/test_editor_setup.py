@@ -19,6 +19,12 @@ from agentsync.cli.init import vscode_settings
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-desk"
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 EXPECTED_SCHEMA = {"agentsync.yaml": "project.schema.json", "tags.yaml": "tags.schema.json"}
+FOLDER_SCHEMA = {"tools": "tool.schema.json"}
+
+
+def expected_schema(root: Path, path: Path) -> str:
+    folder = path.relative_to(root).parts[0]
+    return EXPECTED_SCHEMA.get(path.name) or FOLDER_SCHEMA.get(folder, "agent.schema.json")
 
 
 def yaml_files(root: Path) -> list[Path]:
@@ -37,7 +43,7 @@ def check_modelines(root: Path) -> None:
         target = (path.parent / match.group(1)).resolve()
         assert target.is_file(), f"{path.relative_to(root)}: {match.group(1)} does not exist"
         assert target.is_relative_to(root.resolve()), f"{path.relative_to(root)} points outside the project"
-        assert target.name == EXPECTED_SCHEMA.get(path.name, "agent.schema.json"), path
+        assert target.name == expected_schema(root, path), path
 
 
 def glob_matches(pattern: str, path: str) -> bool:
@@ -60,7 +66,7 @@ def check_settings(root: Path) -> None:
                 kinds[relative] = PurePosixPath(schema).name
     for path in yaml_files(root):
         name = path.relative_to(root).as_posix()
-        assert kinds.get(name) == EXPECTED_SCHEMA.get(path.name, "agent.schema.json"), name
+        assert kinds.get(name) == expected_schema(root, path), name
 
 
 def test_init_writes_editor_settings_gitignore_and_modelines(

@@ -44,14 +44,14 @@ VSCODE_SETTINGS = ".vscode/settings.json"
 
 def vscode_settings() -> str:
     """yaml-language-server settings: the one custom tag, and schemas by path for files without a modeline."""
-    settings = {
-        "yaml.customTags": ["!file scalar"],
-        "yaml.schemas": {
-            "./schemas/project.schema.json": ["agentsync.yaml"],
-            "./schemas/tags.schema.json": ["tags.yaml"],
-            "./schemas/agent.schema.json": ["agents/**/*.yaml", "agents/**/*.yml"],
-        },
-    }
+    from agentsync.kinds import KINDS
+
+    schemas: dict[str, list[str]] = {"./schemas/project.schema.json": ["agentsync.yaml"]}
+    for kind in KINDS:
+        where = kind.layout.where
+        files = [f"{where}**/*.yaml", f"{where}**/*.yml"] if kind.layout.is_folder else [where]
+        schemas[f"./schemas/{kind.layout.schema_file}"] = files
+    settings = {"yaml.customTags": ["!file scalar"], "yaml.schemas": schemas}
     return json.dumps(settings, indent=2) + "\n"
 
 
