@@ -84,7 +84,8 @@ def partial_defaults(node: Mapping[str, Any]) -> dict[str, Any]:
     """Every property of an object schema that has a default, even when a required one has none
     (the ids and names of a response are the server's own, not defaults)."""
     target = spec.unwrap(node).node
-    return _object_defaults({**target, "required": []}, 0)
+    found: dict[str, Any] = _object_defaults({**target, "required": []}, 0)
+    return found
 
 
 def _object_defaults(node: Mapping[str, Any], depth: int) -> Any:

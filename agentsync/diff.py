@@ -22,7 +22,18 @@ from agentsync.plan import ABSENT, FieldChange
 from agentsync.strategy import Path, Strategy
 from agentsync.values import canonical, same
 
-__all__ = ["Strategy"]
+__all__ = [
+    "Strategy",
+    "canonical",
+    "changes",
+    "complete",
+    "desired_view",
+    "managed_view",
+    "normal_set",
+    "patch_body",
+    "same",
+    "server_filled",
+]
 
 
 # --- normalisation ------------------------------------------------------------------------------------

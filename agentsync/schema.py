@@ -243,7 +243,8 @@ def _sentence(error: ValidationError, found: _Found) -> str:
     if check_name == "const":
         return f"must be {value!r}, found {found.described}"
     if check_name == "required":
-        return error.message.replace(" is a required property", "").join(["missing required field ", ""])
+        missing = str(error.message).replace(" is a required property", "")
+        return f"missing required field {missing}"
     sentence = _range_sentence(check_name, value, error, found.short)
     if sentence is None and found.secret:
         # jsonschema's own message quotes the value.

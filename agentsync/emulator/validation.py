@@ -28,7 +28,8 @@ Loc = list[str | int]
 @lru_cache(maxsize=1)
 def _registry() -> Registry:
     resource = Resource.from_contents(spec.document(), default_specification=DRAFT202012)
-    return Registry().with_resource(DOC_URI, resource)
+    registry: Registry = Registry().with_resource(DOC_URI, resource)
+    return registry
 
 
 @lru_cache(maxsize=128)
@@ -72,7 +73,7 @@ def _most_relevant(err: ValidationError) -> ValidationError:
 
 
 def _is_null_branch_error(err: ValidationError) -> bool:
-    return err.validator == "type" and err.validator_value == "null"
+    return bool(err.validator == "type" and err.validator_value == "null")
 
 
 _TYPE_NAMES: dict[str, tuple[str, str]] = {

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple, Protocol
 from agentsync.errors import Location
 from agentsync.strategy import Path, Strategy, derive
 
+__all__ = ["Api", "Definition", "Fields", "Hooks", "Identity", "Index", "JsonObject", "Kind", "Layout", "Match", "Path", "Ref", "Shower"]
+
 JsonObject = Mapping[str, Any]
 # How a message shows a value at a path: quoted, or as its ${env.*} placeholder (never a secret).
 Shower = Callable[[Path, Any], str]
