@@ -14,7 +14,7 @@ from agentsync.errors import ApiError, PlanFileError, StalePlanError
 from agentsync.kinds import KINDS, Kind, Ref
 from agentsync.kinds.base import JsonObject
 from agentsync.plan import Change, Plan, fingerprint
-from agentsync.remote import RemoteState, index_of, item_path
+from agentsync.remote import RemoteState, index_of, item_path, paging
 
 
 class ApiClient(Protocol):
@@ -28,7 +28,7 @@ class ApiClient(Protocol):
     def put(self, path: str, body: Mapping[str, Any]) -> Any: ...
     def delete(self, path: str) -> None: ...
     def paginate(
-        self, path: str, items_key: str, params: Mapping[str, Any] | None = None
+        self, path: str, items_key: str, params: Mapping[str, Any] | None = None, *, until: str = "has_more"
     ) -> Iterable[dict[str, Any]]: ...
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
 
@@ -68,7 +68,7 @@ def listed_now(client: ApiClient, kind: Kind) -> list[JsonObject]:
     for params in kind.api.listings:
         query = {**params, **({"page_size": kind.api.page_size} if kind.api.page_size else {})}
         url = client.base_url + kind.api.collection
-        for item in client.paginate(kind.api.collection, kind.api.items_key, query):
+        for item in client.paginate(kind.api.collection, kind.api.items_key, query, **paging(kind)):
             checked = kind.api.check_item(item, url)
             found.setdefault(str(checked[kind.api.id_field]), checked)
     return list(found.values())

@@ -81,9 +81,14 @@ def list_items(client: Client, kind: Kind, params: Mapping[str, Any] | None = No
     query = dict(params or {})
     if kind.api.page_size:
         query.setdefault("page_size", kind.api.page_size)
-    items = list(client.paginate(kind.api.collection, kind.api.items_key, query))
+    items = list(client.paginate(kind.api.collection, kind.api.items_key, query, **paging(kind)))
     url = client.base_url + kind.api.collection
     return [kind.api.check_item(item, url) for item in items]
+
+
+def paging(kind: Kind) -> dict[str, str]:
+    """How a list of ``kind`` says it has another page (no argument for the common ``has_more``)."""
+    return {} if kind.api.pagination == "has_more" else {"until": kind.api.pagination}
 
 
 def get_one(client: Client, kind: Kind, remote_id: str) -> JsonObject:

@@ -89,3 +89,18 @@ def check_agent(body: Any, url: str) -> Mapping[str, Any]:
     if "tags" in agent:
         _string_list(agent, "tags", url, "the agent")
     return agent
+
+
+def check_secret(item: Any, url: str) -> Mapping[str, Any]:
+    """One workspace secret: an object with string ``secret_id`` and ``name``, and ``used_by`` an object
+    of lists when present (it says what a delete would break)."""
+    secret = _object(item, url, "a workspace secret")
+    _field(secret, "secret_id", str, url, "a workspace secret", required=True)
+    _field(secret, "name", str, url, f"secret {secret['secret_id']}", required=True)
+    _field(secret, "used_by", dict, url, f"secret {secret['secret_id']}", required=False)
+    for key, value in dict(secret.get("used_by") or {}).items():
+        if not isinstance(value, list | bool):
+            raise _wrong(
+                url, f"secret {secret['secret_id']}'s used_by {key!r} is {_shape(value)}, not a list"
+            )
+    return secret

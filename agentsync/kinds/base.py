@@ -86,6 +86,9 @@ class Api:
     list_is_full: bool = True  # False: list items are summaries; GET each one in scope
     page_size: int | None = 100
     pagination: str = "has_more"  # "next_cursor" (secrets), "none" (MCP servers)
+    # Fixed fields every create / update request carries and no read shows (a secret's "type": "new").
+    create_constants: Mapping[str, Any] = field(default_factory=dict)
+    update_constants: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Fields:
     write_only: tuple[Path, ...] = ()  # sent, never read back, never diffed (secret values)
     verbatim: frozenset[Path] = frozenset()  # stored exactly as sent: no default filling
     required: tuple[str, ...] = ()  # a create must carry these (with a default body when absent)
+    whole_update: bool = False  # an update must carry every declared field, write-only ones included
 
     @cached_property
     def table(self) -> Mapping[Path, Strategy]:
