@@ -26,7 +26,6 @@ from typing import Any
 from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, ApiError, ExitCode, NetworkError
 from agentsync.freshness import (
-    ApiClient,
     Snapshot,
     check_fresh,
     check_target,
@@ -38,7 +37,7 @@ from agentsync.freshness import (
 from agentsync.kinds import KINDS, Kind, Ref, by_name
 from agentsync.plan import ABSENT, Action, Change, Plan
 from agentsync.readback import unconverged
-from agentsync.remote import item_path
+from agentsync.remote import ApiClient, item_path
 
 __all__ = [
     "ApiClient",
@@ -342,7 +341,8 @@ def _create_one(run: _Run, kind: Kind, change: Change) -> Result:
     # A saved plan's body already carries the marker; this keeps a create from ever going out unmarked.
     body = kind.identity.claim(dict(change.body or {}), change.key, namespace, None)
     lookup = lambda: find_key(run.client, kind, change.key, namespace)  # noqa: E731
-    remote_id, recovered = _create(run, kind.api.create, body, kind.api.id_field, lookup)
+    sent = {**kind.api.create_constants, **body}
+    remote_id, recovered = _create(run, kind.api.create, sent, kind.api.id_field, lookup)
     result = _verify(run, kind, change, remote_id, body, recovered=recovered)
     if recovered and result.outcome is Outcome.NOT_CONVERGED:
         # The create committed but its answer was lost; make sure the resource ends up as declared.
@@ -376,6 +376,7 @@ def _claimed(run: _Run, kind: Kind, change: Change) -> dict[str, Any]:
 
 
 def _write(run: _Run, kind: Kind, path: str, body: Mapping[str, Any]) -> None:
+    body = {**kind.api.update_constants, **body}
     if kind.api.update_method == "PUT":
         run.client.put(path, body)
     else:

@@ -13,7 +13,7 @@ from agentsync import diff
 from agentsync import variables as templates
 from agentsync.kinds import Definition, Kind
 from agentsync.kinds.base import JsonObject, Match
-from agentsync.plan import Action, Change, SecretRef, fingerprint
+from agentsync.plan import Action, Change, FieldChange, SecretRef, fingerprint
 from agentsync.remote import item_path
 
 
@@ -41,17 +41,28 @@ def create(kind: Kind, definition: Definition, namespace: str) -> Change:
 
 
 def update(
-    kind: Kind, definition: Definition, match: Match, remote: JsonObject, namespace: str
+    kind: Kind,
+    definition: Definition,
+    match: Match,
+    remote: JsonObject,
+    namespace: str,
+    *,
+    rotate: bool = False,
 ) -> Change | None:
-    """The update (or adopt) of a matched resource, or None when nothing it manages differs."""
+    """The update (or adopt) of a matched resource, or None when nothing it manages differs.
+    ``rotate`` sends the write-only fields again (the API never shows them, so they never differ)."""
     fields = kind.fields
     declared = diff.desired_view(fields, definition.config)
     current = diff.managed_view(fields, definition.config, kind.identity.hide(remote, namespace))
     wanted = diff.complete(fields, declared, current)
     body = diff.patch_body(fields, declared, current, wanted)
     rekey = match.adopt or match.previous_key is not None
-    if not body and not rekey:
+    if not body and not rekey and not rotate:
         return None
+    resent = _write_only(kind, definition) if rotate or (body and fields.whole_update) else {}
+    if fields.whole_update:
+        body = {k: copy.deepcopy(definition.config[k]) for k in fields.writable if k in definition.config}
+    body.update(resent)
     field = kind.identity.marker_field
     if rekey or kind.identity.claims(body):
         if field is not None and field in definition.config:
@@ -65,15 +76,22 @@ def update(
         definition.key,
         match.remote_id,
         shown_name(kind, definition, remote),
-        tuple(diff.changes(current, wanted)),
+        tuple(diff.changes(current, wanted)) + tuple(FieldChange((k,), new=v) for k, v in resent.items()),
         kind.api.update_method,
         item_path(kind, match.remote_id),
         body,
         fingerprint(kind.name, definition.key, remote),
         source=definition.location_of(()),
         previous_key=match.previous_key,
-        notes=kind.identity.notes(action.value, definition.key, match.previous_key, namespace),
+        notes=kind.identity.notes(action.value, definition.key, match.previous_key, namespace)
+        + (("write-only value sent again (rotation); it is never read back or compared",) if resent else ()),
     )
+
+
+def _write_only(kind: Kind, definition: Definition) -> dict[str, Any]:
+    """The declared top-level write-only fields, as sent on a rotation."""
+    paths = [p for p in kind.fields.write_only if len(p) == 1 and p[0] in definition.config]
+    return {str(p[0]): copy.deepcopy(definition.config[str(p[0])]) for p in paths}
 
 
 def shown_name(kind: Kind, definition: Definition, remote: JsonObject | None = None) -> str | None:

@@ -212,9 +212,10 @@ class Client:
         self._request("DELETE", path, retry=True)
 
     def paginate(
-        self, path: str, items_key: str, params: Mapping[str, Any] | None = None
+        self, path: str, items_key: str, params: Mapping[str, Any] | None = None, *, until: str = "has_more"
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a cursor-paginated list; stops on ``has_more`` (not on a null cursor). A list
+        """Every item of a cursor-paginated list; stops on ``has_more`` (not on a null cursor), or, with
+        ``until="next_cursor"``, on a null ``next_cursor`` (lists that have no ``has_more``). A list
         longer than :func:`page_cap` pages, or a cursor given twice, is an error: it would never end."""
         query = dict(params or {})
         url = self._url(path)
@@ -223,7 +224,8 @@ class Client:
         for _ in range(cap):
             page = self.get(path, query)
             yield from _page_items(page, items_key, url)
-            if not _has_more(page, url):
+            more = _has_more(page, url) if until == "has_more" else page.get("next_cursor") is not None
+            if not more:
                 return
             query["cursor"] = _next_cursor(page, seen, url)
         raise _endless(url, cap)

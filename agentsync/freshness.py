@@ -6,31 +6,14 @@ with the one the plan was computed from; any difference refuses the whole plan b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from agentsync.errors import ApiError, PlanFileError, StalePlanError
 from agentsync.kinds import KINDS, Kind, Ref
 from agentsync.kinds.base import JsonObject
 from agentsync.plan import Change, Plan, fingerprint
-from agentsync.remote import RemoteState, index_of, item_path
-
-
-class ApiClient(Protocol):
-    """What the applier needs of ``agentsync.client.Client`` (a Protocol, so tests may wrap it)."""
-
-    base_url: str
-
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
-    def post(self, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False) -> Any: ...
-    def patch(self, path: str, body: Mapping[str, Any]) -> Any: ...
-    def put(self, path: str, body: Mapping[str, Any]) -> Any: ...
-    def delete(self, path: str) -> None: ...
-    def paginate(
-        self, path: str, items_key: str, params: Mapping[str, Any] | None = None
-    ) -> Iterable[dict[str, Any]]: ...
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
+from agentsync.remote import ApiClient, RemoteState, index_of, item_path, list_kinds
 
 
 @dataclass
@@ -63,15 +46,8 @@ def check_target(plan: Plan, *, namespace: str, base_url: str, environment: str 
 
 
 def listed_now(client: ApiClient, kind: Kind) -> list[JsonObject]:
-    """Every object of ``kind`` the listings show now (one per id), each checked."""
-    found: dict[str, JsonObject] = {}
-    for params in kind.api.listings:
-        query = {**params, **({"page_size": kind.api.page_size} if kind.api.page_size else {})}
-        url = client.base_url + kind.api.collection
-        for item in client.paginate(kind.api.collection, kind.api.items_key, query):
-            checked = kind.api.check_item(item, url)
-            found.setdefault(str(checked[kind.api.id_field]), checked)
-    return list(found.values())
+    """Every object of ``kind`` the listings show now (one per id), each checked: the fetcher's own read."""
+    return list(list_kinds(client, [kind])[kind.name])
 
 
 def find_key(client: ApiClient, kind: Kind, key: str, namespace: str) -> str | None:

@@ -19,7 +19,7 @@ from agentsync import variables as templates
 from agentsync.errors import IdentityError, SafetyError
 from agentsync.kinds import KINDS, Definition, Kind, Ref
 from agentsync.kinds.base import Index, JsonObject, Match
-from agentsync.plan import Action, Change, Plan
+from agentsync.plan import Action, Change, Plan, dotted
 from agentsync.project import Project
 from agentsync.remote import RemoteState, index_of
 
@@ -46,21 +46,29 @@ class KindState:
 
 
 def build_plan(
-    project: Project, remote: RemoteState, *, prune: bool = False, targets: Sequence[str] = ()
+    project: Project,
+    remote: RemoteState,
+    *,
+    prune: bool = False,
+    targets: Sequence[str] = (),
+    rotate: Sequence[str] = (),
 ) -> Plan:
     """The plan that brings ``remote`` to what ``project`` declares. Pure: no I/O.
 
     Deletes only with ``prune``; ``targets`` (agent keys, ``KIND:KEY``) limit the plan, and an unknown
-    target is a UsageError. Ambiguous or contradictory identities raise IdentityError.
+    target is a UsageError. ``rotate`` (``KIND:KEY``) names existing resources whose write-only fields
+    are sent again, since the API never shows them to compare. Ambiguous or contradictory identities
+    raise IdentityError.
     """
     selection = targeting.parse(targets)
     states = [_state(k, project, remote, selection) for k in KINDS if remote.fetched(k)]
     _check_unfetched(project, remote, selection)
-    writes, resolved = _writes(project, remote, states)
+    writes, resolved = _writes(project, remote, states, _rotated(project, rotate))
     deletes = [d for s in reversed(states) for d in _deletes(s, project, remote)]
     if prune:
         _check_in_use(deletes, resolved, remote)
     warnings = [w for s in states for w in _warnings(s, project, writes, deletes, prune)]
+    warnings.extend(w for s in states for w in _unseen(s, writes))
     return Plan(
         changes=tuple([c for c in writes if c is not None] + (deletes if prune else [])),
         unchanged=sum(1 for c in writes if c is None),
@@ -110,8 +118,19 @@ def _quietly(
 # --- creates, updates and adopts ----------------------------------------------------------------------
 
 
+def _rotated(project: Project, rotate: Sequence[str]) -> frozenset[Ref]:
+    """The declared resources ``rotate`` names (a UsageError for one that is not declared, or whose
+    kind has nothing write-only to send again)."""
+    selection = targeting.parse(rotate)
+    found: set[Ref] = set()
+    for kind in KINDS:
+        keys = set(project.of(kind)) if kind.fields.write_only else set()
+        found.update(Ref(kind.name, key) for key in targeting.of(selection, kind, keys) or ())
+    return frozenset(found)
+
+
 def _writes(
-    project: Project, remote: RemoteState, states: Sequence[KindState]
+    project: Project, remote: RemoteState, states: Sequence[KindState], rotate: frozenset[Ref] = frozenset()
 ) -> tuple[list[Change | None], list[Matched]]:
     matches = [m for s in states for m in s.matches]
     ids = _known_ids(states)
@@ -119,16 +138,21 @@ def _writes(
     declared = {Ref(k.name, key) for k in KINDS for key in project.of(k)}
     resolved = [_resolve(m, ids, creates, declared) for m in matches]
     _check_cycles({Ref(m.kind.name, m.definition.key): deps for m, deps in resolved}, creates)
-    changes = [_change(m, deps, remote, project.namespace) for m, deps in resolved]
+    changes = [
+        _change(m, deps, remote, project.namespace, Ref(m.kind.name, m.definition.key) in rotate)
+        for m, deps in resolved
+    ]
     return changes, [m for m, _ in resolved]
 
 
-def _change(m: Matched, pending: tuple[Ref, ...], remote: RemoteState, namespace: str) -> Change | None:
+def _change(
+    m: Matched, pending: tuple[Ref, ...], remote: RemoteState, namespace: str, rotate: bool = False
+) -> Change | None:
     if m.match.remote_id is None:
         change: Change | None = build.create(m.kind, m.definition, namespace)
     else:
         body = remote.bodies_of(m.kind)[m.match.remote_id]
-        change = build.update(m.kind, m.definition, m.match, body, namespace)
+        change = build.update(m.kind, m.definition, m.match, body, namespace, rotate=rotate)
     if change is None:
         return None
     return dataclasses.replace(change, depends_on=pending, secrets=build.secrets(m.definition))
@@ -264,6 +288,25 @@ def _warnings(
     if kind.layout.is_folder and prune:
         found.extend(_rename_warnings(kind, mine, gone))
     return found
+
+
+def _unseen(state: KindState, writes: Sequence[Change | None]) -> list[str]:
+    """An existing resource with write-only fields shows no change, because the API never shows those
+    fields: say so, once per kind, rather than let "no changes" claim they match."""
+    kind = state.kind
+    if not kind.fields.write_only:
+        return []
+    written = {c.key for c in writes if c is not None and c.kind == kind.name}
+    kept = sorted(
+        m.definition.key for m in state.matches if m.match.remote_id and m.definition.key not in written
+    )
+    if not kept:
+        return []
+    fields = ", ".join(dotted(p) for p in kind.fields.write_only)
+    return [
+        f"{len(kept)} {kind.noun}{'' if len(kept) == 1 else 's'} exist ({', '.join(kept)}): {fields} not compared, "
+        f"since the API never returns it; to send it again, rotate it (--rotate-{kind.name} KEY)"
+    ]
 
 
 def _unpruned(kind: Kind, deletes: Sequence[Change]) -> str:

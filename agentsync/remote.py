@@ -8,9 +8,9 @@ ever reported as absent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentsync import targets as targeting
 from agentsync.errors import ApiError
@@ -22,6 +22,23 @@ from agentsync.responses import check_dependent, check_page
 if TYPE_CHECKING:
     from agentsync.client import Client
     from agentsync.project import Project
+
+
+class ApiClient(Protocol):
+    """What the fetcher and the applier need of ``agentsync.client.Client`` (a Protocol, so tests may
+    wrap it)."""
+
+    base_url: str
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
+    def post(self, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False) -> Any: ...
+    def patch(self, path: str, body: Mapping[str, Any]) -> Any: ...
+    def put(self, path: str, body: Mapping[str, Any]) -> Any: ...
+    def delete(self, path: str) -> None: ...
+    def paginate(
+        self, path: str, items_key: str, params: Mapping[str, Any] | None = None, *, until: str = "has_more"
+    ) -> Iterable[dict[str, Any]]: ...
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +85,7 @@ def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> R
     return RemoteState(listed, bodies, client.base_url, stats=client.stats, dependents=users)
 
 
-def list_kinds(client: Client, kinds: Sequence[Kind]) -> dict[str, tuple[JsonObject, ...]]:
+def list_kinds(client: ApiClient, kinds: Sequence[Kind]) -> dict[str, tuple[JsonObject, ...]]:
     """Every listing of every kind, read side by side, one object per id."""
     jobs = [(k, params) for k in kinds for params in k.api.listings]
     pages = _all_or_raise(client.map(lambda job: list_items(client, *job), jobs))
@@ -80,7 +97,7 @@ def list_kinds(client: Client, kinds: Sequence[Kind]) -> dict[str, tuple[JsonObj
     return {name: tuple(items.values()) for name, items in found.items()}
 
 
-def list_items(client: Client, kind: Kind, params: Mapping[str, Any] | None = None) -> list[JsonObject]:
+def list_items(client: ApiClient, kind: Kind, params: Mapping[str, Any] | None = None) -> list[JsonObject]:
     """Every page of one listing, each item checked before anything reads it."""
     query = dict(params or {})
     if kind.api.page_size:
@@ -92,7 +109,7 @@ def list_items(client: Client, kind: Kind, params: Mapping[str, Any] | None = No
         if not isinstance(items, list):
             items = [check_page(page, url, kind.api.items_key)]  # raises: one sentence naming the URL
     else:
-        items = list(client.paginate(kind.api.collection, kind.api.items_key, query))
+        items = list(client.paginate(kind.api.collection, kind.api.items_key, query, **paging(kind)))
     return [kind.api.check_item(item, url) for item in items]
 
 
@@ -126,7 +143,12 @@ def _users(client: Client, kind: Kind, remote_id: str) -> tuple[str, ...]:
     return tuple(str(a.get("id") or "(unknown agent)") for a in agents)
 
 
-def get_one(client: Client, kind: Kind, remote_id: str) -> JsonObject:
+def paging(kind: Kind) -> dict[str, str]:
+    """How a list of ``kind`` says it has another page (no argument for the common ``has_more``)."""
+    return {} if kind.api.pagination == "has_more" else {"until": kind.api.pagination}
+
+
+def get_one(client: ApiClient, kind: Kind, remote_id: str) -> JsonObject:
     """One full object, checked to have the API's shape."""
     path = item_path(kind, remote_id)
     return kind.api.check(client.get(path), client.base_url + path)

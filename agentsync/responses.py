@@ -121,3 +121,18 @@ def check_page(page: Any, url: str, items_key: str) -> Mapping[str, Any]:
     body = _object(page, url, "the list")
     _field(body, items_key, list, url, "the list", required=True)
     return body
+
+
+def check_secret(item: Any, url: str) -> Mapping[str, Any]:
+    """One workspace secret: an object with string ``secret_id`` and ``name``, and ``used_by`` an object
+    of lists when present (it says what a delete would break)."""
+    secret = _object(item, url, "a workspace secret")
+    _field(secret, "secret_id", str, url, "a workspace secret", required=True)
+    _field(secret, "name", str, url, f"secret {secret['secret_id']}", required=True)
+    _field(secret, "used_by", dict, url, f"secret {secret['secret_id']}", required=False)
+    for key, value in dict(secret.get("used_by") or {}).items():
+        if not isinstance(value, list | bool):
+            raise _wrong(
+                url, f"secret {secret['secret_id']}'s used_by {key!r} is {_shape(value)}, not a list"
+            )
+    return secret

@@ -37,6 +37,27 @@ MCP_SERVER_CREATE_BODY = "MCPServerRequestModel"
 MCP_SERVER_UPDATE_BODY = "MCPServerConfigUpdateRequestModel"
 MCP_SERVER_RESPONSE = "MCPServerResponseModel"
 MCP_SERVERS_LIST = "MCPServersResponseModel"  # unpaginated: the whole list in one answer
+SECRET_CREATE_BODY = "PostWorkspaceSecretRequest"
+SECRET_PATCH_BODY = "PatchWorkspaceSecretRequest"  # name and value, every time
+SECRET_RESPONSE = "ConvAIWorkspaceStoredSecretConfig"
+SECRETS_PAGE = "GetWorkspaceSecretsResponseModel"  # next_cursor only, no has_more
+SECRET_DEPENDENCIES_PAGE = "GetSecretDependenciesResponseModel"
+# The create body is an inline union in the path, tagged by ``type``; these are its variants.
+ENV_VAR_CREATE_BODIES = {
+    "string": "CreateStringEnvironmentVariableRequest",
+    "secret": "CreateSecretEnvironmentVariableRequest",
+    "auth_connection": "CreateAuthConnectionEnvironmentVariableRequest",
+}
+ENV_VAR_CREATE_BODY = "CreateEnvironmentVariableRequest"  # not a component: the union above
+ENV_VAR_PATCH_BODY = "UpdateEnvironmentVariableRequest"
+ENV_VAR_RESPONSE = "EnvironmentVariableResponse"
+ENV_VARS_PAGE = "EnvironmentVariablesListResponse"
+PHONE_NUMBER_PATCH_BODY = "UpdatePhoneNumberRequest"
+PHONE_NUMBER_RESPONSES = {
+    "twilio": "GetPhoneNumberTwilioResponseModel",
+    "exotel": "GetPhoneNumberExotelResponseModel",
+    "sip_trunk": "GetPhoneNumberSIPTrunkResponseModel",
+}
 
 
 @lru_cache(maxsize=1)

@@ -32,6 +32,13 @@ PATHS: tuple[str, ...] = (
     "/v1/convai/tools/{tool_id}/dependent-agents",
     "/v1/convai/mcp-servers",
     "/v1/convai/mcp-servers/{mcp_server_id}",
+    "/v1/convai/secrets",
+    "/v1/convai/secrets/{secret_id}",
+    "/v1/convai/secrets/{secret_id}/dependencies/{resource_type}",
+    "/v1/convai/environment-variables",
+    "/v1/convai/environment-variables/{env_var_id}",
+    "/v1/convai/phone-numbers",
+    "/v1/convai/phone-numbers/{phone_number_id}",
 )
 
 NOTE = (

@@ -39,6 +39,11 @@ class Sample:
     drift_managed: Patch
     settings: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
+    write_only: bool = False  # the value is never read back: drift cannot be seen, rotation is asked for
+
+
+def _nothing(emulator: Emulator, remote_id: str) -> None:
+    """A secret has no field the server shows and the file does not declare."""
 
 
 def _patch(path: str, body: Mapping[str, Any]) -> Patch:
@@ -78,6 +83,16 @@ SAMPLES: dict[str, Sample] = {
             "/v1/convai/tools/{id}", {"tool_config": {**EDITED_WEBHOOK, "description": "changed"}}
         ),
         settings="tools: {authoritative: true}\n",
+    ),
+    "secret": Sample(
+        files={"secrets.yaml": "- name: crm-token\n  value: ${env.CONTRACT_SECRET}\n"},
+        edit=("secrets.yaml", "crm-token", "crm-token"),
+        edit_body={},
+        drift_unmanaged=_nothing,
+        drift_managed=_nothing,
+        settings="secrets: {authoritative: true}\n",
+        env={"CONTRACT_SECRET": SECRET},
+        write_only=True,
     ),
     "agent": Sample(
         files={
@@ -189,8 +204,43 @@ def cli_url() -> str:
 # --- the contract ---------------------------------------------------------------------------------
 
 
+def _prune(kind: Kind, cli: Cli, project: Path, sample: Sample, remote_id: str) -> None:
+    for name in sample.files:
+        (project / name).unlink()
+    if kind.layout.is_folder:
+        (project / kind.layout.where).mkdir(exist_ok=True)
+    else:
+        (project / kind.layout.where).write_text("[]\n")
+    assert not [c for c in cli.plan()["changes"] if c["action"] == "delete"], "never a delete without --prune"
+    delete = _only(cli.plan("--prune"), kind)
+    assert (delete["action"], delete["remote_id"], delete["method"]) == ("delete", remote_id, "DELETE")
+    cli.apply("--prune")
+    assert cli.plan("--prune")["changes"] == []
+
+
+def test_a_write_only_value_is_sent_on_create_and_on_rotation_only(
+    kind: Kind, cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = SAMPLES[kind.name]
+    if not sample.write_only:
+        assert not kind.fields.write_only, f"{kind.name} has write-only fields: its sample must say so"
+        return
+    remote_id = _applied(cli, kind)
+    monkeypatch.setenv("CONTRACT_SECRET", SECRET + "-rotated")
+    plan = cli.plan()
+    assert plan["changes"] == [], "a changed value cannot be seen, so it is never planned by itself"
+    key = next(iter(cli.plan("--rotate-secret", "crm-token").get("changes")))
+    assert (key["action"], key["remote_id"]) == ("update", remote_id)
+    code, out, err = cli("apply", "--auto-approve", "--rotate-secret", "crm-token")
+    assert code == 0 and SECRET not in out + err, out + err
+    _prune(kind, cli, project, sample, remote_id)
+
+
 def test_create_drift_edit_stale_and_prune(kind: Kind, cli: Cli, project: Path, api_env: Emulator) -> None:
     sample = SAMPLES[kind.name]
+    if sample.write_only:
+        assert kind.fields.write_only
+        return  # test_a_write_only_value_is_sent_on_create_and_on_rotation_only holds such a kind
     remote_id = _applied(cli, kind)
 
     sample.drift_unmanaged(api_env, remote_id)
@@ -213,18 +263,7 @@ def test_create_drift_edit_stale_and_prune(kind: Kind, cli: Cli, project: Path, 
     assert code == 1 and "the plan is stale" in err and f"{kind.name} " in err, out + err
     cli.apply()
     assert cli.plan()["changes"] == []
-
-    for name in sample.files:
-        (project / name).unlink()
-    if kind.layout.is_folder:
-        (project / kind.layout.where).mkdir(exist_ok=True)
-    else:
-        (project / kind.layout.where).write_text("[]\n")
-    assert not [c for c in cli.plan()["changes"] if c["action"] == "delete"], "never a delete without --prune"
-    delete = _only(cli.plan("--prune"), kind)
-    assert (delete["action"], delete["remote_id"], delete["method"]) == ("delete", remote_id, "DELETE")
-    cli.apply("--prune")
-    assert cli.plan("--prune")["changes"] == []
+    _prune(kind, cli, project, sample, remote_id)
 
 
 @pytest.mark.parametrize("broken", ["truncated", "not_object", "wrong_type", "html"])

@@ -23,6 +23,7 @@ from agentsync.apply import (
 )
 from agentsync.cli.common import colour_option, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
+from agentsync.cli.plan import rotate_option, rotations
 from agentsync.client import Client
 from agentsync.errors import SafetyError, UsageError
 from agentsync.plan import Action, Plan
@@ -45,6 +46,7 @@ from agentsync.remote import RemoteState
     metavar="KEY",
     help="Plan and apply only this agent key (or tag:TITLE); repeatable. Not with a saved plan.",
 )
+@rotate_option
 @click.option(
     "--force",
     is_flag=True,
@@ -72,15 +74,17 @@ def command(
     dry_run: bool,
     prune: bool,
     targets: tuple[str, ...],
+    rotate: tuple[str, ...],
     force: bool,
     message: str | None,
     fmt: str,
     color: bool | None,
 ) -> int:
-    if plan_file is not None and targets:
+    if plan_file is not None and (targets or rotate):
+        option = "--target cannot narrow" if targets else "--rotate-secret cannot change"
         raise UsageError(
-            "--target cannot narrow a saved plan: it is applied exactly as it was reviewed",
-            hint="make the plan with `agentsync plan --target KEY --out FILE` instead",
+            f"{option} a saved plan: it is applied exactly as it was reviewed",
+            hint="make the plan with `agentsync plan --target KEY` (or `--rotate-secret NAME`) `--out FILE` instead",
         )
     project = load(workspace)
     with workspace_client(workspace, project) as client:
@@ -90,6 +94,7 @@ def command(
             plan_file,
             prune=prune,
             targets=targets,
+            rotate=rotations(rotate),
             fmt=fmt,
             emulated=workspace.emulator,
             color=color,
@@ -117,6 +122,7 @@ def _the_plan(
     *,
     prune: bool,
     targets: tuple[str, ...],
+    rotate: tuple[str, ...] = (),
     fmt: str,
     emulated: bool,
     color: bool | None,
@@ -138,7 +144,8 @@ def _the_plan(
     from agentsync.remote import fetch
 
     remote = fetch(client, project, targets=targets)
-    plan: Plan = with_project_warnings(build_plan(project, remote, prune=prune, targets=targets), project)
+    made = build_plan(project, remote, prune=prune, targets=targets, rotate=rotate)
+    plan: Plan = with_project_warnings(made, project)
     _show(plan, fmt, color)
     return plan, remote
 

@@ -20,6 +20,23 @@ from agentsync.render.terminal import guard
 FORMATS = ("text", "markdown", "json")
 
 
+rotate_option = click.option(
+    "--rotate-secret",
+    "rotate",
+    multiple=True,
+    metavar="NAME",
+    help="Send this existing secret's value again (values are never read back to compare); repeatable.",
+)
+
+
+def rotations(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``--rotate-secret NAME`` values as the planner's ``KIND:KEY`` targets."""
+    from agentsync.kinds.secret import SECRET
+    from agentsync.targets import label
+
+    return tuple(label(SECRET, name) for name in names)
+
+
 @click.command("plan")
 @click.option(
     "--out",
@@ -43,6 +60,7 @@ FORMATS = ("text", "markdown", "json")
     is_flag=True,
     help="Also plan deleting owned agents (and authoritative tags) that no longer have a definition.",
 )
+@rotate_option
 @click.option("--show-body", is_flag=True, help="Show the exact request body of every change.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @colour_option
@@ -53,13 +71,15 @@ def command(
     detailed_exitcode: bool,
     targets: tuple[str, ...],
     prune: bool,
+    rotate: tuple[str, ...],
     show_body: bool,
     fmt: str,
     color: bool | None,
 ) -> int:
     """Show what apply would change in the workspace, field by field."""
     project = load(workspace)
-    plan = with_project_warnings(make_plan(workspace, project, targets=targets, prune=prune), project)
+    made = make_plan(workspace, project, targets=targets, prune=prune, rotate=rotations(rotate))
+    plan = with_project_warnings(made, project)
     colour = use_colour(color, sys.stdout)
     # color= stops click from stripping the escapes when --color is forced on a pipe.
     text = render(plan, fmt, color=colour, show_body=show_body)
@@ -76,11 +96,16 @@ def command(
 
 
 def make_plan(
-    workspace: WorkspaceOptions, project: Project, *, targets: tuple[str, ...], prune: bool
+    workspace: WorkspaceOptions,
+    project: Project,
+    *,
+    targets: tuple[str, ...],
+    prune: bool,
+    rotate: tuple[str, ...] = (),
 ) -> Plan:
     with workspace_client(workspace, project) as client:
         remote = fetch(client, project, targets=targets)
-    return build_plan(project, remote, prune=prune, targets=targets)
+    return build_plan(project, remote, prune=prune, targets=targets, rotate=rotate)
 
 
 def render(plan: Plan, fmt: str, *, color: bool, show_body: bool) -> str:

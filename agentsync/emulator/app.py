@@ -14,7 +14,10 @@ from jsonschema import Draft202012Validator
 from agentsync import spec
 from agentsync.emulator.agents import AgentApi
 from agentsync.emulator.config import ApiKey, Faults
+from agentsync.emulator.environment_variables import EnvironmentVariableApi
+from agentsync.emulator.environment_variables import request_errors as env_var_errors
 from agentsync.emulator.mcp_servers import McpServerApi
+from agentsync.emulator.phone_numbers import PhoneNumberApi
 from agentsync.emulator.problems import (
     HttpProblem,
     invalid_key,
@@ -25,6 +28,7 @@ from agentsync.emulator.problems import (
 )
 from agentsync.emulator.query import parse_query
 from agentsync.emulator.routing import Request, Response, Route
+from agentsync.emulator.secrets import SecretApi
 from agentsync.emulator.store import Store
 from agentsync.emulator.tags import TagApi
 from agentsync.emulator.tools import ToolApi, request_errors
@@ -39,8 +43,13 @@ class App:
         self, store: Store, keys: list[ApiKey], workspace_id: str, faults: Callable[[], Faults]
     ) -> None:
         self.keys = {k.key: k for k in keys}
-        self.routes = build_routes(AgentApi(store, faults), TagApi(store, workspace_id)) + resource_routes(
-            ToolApi(store), McpServerApi(store)
+        self.phone_numbers = PhoneNumberApi(store)
+        self.routes = (
+            build_routes(AgentApi(store, faults), TagApi(store, workspace_id))
+            + resource_routes(ToolApi(store), McpServerApi(store))
+            + workspace_routes(
+                SecretApi(store), EnvironmentVariableApi(store, workspace_id), self.phone_numbers
+            )
         )
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
@@ -118,6 +127,30 @@ def resource_routes(tools: ToolApi, mcp: McpServerApi) -> list[Route]:
     ]
 
 
+def workspace_routes(
+    secrets: SecretApi, env_vars: EnvironmentVariableApi, numbers: PhoneNumberApi
+) -> list[Route]:
+    """The routes of workspace resources: secrets, environment variables (no DELETE), phone numbers."""
+    secret = "/v1/convai/secrets/{secret_id}"
+    env_var = "/v1/convai/environment-variables/{env_var_id}"
+    number = "/v1/convai/phone-numbers/{phone_number_id}"
+    return [
+        Route("GET", "/v1/convai/secrets", secrets.listing),
+        Route("POST", "/v1/convai/secrets", secrets.create, spec.SECRET_CREATE_BODY, True),
+        Route("GET", secret, secrets.get),
+        Route("PATCH", secret, secrets.patch, spec.SECRET_PATCH_BODY, True),
+        Route("DELETE", secret, secrets.delete),
+        Route("GET", secret + "/dependencies/{resource_type}", secrets.dependencies),
+        Route("GET", "/v1/convai/environment-variables", env_vars.list),
+        Route("POST", "/v1/convai/environment-variables", env_vars.create, spec.ENV_VAR_CREATE_BODY, True),
+        Route("GET", env_var, env_vars.get),
+        Route("PATCH", env_var, env_vars.patch, spec.ENV_VAR_PATCH_BODY, True),
+        Route("GET", "/v1/convai/phone-numbers", numbers.list),
+        Route("GET", number, numbers.get),
+        Route("PATCH", number, numbers.patch, spec.PHONE_NUMBER_PATCH_BODY, True),
+    ]
+
+
 def read_body(route: Route, raw: bytes) -> Any:
     """The parsed body, checked against the route's schema; 422 when missing, malformed or invalid."""
     if route.body_schema is None:
@@ -168,6 +201,8 @@ def body_errors(schema_name: str, body: Any) -> list[dict[str, Any]]:
         return errors_from(_lenient_patch_validator().iter_errors(body), ["body"])
     if schema_name == spec.TOOL_CREATE_BODY:
         return request_errors(body)
+    if schema_name == spec.ENV_VAR_CREATE_BODY:
+        return env_var_errors(body)
     return errors_for(body, schema_name, ["body"])
 
 

@@ -23,7 +23,8 @@ from typing import Any
 from agentsync.emulator.routing import Response
 
 KINDS = ("truncated", "not_object", "wrong_type", "bad_items", "no_has_more", "html", "huge", "huge_chunked")
-LIST_KEYS = ("agents", "conversation_tags", "tools", "mcp_servers")
+# List answers only: "phone_numbers" is also a field of a GET agent body, so it is not one of them.
+LIST_KEYS = ("agents", "conversation_tags", "tools", "mcp_servers", "secrets", "environment_variables")
 HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>"

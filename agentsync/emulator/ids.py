@@ -40,3 +40,16 @@ def tool_id() -> str:
 def mcp_server_id() -> str:
     # The spec does not fix an MCP server id format; a prefix of its own keeps logs readable.
     return "mcp_" + _random_chars(28)
+
+
+def secret_id() -> str:
+    # The spec does not fix a secret id format; a prefix of its own keeps logs readable.
+    return "secret_" + _random_chars(24)
+
+
+def env_var_id() -> str:
+    return "envvar_" + _random_chars(24)
+
+
+def phone_number_id() -> str:
+    return "phnum_" + _random_chars(24)

@@ -24,7 +24,7 @@ from agentsync.emulator import ids
 from agentsync.emulator.app import App
 from agentsync.emulator.config import EmulatorConfig, Faults
 from agentsync.emulator.faults import FaultInjector, Verdict
-from agentsync.emulator.problems import HttpProblem, route_not_found, validation_problem
+from agentsync.emulator.problems import HttpProblem, detail_problem, route_not_found, validation_problem
 from agentsync.emulator.routing import Response, json_response
 from agentsync.emulator.store import Store
 
@@ -131,6 +131,27 @@ class Emulator:
         self.store.clear()
         self._stats.reset()
 
+    def add_phone_number(
+        self, phone_number: str, label: str = "", provider: str = "twilio"
+    ) -> dict[str, Any]:
+        """Import a phone number (the API's import operation is not emulated); returns its GET body."""
+        number = self._app.phone_numbers.add(phone_number, label, provider)
+        self.save_state()
+        return number
+
+    def _import_number(self, raw: bytes) -> Response:
+        """``POST /_emulator/phone-numbers`` with ``{phone_number, label?, provider?}``."""
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("phone_number"), str):
+            raise detail_problem(
+                400, "validation_error", "invalid_body", "Give {phone_number, label?, provider?}."
+            )
+        label, provider = str(data.get("label") or ""), str(data.get("provider") or "twilio")
+        return json_response(self.add_phone_number(data["phone_number"], label, provider))
+
     def save_state(self) -> None:
         if self._state_path is not None:
             with self.store.lock:
@@ -184,6 +205,8 @@ class Emulator:
             if (method, path) == ("POST", "/_emulator/faults"):
                 self.set_faults(faults_from_json(raw))
                 return json_response(asdict(self.faults))
+            if (method, path) == ("POST", "/_emulator/phone-numbers"):
+                return self._import_number(raw)
             raise route_not_found()
         except HttpProblem as problem:
             return _problem_response(problem)

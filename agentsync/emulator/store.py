@@ -1,4 +1,5 @@
-"""The emulator's in-memory state: agents, conversation tags and tag assignments, tools, MCP servers.
+"""The emulator's in-memory state: agents, conversation tags and tag assignments, tools, MCP servers,
+workspace secrets (their values only as hashes), environment variables and phone numbers.
 
 One re-entrant lock guards everything; accessors return copies so callers never share mutable state with
 the store. The serialised JSON of each agent is cached between writes, since GET agent is the hot path.
@@ -18,6 +19,8 @@ from agentsync.errors import AgentsyncError
 from agentsync.files import write_atomic
 
 STATE_FORMAT = 1
+# The plain tables and the id field of their bodies (state files older than a table lack its list).
+TABLES = {"secrets": "secret_id", "environment_variables": "id", "phone_numbers": "phone_number_id"}
 
 
 class StateFileError(AgentsyncError):
@@ -77,6 +80,10 @@ class Store:
     conversations: dict[str, set[str]] = field(default_factory=dict)
     tools: dict[str, ResourceRecord] = field(default_factory=dict)
     mcp_servers: dict[str, ResourceRecord] = field(default_factory=dict)
+    # Workspace resources kept as plain tables: secrets, environment variables, phone numbers.
+    tables: dict[str, dict[str, ResourceRecord]] = field(
+        default_factory=lambda: {name: {} for name in TABLES}
+    )
     seq: int = 0
     # Bumped on every tool write: GET agent bodies echo tool configs and are rebuilt when it moves.
     tools_revision: int = 0
@@ -94,6 +101,8 @@ class Store:
             self.conversations.clear()
             self.tools.clear()
             self.mcp_servers.clear()
+            for table in self.tables.values():
+                table.clear()
             self.seq = 0
             self.tools_revision += 1
 
@@ -218,6 +227,27 @@ class Store:
         with self.lock:
             return list(self.mcp_servers.values())
 
+    # -- secrets, environment variables, phone numbers ---------------------------------------------
+
+    def put(self, table: str, key: str, body: dict[str, Any], owner_user_id: str) -> None:
+        """Insert or replace ``key`` in one of :data:`TABLES` (keeping its creation order on replace)."""
+        with self.lock:
+            self._put(self.tables[table], key, body, owner_user_id)
+
+    def get(self, table: str, key: str) -> dict[str, Any] | None:
+        with self.lock:
+            record = self.tables[table].get(key)
+            return copy.deepcopy(record.body) if record else None
+
+    def remove(self, table: str, key: str) -> bool:
+        with self.lock:
+            return self.tables[table].pop(key, None) is not None
+
+    def records(self, table: str) -> list[ResourceRecord]:
+        """A snapshot of one table's records, oldest first; their bodies must be treated as read-only."""
+        with self.lock:
+            return sorted(self.tables[table].values(), key=lambda r: r.seq)
+
     def _put(self, table: dict[str, ResourceRecord], key: str, body: dict[str, Any], owner: str) -> None:
         current = table.get(key)
         seq = current.seq if current else self.next_seq()
@@ -238,6 +268,7 @@ class Store:
                 "conversations": {c: sorted(t) for c, t in self.conversations.items() if t},
                 "tools": [_saved(r) for r in self.tools.values()],
                 "mcp_servers": [_saved(r) for r in self.mcp_servers.values()],
+                **{name: [_saved(r) for r in table.values()] for name, table in self.tables.items()},
             }
 
     def load_json(self, data: Any) -> None:
@@ -253,7 +284,9 @@ class Store:
         # State files written before tools existed have neither list.
         tools = _records(list(data.get("tools", [])), "id")
         mcp_servers = _records(list(data.get("mcp_servers", [])), "id")
+        tables = {name: _records(list(data.get(name, [])), id_field) for name, id_field in TABLES.items()}
         with self.lock:
+            self.tables = tables
             self.agents, self.tags, self.conversations = agents, tags, conversations
             self.tools, self.mcp_servers = tools, mcp_servers
             self.seq = int(data["seq"])

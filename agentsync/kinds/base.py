@@ -16,7 +16,21 @@ from typing import Any, NamedTuple, Protocol
 from agentsync.errors import Location
 from agentsync.strategy import Path, Strategy, derive
 
-__all__ = ["Api", "Definition", "Fields", "Hooks", "Identity", "Index", "JsonObject", "Kind", "Layout", "Match", "Path", "Ref", "Shower"]
+__all__ = [
+    "Api",
+    "Definition",
+    "Fields",
+    "Hooks",
+    "Identity",
+    "Index",
+    "JsonObject",
+    "Kind",
+    "Layout",
+    "Match",
+    "Path",
+    "Ref",
+    "Shower",
+]
 
 JsonObject = Mapping[str, Any]
 # How a message shows a value at a path: quoted, or as its ${env.*} placeholder (never a secret).
@@ -90,6 +104,9 @@ class Api:
     pagination: str = "has_more"  # "none": one answer holds the whole list (MCP servers)
     # The agents that use one object ({id}): a delete of one still in use is refused by the plan.
     dependents: str | None = None
+    # Fixed fields every create / update request carries and no read shows (a secret's "type": "new").
+    create_constants: Mapping[str, Any] = field(default_factory=dict)
+    update_constants: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,7 @@ class Fields:
     write_only: tuple[Path, ...] = ()  # sent, never read back, never diffed (secret values)
     verbatim: frozenset[Path] = frozenset()  # stored exactly as sent: no default filling
     required: tuple[str, ...] = ()  # a create must carry these (with a default body when absent)
+    whole_update: bool = False  # an update must carry every declared field, write-only ones included
 
     @cached_property
     def table(self) -> Mapping[Path, Strategy]:

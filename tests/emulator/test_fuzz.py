@@ -104,6 +104,14 @@ def _language_rule(case: Any, response: Any) -> bool:
     )
 
 
+# 400s whose rule the spec states in prose only (its descriptions), or not at all.
+PROSE_RULES = frozenset({"production_required", "type_mismatch", "no_agent_assigned"})
+
+
+def _prose_rule(case: Any, response: Any) -> bool:
+    return response.status_code == 400 and _detail(response).get("code") in PROSE_RULES
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "unknown id is a 404",
@@ -121,6 +129,13 @@ RULES: tuple[Rule, ...] = (
         "language and TTS model agree",
         "English agents need turbo/flash v2 and the others v2_5: a 400 the spec does not document",
         _language_rule,
+        (status_code_conformance, positive_data_acceptance),
+    ),
+    Rule(
+        "rules the spec states in prose",
+        "environment-variable values must hold 'production' (the description says so), keep their type, and "
+        "a phone number's branch and environment need an assigned agent: 400s the schemas cannot express",
+        _prose_rule,
         (status_code_conformance, positive_data_acceptance),
     ),
 )

@@ -100,3 +100,56 @@ def test_sdk_mcp_server_lifecycle(client: object) -> None:
     assert [s.id for s in servers.list().mcp_servers] == [created.id]
     servers.delete(created.id)
     assert servers.list().mcp_servers == []
+
+
+def test_sdk_secret_lifecycle(client: object) -> None:
+    secrets = client.conversational_ai.secrets  # type: ignore[attr-defined]
+    created = secrets.create(name="crm-token", value="sdk-value")
+    assert created.name == "crm-token"
+    assert secrets.get(created.secret_id).used_by.tools == []
+    assert secrets.update(created.secret_id, name="crm", value="v2").name == "crm"
+    listed = secrets.list(page_size=5)
+    assert [s.secret_id for s in listed.secrets] == [created.secret_id] and listed.next_cursor is None
+    tools = client.conversational_ai.tools  # type: ignore[attr-defined]
+    hook = ToolRequestModelToolConfig_Webhook(
+        name="lookup",
+        description="Looks an order up",
+        api_schema={
+            "url": "https://crm.example.com/orders",
+            "request_headers": {"Authorization": {"secret_id": created.secret_id}},
+        },
+    )
+    tool = tools.create(request=ToolRequestModel(tool_config=hook))
+    assert [d.id for d in secrets.get_dependencies(created.secret_id, "tools").dependencies] == [tool.id]
+    with pytest.raises(elevenlabs.core.ApiError) as refused:
+        secrets.delete(created.secret_id)
+    assert refused.value.status_code == 409
+    tools.delete(tool.id)
+    secrets.delete(created.secret_id)
+    assert secrets.list().secrets == []
+
+
+def test_sdk_environment_variable_lifecycle(client: object) -> None:
+    from elevenlabs.environment_variables import EnvironmentVariablesCreateRequestBody_String
+
+    env_vars = client.environment_variables  # type: ignore[attr-defined]
+    body = EnvironmentVariablesCreateRequestBody_String(label="CRM_URL", values={"production": "https://p"})
+    created = env_vars.create(request=body)
+    assert env_vars.get(created.id).values == {"production": "https://p"}
+    updated = env_vars.update(created.id, values={"staging": "https://s"})
+    assert updated.values == {"production": "https://p", "staging": "https://s"}
+    listed = env_vars.list(label="CRM_URL")
+    assert [v.id for v in listed.environment_variables] == [created.id] and listed.has_more is False
+    with pytest.raises(elevenlabs.core.ApiError) as duplicate:
+        env_vars.create(request=body)
+    assert duplicate.value.status_code == 409
+
+
+def test_sdk_phone_number_routing(client: object, emulator: Emulator) -> None:
+    number_id = emulator.add_phone_number("+15550123", "Support")["phone_number_id"]
+    numbers = client.conversational_ai.phone_numbers  # type: ignore[attr-defined]
+    agent_id = client.conversational_ai.agents.create(conversation_config={}).agent_id  # type: ignore[attr-defined]
+    routed = numbers.update(number_id, agent_id=agent_id, environment="staging")
+    assert routed.assigned_agent.agent_id == agent_id and routed.assigned_agent.environment == "staging"
+    assert numbers.get(number_id).assigned_agent.environment == "staging"
+    assert [n.phone_number_id for n in numbers.list()] == [number_id]
