@@ -31,13 +31,14 @@ from agentsync.freshness import (
     check_target,
     find_key,
     get_or_none,
+    listed_now,
     read_snapshot,
     snapshot_of,
 )
 from agentsync.kinds import KINDS, Kind, Ref, by_name
 from agentsync.plan import ABSENT, Action, Change, Plan
 from agentsync.readback import unconverged
-from agentsync.remote import ApiClient, item_path
+from agentsync.remote import ApiClient, index_of, item_path
 
 __all__ = [
     "ApiClient",
@@ -98,6 +99,8 @@ class ApplyReport:
     interrupted: bool = False
     version_description: str | None = None
     requests: dict[str, int] = field(default_factory=dict)
+    # The signal that stopped the apply (SIGINT or SIGTERM), for the shell's 128 + N exit status.
+    signal: int | None = None
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -113,7 +116,7 @@ class ApplyReport:
     @property
     def exit_code(self) -> int:
         if self.interrupted:
-            return int(ExitCode.INTERRUPTED)
+            return 128 + self.signal if self.signal else int(ExitCode.INTERRUPTED)
         return int(ExitCode.OK if self.ok else ExitCode.ERROR)
 
 
@@ -125,6 +128,8 @@ class ApplyOptions:
     dry_run: bool = False
     version_description: str | None = None
     create_attempts: int = 5
+    # How long to keep looking for a create whose answer came too late before sending it again.
+    settle_seconds: float = 60.0
     backoff: Callable[[int, AgentsyncError], float] | None = None
 
 
@@ -175,6 +180,7 @@ class _Run:
     snapshot: Snapshot
     stop: threading.Event
     results: dict[int, Result] = field(default_factory=dict)
+    signals: list[int] = field(default_factory=list)
     # The ids of the resources this apply created, for ``${KIND.KEY.id}`` in later writes.
     created: dict[Ref, str] = field(default_factory=dict)
     _positions: dict[int, int] = field(default_factory=dict)
@@ -201,18 +207,19 @@ def apply_plan(
     """
     run = _Run(client, plan, options or ApplyOptions(), snapshot or Snapshot(), stop or threading.Event())
     try:
-        with _ctrl_c_stops(run.stop):
+        with _ctrl_c_stops(run.stop, run.signals):
             for stage in stages(plan):
                 if run.stop.is_set():
                     break
                 _run_stage(run, stage)
     except KeyboardInterrupt:
         run.stop.set()
+        run.signals.append(signal.SIGINT)
     return _report(run)
 
 
 @contextlib.contextmanager
-def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+def _ctrl_c_stops(stop: threading.Event, seen: list[int]) -> Iterator[None]:
     """While writing, the first Ctrl-C (or a SIGTERM) only sets ``stop``: no new write starts,
     in-flight ones finish. A second Ctrl-C interrupts for real. Signal handlers exist only in the main
     thread."""
@@ -221,6 +228,7 @@ def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
+        seen.append(signum)
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
@@ -241,6 +249,43 @@ def _run_stage(run: _Run, stage: list[Change]) -> None:
     for (index, change), outcome in zip(indexed, outcomes, strict=True):
         if isinstance(outcome, BaseException) and index not in run.results:
             run.results[index] = _failed(change, outcome)
+    created = [(i, c) for i, c in indexed if c.action is Action.CREATE and _created(run, i) is not None]
+    for kind in KINDS:
+        mine = [(i, c) for i, c in created if c.kind == kind.name]
+        if mine and not run.options.dry_run:
+            _settle_twins(run, kind, mine)
+
+
+def _created(run: _Run, index: int) -> str | None:
+    result = run.results.get(index)
+    return result.remote_id if result is not None and result.outcome is Outcome.APPLIED else None
+
+
+def _settle_twins(run: _Run, kind: Kind, created: list[tuple[int, Change]]) -> None:
+    """Two applies of one project at once both create what is missing: there is no conditional write.
+    After its creates, an apply lists the kind again; where its new resource has a twin with the same
+    key, both applies keep the same one (the older, by creation time then id) and the other one is
+    deleted by the apply that made it, which reports it as failed. The next plan is then correct."""
+    namespace = run.plan.namespace
+    listed = {str(i[kind.api.id_field]): i for i in listed_now(run.client, kind)}
+    index = index_of(kind, list(listed.values()), namespace)
+    for position, change in created:
+        ours = _created(run, position) or ""
+        key = kind.identity.key_of(listed.get(ours, {}), namespace) or change.key
+        twins = [i for i in index.keys.get(key, ()) if i in listed]
+        if len(twins) < 2 or ours not in twins:
+            continue
+        kept = min(twins, key=lambda i: (int(listed[i].get("created_at_unix_secs") or 0), i))
+        if kept == ours:
+            continue
+        _delete_path(run, item_path(kind, ours))
+        run.created[change.ref] = kept
+        run.results[position] = _result(
+            change,
+            Outcome.FAILED,
+            remote_id=kept,
+            reason=f"another apply created it at the same time ({kept}); this apply's copy {ours} was deleted",
+        )
 
 
 def _run_one(run: _Run, index: int, change: Change) -> None:
@@ -304,6 +349,7 @@ def _report(run: _Run) -> ApplyReport:
         run.stop.is_set(),
         run.options.version_description,
         dict(stats) if isinstance(stats, Mapping) else {},
+        signal=int(run.signals[0]) if run.signals and run.stop.is_set() else None,
     )
 
 
@@ -399,6 +445,14 @@ def _verify(
 # ------------------------------------------------------------------------------------------- deletes
 
 
+def _delete_path(run: _Run, path: str) -> None:
+    try:
+        run.client.delete(path)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+
+
 def _delete(run: _Run, change: Change) -> Result:
     try:
         run.client.delete(change.path)
@@ -430,10 +484,10 @@ def _create(
     attempts = max(1, run.options.create_attempts)
     for attempt in range(attempts):
         try:
-            return str(run.client.post(path, body)[id_key]), False
+            return _created_id(run, path, run.client.post(path, body), id_key), False
         except (ApiError, NetworkError) as exc:
             if is_ambiguous(exc):
-                found = lookup()
+                found = _settled_lookup(run, lookup, late=bool(getattr(exc, "late", False)))
                 if found is not None:
                     return found, True
             elif not _safe_to_resend(exc):
@@ -442,6 +496,35 @@ def _create(
                 raise
             time.sleep(_delay(run, attempt, exc))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _created_id(run: _Run, path: str, answer: Any, id_key: str) -> str:
+    """The new resource's id from a create's answer; an answer without one may still mean a create."""
+    found = answer.get(id_key) if isinstance(answer, Mapping) else None
+    if isinstance(found, str) and found:
+        return found
+    url = run.client.base_url + path
+    raise NetworkError(
+        f"the answer to POST {url} has no {id_key!r}, so agentsync cannot tell whether it created anything",
+        url=url,
+        ambiguous=True,
+        hint="agentsync looks the resource up before it sends the create again",
+    )
+
+
+def _settled_lookup(run: _Run, lookup: Callable[[], str | None], *, late: bool) -> str | None:
+    """Look for a create that may have committed. After an answer that came too late, the server may
+    still be writing: keep looking, with backoff, for up to ``settle_seconds`` before concluding that
+    nothing was created (a create sent again too early would make a twin)."""
+    found = lookup()
+    waited, delay = 0.0, 0.25
+    while found is None and late and waited < run.options.settle_seconds and not run.stop.is_set():
+        pause = min(delay, run.options.settle_seconds - waited)
+        time.sleep(pause)
+        waited += pause
+        delay *= 2
+        found = lookup()
+    return found
 
 
 def is_ambiguous(exc: AgentsyncError) -> bool:

@@ -119,11 +119,13 @@ def delete(kind: Kind, key: str, remote_id: str, remote: JsonObject) -> Change:
     )
 
 
-def secrets(definition: Definition) -> tuple[SecretRef, ...]:
-    """Where the definition's ``${env.*}`` values are, with their templates and hashes."""
+def secrets(definition: Definition, digest_key: bytes = b"") -> tuple[SecretRef, ...]:
+    """Where the definition's ``${env.*}`` values are, with their templates and keyed digests."""
     found = []
     for path, template in sorted(definition.secrets.items(), key=lambda item: str(item[0])):
         present, value = templates.value_at(definition.config, path)
         if present:
-            found.append(SecretRef(path, template, templates.secret_hash(templates.secret_text(value))))
+            found.append(
+                SecretRef(path, template, templates.secret_hash(templates.secret_text(value), digest_key))
+            )
     return tuple(found)

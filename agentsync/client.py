@@ -8,6 +8,7 @@ never part of a message, a repr or a file.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 import math
 import random
@@ -164,6 +165,11 @@ class Client:
         self.concurrency = concurrency
         self.retry = retry
         self._session = _make_session(checked_key(api_key), concurrency, user_agent)
+        # Saved plans prove a secret is unchanged with an HMAC under this key, which only a holder of the
+        # API key can compute: a plan file downloaded from CI says nothing guessable about the value.
+        self.digest_key = hashlib.sha256(
+            b"agentsync secret digest\0" + checked_key(api_key).encode()
+        ).digest()
         # One prepared request per method, copied for each call: Session.request merges the session's
         # settings and re-checks every header each time, which costs more CPU than the request itself.
         self._templates = {
@@ -659,7 +665,8 @@ def network_error(method: str, url: str, exc: requests.RequestException, timeout
         if not sent
         else "try again; agentsync re-reads the workspace first"
     )
-    return NetworkError(message, url=url, hint=hint, ambiguous=ambiguous)
+    late = isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout)
+    return NetworkError(message, url=url, hint=hint, ambiguous=ambiguous, late=late)
 
 
 def overdue(method: str, url: str, deadline: float) -> NetworkError:
@@ -668,6 +675,7 @@ def overdue(method: str, url: str, deadline: float) -> NetworkError:
         f"{method} {url} got no whole answer within its {deadline:g} s deadline, so it was cut off",
         url=url,
         ambiguous=method in WRITE_METHODS,
+        late=True,
         hint="check that the base URL points at the ElevenLabs API; an answer that slow is not the API's",
     )
 

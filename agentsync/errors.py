@@ -156,11 +156,16 @@ class NetworkError(AgentsyncError):
     connection on POST/PATCH/DELETE)."""
 
     ambiguous: bool = False
+    # True when the answer did not come in time: the server may still be working on the request.
+    late: bool = False
 
-    def __init__(self, message: str, *, url: str, hint: str | None = None, ambiguous: bool = False) -> None:
+    def __init__(
+        self, message: str, *, url: str, hint: str | None = None, ambiguous: bool = False, late: bool = False
+    ) -> None:
         super().__init__(message, hint=hint)
         self.url = url
         self.ambiguous = ambiguous
+        self.late = late
 
 
 class StalePlanError(AgentsyncError):

@@ -88,12 +88,13 @@ class FieldChange:
 @dataclass(frozen=True)
 class SecretRef:
     """A field whose value came from ``${env.*}``: where it is in the definition (and so in the body
-    and the managed view), the text the file wrote, and the SHA-256 of the value it resolved to. A
-    saved plan keeps only this; apply resolves the template again and checks the hash."""
+    and the managed view), the text the file wrote, and the keyed digest (HMAC-SHA256 under a key derived
+    from the API key) of the value it resolved to. A saved plan keeps only this; apply resolves the
+    template again and checks the digest."""
 
     path: Path
     template: str
-    sha256: str
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -255,19 +256,21 @@ def conceal(change: Change) -> Change:
     return rewrite_secrets(change, lambda s: s.template, lambda s: MASKED)
 
 
-def reveal(plan: Plan, context: templates.Context) -> Plan:
+def reveal(plan: Plan, context: templates.Context, digest_key: bytes = b"") -> Plan:
     """A loaded plan with every secret resolved again from ``context`` (the environment apply runs in).
     PlanFileError, before anything is written, when one is unset or differs from what was planned."""
-    changes = tuple(rewrite_secrets(c, _revealer(c, context), lambda s: MASKED) for c in plan.changes)
+    changes = tuple(
+        rewrite_secrets(c, _revealer(c, context, digest_key), lambda s: MASKED) for c in plan.changes
+    )
     return replace(plan, changes=changes)
 
 
-def _revealer(change: Change, context: templates.Context) -> Callable[[SecretRef], Any]:
-    values = {s.path: _resolve_secret(change, s, context) for s in change.secrets}
+def _revealer(change: Change, context: templates.Context, key: bytes) -> Callable[[SecretRef], Any]:
+    values = {s.path: _resolve_secret(change, s, context, key) for s in change.secrets}
     return lambda secret: values[secret.path]
 
 
-def _resolve_secret(change: Change, secret: SecretRef, context: templates.Context) -> Any:
+def _resolve_secret(change: Change, secret: SecretRef, context: templates.Context, key: bytes) -> Any:
     where = f"{change.label}, {dotted(secret.path)}"
     try:
         found = templates.resolve(secret.template, context)
@@ -279,7 +282,7 @@ def _resolve_secret(change: Change, secret: SecretRef, context: templates.Contex
     # A whole placeholder in a number or boolean field was typed when the plan was made; type it again.
     response = by_name(change.kind).fields.response
     value = templates.typed(response, secret.path, found.value) if found.whole else found.value
-    if templates.secret_hash(templates.secret_text(value)) != secret.sha256:
+    if templates.secret_hash(templates.secret_text(value), key) != secret.digest:
         raise PlanFileError(
             f"the secret for {where} ({secret.template}) differs from the one the plan was "
             "made with; nothing was written",
@@ -289,7 +292,7 @@ def _resolve_secret(change: Change, secret: SecretRef, context: templates.Contex
 
 
 def _secret_to_dict(secret: SecretRef) -> dict[str, Any]:
-    return {"path": list(secret.path), "template": secret.template, "sha256": secret.sha256}
+    return {"path": list(secret.path), "template": secret.template, "hmac": secret.digest}
 
 
 def _change_to_dict(change: Change) -> dict[str, Any]:
@@ -345,7 +348,7 @@ def _change_from_dict(data: Mapping[str, Any]) -> Change:
         attached=tuple(data.get("attached", ())),
         previous_key=data.get("previous_key"),
         secrets=tuple(
-            SecretRef(tuple(s["path"]), str(s["template"]), str(s["sha256"])) for s in data.get("secrets", ())
+            SecretRef(tuple(s["path"]), str(s["template"]), str(s["hmac"])) for s in data.get("secrets", ())
         ),
         notes=tuple(str(n) for n in data.get("notes", ())),
     )

@@ -155,7 +155,9 @@ def _change(
         change = build.update(m.kind, m.definition, m.match, body, namespace, rotate=rotate)
     if change is None:
         return None
-    return dataclasses.replace(change, depends_on=pending, secrets=build.secrets(m.definition))
+    return dataclasses.replace(
+        change, depends_on=pending, secrets=build.secrets(m.definition, remote.digest_key)
+    )
 
 
 def _known_ids(states: Sequence[KindState]) -> dict[Ref, str]:

@@ -202,18 +202,19 @@ PLAN_SCHEMA_TEMPLATE: dict[str, Any] = {
         },
         "secret": {
             "type": "object",
-            "required": ["path", "template", "sha256"],
+            "required": ["path", "template", "hmac"],
             "additionalProperties": False,
             "properties": {
                 "path": {"type": "array", "items": {"type": ["string", "integer"]}},
                 "template": {
                     "type": "string",
-                    "description": "The text the file wrote, e.g. Bearer ${env.TOKEN}.",
+                    "description": "The text the file wrote: the placeholder, never its value.",
                 },
-                "sha256": {
+                "hmac": {
                     "type": "string",
                     "pattern": "^[0-9a-f]{64}$",
-                    "description": "SHA-256 of the resolved value; apply refuses the plan when it differs.",
+                    "description": "HMAC-SHA256 of the resolved value under a key derived from the API key; "
+                    "apply refuses the plan when it differs.",
                 },
             },
         },

@@ -53,6 +53,8 @@ class RemoteState:
     stats: dict[str, int] = field(default_factory=dict)
     # kind -> id -> the agents that use it, for the objects a plan may delete (kinds with dependents).
     dependents: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # The key of the secret digests a plan keeps (derived from the API key the state was read with).
+    digest_key: bytes = b""
 
     def fetched(self, kind: Kind) -> bool:
         return kind.name in self.items
@@ -82,7 +84,8 @@ def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> R
     wanted = {k.name: in_scope(k, project, listed[k.name], selection) for k in partial}
     bodies.update(get_many(client, partial, wanted, project))
     users = users_of(client, [(k, i) for k in kinds for i in unclaimed(k, project, listed[k.name])])
-    return RemoteState(listed, bodies, client.base_url, stats=client.stats, dependents=users)
+    key = getattr(client, "digest_key", b"")
+    return RemoteState(listed, bodies, client.base_url, stats=client.stats, dependents=users, digest_key=key)
 
 
 def list_kinds(client: ApiClient, kinds: Sequence[Kind]) -> dict[str, tuple[JsonObject, ...]]:

@@ -15,6 +15,7 @@ location. Nothing here prints or does I/O besides reading the mapping it is give
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -194,8 +195,10 @@ def _variable(name: str, context: Context) -> str:
     )
 
 
-def secret_hash(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+def secret_hash(value: str, key: bytes = b"") -> str:
+    """The keyed digest a plan keeps of a secret: HMAC-SHA256 under a key derived from the API key
+    (:attr:`agentsync.client.Client.digest_key`), so a plan file alone cannot confirm a guess."""
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def secret_text(value: Any) -> str:

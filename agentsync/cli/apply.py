@@ -138,7 +138,7 @@ def _the_plan(
         check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
         # What is about to be applied is shown before anyone is asked, as for a fresh plan.
         _show(saved, fmt, color)
-        return _with_secrets(saved, project), None
+        return _with_secrets(saved, project, getattr(client, "digest_key", b"")), None
     from agentsync.cli.plan import with_project_warnings
     from agentsync.planner import build_plan
     from agentsync.remote import fetch
@@ -160,7 +160,7 @@ def _show(plan: Plan, fmt: str, color: bool | None) -> None:
     click.echo(guard(render(plan, color=colour)), nl=False, err=to_err, color=colour)
 
 
-def _with_secrets(saved: Plan, project: Project) -> Plan:
+def _with_secrets(saved: Plan, project: Project, digest_key: bytes) -> Plan:
     """A saved plan holds ``${env.*}`` templates, not values: resolve them again here, and refuse the
     plan (before any write) when one is unset or no longer what was planned."""
     import os
@@ -170,7 +170,7 @@ def _with_secrets(saved: Plan, project: Project) -> Plan:
 
     env = project.environment
     context = Context(env.variables if env else {}, os.environ, env.name if env else None)
-    return reveal(saved, context)
+    return reveal(saved, context, digest_key)
 
 
 def _check_safety(plan: Plan, project: Project, *, prune: bool, force: bool) -> None:
