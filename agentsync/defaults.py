@@ -162,4 +162,32 @@ def pick_variant(node: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
     objects = [c for c in candidates if c.get("properties")]
     if not objects:
         return node
-    return max(objects, key=lambda c: len(set(c["properties"]) & set(value)))
+    # A branch whose const or enum refuses one of the value's own keys cannot be the one it is meant as
+    # (an array parameter is not a literal one, whatever keys they share).
+    fitting = [c for c in objects if _admits(c, value)] or objects
+    return max(fitting, key=lambda c: len(set(c["properties"]) & set(value)))
+
+
+def _admits(branch: Mapping[str, Any], value: Mapping[str, Any]) -> bool:
+    return all(_fits(branch["properties"].get(key) or {}, item, 0) for key, item in value.items())
+
+
+def _fits(node: Mapping[str, Any], item: Any, depth: int) -> bool:
+    """False only where a const, an enum or a type plainly refuses ``item``; anything else fits."""
+    if depth > 8:
+        return True
+    if "$ref" in node:
+        return _fits(spec.deref(node), item, depth + 1)
+    if "const" in node:
+        return bool(item == node["const"])
+    if isinstance(node.get("enum"), list) and isinstance(item, str):
+        return item in node["enum"]
+    branches = node.get("anyOf") or node.get("oneOf")
+    if branches:
+        return any(_fits(b, item, depth + 1) for b in branches)
+    kind = node.get("type")
+    if kind == "array":
+        return isinstance(item, list)
+    if kind == "string":
+        return isinstance(item, str)
+    return True
