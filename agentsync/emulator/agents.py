@@ -10,6 +10,9 @@ Decisions where the reference is silent:
   :func:`check_tools`);
 - every answer comes from a stored agent that validates against the response model: defaults are the
   spec's or the reference's live ones (``agentsync.defaults``), and a PATCH checks the merged result;
+  input-only keys (a tool parameter's ``property_kind``) are not stored;
+- a member of a discriminated union without its tag is a 422 ``union_tag_not_found``
+  (:mod:`agentsync.emulator.unions`), checked before defaults are filled, which would guess the tag;
 - ``access_info`` says the caller created the agent (creator fields from the creating key's user id);
 - fields the packaged spec declares but live captures do not show (:data:`NOT_CAPTURED`) are not
   filled on create, so a new agent has exactly the captured key set; a client may still set them.

@@ -3,7 +3,11 @@
 Decisions where the reference is silent:
 - ``tool_config`` is a union tagged by ``type``, answered as pydantic answers a discriminated union: no
   ``type`` is ``union_tag_not_found``, an unknown one ``union_tag_invalid``, and errors inside a variant
-  carry the tag in their ``loc`` (``["body", "tool_config", "webhook", "api_schema"]``).
+  carry the tag in their ``loc`` (``["body", "tool_config", "webhook", "api_schema"]``). A union member
+  nested inside (a system tool's ``params``, a mock's ``eval``) needs its tag too
+  (:mod:`agentsync.emulator.unions`), though the spec leaves every tag optional with a default.
+- A stored tool has the response model's shape: input-only keys (a parameter's ``property_kind``) are
+  read and never answered.
 - PATCH takes the whole ``ToolRequestModel`` and replaces ``tool_config`` whole, completed with the
   schema defaults (nothing of the stored config survives); ``response_mocks`` is replaced when the body
   has the key (``null`` clears it) and kept when it does not.
