@@ -10,6 +10,9 @@ Decisions where the reference is silent:
   :func:`check_tools`);
 - every answer comes from a stored agent that validates against the response model: defaults are the
   spec's or the reference's live ones (``agentsync.defaults``), and a PATCH checks the merged result;
+  input-only keys (a tool parameter's ``property_kind``) are not stored;
+- a member of a discriminated union without its tag is a 422 ``union_tag_not_found``
+  (:mod:`agentsync.emulator.unions`), checked before defaults are filled, which would guess the tag;
 - ``access_info`` says the caller created the agent (creator fields from the creating key's user id);
 - fields the packaged spec declares but live captures do not show (:data:`NOT_CAPTURED`) are not
   filled on create, so a new agent has exactly the captured key set; a client may still set them.
@@ -31,6 +34,7 @@ from agentsync.emulator.problems import bad_config, not_found, validation_proble
 from agentsync.emulator.prompt_tools import echo_prompt_tools
 from agentsync.emulator.routing import Request, Response, json_response, no_content, raw_json_response
 from agentsync.emulator.store import Store
+from agentsync.emulator.unions import untagged_members
 from agentsync.emulator.validation import errors_for, strip_unknown
 
 DEFAULT_NAME = "New agent"
@@ -107,7 +111,8 @@ class AgentApi:
     def _create(self, body: dict[str, Any], caller: ApiKey) -> str:
         check_tools(body, ["body"])
         base = base_agent()
-        merged = complete(merge_patch(base, _non_null(body)))
+        check_tags(body, WRITABLE)
+        merged = response_shaped(complete(merge_patch(base, _non_null(body))), WRITABLE)
         merged["name"] = merged.get("name") or DEFAULT_NAME
         check_agent(merged)
         return self._store_new(merged, caller)
@@ -134,7 +139,8 @@ class AgentApi:
         check_tools(patch, ["body"])
         faults = self.faults()
         merged = merge_patch(stored, patch, map_merge=faults.map_merge)
-        merged = complete(merged)
+        check_tags(merged, tuple(patch))
+        merged = response_shaped(complete(merged), tuple(patch))
         check_agent(merged, prefix="Invalid conversation config: ", touched=patch)
         _restore_paths(merged, stored, faults.not_kept_paths)
         merged["version_id"] = ids.version_id()
@@ -156,6 +162,16 @@ def complete(agent: dict[str, Any]) -> dict[str, Any]:
     filled = defaults.fill_new(agent, None, spec.schema(spec.AGENT_RESPONSE))
     _drop_paths(filled, absent)
     return dict(filled)
+
+
+def response_shaped(agent: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``agent`` with the written fields among ``keys`` cut to what the response model declares: input-only
+    keys (a tool parameter's ``property_kind``) are read, never stored or answered."""
+    props = spec.schema(spec.AGENT_RESPONSE)["properties"]
+    for key in keys:
+        if key in WRITABLE and key in agent:
+            agent[key] = strip_unknown(agent[key], props[key])
+    return agent
 
 
 def _has_path(doc: dict[str, Any], path: tuple[str, ...]) -> bool:
@@ -221,6 +237,20 @@ def check_tools(body: dict[str, Any], loc: list[str | int]) -> None:
                 }
             ]
         )
+
+
+def check_tags(agent: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """422 when a union member among the written fields lacks its tag (:mod:`.unions`); checked before
+    defaults are filled, which would otherwise guess the tag."""
+    props = spec.schema(spec.AGENT_CREATE_BODY)["properties"]
+    found = [
+        item
+        for key in keys
+        if key in WRITABLE and key in agent
+        for item in untagged_members(agent[key], props[key], ["body", key])
+    ]
+    if found:
+        raise validation_problem(found)
 
 
 def check_agent(agent: dict[str, Any], prefix: str = "", touched: dict[str, Any] | None = None) -> None:

@@ -3,7 +3,11 @@
 Decisions where the reference is silent:
 - ``tool_config`` is a union tagged by ``type``, answered as pydantic answers a discriminated union: no
   ``type`` is ``union_tag_not_found``, an unknown one ``union_tag_invalid``, and errors inside a variant
-  carry the tag in their ``loc`` (``["body", "tool_config", "webhook", "api_schema"]``).
+  carry the tag in their ``loc`` (``["body", "tool_config", "webhook", "api_schema"]``). A union member
+  nested inside (a system tool's ``params``, a mock's ``eval``) needs its tag too
+  (:mod:`agentsync.emulator.unions`), though the spec leaves every tag optional with a default.
+- A stored tool has the response model's shape: input-only keys (a parameter's ``property_kind``) are
+  read and never answered.
 - PATCH takes the whole ``ToolRequestModel`` and replaces ``tool_config`` whole, completed with the
   schema defaults (nothing of the stored config survives); ``response_mocks`` is replaced when the body
   has the key (``null`` clears it) and kept when it does not.
@@ -40,6 +44,7 @@ from agentsync.emulator.dependents import (
 from agentsync.emulator.problems import HttpProblem, detail_problem, not_found
 from agentsync.emulator.routing import Request, Response, json_response
 from agentsync.emulator.store import ResourceRecord, Store
+from agentsync.emulator.unions import tag_missing, untagged_members, without_members
 from agentsync.emulator.validation import errors_for, errors_from, strip_unknown, validator_for
 
 DEFAULT_PAGE_SIZE = 30
@@ -125,9 +130,10 @@ def in_use(tool_id: str, agent_ids: list[str]) -> HttpProblem:
 
 
 def complete_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The stored tool config: the client's config with every server default filled in."""
+    """The stored tool config: the client's config with every server default filled in, in the shape of
+    the response model (input-only keys such as a parameter's ``property_kind`` are not kept)."""
     node = spec.schema(spec.TOOL_RESPONSE)["properties"]["tool_config"]
-    filled: dict[str, Any] = fill_new(copy.deepcopy(config), None, node)
+    filled: dict[str, Any] = strip_unknown(fill_new(copy.deepcopy(config), None, node), node)
     return filled
 
 
@@ -135,7 +141,7 @@ def completed_mocks(mocks: list[dict[str, Any]] | None) -> list[dict[str, Any]] 
     if mocks is None:
         return None
     node = spec.schema(spec.TOOL_RESPONSE)["properties"]["response_mocks"]
-    filled: list[dict[str, Any]] = fill_new(copy.deepcopy(mocks), None, node)
+    filled: list[dict[str, Any]] = strip_unknown(fill_new(copy.deepcopy(mocks), None, node), node)
     return filled
 
 
@@ -187,7 +193,8 @@ def request_errors(body: dict[str, Any]) -> list[dict[str, Any]]:
     mocks_schema = spec.schema(spec.TOOL_CREATE_BODY)["properties"]["response_mocks"]
     if "response_mocks" in body:
         found = validator_for(mocks_schema).iter_errors(body["response_mocks"])
-        errors += errors_from(found, ["body", "response_mocks"])
+        untagged = untagged_members(body["response_mocks"], mocks_schema, ["body", "response_mocks"])
+        errors += untagged + without_members(errors_from(found, ["body", "response_mocks"]), untagged)
     return errors
 
 
@@ -197,20 +204,12 @@ def _config_errors(config: dict[str, Any]) -> list[dict[str, Any]]:
     tag = config.get("type")
     expected = ", ".join(f"'{t}'" for t in mapping)
     if "type" not in config:
-        return [_tag_item("union_tag_not_found", "Unable to extract tag using discriminator 'type'", config)]
+        return [tag_missing(CONFIG_LOC, "type", config)]
     if not isinstance(tag, str) or tag not in mapping:
         message = f"Input tag '{tag}' found using 'type' does not match any of the expected tags: {expected}"
-        item = _tag_item("union_tag_invalid", message, config)
+        item = {**tag_missing(CONFIG_LOC, "type", config), "msg": message, "type": "union_tag_invalid"}
         item["ctx"].update(tag=str(tag), expected_tags=expected)
         return [item]
-    return errors_for(config, spec.ref_name(mapping[tag]), [*CONFIG_LOC, tag])
-
-
-def _tag_item(type_: str, message: str, config: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "loc": list(CONFIG_LOC),
-        "msg": message,
-        "type": type_,
-        "input": config,
-        "ctx": {"discriminator": "'type'"},
-    }
+    untagged = untagged_members(config, {"$ref": mapping[tag]}, [*CONFIG_LOC, tag])
+    errors = errors_for(config, spec.ref_name(mapping[tag]), [*CONFIG_LOC, tag])
+    return untagged + without_members(errors, untagged)

@@ -112,6 +112,20 @@ def _prose_rule(case: Any, response: Any) -> bool:
     return response.status_code == 400 and _detail(response).get("code") in PROSE_RULES
 
 
+def _untagged_member(case: Any, response: Any) -> bool:
+    items = response.json().get("detail") if response.status_code == 422 else None
+    return isinstance(items, list) and any(item.get("type") == "union_tag_not_found" for item in items)
+
+
+def _tools_beside_tool_ids(case: Any, response: Any) -> bool:
+    items = response.json().get("detail") if response.status_code == 422 else None
+    return isinstance(items, list) and any(
+        item.get("loc", [])[-3:] == ["conversation_config", "agent", "prompt"]
+        and item.get("msg") == "Value error, cannot specify both tools and tool_ids"
+        for item in items
+    )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "unknown id is a 404",
@@ -137,6 +151,21 @@ RULES: tuple[Rule, ...] = (
         "a phone number's branch and environment need an assigned agent: 400s the schemas cannot express",
         _prose_rule,
         (status_code_conformance, positive_data_acceptance),
+    ),
+    Rule(
+        "a union member names its tag",
+        "the API reads a union with a discriminator (tool_config, post_dial_digits, a system tool's params)"
+        " as a pydantic tagged union, which needs the tag in the body; the spec gives the tag a default and"
+        " leaves it optional, and OpenAPI leaves an absent discriminator undefined: 422 union_tag_not_found",
+        _untagged_member,
+        (positive_data_acceptance,),
+    ),
+    Rule(
+        "prompt.tools and tool_ids are exclusive",
+        "the API refuses the deprecated prompt.tools beside tool_ids (its tools-deprecation page), a"
+        " cross-field rule the schema cannot state; two empty lists are accepted, as the spec's example sends",
+        _tools_beside_tool_ids,
+        (positive_data_acceptance,),
     ),
 )
 

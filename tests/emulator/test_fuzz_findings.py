@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import requests
 
 from agentsync import spec
@@ -87,3 +89,91 @@ def test_patch_conversation_config_null_keeps_the_stored_config(api: Api) -> Non
     response = api.patch(f"{AGENTS}/{agent_id}", json={"conversation_config": None})
     assert response.status_code == 200, response.text
     assert _valid_agent(api, agent_id)["conversation_config"]["agent"]["first_message"] == "Hello"
+
+
+# -- tools, MCP servers and the unions they share with agents ---------------------------------------
+
+TOOLS = "/v1/convai/tools"
+
+
+def _phone_node(post_dial_digits: dict) -> dict:
+    destination = {"type": "sip_uri", "sip_uri": "sip:desk@example.com"}
+    return {"type": "phone_number", "transfer_destination": destination, "post_dial_digits": post_dial_digits}
+
+
+def _workflow_with(node: dict) -> dict:
+    start = {"type": "start", "position": {"x": 0.0, "y": 0.0}, "edge_order": []}
+    return {"nodes": {"start_node": start, "transfer": node}}
+
+
+def test_an_untagged_union_member_is_union_tag_not_found_not_a_guessed_branch(api: Api) -> None:
+    body = {"conversation_config": {}, "workflow": _workflow_with(_phone_node({"value": "ext"}))}
+    response = api.post(f"{AGENTS}/create", json=body)
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["type"] == "union_tag_not_found"
+    assert item["loc"] == ["body", "workflow", "nodes", "transfer", "post_dial_digits"]
+    assert item["ctx"] == {"discriminator": "'type'"}
+
+
+def test_a_tagged_member_is_stored_with_the_tag_the_client_chose(api: Api) -> None:
+    node = _phone_node({"type": "dynamic", "value": "extension"})
+    agent_id = api.create_agent({"conversation_config": {}, "workflow": _workflow_with(node)})
+    stored = _valid_agent(api, agent_id)["workflow"]["nodes"]["transfer"]["post_dial_digits"]
+    assert stored == {"type": "dynamic", "value": "extension"}
+
+
+def test_patch_that_leaves_a_member_untagged_is_refused_and_stores_nothing(api: Api) -> None:
+    agent_id = api.create_agent()
+    before = _valid_agent(api, agent_id)
+    body = {"workflow": _workflow_with(_phone_node({"value": "ext"}))}
+    response = api.patch(f"{AGENTS}/{agent_id}", json=body)
+    assert response.status_code == 422 and response.json()["detail"][0]["type"] == "union_tag_not_found"
+    assert _valid_agent(api, agent_id)["workflow"] == before["workflow"]
+
+
+def test_a_nested_untagged_member_of_a_tool_config_names_its_own_location(api: Api) -> None:
+    config = {"type": "system", "name": "hang_up", "params": {}}
+    response = api.post(TOOLS, json={"tool_config": config})
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "tool_config", "system", "params"]
+    assert item["type"] == "union_tag_not_found" and item["ctx"] == {"discriminator": "'system_tool_type'"}
+
+
+def _parameters(kind: str) -> dict:
+    field = {"type": "string", "description": "The order", "property_kind": kind}
+    return {"type": "object", "property_kind": "object", "properties": {"order": field}}
+
+
+def test_input_only_property_kind_is_not_answered_by_a_tool(api: Api) -> None:
+    config = {
+        "type": "client",
+        "name": "open_ticket",
+        "description": "d",
+        "parameters": _parameters("object"),
+    }
+    created = api.post(TOOLS, json={"tool_config": config})
+    assert created.status_code == 200, created.text
+    read = api.get(f"{TOOLS}/{created.json()['id']}").json()
+    for answer in (created.json(), read):
+        assert errors_for(answer, spec.TOOL_RESPONSE, []) == []
+        assert "property_kind" not in json.dumps(answer)
+
+
+def test_input_only_property_kind_is_not_answered_by_an_agent(api: Api) -> None:
+    tool = {"type": "client", "name": "open_ticket", "description": "d", "parameters": _parameters("object")}
+    agent_id = api.create_agent({"conversation_config": {"agent": {"prompt": {"tools": [tool]}}}})
+    agent = _valid_agent(api, agent_id)
+    assert "property_kind" not in json.dumps(agent)
+    assert agent["conversation_config"]["agent"]["prompt"]["tools"][0]["parameters"]["properties"]["order"]
+
+
+def test_an_array_parameter_is_completed_as_an_array(api: Api) -> None:
+    ids = {"type": "array", "description": "Order ids"}
+    parameters = {"type": "object", "properties": {"ids": ids}}
+    config = {"type": "client", "name": "lookup", "description": "d", "parameters": parameters}
+    created = api.post(TOOLS, json={"tool_config": config})
+    assert created.status_code == 200, created.text
+    stored = created.json()["tool_config"]["parameters"]["properties"]["ids"]
+    assert stored["type"] == "array" and "items" in stored and "enum" not in stored
