@@ -17,6 +17,7 @@ from typing import Any
 
 from agentsync.errors import AgentsyncError
 from agentsync.project import PROJECT_FILE, Project
+from agentsync.yamlwrite import dump, yaml_engine
 
 # A tag shaped like ``<namespace>:<key>``: agentsync's ownership marker, of this or another project.
 MARKER_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*:[A-Za-z0-9][A-Za-z0-9._/-]*")
@@ -36,7 +37,6 @@ def foreign_markers(tags: Sequence[str], namespace: str) -> list[str]:
 
 
 def _load(root: Path, text: str | None) -> Any:
-    from agentsync.pull import yaml_engine
 
     source = text if text is not None else (root / PROJECT_FILE).read_text(encoding="utf-8")
     document = yaml_engine().load(source)
@@ -64,7 +64,6 @@ def _entry(document: Any, path: Sequence[str], *, create: bool) -> Any:
 
 def set_override_id(root: Path, environment: str, key: str, agent_id: str, text: str | None = None) -> str:
     """agentsync.yaml (``text``, or the file on disk) with ``environments.ENV.overrides.agents.KEY.id``."""
-    from agentsync.pull import dump
 
     document = _load(root, text)
     entry = _entry(document, ("environments", environment, "overrides", "agents", key), create=True)
@@ -83,7 +82,6 @@ def drop_override_ids(
 ) -> str | None:
     """agentsync.yaml without the ``id`` overrides of ``keys`` in ``environment`` (None when it has none);
     an entry left empty goes too."""
-    from agentsync.pull import dump
 
     document = _load(root, text)
     table = _entry(document, ("environments", environment, "overrides", "agents"), create=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from agentsync import spec
@@ -191,3 +192,51 @@ def _fits(node: Mapping[str, Any], item: Any, depth: int) -> bool:
     if kind == "string":
         return isinstance(item, str)
     return True
+
+
+# --- whole bodies ------------------------------------------------------------------------------------
+
+LIVE_DEFAULTS: dict[str, Any] = {
+    "conversation_config.conversation.client_events": [
+        "audio",
+        "interruption",
+        "user_transcript",
+        "agent_response",
+        "agent_response_correction",
+    ],
+    "conversation_config.conversation.monitoring_events": [
+        "user_transcript",
+        "agent_response",
+        "agent_response_correction",
+    ],
+    "workflow": {
+        "edges": {},
+        "nodes": {"start_node": {"type": "start", "position": {"x": 0.0, "y": 0.0}, "edge_order": []}},
+        "prevent_subagent_loops": False,
+    },
+}
+
+
+def defaults_for(schema_name: str) -> dict[str, Any]:
+    """A fresh dict holding every default of the component schema ``schema_name``."""
+    value = _cached_defaults(schema_name)
+    return copy.deepcopy(value)
+
+
+@lru_cache(maxsize=64)
+def _cached_defaults(schema_name: str) -> dict[str, Any]:
+    return partial_defaults(spec.schema(schema_name))
+
+
+def agent_defaults() -> dict[str, Any]:
+    """A complete GET agent body minus ids, timestamps and names: the base every new agent starts from."""
+    body = defaults_for(spec.AGENT_RESPONSE)
+    for dotted, value in LIVE_DEFAULTS.items():
+        set_path(body, dotted.split("."), copy.deepcopy(value))
+    return body
+
+
+def set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value

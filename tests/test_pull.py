@@ -22,25 +22,23 @@ from agentsync.plan import Action, FieldChange, Plan
 from agentsync.planner import build_plan
 from agentsync.pull import (
     AgentSource,
-    Editor,
     FileAction,
-    PullError,
     PullOptions,
     agent_target,
-    dump,
     pull,
     render_agent,
     render_changes,
     render_tags,
     slug,
-    strip_defaults,
     unique_key,
     writable_view,
     write_files,
     yaml_engine,
 )
+from agentsync.pullview import PullError, strip_defaults
 from agentsync.remote import fetch
 from agentsync.reverse import Exporter
+from agentsync.yamlwrite import Editor, dump
 from tests.defs import agent_def
 
 ROOT = Path(__file__).resolve().parent.parent

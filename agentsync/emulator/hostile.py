@@ -20,9 +20,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from agentsync.emulator.config import HOSTILE_KINDS
 from agentsync.emulator.routing import Response
 
-KINDS = ("truncated", "not_object", "wrong_type", "bad_items", "no_has_more", "html", "huge", "huge_chunked")
+KINDS = HOSTILE_KINDS
+
 # List answers only: "phone_numbers" is also a field of a GET agent body, so it is not one of them.
 LIST_KEYS = ("agents", "conversation_tags", "tools", "mcp_servers", "secrets", "environment_variables")
 HTML_PAGE = (

@@ -1,0 +1,248 @@
+"""The writable view of an agent's GET body and the defaults left out of a new file: what pull writes
+for a field, guided by the create body's schema."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from agentsync import spec
+from agentsync.kinds.agent import READ_ONLY_PATHS
+from agentsync.kinds.identity import marker_key
+from agentsync.reverse import shorten, tags_of_variant
+from agentsync.values import same
+
+if TYPE_CHECKING:
+    pass
+
+
+from agentsync.errors import AgentsyncError
+from agentsync.kinds.agent import AGENT
+from agentsync.kinds.tag import TAG
+
+# pull writes agent files and the tag list: the two kinds it knows how to render.
+WRITABLE_FIELDS = AGENT.fields.writable
+TAGS_FILE = TAG.layout.where
+
+PROMPT_PATH: tuple[str, ...] = ("conversation_config", "agent", "prompt", "prompt")
+# Top-level order of a new agent file: what a reviewer looks for first, then the API's order.
+TOP_ORDER: tuple[str, ...] = ("name", "tags", "conversation_config", "platform_settings", "workflow")
+# Fields the file keeps even when they equal the default: a file without a name is not reviewable.
+ALWAYS_WRITTEN: frozenset[str] = frozenset({"name"})
+# ``workflow`` is one value for the diff and the PATCH (DESIGN §3), so it is written whole or not at all.
+ATOMIC_TOP: frozenset[str] = frozenset({"workflow", "tags"})
+
+
+class PullError(AgentsyncError):
+    """pull cannot do what was asked (an unknown key, a file it cannot merge into); nothing was written."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Values: lists as the API means them (any sequence but a string).
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+# --------------------------------------------------------------------------------------------------
+# The writable view of a GET body, guided by the create body's schema.
+
+
+@lru_cache(maxsize=1)
+def _top_schema() -> dict[str, Any]:
+    return spec.schema(spec.AGENT_CREATE_BODY)
+
+
+def _typed(node: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if node is None else spec.unwrap(node).node
+
+
+def _variant(node: Mapping[str, Any], value: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The branch of a union that describes ``value``: by discriminator, else the first whose
+    properties hold every key of the value."""
+    branches = node.get("oneOf") or node.get("anyOf") or ()
+    disc = node.get("discriminator") or {}
+    tag = value.get(disc.get("propertyName", "")) if disc else None
+    if isinstance(tag, str) and tag in (disc.get("mapping") or {}):
+        return spec.unwrap({"$ref": disc["mapping"][tag]}).node
+    typed = [spec.unwrap(b).node for b in branches if b.get("type") != "null"]
+    fitting = [t for t in typed if t.get("properties") and set(value) <= set(t["properties"])]
+    return fitting[0] if fitting else None
+
+
+def _object_schema(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The object schema for a dict value, or None when the schema cannot say (keep it as it is)."""
+    target = _typed(node)
+    if target is None:
+        return None
+    if target.get("oneOf") or target.get("anyOf"):
+        return _variant(target, value)
+    return target
+
+
+def known_fields(value: Any, node: Mapping[str, Any] | None) -> Any:
+    """``value`` without the keys its schema does not declare, and without those it marks read-only:
+    the live API returns fields the spec lacks (reference §10), and the server fills read-only ones
+    (``queueing_config.hold_audio``); a file holding either would fail validation."""
+    if isinstance(value, Mapping):
+        target = _object_schema(node, value)
+        if target is None:
+            return copy.deepcopy(dict(value))
+        props = target.get("properties") or {}
+        if props:
+            return {
+                k: known_fields(v, props[k])
+                for k, v in value.items()
+                if k in props and not props[k].get("readOnly")
+            }
+        extra = target.get("additionalProperties")
+        child = extra if isinstance(extra, dict) else None
+        return {k: known_fields(v, child) for k, v in value.items()}
+    if _is_list(value):
+        items = _typed(node)
+        return [known_fields(v, (items or {}).get("items")) for v in value]
+    return value
+
+
+def _drop_path(body: dict[str, Any], path: Sequence[str | int]) -> None:
+    parent: Any = body
+    for part in path[:-1]:
+        parent = parent.get(part) if isinstance(parent, dict) else None
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
+
+
+def writable_view(body: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """The fields of a GET agent body that an agent file may declare, in the API's names and order.
+
+    Read-only fields and paths, unknown keys and this namespace's ownership marker are left out."""
+    props = _top_schema()["properties"]
+    view = {k: known_fields(body[k], props[k]) for k in WRITABLE_FIELDS if k in body}
+    for path in READ_ONLY_PATHS:
+        _drop_path(view, path)
+    if isinstance(view.get("tags"), list):
+        view["tags"] = [t for t in view["tags"] if marker_key(str(t), namespace) is None]
+    return view
+
+
+# --------------------------------------------------------------------------------------------------
+# Leaving out server defaults.
+
+
+def _child(node: Mapping[str, Any] | None, value: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    target = _object_schema(node, value)
+    found: Mapping[str, Any] | None = ((target or {}).get("properties") or {}).get(key)
+    return found
+
+
+def _is_atomic(node: Mapping[str, Any] | None) -> bool:
+    """Lists, free-form maps and anything the schema cannot describe are compared and written whole."""
+    target = _typed(node)
+    if target is None:
+        return True
+    return target.get("type") == "array" or spec.is_free_form_map(target)
+
+
+def _type_defaults(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> Any:
+    """The defaults inside an object whose own default is null (the object was set, its fields may not)."""
+    from agentsync.defaults import default_value
+
+    target = _object_schema(node, value)
+    return default_value(target) if target is not None else None
+
+
+def strip_defaults(view: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``view`` without the leaves that equal the server default for their path.
+
+    Objects that become empty are left out too, unless their default is not an object (a nullable
+    object that was set must stay set). Lists, free-form maps and ``workflow`` are kept or dropped whole."""
+    props = _top_schema()["properties"]
+    out: dict[str, Any] = {}
+    for key, value in view.items():
+        default = defaults.get(key, _MISSING)
+        if key in ALWAYS_WRITTEN or (key in ATOMIC_TOP and not same(value, default)):
+            out[key] = shorten((key,), value)
+        elif key not in ATOMIC_TOP:
+            kept = _strip(value, default, props.get(key), (key,))
+            if kept is not _MISSING:
+                out[key] = kept
+    return out
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+_MISSING: Any = _Missing()
+
+
+def _required(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> frozenset[str]:
+    """The keys a file must keep: the required ones, and the ones that say which branch of a union
+    the value is (``system_tool_type: end_call``), without which it would match several."""
+    target = _object_schema(node, value)
+    tags = (
+        tags_of_variant(spec.unwrap(node).node, target) if node is not None and target is not None else set()
+    )
+    return frozenset((target or {}).get("required") or ()) | tags
+
+
+def _strip(value: Any, default: Any, node: Mapping[str, Any] | None, path: tuple[str, ...] = ()) -> Any:
+    """The part of ``value`` that differs from ``default``, or _MISSING when nothing does."""
+    if same(value, default):
+        return _MISSING
+    if _is_atomic(node) and path:
+        return shorten(path, value)
+    if not isinstance(value, Mapping) or _is_atomic(node):
+        return value
+    base = default if isinstance(default, Mapping) else _type_defaults(node, value)
+    base = base if isinstance(base, Mapping) else {}
+    required = _required(node, value)
+    out: dict[str, Any] = {}
+    for key, child in value.items():
+        kept = _strip(child, base.get(key, _MISSING), _child(node, value, key), (*path, key))
+        if kept is not _MISSING:
+            out[key] = kept
+        elif key in required:
+            out[key] = child  # a file without it would not validate, even though it is the default
+    if not out and isinstance(default, Mapping):
+        return _MISSING
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Which declared fields an existing file keeps.
+
+
+def merge_declared(
+    declared: Any, full: Mapping[str, Any], chosen: Mapping[str, Any], node: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The new content of an existing file: every field it already declares, with its remote value
+    (a managed field stays managed even when it now equals the default), plus what ``chosen`` adds."""
+    out: dict[str, Any] = {}
+    for key in declared if isinstance(declared, Mapping) else ():
+        if key not in full:
+            continue
+        child = _top_schema()["properties"].get(key) if node is None else _child(node, full, key)
+        inner = declared[key]
+        if isinstance(inner, Mapping) and isinstance(full[key], Mapping) and not _atomic_at(node, key, child):
+            out[key] = merge_declared(inner, full[key], _sub(chosen, key), child)
+        else:
+            out[key] = full[key]
+    for key, value in chosen.items():
+        out.setdefault(key, value)
+    return out
+
+
+def _atomic_at(node: Mapping[str, Any] | None, key: str, child: Mapping[str, Any] | None) -> bool:
+    if node is None:
+        return key in ATOMIC_TOP
+    return _is_atomic(child)
+
+
+def _sub(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    found = value.get(key)
+    return found if isinstance(found, Mapping) else {}

@@ -1,0 +1,205 @@
+"""The round-trip YAML pull writes with: new files rendered, existing ones edited in place so that
+comments, key order and quoting survive, and ``!file`` includes kept inside the project."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentsync.plan import ABSENT
+from agentsync.pullview import PullError, _is_list
+from agentsync.reverse import Edit
+from agentsync.values import same
+
+if TYPE_CHECKING:
+    pass
+
+
+# --------------------------------------------------------------------------------------------------
+# YAML: rendering new files and editing existing ones in place (ruamel round-trip).
+
+FILE_TAG = "!file"
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+def yaml_engine(*, top_level_list: bool = False) -> Any:
+    """The one YAML configuration pull reads and writes with: round-trip, quotes kept, no re-wrapping
+    of long lines (a re-wrapped unchanged line would be noise in review), ``null`` spelt out. Nested
+    lists are indented under their key; a file that is a list (tags.yaml) starts at column one."""
+    from ruamel.yaml import YAML
+
+    engine = YAML()
+    engine.preserve_quotes = True
+    engine.width = 4096
+    if top_level_list:
+        engine.indent(mapping=2, sequence=2, offset=0)
+    else:
+        engine.indent(mapping=2, sequence=4, offset=2)
+    engine.representer.add_representer(
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return engine
+
+
+def dump(document: Any, *, top_level_list: bool = False) -> str:
+    import io
+
+    buffer = io.StringIO()
+    yaml_engine(top_level_list=top_level_list).dump(document, buffer)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A string kept in its own file, written as ``!file <relative path>``."""
+
+    relative: str
+    content: str
+
+
+def _is_file_ref(node: Any) -> bool:
+    from ruamel.yaml.comments import TaggedScalar
+
+    return isinstance(node, TaggedScalar) and str(node.tag) == FILE_TAG
+
+
+def _literal_ok(text: str) -> bool:
+    """Whether a block scalar keeps this string exactly (trailing blanks and odd characters do not)."""
+    if "\n" not in text.rstrip("\n") or "\r" in text or "\t" in text:
+        return False
+    lines = text.split("\n")
+    return all(line == line.rstrip(" ") for line in lines) and not text.startswith((" ", "\n"))
+
+
+def to_yaml(value: Any, extra: dict[str, str], base: Path) -> Any:
+    """A plain JSON value as round-trip nodes: lists of scalars in flow style, multi-line strings as
+    literal blocks; a :class:`FileRef` becomes a ``!file`` tag and its content an extra file."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    if isinstance(value, FileRef):
+        extra[os.path.normpath(base / value.relative)] = value.content
+        return TaggedScalar(value=value.relative, tag=FILE_TAG)
+    if isinstance(value, Mapping):
+        out = CommentedMap()
+        for key, child in value.items():
+            out[key] = to_yaml(child, extra, base)
+        if 0 < len(value) <= 3 and all(_is_number(v) for v in value.values()):
+            out.fa.set_flow_style()  # positions and limits read best on one line: {x: 0, y: 150}
+        return out
+    if _is_list(value):
+        seq = CommentedSeq([to_yaml(v, extra, base) for v in value])
+        if all(not isinstance(v, (Mapping, list, tuple, str)) or _short(v) for v in value):
+            seq.fa.set_flow_style()
+        return seq
+    if isinstance(value, str) and _literal_ok(value):
+        return LiteralScalarString(value)
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _short(value: Any) -> bool:
+    return isinstance(value, str) and "\n" not in value and len(value) <= 60
+
+
+def to_plain(node: Any, base: Path, root: Path | None = None) -> Any:
+    """Round-trip nodes back to plain JSON values as the file wrote them (templates unresolved); a
+    ``!file`` node reads as its file's text, and only from inside ``root`` (the loader's rule)."""
+    if _is_file_ref(node):
+        return read_included(base, str(node.value), root or base)
+    if isinstance(node, Mapping):
+        return {str(k): to_plain(v, base, root) for k, v in node.items()}
+    if _is_list(node):
+        return [to_plain(v, base, root) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return str(node) if isinstance(node, str) else node
+
+
+def inside(root: Path, target: Path) -> bool:
+    return target.resolve().is_relative_to(root.resolve())
+
+
+def read_included(base: Path, relative: str, root: Path) -> str | None:
+    target = base / relative
+    if not relative or not inside(root, target) or not target.is_file():
+        return None
+    return target.read_text(encoding="utf-8")
+
+
+@dataclass
+class Editor:
+    """Edits one loaded document towards new content, keeping every node whose value did not change.
+
+    ``base`` is the directory ``!file`` paths are relative to; ``extra`` collects the files those
+    nodes point at, with their new text."""
+
+    base: Path
+    extra: dict[str, str] = field(default_factory=dict)
+    root: Path | None = None
+
+    def update_map(self, node: Any, target: Mapping[str, Any], keep: Iterable[str] = ()) -> None:
+        for key in [k for k in node if k not in target and k not in keep]:
+            del node[key]
+        for key, value in target.items():
+            node[key] = self.replace(node[key], value) if key in node else self.new(value)
+
+    def new(self, value: Any) -> Any:
+        return to_yaml(value, self.extra, self.base)
+
+    def replace(self, old: Any, value: Any) -> Any:
+        """The node to hold ``value`` where ``old`` is: ``old`` itself whenever it can stay."""
+        if isinstance(value, FileRef) and not _is_file_ref(old):
+            return self.new(value)
+        if _is_file_ref(old) and isinstance(value, (str, FileRef)):
+            text = value.content if isinstance(value, FileRef) else value
+            target = self.base / str(old.value)
+            if self.root is not None and not inside(self.root, target):
+                raise PullError(
+                    f"!file {old.value} leaves the project directory; pull writes only inside it",
+                    hint="point the !file at a file inside the project",
+                )
+            self.extra[os.path.normpath(target)] = text
+            return old
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            self.update_map(old, value)
+            return old
+        if _is_list(old) and _is_list(value) and not isinstance(old, str):
+            return self._replace_list(old, value)
+        return old if same(to_plain(old, self.base, self.root), value) else self.new(value)
+
+    def _replace_list(self, old: Any, value: Sequence[Any]) -> Any:
+        for index, item in enumerate(value[: len(old)]):
+            old[index] = self.replace(old[index], item)
+        del old[len(value) :]
+        old.extend(self.new(v) for v in value[len(old) :])
+        return old
+
+    def apply(self, document: Any, edit: Edit) -> None:
+        """Write one reversed field at its node, creating the mappings on the way when needed."""
+        from ruamel.yaml.comments import CommentedMap
+
+        parent: Any = document
+        for part in edit.path[:-1]:
+            if isinstance(parent, dict) and part not in parent:
+                parent[part] = CommentedMap()
+            parent = parent[part]
+        last = edit.path[-1]
+        if edit.value is ABSENT:
+            if last in parent:
+                del parent[last]
+        elif last in parent:
+            parent[last] = self.replace(parent[last], edit.value)
+        else:
+            parent[last] = self.new(edit.value)
