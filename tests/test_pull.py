@@ -28,13 +28,11 @@ from agentsync.pull import (
     pull,
     render_agent,
     render_changes,
-    render_tags,
-    slug,
-    unique_key,
     writable_view,
     write_files,
     yaml_engine,
 )
+from agentsync.pullselect import render_tags, slug, unique_key
 from agentsync.pullview import PullError, strip_defaults
 from agentsync.remote import fetch
 from agentsync.reverse import Exporter
