@@ -131,11 +131,25 @@ def _resolved(
     reader.problems.extend(found)
     if not kind.layout.allow_env:
         reader.problems.extend(_no_secrets(kind, document))
+    reader.problems.extend(_no_secret_identity(document))
     reader.problems.extend(schema.check(document, schema.validator(kind)))
     reader.problems.extend(schema.catalogue_warnings(document))
     for path, message in kind.hooks.checks(document.value, scope, _shower(document)):
         reader.problems.append(Problem(document.location_of(path, value=True), message))
     return document
+
+
+def _no_secret_identity(document: Document) -> list[Problem]:
+    """An ``id:`` or ``renamed_from:`` names a resource and ends up in URLs and messages: it is never a
+    secret, and one that comes from ``${env.*}`` could only be there to make a message print a value."""
+    return [
+        Problem(
+            document.location_of(path, value=True),
+            f"{path[-1]}: cannot come from ${{env.*}} (found {template!r}); write the id itself",
+        )
+        for path, template in document.secrets.items()
+        if path and path[-1] in META_FIELDS and (len(path) == 1 or isinstance(path[-2], int))
+    ]
 
 
 def _shower(document: Document) -> Callable[[JsonPath, Any], str]:

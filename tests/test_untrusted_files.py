@@ -448,3 +448,21 @@ def test_a_secret_at_any_path_never_reaches_any_output(
         assert needle not in seen, (needle, seen)
     if codes[2] == 0:  # the secret was resolved and planned, not refused before use
         assert "${env.UT_SECRET}" in (tmp / "plan-text.json").read_text()
+
+
+@pytest.mark.parametrize("field", ["id", "renamed_from"])
+def test_an_identity_field_from_env_is_refused_without_showing_the_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    monkeypatch.setenv("UT_ID_SECRET", "agent_secretvalue123")
+    root = tmp_path / "p"
+    (root / "agents").mkdir(parents=True)
+    (root / "agentsync.yaml").write_text("namespace: t\n")
+    (root / "agents" / "bot.yaml").write_text(f"name: Bot\n{field}: ${{env.UT_ID_SECRET}}\n")
+    (root / "tags.yaml").write_text("- title: vip\n  id: ${env.UT_ID_SECRET}\n")
+    with pytest.raises(ValidationFailed) as caught:
+        load_project(root)
+    text = caught.value.render()
+    assert f"agents/bot.yaml:2:{len(field) + 3}: error: {field}: cannot come from ${{env.*}}" in text
+    assert "tags.yaml:2:7: error: id: cannot come from ${env.*}" in text
+    assert "secretvalue123" not in text
