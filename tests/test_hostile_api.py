@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from agentsync import client as client_module
+from agentsync import answers as client_module
 from agentsync.cli import options, run
 from agentsync.client import Client, RetryPolicy
 from agentsync.emulator import ADMIN_KEY, Emulator, Faults

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from agentsync import answers
 from agentsync import client as client_module
 from agentsync.cli import options, run
 from agentsync.client import Client, RetryPolicy, checked_key, connect, page_cap
@@ -196,6 +197,7 @@ def test_a_list_that_never_ends_stops_at_the_page_cap(
 ) -> None:
     url, routes = attack
     monkeypatch.setattr(client_module, "MAX_LIST_ITEMS", 500)
+    monkeypatch.setattr(answers, "MAX_LIST_ITEMS", 500)
     pages: list[str] = []
 
     def forever(h: _Attack) -> None:

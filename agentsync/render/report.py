@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentsync.apply import REPORT_FORMAT_VERSION, ApplyReport, Outcome, Result
+from agentsync.outcomes import REPORT_FORMAT_VERSION, ApplyReport, Outcome, Result
 from agentsync.plan import Action
 from agentsync.render.terminal import visible
 
