@@ -213,3 +213,30 @@ def test_two_applies_at_once_leave_no_twin_and_the_loser_says_so(tmp_path: Path,
     finally:
         for client in clients:
             client.close()
+
+
+def test_a_header_that_stops_using_env_never_shows_its_old_secret(
+    tmp_path: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    webhook = {
+        "url": "https://crm.example/caller",
+        "request_headers": {"Authorization": "Bearer ${env.HOOK_SECRET}"},
+    }
+    agent = {
+        "name": "Bot",
+        "conversation_config": {},
+        "platform_settings": {
+            "workspace_overrides": {"conversation_initiation_client_data_webhook": webhook}
+        },
+    }
+    root = write_project(tmp_path / "p", {"bot": agent}, settings=SETTINGS)
+    assert run(["apply", "-C", str(root), "--auto-approve"]) == 0
+    path = root / "agents" / "bot.yaml"
+    path.write_text(path.read_text().replace("Bearer ${env.HOOK_SECRET}", "Bearer public-token"))
+    capsys.readouterr()
+    for fmt in ("text", "markdown", "json"):
+        assert run(["plan", "-C", str(root), "--format", fmt, "--show-body"]) == 0
+        out, err = capsys.readouterr()
+        assert "request_headers" in out, (fmt, out, err)
+        assert SECRET not in out + err, (fmt, out)

@@ -16,7 +16,17 @@ SENSITIVE = "(sensitive)"
 # Secrets are masked two ways, both here: a field whose value came from ``${env.*}`` (the change's
 # ``secrets`` paths, on both sides, in the body and the JSON Patch), and a field whose name contains one
 # of these words, whatever its value came from.
-SECRET_WORDS: tuple[str, ...] = ("secret", "token", "password", "api_key")
+# The names also cover a value that stopped coming from ``${env.*}``: its old side, read from the server,
+# is still the secret it was, and no file says so any more.
+SECRET_WORDS: tuple[str, ...] = (
+    "secret",
+    "token",
+    "password",
+    "api_key",
+    "authorization",
+    "cookie",
+    "credential",
+)
 
 SYMBOLS: dict[Action, str] = {
     Action.CREATE: "+",
