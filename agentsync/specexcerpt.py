@@ -32,6 +32,13 @@ PATHS: tuple[str, ...] = (
     "/v1/convai/tools/{tool_id}/dependent-agents",
     "/v1/convai/mcp-servers",
     "/v1/convai/mcp-servers/{mcp_server_id}",
+    "/v1/convai/agent-testing",
+    "/v1/convai/agent-testing/create",
+    "/v1/convai/agent-testing/{test_id}",
+    "/v1/convai/agents/{agent_id}/run-tests",
+    "/v1/convai/test-invocations",
+    "/v1/convai/test-invocations/{test_invocation_id}",
+    "/v1/convai/test-invocations/{test_invocation_id}/resubmit",
 )
 
 NOTE = (

@@ -40,3 +40,16 @@ def tool_id() -> str:
 def mcp_server_id() -> str:
     # The spec does not fix an MCP server id format; a prefix of its own keeps logs readable.
     return "mcp_" + _random_chars(28)
+
+
+def test_id() -> str:
+    # The spec does not fix the id formats of tests, invocations and runs; prefixes keep logs readable.
+    return "test_" + _random_chars(28)
+
+
+def test_invocation_id() -> str:
+    return "suite_" + _random_chars(28)
+
+
+def test_run_id() -> str:
+    return "run_" + _random_chars(28)
