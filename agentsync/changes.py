@@ -52,6 +52,8 @@ def update(
     rekey = match.adopt or match.previous_key is not None
     if not body and not rekey:
         return None
+    if kind.api.update_method == "PUT":  # a full replace: whatever is left out is not kept
+        body = {k: copy.deepcopy(definition.config[k]) for k in fields.writable if k in definition.config}
     field = kind.identity.marker_field
     if rekey or kind.identity.claims(body):
         if field is not None and field in definition.config:

@@ -34,7 +34,7 @@ R = TypeVar("R")
 API_KEY_HEADER = "xi-api-key"
 DEFAULT_RESIDENCY = "global"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE"})
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 # The largest answer read: a page of 100 agent summaries or one agent with long prompts is well under
 # 1 MiB; anything near this is a misdirected URL or a broken proxy, and reading it would only eat memory.
 MAX_BODY_BYTES = 32 * 2**20
@@ -168,7 +168,7 @@ class Client:
         # settings and re-checks every header each time, which costs more CPU than the request itself.
         self._templates = {
             m: self._session.prepare_request(requests.Request(m, self.base_url))
-            for m in ("GET", "POST", "PATCH", "DELETE")
+            for m in ("GET", "POST", "PATCH", "PUT", "DELETE")
         }
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -206,7 +206,7 @@ class Client:
 
     def put(self, path: str, body: Mapping[str, Any]) -> Any:
         # A PUT replaces the whole resource with the same body each time: safe to retry.
-        return self._request("PUT", path, body=body, retry=True)
+        return _object_answer("PUT", self._url(path), self._request("PUT", path, body=body, retry=True))
 
     def delete(self, path: str) -> None:
         self._request("DELETE", path, retry=True)

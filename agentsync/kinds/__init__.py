@@ -10,9 +10,10 @@ from __future__ import annotations
 from agentsync.kinds.agent import AGENT
 from agentsync.kinds.base import Definition, Kind, Ref
 from agentsync.kinds.tag import TAG
+from agentsync.kinds.test import TEST
 
 # The only list of kinds, in dependency order (creates low to high level, deletes high to low).
-KINDS: tuple[Kind, ...] = tuple(sorted((TAG, AGENT), key=lambda k: k.level))
+KINDS: tuple[Kind, ...] = tuple(sorted((TAG, TEST, AGENT), key=lambda k: k.level))
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
 
 __all__ = ["BY_NAME", "KINDS", "Definition", "Kind", "Ref", "by_name", "rank"]
