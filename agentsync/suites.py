@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from agentsync import targets as targeting
@@ -299,3 +299,42 @@ def _rationale(run: Mapping[str, Any]) -> str:
 
 def _not_run(suite: Suite, label: str, test_id: str | None, reason: str) -> TestResult:
     return TestResult(suite.kind, suite.key, label, test_id, NOT_RUN, reason)
+
+
+# -- the gate ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    kind: str
+    key: str
+    reason: str
+
+
+def gate(plan: Plan, found: Sequence[Suite], report: Report) -> tuple[Plan, tuple[Refusal, ...]]:
+    """The plan without the writes of tested resources whose tests did not all pass against exactly the
+    configuration the plan writes (the fingerprint of what ran must be that of the suite now), and why."""
+    refused = []
+    for suite in found:
+        change = _change(plan, suite.kind, suite.key)
+        if change is None or not suite.tests:
+            continue
+        reason = _refusal(suite, report)
+        if reason:
+            refused.append(Refusal(suite.kind, suite.key, reason))
+    dropped = {(r.kind, r.key) for r in refused}
+    kept = tuple(c for c in plan.changes if (c.kind, c.key) not in dropped)
+    return replace(plan, changes=kept), tuple(refused)
+
+
+def _refusal(suite: Suite, report: Report) -> str:
+    label = f"{suite.kind} {suite.key}"
+    if suite.blocked:
+        return f"its tests cannot run before apply: {suite.blocked}"
+    if report.fingerprints.get(label) != suite.fingerprint:
+        return "its tests did not run against the configuration this apply would write"
+    mine = [r for r in report.results if (r.kind, r.key) == (suite.kind, suite.key)]
+    bad = [r for r in mine if r.status != PASSED]
+    if not bad:
+        return ""
+    return "; ".join(f"test {r.test} {r.status}" + (f" ({r.reason})" if r.reason else "") for r in bad)

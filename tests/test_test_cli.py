@@ -135,3 +135,58 @@ def test_text_and_markdown_show_the_table(
     assert cli("test", "-C", str(root), "--format", "markdown") == 0
     markdown = capsys.readouterr().out
     assert "| ok | `agent support` | `calls-lookup` | 1/1 |" in markdown
+
+
+def without_the_tool(root: Path, tool_id: str) -> None:
+    tests = {"greets": greets(), "calls-lookup": calls_tool(tool_id)}
+    project(root, tests, {"support": agent("Say welcome to Acme.", [], "greets", "calls-lookup")})
+
+
+def test_plan_test_puts_the_results_in_the_same_output(
+    tmp_path: Path, emulator: Emulator, api_env: None, tool_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = applied(tmp_path, tool_id)
+    without_the_tool(root, tool_id)
+    capsys.readouterr()
+    assert cli("plan", "-C", str(root), "--test", "--format", "markdown") == 1
+    out = capsys.readouterr().out
+    assert out.index("### agentsync plan") < out.index("#### agentsync test")
+    assert "| FAIL | `agent support` | `calls-lookup` | 0/1 |" in out
+    assert cli("plan", "-C", str(root), "--test", "--format", "json") == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["changes"] and {r["status"] for r in document["tests"]["results"]} == {"passed", "failed"}
+
+
+def test_apply_require_tests_refuses_the_agent_whose_tests_fail_and_writes_it_once_they_pass(
+    tmp_path: Path, emulator: Emulator, api_env: None, tool_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = applied(tmp_path, tool_id)
+    without_the_tool(root, tool_id)
+    capsys.readouterr()
+    assert cli("apply", "-C", str(root), "--auto-approve", "--require-tests") == 1
+    assert "refused: agent support is not written: test calls-lookup failed" in capsys.readouterr().err
+    stored = next(r.body for r in emulator.store.agent_records())
+    assert stored["conversation_config"]["agent"]["prompt"]["tool_ids"] == [tool_id]
+    # A change its tests pass is written.
+    tests = {"greets": greets(), "calls-lookup": calls_tool(tool_id)}
+    project(
+        root, tests, {"support": agent("Say welcome to Acme. Be brief.", [tool_id], "greets", "calls-lookup")}
+    )
+    assert cli("apply", "-C", str(root), "--auto-approve", "--require-tests") == 0
+    stored = next(r.body for r in emulator.store.agent_records())
+    assert stored["conversation_config"]["agent"]["prompt"]["prompt"] == "Say welcome to Acme. Be brief."
+    invocation = max(emulator.store.invocation_records(), key=lambda r: r.seq).body
+    assert (
+        invocation["configs"][0]["conversation_config"]["agent"]["prompt"]["prompt"]
+        == stored["conversation_config"]["agent"]["prompt"]["prompt"]
+    )
+
+
+def test_apply_require_tests_writes_the_rest_of_the_plan(
+    tmp_path: Path, emulator: Emulator, api_env: None, tool_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = applied(tmp_path, tool_id)
+    tests = {"greets": greets(), "calls-lookup": calls_tool(tool_id), "extra": {**greets(), "name": "extra"}}
+    project(root, tests, {"support": agent("Say welcome to Acme.", [], "greets", "calls-lookup")})
+    assert cli("apply", "-C", str(root), "--auto-approve", "--require-tests") == 1
+    assert "extra" in {r.body["test"]["name"] for r in emulator.store.test_records()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,7 +14,12 @@ from agentsync.project import Project
 from agentsync.remote import fetch
 from agentsync.render import suites as render_suites
 from agentsync.render.terminal import guard
-from agentsync.suites import Report, run_suites, suites
+from agentsync.suites import Refusal, Report, gate, run_suites, suites
+
+if TYPE_CHECKING:
+    from agentsync.client import Client
+    from agentsync.plan import Plan
+    from agentsync.remote import RemoteState
 
 FORMATS = ("text", "markdown", "json")
 
@@ -78,3 +84,21 @@ def progress_line() -> render_suites.Progress | None:
         click.echo(end, err=True, nl=False)
 
     return show
+
+
+def gated(
+    client: Client,
+    project: Project,
+    plan: Plan,
+    remote: RemoteState | None,
+    *,
+    repeat: int,
+    timeout: float,
+) -> tuple[Plan, tuple[Refusal, ...], Report]:
+    """``apply --require-tests``: run the tests of every tested resource the plan writes, against the
+    configuration it writes, and take out the writes whose tests did not all pass."""
+    state = remote if remote is not None else fetch(client, project)
+    found = [s for s in suites(project, state, plan) if any(c.ref == (s.kind, s.key) for c in plan.changes)]
+    report = run_suites(client, found, repeat=repeat, timeout=timeout, progress=progress_line())
+    kept, refused = gate(plan, found, report)
+    return kept, refused, report
