@@ -4,13 +4,18 @@ plan's changes), graded by the emulator; exit 0 / 1 / 3; text, Markdown and JSON
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from test_test_kind import cli, greets, project
 
-from agentsync.emulator import Emulator, Faults
+from agentsync.emulator import ADMIN_KEY, Emulator, Faults
 
 
 def calls_tool(tool_id: str) -> dict[str, Any]:
@@ -29,10 +34,6 @@ def agent(prompt: str, tool_ids: list[str], *tests: str) -> dict[str, Any]:
 
 @pytest.fixture
 def tool_id(emulator: Emulator) -> str:
-    import requests
-
-    from agentsync.emulator import ADMIN_KEY
-
     config = {"type": "client", "name": "lookup_order", "description": "Looks an order up"}
     response = requests.post(
         f"{emulator.url}/v1/convai/tools",
@@ -190,3 +191,18 @@ def test_apply_require_tests_writes_the_rest_of_the_plan(
     project(root, tests, {"support": agent("Say welcome to Acme.", [], "greets", "calls-lookup")})
     assert cli("apply", "-C", str(root), "--auto-approve", "--require-tests") == 1
     assert "extra" in {r.body["test"]["name"] for r in emulator.store.test_records()}
+
+
+def test_a_terminal_sees_a_progress_line(tmp_path: Path) -> None:
+    tests = {"greets": greets()}
+    root = project(tmp_path, tests, {"support": agent("Say welcome to Acme.", [], "greets")})
+    assert cli("apply", "-C", str(root), "--emulator", "--auto-approve") == 0
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-m", "agentsync", "test", "-C", str(root), "--emulator"]
+    done = subprocess.run(command, stderr=follower, stdout=subprocess.PIPE, timeout=120, check=False)
+    os.close(follower)
+    shown = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert done.returncode == 0, shown
+    assert "agent support: 1/1 runs finished" in shown
+    assert "runs finished" not in done.stdout.decode()  # the progress is for the terminal, not the output
