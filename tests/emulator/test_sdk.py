@@ -8,7 +8,8 @@ import elevenlabs
 import httpx
 import pytest
 from elevenlabs import ToolRequestModel
-from elevenlabs.conversational_ai.tests.types import TestsCreateRequestBody_Llm, TestsUpdateRequestBody_Llm
+from elevenlabs.conversational_ai.tests.types import TestsCreateRequestBody_Llm as NewLlmTest
+from elevenlabs.conversational_ai.tests.types import TestsUpdateRequestBody_Llm as ChangedLlmTest
 from elevenlabs.types import ToolRequestModelToolConfig_Client, ToolRequestModelToolConfig_Webhook
 
 from agentsync.emulator import ADMIN_KEY, Emulator
@@ -106,12 +107,10 @@ def test_sdk_mcp_server_lifecycle(client: object) -> None:
 def test_sdk_agent_tests_and_runs(client: object) -> None:
     ai = client.conversational_ai  # type: ignore[attr-defined]
     agent = ai.agents.create(conversation_config={"agent": {"prompt": {"prompt": "Say hello first."}}})
-    created = ai.tests.create(
-        request=TestsCreateRequestBody_Llm(name="greets", success_condition='says "hello"')
-    )
+    created = ai.tests.create(request=NewLlmTest(name="greets", success_condition='says "hello"'))
     assert ai.tests.get(created.id).name == "greets"
     updated = ai.tests.update(
-        created.id, request=TestsUpdateRequestBody_Llm(name="greets", success_condition='says "goodbye"')
+        created.id, request=ChangedLlmTest(name="greets", success_condition='says "goodbye"')
     )
     assert updated.success_condition == 'says "goodbye"'
     assert [t.id for t in ai.tests.list(page_size=5).tests] == [created.id]
