@@ -99,3 +99,24 @@ def test_a_test_is_matched_by_name_or_by_id(tmp_path: Path, emulator: Emulator, 
     assert cli("apply", "-C", str(root), "--auto-approve") == 0
     assert [t["id"] for t in stored_tests(emulator).values()] == [test_id]
     assert set(stored_tests(emulator)) == {"greets politely"}
+
+
+def test_pull_after_apply_leaves_agent_and_test_files_byte_identical(
+    tmp_path: Path, emulator: Emulator, api_env: None
+) -> None:
+    root = project(
+        tmp_path, {"greets": greets(), "calls-lookup": calls_lookup()}, {"support": support("greets")}
+    )
+    assert cli("apply", "-C", str(root), "--auto-approve") == 0
+    before = {p: p.read_bytes() for p in root.rglob("*.yaml")}
+    assert cli("pull", "-C", str(root)) == 0
+    assert {p: p.read_bytes() for p in before} == before
+    assert cli("plan", "-C", str(root), "--detailed-exitcode") == 0
+
+
+def test_a_targeted_agent_can_attach_a_test_the_targets_leave_out(
+    tmp_path: Path, emulator: Emulator, api_env: None
+) -> None:
+    root = project(tmp_path, {"greets": greets()}, {"support": support("greets")})
+    assert cli("apply", "-C", str(root), "--auto-approve") == 0
+    assert cli("plan", "-C", str(root), "--target", "support", "--detailed-exitcode") == 0
