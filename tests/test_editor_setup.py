@@ -18,7 +18,11 @@ from agentsync.cli.init import vscode_settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-desk"
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
-EXPECTED_SCHEMA = {"agentsync.yaml": "project.schema.json", "tags.yaml": "tags.schema.json"}
+EXPECTED_SCHEMA = {
+    "agentsync.yaml": "project.schema.json",
+    "tags.yaml": "tags.schema.json",
+    "refunds.yaml": "test.schema.json",
+}
 
 
 def yaml_files(root: Path) -> list[Path]:

@@ -34,8 +34,8 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
 ) -> None:
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     first = capsys.readouterr().out
-    assert "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged." in first
-    assert "7 applied, 0 not converged, 0 failed, 0 skipped" in first
+    assert "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged." in first
+    assert "8 applied, 0 not converged, 0 failed, 0 skipped" in first
     # The in-process emulator keeps its state in the project, so the second run sees the first.
     assert (project / ".agentsync" / "emulator.json").is_file()
 
@@ -43,7 +43,7 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
     second = capsys.readouterr().out
     # The second run shows the plan it made (header, any warnings) and says plainly that nothing changed.
     assert "agentsync plan: environment dev · namespace support-desk-dev" in second
-    assert "No changes. The workspace matches the project (7 unchanged)." in second
+    assert "No changes. The workspace matches the project (8 unchanged)." in second
     assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
 
 
@@ -60,7 +60,7 @@ def test_an_edited_prompt_is_one_update_shown_as_a_line_diff(
     assert "~ update agent billing" in out
     assert "-Refunds above 500 EUR need a human" in out
     assert "+Refunds above 750 EUR need a human" in out
-    assert "Plan: 0 to create, 1 to update, 0 to delete, 6 unchanged." in out
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 7 unchanged." in out
 
 
 def test_the_workflow_survives_a_round_trip_through_the_api(
@@ -77,3 +77,26 @@ def test_the_workflow_survives_a_round_trip_through_the_api(
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     assert "1 applied, 0 not converged" in capsys.readouterr().out
     assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
+
+
+def test_a_change_that_takes_a_tool_away_from_a_tested_agent_fails_its_test_and_is_not_applied(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    assert run(["test", "-C", str(project), "--emulator", "--target", "billing"]) == 0
+    billing = project / "agents" / "billing.yaml"
+    original = billing.read_text()
+    billing.write_text(
+        original.replace(
+            "tool_ids: [tool_account_lookup, tool_refund_request]", "tool_ids: [tool_account_lookup]"
+        )
+    )
+    capsys.readouterr()
+    assert run(["plan", "-C", str(project), "--emulator", "--test", "--format", "markdown"]) == 1
+    comment = capsys.readouterr().out
+    assert "| FAIL | `agent billing` | `refunds` | 0/1 |" in comment
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve", "--require-tests"]) == 1
+    assert "refused: agent billing is not written: test refunds failed" in capsys.readouterr().err
+    billing.write_text(original)
+    assert run(["plan", "-C", str(project), "--emulator", "--test", "--detailed-exitcode"]) == 0
+    assert "Tests: 1 passed, 0 failed, 0 not run." in capsys.readouterr().out

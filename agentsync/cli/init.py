@@ -50,6 +50,7 @@ def vscode_settings() -> str:
             "./schemas/project.schema.json": ["agentsync.yaml"],
             "./schemas/tags.schema.json": ["tags.yaml"],
             "./schemas/agent.schema.json": ["agents/**/*.yaml", "agents/**/*.yml"],
+            "./schemas/test.schema.json": ["tests/**/*.yaml", "tests/**/*.yml"],
         },
     }
     return json.dumps(settings, indent=2) + "\n"
