@@ -14,7 +14,7 @@ import requests
 
 from agentsync.errors import ApiError, ApiErrorDetail, NetworkError
 
-WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE"})
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 # The largest answer read: a page of 100 agent summaries or one agent with long prompts is well under
 # 1 MiB; anything near this is a misdirected URL or a broken proxy, and reading it would only eat memory.
 MAX_BODY_BYTES = 32 * 2**20

@@ -60,7 +60,7 @@ def update(
     if not body and not rekey and not rotate:
         return None
     resent = _write_only(kind, definition) if rotate or (body and fields.whole_update) else {}
-    if fields.whole_update:
+    if fields.whole_update or kind.api.update_method == "PUT":  # a full replace: what is left out is lost
         body = {k: copy.deepcopy(definition.config[k]) for k in fields.writable if k in definition.config}
     body.update(resent)
     field = kind.identity.marker_field

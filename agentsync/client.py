@@ -192,7 +192,7 @@ class Client:
         # settings and re-checks every header each time, which costs more CPU than the request itself.
         self._templates = {
             m: self._session.prepare_request(requests.Request(m, self.base_url))
-            for m in ("GET", "POST", "PATCH", "DELETE")
+            for m in ("GET", "POST", "PATCH", "PUT", "DELETE")
         }
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -230,7 +230,7 @@ class Client:
 
     def put(self, path: str, body: Mapping[str, Any]) -> Any:
         # A PUT replaces the whole resource with the same body each time: safe to retry.
-        return self._request("PUT", path, body=body, retry=True)
+        return object_answer("PUT", self._url(path), self._request("PUT", path, body=body, retry=True))
 
     def delete(self, path: str) -> None:
         self._request("DELETE", path, retry=True)

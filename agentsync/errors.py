@@ -18,6 +18,8 @@ class ExitCode(enum.IntEnum):
     # Only with --detailed-exitcode: the plan has changes (Terraform's contract). Nothing else may use 2,
     # which is why usage errors exit 1 here, unlike click's default.
     CHANGES = 2
+    # `agentsync test` (and `plan --test`): no test failed, but some could not run.
+    TESTS_NOT_RUN = 3
     INTERRUPTED = 130
 
 

@@ -133,7 +133,7 @@ def _writes(
     project: Project, remote: RemoteState, states: Sequence[KindState], rotate: frozenset[Ref] = frozenset()
 ) -> tuple[list[Change | None], list[Matched]]:
     matches = [m for s in states for m in s.matches]
-    ids = _known_ids(states)
+    ids = {**_unselected_ids(project, states), **_known_ids(states)}
     creates = {Ref(m.kind.name, m.definition.key) for m in matches if m.match.remote_id is None}
     declared = {Ref(k.name, key) for k in KINDS for key in project.of(k)}
     resolved = [_resolve(m, ids, creates, declared) for m in matches]
@@ -168,6 +168,19 @@ def _known_ids(states: Sequence[KindState]) -> dict[Ref, str]:
         for m in (*state.outside, *state.matches):
             if m.match.remote_id is not None:
                 ids[Ref(state.kind.name, m.definition.key)] = m.match.remote_id
+    return ids
+
+
+def _unselected_ids(project: Project, states: Sequence[KindState]) -> dict[Ref, str]:
+    """The ids of definitions that targets leave out, found in their kind's whole listing by ``id:`` or
+    by the key identity matches on (exactly one object), so that a selected resource can reference them."""
+    ids: dict[Ref, str] = {}
+    for state in states:
+        chosen = {m.definition.key for m in state.matches}
+        for key, definition in project.of(state.kind).items():
+            found = state.listing.keys.get(state.kind.identity.lookup_key(definition), ())
+            if key not in chosen and (definition.id or len(found) == 1):
+                ids[Ref(state.kind.name, key)] = definition.id or found[0]
     return ids
 
 

@@ -175,7 +175,9 @@ def in_scope(
     ids: list[str] = []
     for key in sorted(set(definitions) | set(owned)):
         if selected is None or key in selected or sources.get(key) in selected:
-            ids.extend(_ids_for(definitions.get(key), index.keys.get(key, ()), owned, key))
+            definition = definitions.get(key)
+            looked_up = kind.identity.lookup_key(definition) if definition is not None else key
+            ids.extend(_ids_for(definition, index.keys.get(looked_up, ()), owned, key))
     return list(dict.fromkeys(ids))
 
 

@@ -136,3 +136,23 @@ def check_secret(item: Any, url: str) -> Mapping[str, Any]:
                 url, f"secret {secret['secret_id']}'s used_by {key!r} is {_shape(value)}, not a list"
             )
     return secret
+
+
+def check_test_summary(item: Any, url: str) -> Mapping[str, Any]:
+    """One item of the agent-testing list: an object with string ``id`` and ``name``."""
+    summary = _object(item, url, "an item of 'tests'")
+    _field(summary, "id", str, url, "an agent test summary", required=True)
+    _field(summary, "name", str, url, f"agent test {summary['id']}", required=True)
+    _field(summary, "type", str, url, f"agent test {summary['id']}", required=False)
+    return summary
+
+
+def check_test(body: Any, url: str) -> Mapping[str, Any]:
+    """A full agent test: string ``id``, ``name`` and ``type``; the parts agentsync diffs are objects."""
+    test = _object(body, url, "the agent test")
+    _field(test, "id", str, url, "the agent test", required=True)
+    _field(test, "name", str, url, f"agent test {test['id']}", required=True)
+    _field(test, "type", str, url, f"agent test {test['id']}", required=False)
+    for key in ("tool_call_parameters", "tool_mock_config"):
+        _field(test, key, (dict, type(None)), url, f"agent test {test['id']}", required=False)
+    return test

@@ -146,8 +146,9 @@ def tags_schema() -> dict[str, Any]:
 @cache
 def _kind_schema(name: str) -> dict[str, Any]:
     kind = BY_NAME[name]
-    body = spec.schema(kind.fields.create_body)
-    defs = _defs(reachable([kind.fields.create_body]))
+    models = list(kind.fields.variants) or [kind.fields.create_body]
+    body = _union_body(models)
+    defs = _defs(reachable(models))
     if spec.WORKFLOW_INPUT in defs:
         nodes = copy.deepcopy(spec.schema(spec.WORKFLOW_INPUT)["properties"]["nodes"])
         _open_node_types(nodes)
@@ -163,6 +164,25 @@ def _kind_schema(name: str) -> dict[str, Any]:
         return {"$schema": DIALECT, "title": title, **item, "$defs": defs}
     title = f"agentsync {kind.plural} ({kind.layout.where})"
     return {"$schema": DIALECT, "title": title, "type": "array", "items": item, "$defs": defs}
+
+
+def _union_body(models: list[str]) -> dict[str, Any]:
+    """One object schema for a union of models: every property of any of them, a property that is a
+    different constant in each (the ``type`` tag) as an enum of them, required only what all require."""
+    schemas = [spec.schema(m) for m in models]
+    if len(schemas) == 1:
+        return schemas[0]
+    properties: dict[str, Any] = {}
+    for schema in schemas:
+        for key, node in schema["properties"].items():
+            properties.setdefault(key, node)
+    for key in properties:
+        consts = [s["properties"][key]["const"] for s in schemas if "const" in s["properties"].get(key, {})]
+        if len(consts) == len(schemas):
+            tag = {k: v for k, v in properties[key].items() if k not in ("const", "default")}
+            properties[key] = {**tag, "enum": consts, "default": consts[0]}
+    required = [r for r in schemas[0].get("required", []) if all(r in s.get("required", []) for s in schemas)]
+    return {"type": "object", "properties": properties, "required": required}
 
 
 def _meta_properties(kind: Kind) -> dict[str, Any]:

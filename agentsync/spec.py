@@ -58,6 +58,27 @@ PHONE_NUMBER_RESPONSES = {
     "exotel": "GetPhoneNumberExotelResponseModel",
     "sip_trunk": "GetPhoneNumberSIPTrunkResponseModel",
 }
+# Agent tests are a union tagged by ``type``: one create, update and response model per test type.
+TEST_TYPES = ("llm", "tool", "simulation")
+TEST_CREATE_BODIES = {
+    "llm": "CreateResponseUnitTestRequest",
+    "tool": "CreateToolCallUnitTestRequest",
+    "simulation": "CreateSimulationTestRequest",
+}
+TEST_UPDATE_BODIES = {
+    "llm": "UpdateResponseUnitTestRequest",
+    "tool": "UpdateToolCallUnitTestRequest",
+    "simulation": "UpdateSimulationTestRequest",
+}
+TEST_RESPONSES = {
+    "llm": "GetResponseUnitTestResponseModel",
+    "tool": "GetToolCallUnitTestResponseModel",
+    "simulation": "GetSimulationTestResponseModel",
+}
+TESTS_PAGE = "GetTestsPageResponseModel"
+RUN_TESTS_BODY = "RunAgentTestsRequestModel"
+RESUBMIT_TESTS_BODY = "ResubmitTestsRequestModel"
+TEST_CONFIG_OVERRIDE = "AdhocAgentConfigOverrideForTestRequestModel"
 
 
 @lru_cache(maxsize=1)

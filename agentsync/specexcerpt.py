@@ -39,6 +39,13 @@ PATHS: tuple[str, ...] = (
     "/v1/convai/environment-variables/{env_var_id}",
     "/v1/convai/phone-numbers",
     "/v1/convai/phone-numbers/{phone_number_id}",
+    "/v1/convai/agent-testing",
+    "/v1/convai/agent-testing/create",
+    "/v1/convai/agent-testing/{test_id}",
+    "/v1/convai/agents/{agent_id}/run-tests",
+    "/v1/convai/test-invocations",
+    "/v1/convai/test-invocations/{test_invocation_id}",
+    "/v1/convai/test-invocations/{test_invocation_id}/resubmit",
 )
 
 NOTE = (

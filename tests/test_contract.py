@@ -55,6 +55,23 @@ def _patch(path: str, body: Mapping[str, Any]) -> Patch:
     return send
 
 
+def _put(path: str, body: Mapping[str, Any]) -> Patch:
+    def send(emulator: Emulator, remote_id: str) -> None:
+        url = f"{emulator.url}{path.format(id=remote_id)}"
+        answer = requests.put(url, json=body, headers={"xi-api-key": ADMIN_KEY}, timeout=10)
+        assert answer.status_code == 200, answer.text
+
+    return send
+
+
+GREETS = {
+    "name": "greets",
+    "type": "llm",
+    "success_condition": 'The agent says "hello"',
+    "chat_history": [{"role": "user", "message": "Hi", "time_in_call_secs": 0}],
+}
+EDITED_GREETS = {**GREETS, "success_condition": 'The agent says "hello there"'}
+
 WEBHOOK = {
     "type": "webhook",
     "name": "lookup",
@@ -93,6 +110,18 @@ SAMPLES: dict[str, Sample] = {
         settings="secrets: {authoritative: true}\n",
         env={"CONTRACT_SECRET": SECRET},
         write_only=True,
+    ),
+    "test": Sample(
+        files={"tests/greets.yaml": json.dumps(GREETS)},
+        edit=("tests/greets.yaml", '\\"hello\\"', '\\"hello there\\"'),
+        edit_body=EDITED_GREETS,
+        drift_unmanaged=_put(
+            "/v1/convai/agent-testing/{id}", {**GREETS, "dynamic_variables": {"tier": "gold"}}
+        ),
+        drift_managed=_put(
+            "/v1/convai/agent-testing/{id}", {**EDITED_GREETS, "success_condition": "changed"}
+        ),
+        settings="tests: {authoritative: true}\n",
     ),
     "agent": Sample(
         files={

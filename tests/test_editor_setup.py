@@ -19,7 +19,7 @@ from agentsync.cli.init import vscode_settings
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-desk"
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 EXPECTED_SCHEMA = {"agentsync.yaml": "project.schema.json", "tags.yaml": "tags.schema.json"}
-FOLDER_SCHEMA = {"tools": "tool.schema.json"}
+FOLDER_SCHEMA = {"tools": "tool.schema.json", "tests": "test.schema.json"}
 
 
 def expected_schema(root: Path, path: Path) -> str:

@@ -37,8 +37,8 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
 ) -> None:
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     first = capsys.readouterr().out
-    assert "Plan: 11 to create, 0 to update, 0 to delete, 0 unchanged." in first
-    assert "11 applied, 0 not converged, 0 failed, 0 skipped" in first
+    assert "Plan: 12 to create, 0 to update, 0 to delete, 0 unchanged." in first
+    assert "12 applied, 0 not converged, 0 failed, 0 skipped" in first
     # The in-process emulator keeps its state in the project, so the second run sees the first.
     assert (project / ".agentsync" / "emulator.json").is_file()
 
@@ -46,7 +46,7 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
     second = capsys.readouterr().out
     # The second run shows the plan it made (header, any warnings) and says plainly that nothing changed.
     assert "agentsync plan: environment dev · namespace support-desk-dev" in second
-    assert "No changes. The workspace matches the project (11 unchanged)." in second
+    assert "No changes. The workspace matches the project (12 unchanged)." in second
     assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
 
 
@@ -63,7 +63,7 @@ def test_an_edited_prompt_is_one_update_shown_as_a_line_diff(
     assert "~ update agent billing" in out
     assert "-Refunds above 500 EUR need a human" in out
     assert "+Refunds above 750 EUR need a human" in out
-    assert "Plan: 0 to create, 1 to update, 0 to delete, 10 unchanged." in out
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 11 unchanged." in out
 
 
 def test_the_workflow_survives_a_round_trip_through_the_api(
@@ -164,3 +164,23 @@ def test_a_tool_edit_sends_the_whole_tool_config_and_shows_the_one_field(
     assert config["api_schema"]["request_headers"] == {"Accept": "application/json", "X-Client": "voice"}
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
+
+
+def test_a_change_that_takes_a_tool_away_from_a_tested_agent_fails_its_test_and_is_not_applied(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    assert run(["test", "-C", str(project), "--emulator", "--target", "billing"]) == 0
+    billing = project / "agents" / "billing.yaml"
+    original = billing.read_text()
+    assert "        - ${tool.refund-request.id}\n" in original
+    billing.write_text(original.replace("        - ${tool.refund-request.id}\n", ""))
+    capsys.readouterr()
+    assert run(["plan", "-C", str(project), "--emulator", "--test", "--format", "markdown"]) == 1
+    comment = capsys.readouterr().out
+    assert "| FAIL | `agent billing` | `refunds` | 0/1 |" in comment
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve", "--require-tests"]) == 1
+    assert "refused: agent billing is not written: test refunds failed" in capsys.readouterr().err
+    billing.write_text(original)
+    assert run(["plan", "-C", str(project), "--emulator", "--test", "--detailed-exitcode"]) == 0
+    assert "Tests: 1 passed, 0 failed, 0 not run." in capsys.readouterr().out

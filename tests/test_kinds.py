@@ -175,3 +175,20 @@ def test_a_tag_view_keeps_declared_writable_fields() -> None:
         "title": "b",
         "description": None,
     }
+
+
+# --- agent tests --------------------------------------------------------------------------------------
+
+
+def test_an_agent_test_is_found_by_its_name_not_by_its_file_name() -> None:
+    from agentsync.kinds import Definition
+    from agentsync.kinds.test import TEST
+
+    items = [{"id": "test_1", "name": "greets the caller", "type": "llm"}]
+    index = TEST.identity.index(items, TEST.api.id_field, NS)
+    definition = Definition("test", "greets", "tests/greets.yaml", {"name": "greets the caller"})
+    assert TEST.identity.lookup_key(definition) == "greets the caller"
+    assert TEST.identity.match(definition, index, {}, NS).remote_id == "test_1"
+    assert TEST.api.update_method == "PUT" and TEST.layout.is_folder
+    assert {"success_condition", "tool_call_parameters", "success_conditions"} <= set(TEST.fields.writable)
+    assert "parent_folder_id" not in TEST.fields.writable

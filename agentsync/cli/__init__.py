@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("agentsync.cli.validate", "Check the project files offline and report every problem."),
     "plan": ("agentsync.cli.plan", "Show what apply would change in the workspace, field by field."),
     "apply": ("agentsync.cli.apply", "Make the planned changes, verify each one, and report."),
+    "test": ("agentsync.cli.test", "Run each agent's attached tests against its planned configuration."),
     "show": ("agentsync.cli.show", "Show a saved plan file as text, Markdown or JSON."),
     "pull": ("agentsync.cli.pull", "Write agent files and tags.yaml from the live workspace."),
     "emulator": ("agentsync.cli.emulator", "Run the local ElevenLabs API emulator in the foreground."),

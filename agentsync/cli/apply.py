@@ -24,11 +24,14 @@ from agentsync.apply import (
 from agentsync.cli.common import colour_option, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.cli.plan import rotate_option, rotations
+from agentsync.cli.test import gated, test_options
 from agentsync.client import Client
-from agentsync.errors import SafetyError, UsageError
+from agentsync.errors import ExitCode, SafetyError, UsageError
 from agentsync.plan import Action, Plan
 from agentsync.project import Project
 from agentsync.remote import RemoteState
+from agentsync.render.terminal import guard
+from agentsync.suites import Refusal
 
 
 @click.command("apply", help="Make the planned changes, verify each one, and report.")
@@ -66,6 +69,12 @@ from agentsync.remote import RemoteState
     show_default=True,
     help="How to print the report.",
 )
+@click.option(
+    "--require-tests",
+    is_flag=True,
+    help="Write an agent only if its attached tests pass against the configuration this apply writes.",
+)
+@test_options
 @colour_option
 def command(
     workspace: WorkspaceOptions,
@@ -79,6 +88,9 @@ def command(
     message: str | None,
     fmt: str,
     color: bool | None,
+    require_tests: bool,
+    repeat: int,
+    timeout: float,
 ) -> int:
     if plan_file is not None and (targets or rotate):
         option = "--target cannot narrow" if targets else "--rotate-secret cannot change"
@@ -102,6 +114,10 @@ def command(
         if not plan.has_changes:  # the plan was shown already, warnings and summary included
             return _no_changes(fmt, dry_run)
         _check_safety(plan, project, prune=prune, force=force)
+        refused: tuple[Refusal, ...] = ()
+        if require_tests:
+            plan, refused, _ = gated(client, project, plan, remote, repeat=repeat, timeout=timeout)
+            _print_refused(refused)
         # A saved plan is checked at once, so a stale one is refused before anyone is asked; a plan made
         # a moment ago from `remote` needs no second read unless a person now takes time to answer.
         snapshot = check_fresh(client, plan) if remote is None else snapshot_of(plan, remote)
@@ -112,7 +128,12 @@ def command(
         )
         report = apply_plan(client, plan, options, snapshot=snapshot)
     _print_report(report, fmt)
-    return report.exit_code
+    return max(report.exit_code, int(ExitCode.ERROR) if refused else 0)
+
+
+def _print_refused(refused: tuple[Refusal, ...]) -> None:
+    for refusal in refused:
+        click.echo(guard(f"refused: {refusal.kind} {refusal.key} is not written: {refusal.reason}"), err=True)
 
 
 def _the_plan(

@@ -121,6 +121,13 @@ def parse_key(text: str, index: int = 1) -> ApiKey:
     help="Only this kind of broken body (repeatable; default: all).",
 )
 @click.option(
+    "--test-run-delay",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds a test run stays pending before its graded outcome shows.",
+)
+@click.option(
     "--hostile-route",
     default="",
     metavar="TEMPLATE",

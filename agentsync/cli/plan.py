@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -10,12 +11,15 @@ import click
 
 from agentsync.cli.common import colour_option, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
+from agentsync.cli.test import run_tests, test_options
 from agentsync.errors import ExitCode
 from agentsync.plan import Plan, save
 from agentsync.planner import build_plan
 from agentsync.project import Project
 from agentsync.remote import fetch
+from agentsync.render import suites as render_suites
 from agentsync.render.terminal import guard
+from agentsync.suites import Report
 
 FORMATS = ("text", "markdown", "json")
 
@@ -63,6 +67,13 @@ def rotations(names: tuple[str, ...]) -> tuple[str, ...]:
 @rotate_option
 @click.option("--show-body", is_flag=True, help="Show the exact request body of every change.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--test",
+    "with_tests",
+    is_flag=True,
+    help="Then run each agent's attached tests against its planned configuration (see `agentsync test`).",
+)
+@test_options
 @colour_option
 @workspace_options
 def command(
@@ -75,6 +86,9 @@ def command(
     show_body: bool,
     fmt: str,
     color: bool | None,
+    with_tests: bool,
+    repeat: int,
+    timeout: float,
 ) -> int:
     """Show what apply would change in the workspace, field by field."""
     project = load(workspace)
@@ -83,6 +97,9 @@ def command(
     colour = use_colour(color, sys.stdout)
     # color= stops click from stripping the escapes when --color is forced on a pipe.
     text = render(plan, fmt, color=colour, show_body=show_body)
+    report = run_tests(workspace, project, targets, repeat=repeat, timeout=timeout) if with_tests else None
+    if report is not None:
+        text = with_report(text, report, fmt)
     # The last guard for text and Markdown (JSON escapes every control character itself).
     click.echo(text if fmt == "json" else guard(text), nl=False, color=colour)
     if out is not None:
@@ -90,9 +107,21 @@ def command(
         click.echo(
             f"Saved the plan to {out}; run `agentsync apply {out}` to apply exactly this plan.", err=True
         )
+    tested = render_suites.exit_code([report]) if report is not None else int(ExitCode.OK)
+    if tested != int(ExitCode.OK):
+        return tested
     if detailed_exitcode and plan.has_changes:
         return int(ExitCode.CHANGES)
     return int(ExitCode.OK)
+
+
+def with_report(text: str, report: Report, fmt: str) -> str:
+    """The plan's output with the test results after it; in JSON, as the plan document's ``tests``."""
+    if fmt == "json":
+        document = json.loads(text)
+        document["tests"] = render_suites.as_json(report)
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return text + "\n" + render_suites.render(report, fmt)
 
 
 def make_plan(

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs
 from jsonschema import Draft202012Validator
 
 from agentsync import spec
+from agentsync.emulator.agent_tests import AgentTestApi
+from agentsync.emulator.agent_tests import request_errors as test_errors
 from agentsync.emulator.agents import AgentApi
 from agentsync.emulator.config import ApiKey, Faults
 from agentsync.emulator.environment_variables import EnvironmentVariableApi
@@ -31,11 +33,15 @@ from agentsync.emulator.routing import Request, Response, Route
 from agentsync.emulator.secrets import SecretApi
 from agentsync.emulator.store import Store
 from agentsync.emulator.tags import TagApi
+from agentsync.emulator.test_runs import TestRunApi
 from agentsync.emulator.tools import ToolApi, request_errors
 from agentsync.emulator.validation import errors_for, errors_from, validator_for
 
 AGENT_DUPLICATE_BODY = "Body_Duplicate_Agent_v1_convai_agents__agent_id__duplicate_post"
 ASSIGN_BODY = "AssignConversationTagsRequestModel"
+# The test bodies are unions tagged by ``type``; the route names the first model and the check takes all.
+TEST_CREATE = spec.TEST_CREATE_BODIES["llm"]
+TEST_UPDATE = spec.TEST_UPDATE_BODIES["llm"]
 
 
 class App:
@@ -51,6 +57,7 @@ class App:
                 SecretApi(store), EnvironmentVariableApi(store, workspace_id), self.phone_numbers
             )
         )
+        self.routes += testing_routes(AgentTestApi(store), TestRunApi(store, workspace_id, faults))
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """The route for ``METHOD path`` (404 / 405 in FastAPI's words when there is none).
@@ -151,6 +158,22 @@ def workspace_routes(
     ]
 
 
+def testing_routes(tests: AgentTestApi, runs: TestRunApi) -> list[Route]:
+    """The routes of agent tests and their runs."""
+    invocation = "/v1/convai/test-invocations/{test_invocation_id}"
+    return [
+        Route("GET", "/v1/convai/agent-testing", tests.list),
+        Route("POST", "/v1/convai/agent-testing/create", tests.create, TEST_CREATE, True),
+        Route("GET", "/v1/convai/agent-testing/{test_id}", tests.get),
+        Route("PUT", "/v1/convai/agent-testing/{test_id}", tests.put, TEST_UPDATE, True),
+        Route("DELETE", "/v1/convai/agent-testing/{test_id}", tests.delete),
+        Route("POST", "/v1/convai/agents/{agent_id}/run-tests", runs.run, spec.RUN_TESTS_BODY, True),
+        Route("GET", "/v1/convai/test-invocations", runs.list),
+        Route("GET", invocation, runs.get),
+        Route("POST", f"{invocation}/resubmit", runs.resubmit, spec.RESUBMIT_TESTS_BODY, True),
+    ]
+
+
 def read_body(route: Route, raw: bytes) -> Any:
     """The parsed body, checked against the route's schema; 422 when missing, malformed or invalid."""
     if route.body_schema is None:
@@ -203,6 +226,11 @@ def body_errors(schema_name: str, body: Any) -> list[dict[str, Any]]:
         return request_errors(body)
     if schema_name == spec.ENV_VAR_CREATE_BODY:
         return env_var_errors(body)
+
+    if schema_name == TEST_CREATE:
+        return test_errors(body, spec.TEST_CREATE_BODIES)
+    if schema_name == TEST_UPDATE:
+        return test_errors(body, spec.TEST_UPDATE_BODIES)
     return errors_for(body, schema_name, ["body"])
 
 

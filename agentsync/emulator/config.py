@@ -53,6 +53,8 @@ class Faults:
     ``hostile_rate`` of the 200 answers to GET (only those to the route template ``hostile_route``, e.g.
     ``/v1/convai/agents/{agent_id}``, when it is set) get a broken body of one of ``hostile_kinds`` (all of
     :data:`agentsync.emulator.hostile.KINDS` when empty); ``huge_bytes`` is the size of the ``huge`` ones.
+
+    ``test_run_delay`` is how many seconds a test run stays ``pending`` before its graded outcome shows.
     """
 
     latency: float = 0.0
@@ -70,6 +72,7 @@ class Faults:
     hostile_kinds: tuple[str, ...] = ()
     hostile_route: str = ""
     huge_bytes: int = 64 * 2**20
+    test_run_delay: float = 0.0
 
     def __post_init__(self) -> None:
         KINDS = HOSTILE_KINDS

@@ -26,7 +26,15 @@ from agentsync.emulator.routing import Response
 KINDS = HOSTILE_KINDS
 
 # List answers only: "phone_numbers" is also a field of a GET agent body, so it is not one of them.
-LIST_KEYS = ("agents", "conversation_tags", "tools", "mcp_servers", "secrets", "environment_variables")
+LIST_KEYS = (
+    "agents",
+    "conversation_tags",
+    "tools",
+    "mcp_servers",
+    "secrets",
+    "environment_variables",
+    "tests",
+)
 HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>"

@@ -53,3 +53,16 @@ def env_var_id() -> str:
 
 def phone_number_id() -> str:
     return "phnum_" + _random_chars(24)
+
+
+def test_id() -> str:
+    # The spec does not fix the id formats of tests, invocations and runs; prefixes keep logs readable.
+    return "test_" + _random_chars(28)
+
+
+def test_invocation_id() -> str:
+    return "suite_" + _random_chars(28)
+
+
+def test_run_id() -> str:
+    return "run_" + _random_chars(28)

@@ -1,5 +1,5 @@
 """The emulator's in-memory state: agents, conversation tags and tag assignments, tools, MCP servers,
-workspace secrets (their values only as hashes), environment variables and phone numbers.
+workspace secrets (their values only as hashes), environment variables and phone numbers., agent tests and their test invocations.
 
 One re-entrant lock guards everything; accessors return copies so callers never share mutable state with
 the store. The serialised JSON of each agent is cached between writes, since GET agent is the hot path.
@@ -84,6 +84,8 @@ class Store:
     tables: dict[str, dict[str, ResourceRecord]] = field(
         default_factory=lambda: {name: {} for name in TABLES}
     )
+    agent_tests: dict[str, ResourceRecord] = field(default_factory=dict)
+    invocations: dict[str, ResourceRecord] = field(default_factory=dict)
     seq: int = 0
     # Bumped on every tool write: GET agent bodies echo tool configs and are rebuilt when it moves.
     tools_revision: int = 0
@@ -103,6 +105,8 @@ class Store:
             self.mcp_servers.clear()
             for table in self.tables.values():
                 table.clear()
+            self.agent_tests.clear()
+            self.invocations.clear()
             self.seq = 0
             self.tools_revision += 1
 
@@ -248,6 +252,40 @@ class Store:
         with self.lock:
             return sorted(self.tables[table].values(), key=lambda r: r.seq)
 
+    # -- agent tests and test invocations ---------------------------------------------------------
+    # A test's record body is {"test": the GET body, "created": unix secs, "updated": unix secs}; an
+    # invocation's is the grader's record (agentsync.emulator.test_runs).
+
+    def put_test(self, test_id: str, entry: dict[str, Any], owner_user_id: str) -> None:
+        with self.lock:
+            self._put(self.agent_tests, test_id, entry, owner_user_id)
+
+    def get_test(self, test_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            record = self.agent_tests.get(test_id)
+            return copy.deepcopy(record.body) if record else None
+
+    def delete_test(self, test_id: str) -> bool:
+        with self.lock:
+            return self.agent_tests.pop(test_id, None) is not None
+
+    def test_records(self) -> list[ResourceRecord]:
+        with self.lock:
+            return list(self.agent_tests.values())
+
+    def put_invocation(self, invocation_id: str, entry: dict[str, Any], owner_user_id: str) -> None:
+        with self.lock:
+            self._put(self.invocations, invocation_id, entry, owner_user_id)
+
+    def get_invocation(self, invocation_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            record = self.invocations.get(invocation_id)
+            return copy.deepcopy(record.body) if record else None
+
+    def invocation_records(self) -> list[ResourceRecord]:
+        with self.lock:
+            return list(self.invocations.values())
+
     def _put(self, table: dict[str, ResourceRecord], key: str, body: dict[str, Any], owner: str) -> None:
         current = table.get(key)
         seq = current.seq if current else self.next_seq()
@@ -269,6 +307,8 @@ class Store:
                 "tools": [_saved(r) for r in self.tools.values()],
                 "mcp_servers": [_saved(r) for r in self.mcp_servers.values()],
                 **{name: [_saved(r) for r in table.values()] for name, table in self.tables.items()},
+                "agent_tests": {k: _saved(r) for k, r in self.agent_tests.items()},
+                "invocations": {k: _saved(r) for k, r in self.invocations.items()},
             }
 
     def load_json(self, data: Any) -> None:
@@ -285,10 +325,13 @@ class Store:
         tools = _records(list(data.get("tools", [])), "id")
         mcp_servers = _records(list(data.get("mcp_servers", [])), "id")
         tables = {name: _records(list(data.get(name, [])), id_field) for name, id_field in TABLES.items()}
+        agent_tests = _keyed(dict(data.get("agent_tests", {})))
+        invocations = _keyed(dict(data.get("invocations", {})))
         with self.lock:
             self.tables = tables
             self.agents, self.tags, self.conversations = agents, tags, conversations
             self.tools, self.mcp_servers = tools, mcp_servers
+            self.agent_tests, self.invocations = agent_tests, invocations
             self.seq = int(data["seq"])
             self.tools_revision += 1
 
@@ -304,6 +347,13 @@ class Store:
             self.load_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateFileError(path, _reason(exc)) from exc
+
+
+def _keyed(items: dict[str, Any]) -> dict[str, ResourceRecord]:
+    return {
+        str(k): ResourceRecord(dict(r["body"]), int(r["seq"]), str(r["owner_user_id"]))
+        for k, r in items.items()
+    }
 
 
 def _saved(record: ResourceRecord) -> dict[str, Any]:

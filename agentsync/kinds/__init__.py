@@ -11,10 +11,12 @@ from agentsync.kinds.agent import AGENT
 from agentsync.kinds.base import Definition, Kind, Ref
 from agentsync.kinds.secret import SECRET
 from agentsync.kinds.tag import TAG
+from agentsync.kinds.test import TEST
 from agentsync.kinds.tool import TOOL
 
-# The only list of kinds, in dependency order (creates low to high level, deletes high to low).
-KINDS: tuple[Kind, ...] = tuple(sorted((SECRET, TAG, TOOL, AGENT), key=lambda k: k.level))
+# The only list of kinds, in dependency order (creates low to high level, deletes high to low); a
+# kind's place in this tuple orders kinds of one level (tools before the tests that call them).
+KINDS: tuple[Kind, ...] = tuple(sorted((SECRET, TAG, TOOL, TEST, AGENT), key=lambda k: k.level))
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
 
 __all__ = ["BY_NAME", "KINDS", "Definition", "Kind", "Ref", "by_name", "rank"]

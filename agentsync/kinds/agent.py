@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentsync import spec
-from agentsync.kinds.base import Api, Fields, Hooks, JsonObject, Kind, Layout, Path, Shower
+from agentsync.kinds.base import Api, Fields, Hooks, JsonObject, Kind, Layout, Path, Shower, Testing
 from agentsync.kinds.identity import Marker, marker_key
 from agentsync.responses import check_agent, check_summary
 from agentsync.strategy import Strategy
@@ -101,4 +101,9 @@ AGENT = Kind(
     ),
     identity=Marker(field="tags", noun="agent"),
     hooks=Hooks(attached=attached, checks=marker_like_tags),
+    testing=Testing(
+        run="/v1/convai/agents/{id}/run-tests",
+        attached=("platform_settings", "testing", "attached_tests"),
+        override=("conversation_config", "platform_settings", "workflow"),
+    ),
 )

@@ -124,6 +124,7 @@ class Fields:
     verbatim: frozenset[Path] = frozenset()  # stored exactly as sent: no default filling
     required: tuple[str, ...] = ()  # a create must carry these (with a default body when absent)
     whole_update: bool = False  # an update must carry every declared field, write-only ones included
+    variants: tuple[str, ...] = ()  # a union tagged by ``type``: every create model (tests)
 
     @cached_property
     def table(self) -> Mapping[Path, Strategy]:
@@ -184,6 +185,7 @@ class Identity(Protocol):
     def marker_field(self) -> str | None: ...  # the list that carries the marker, if any
 
     def key_of(self, item: JsonObject, namespace: str) -> str | None: ...
+    def lookup_key(self, definition: Definition) -> str: ...  # the index key a definition is found by
     def index(self, items: Sequence[JsonObject], id_field: str, namespace: str) -> Index: ...
     def match(
         self, definition: Definition, index: Index, bodies: Mapping[str, JsonObject], namespace: str
@@ -212,6 +214,15 @@ class Hooks:
 
 
 @dataclass(frozen=True)
+class Testing:
+    """A kind whose resources run attached tests against a configuration that is not saved yet."""
+
+    run: str  # the run path, with {id}
+    attached: Path  # the list of {test_id} entries in the resource
+    override: tuple[str, ...]  # the parts of the resource sent as the configuration override
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str  # "tool": the plan kind, the `tool:` target prefix, the ${tool.KEY.id} scope
     plural: str  # "tools": environments.ENV.overrides.tools.KEY, settings `tools: {authoritative}`
@@ -224,6 +235,7 @@ class Kind:
     name_path: Path = ("name",)  # the human name shown beside the key
     bare_target: bool = False  # agents: `--target KEY` without a prefix
     hooks: Hooks = Hooks()
+    testing: Testing | None = None
 
     def display_name(self, value: Mapping[str, Any]) -> str | None:
         node: Any = value

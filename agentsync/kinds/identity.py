@@ -53,6 +53,9 @@ class Marker:
     def marker_field(self) -> str | None:
         return self.field
 
+    def lookup_key(self, definition: Definition) -> str:
+        return definition.key
+
     def keys_of(self, item: JsonObject, namespace: str) -> list[str]:
         found = (marker_key(t, namespace) for t in _text_list(item.get(self.field)))
         return list(dict.fromkeys(k for k in found if k is not None))
@@ -224,6 +227,9 @@ class NaturalKey:
     def key_of(self, item: JsonObject, namespace: str) -> str | None:
         return self.value(item)
 
+    def lookup_key(self, definition: Definition) -> str:
+        return self.value(definition.config) or definition.key
+
     def index(self, items: Sequence[JsonObject], id_field: str, namespace: str) -> Index:
         by_id = {str(i[id_field]): i for i in items}
         keys: dict[str, list[str]] = {}
@@ -239,7 +245,7 @@ class NaturalKey:
     def match(
         self, definition: Definition, index: Index, bodies: Mapping[str, JsonObject], namespace: str
     ) -> Match:
-        natural = self.value(definition.config) or definition.key
+        natural = self.lookup_key(definition)
         ids = index.keys.get(natural, ())
         if len(ids) > 1:
             raise IdentityError(

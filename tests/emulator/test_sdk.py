@@ -8,6 +8,8 @@ import elevenlabs
 import httpx
 import pytest
 from elevenlabs import ToolRequestModel
+from elevenlabs.conversational_ai.tests.types import TestsCreateRequestBody_Llm as NewLlmTest
+from elevenlabs.conversational_ai.tests.types import TestsUpdateRequestBody_Llm as ChangedLlmTest
 from elevenlabs.types import ToolRequestModelToolConfig_Client, ToolRequestModelToolConfig_Webhook
 
 from agentsync.emulator import ADMIN_KEY, Emulator
@@ -153,3 +155,22 @@ def test_sdk_phone_number_routing(client: object, emulator: Emulator) -> None:
     assert routed.assigned_agent.agent_id == agent_id and routed.assigned_agent.environment == "staging"
     assert numbers.get(number_id).assigned_agent.environment == "staging"
     assert [n.phone_number_id for n in numbers.list()] == [number_id]
+
+
+def test_sdk_agent_tests_and_runs(client: object) -> None:
+    ai = client.conversational_ai  # type: ignore[attr-defined]
+    agent = ai.agents.create(conversation_config={"agent": {"prompt": {"prompt": "Say hello first."}}})
+    created = ai.tests.create(request=NewLlmTest(name="greets", success_condition='says "hello"'))
+    assert ai.tests.get(created.id).name == "greets"
+    updated = ai.tests.update(
+        created.id, request=ChangedLlmTest(name="greets", success_condition='says "goodbye"')
+    )
+    assert updated.success_condition == 'says "goodbye"'
+    assert [t.id for t in ai.tests.list(page_size=5).tests] == [created.id]
+    invocation = ai.agents.run_tests(agent.agent_id, tests=[{"test_id": created.id}], repeat_count=1)
+    assert [r.status for r in invocation.test_runs] == ["pending"]
+    runs = ai.tests.invocations.get(invocation.id).test_runs
+    assert [(r.status, r.condition_result.result) for r in runs] == [("failed", "failure")]
+    listed = ai.tests.invocations.list(agent_id=agent.agent_id)
+    assert [(r.id, r.failed_count) for r in listed.results] == [(invocation.id, 1)]
+    ai.tests.delete(created.id)
