@@ -59,7 +59,7 @@ def test_create_get_patch_delete(emulator: Emulator) -> None:
         assert client.get(f"{AGENTS}/{agent_id}")["name"] == "One"
         patched = client.patch(f"{AGENTS}/{agent_id}", {"name": "Two"})
         assert patched["name"] == "Two"
-        assert client.delete(f"{AGENTS}/{agent_id}") is None
+        client.delete(f"{AGENTS}/{agent_id}")
         assert client.stats == {"POST": 1, "GET": 1, "PATCH": 1, "DELETE": 1}
 
 
@@ -334,7 +334,7 @@ def test_delete_retry_that_finds_it_gone_counts_as_done(emulator: Emulator) -> N
     # Commit then fail: the first DELETE is applied but its answer is lost; the retry gets 404.
     emulator.set_faults(Faults(commit_then_fail_rate=1.0, seed=5))
     with client_for(emulator) as client:
-        assert client.delete(f"{AGENTS}/{agent_id}") is None
+        client.delete(f"{AGENTS}/{agent_id}")
         assert client.stats == {"DELETE": 2, "retries": 1}
     emulator.set_faults(Faults())
     with client_for(emulator) as client, pytest.raises(ApiError) as caught:

@@ -258,7 +258,7 @@ def test_a_write_only_value_is_sent_on_create_and_on_rotation_only(
     monkeypatch.setenv("CONTRACT_SECRET", SECRET + "-rotated")
     plan = cli.plan()
     assert plan["changes"] == [], "a changed value cannot be seen, so it is never planned by itself"
-    key = next(iter(cli.plan("--rotate-secret", "crm-token").get("changes")))
+    key = cli.plan("--rotate-secret", "crm-token")["changes"][0]
     assert (key["action"], key["remote_id"]) == ("update", remote_id)
     code, out, err = cli("apply", "--auto-approve", "--rotate-secret", "crm-token")
     assert code == 0 and SECRET not in out + err, out + err

@@ -373,7 +373,6 @@ def _plan_with(actions: Sequence[Action], managed: int, attached: tuple[str, ...
             "PATCH",
             "/",
             None,
-            (),
             "fp",
             attached=attached if a is Action.DELETE else (),
         )

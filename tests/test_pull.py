@@ -28,15 +28,13 @@ from agentsync.pull import (
     pull,
     render_agent,
     render_changes,
-    writable_view,
     write_files,
-    yaml_engine,
 )
 from agentsync.pullselect import render_tags, slug, unique_key
-from agentsync.pullview import PullError, strip_defaults
+from agentsync.pullview import PullError, strip_defaults, writable_view
 from agentsync.remote import fetch
 from agentsync.reverse import Exporter
-from agentsync.yamlwrite import Editor, dump
+from agentsync.yamlwrite import Editor, dump, yaml_engine
 from tests.defs import agent_def
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,8 +21,8 @@ def run_tool(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy",)],
-    ids=["ruff-check", "ruff-format", "mypy"],
+    [("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy",), ("mypy", "tests")],
+    ids=["ruff-check", "ruff-format", "mypy", "mypy-tests"],
 )
 def test_the_code_base_is_clean(args: tuple[str, ...]) -> None:
     result = run_tool(*args)

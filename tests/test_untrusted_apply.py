@@ -27,6 +27,7 @@ from agentsync.client import Client
 from agentsync.emulator import ADMIN_KEY, MEMBER_KEY, Emulator, Faults
 from agentsync.errors import NetworkError
 from agentsync.load import load_project
+from agentsync.plan import Plan
 from agentsync.planner import build_plan
 from agentsync.remote import fetch
 
@@ -134,7 +135,7 @@ class Scripted:
 
 def _run(client: Scripted, settle: float) -> Any:
     options = ApplyOptions(create_attempts=3, backoff=lambda attempt, exc: 0.0, settle_seconds=settle)
-    plan = applier.Plan((), 0, 0, "t", client.base_url)
+    plan = Plan((), 0, 0, "t", client.base_url)
     return applier._Run(client, plan, options, applier.Snapshot(), threading.Event())  # type: ignore[arg-type]
 
 

@@ -78,7 +78,7 @@ class _Server(ThreadingHTTPServer):
 @pytest.fixture
 def attack() -> Iterator[tuple[str, dict[str, Handler]]]:
     routes: dict[str, Handler] = {}
-    handler = type("Handler", (_Attack,), {"routes": routes, "stop": threading.Event()})
+    handler: Any = type("Handler", (_Attack,), {"routes": routes, "stop": threading.Event()})
     server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -188,8 +188,8 @@ def test_the_default_deadline_is_a_small_multiple_of_the_read_timeout() -> None:
 
 
 def test_the_page_cap_comes_from_the_largest_workspace_and_the_page_size() -> None:
-    assert page_cap(100) == client_module.MAX_LIST_ITEMS // 100 + 1
-    assert page_cap(30) == -(-client_module.MAX_LIST_ITEMS // 30) + 1
+    assert page_cap(100) == answers.MAX_LIST_ITEMS // 100 + 1
+    assert page_cap(30) == -(-answers.MAX_LIST_ITEMS // 30) + 1
 
 
 def test_a_list_that_never_ends_stops_at_the_page_cap(
@@ -421,7 +421,12 @@ def test_a_file_cannot_take_the_key_from_another_secret(
 ) -> None:
     url, routes = attack
     seen: list[str | None] = []
-    routes["/v1/convai/agents"] = lambda h: (seen.append(h.headers.get("xi-api-key")), quick(h))[1]
+
+    def record(handler: Any) -> None:
+        seen.append(handler.headers.get("xi-api-key"))
+        quick(handler)
+
+    routes["/v1/convai/agents"] = record
     settings_project(tmp_path, "https://api.elevenlabs.io", var, "default_environment: prod\n")
     monkeypatch.setenv(var, "ghp_Q7zXk9W2mNv4token")
     monkeypatch.setenv("ELEVENLABS_BASE_URL", url)

@@ -245,7 +245,7 @@ def hostile_agent(tmp_path: Path, api_env: Emulator) -> Path:
     """A managed agent whose remote name, prompt and a free-form key carry control sequences."""
     agent = {"prompt": {"prompt": "line one\nline two\n"}}
     placeholders = {"customer": "Ann"}
-    files = {"name": "Help Bot", "conversation_config": {"agent": agent}}
+    files: dict[str, Any] = {"name": "Help Bot", "conversation_config": {"agent": agent}}
     files["conversation_config"]["agent"]["dynamic_variables"] = {
         "dynamic_variable_placeholders": placeholders
     }

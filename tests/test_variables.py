@@ -76,13 +76,11 @@ def test_references_stay_until_their_ids_are_known_and_keep_escapes() -> None:
 
 
 def test_find_cycle_names_the_loop_and_accepts_a_dag() -> None:
-    assert v.find_cycle({"a": ("b",), "b": ("c",), "c": ()}) is None
-    assert v.find_cycle({"receptionist": ("billing",), "billing": ("receptionist",)}) == [
-        "billing",
-        "receptionist",
-        "billing",
-    ]
-    assert v.find_cycle({"a": ("a",)}) == ["a", "a"]
+    a, b, c = Ref("agent", "a"), Ref("agent", "b"), Ref("tool", "c")
+    assert v.find_cycle({a: (b,), b: (c,), c: ()}) is None
+    front, billing = Ref("agent", "receptionist"), Ref("agent", "billing")
+    assert v.find_cycle({front: (billing,), billing: (front,)}) == [billing, front, billing]
+    assert v.find_cycle({a: (a,)}) == [a, a]
 
 
 def test_paths_and_pointers() -> None:

@@ -79,7 +79,7 @@ def test_whitespace_bodies_are_invalid_json(api: Api) -> None:
 
 
 def test_empty_tools_beside_empty_tool_ids_is_accepted(api: Api) -> None:
-    prompt = {"tools": [], "tool_ids": []}
+    prompt: dict[str, list[str]] = {"tools": [], "tool_ids": []}
     agent_id = api.create_agent({"conversation_config": {"agent": {"prompt": prompt}}})
     assert _valid_agent(api, agent_id)["conversation_config"]["agent"]["prompt"]["tool_ids"] == []
 

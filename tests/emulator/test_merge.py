@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from agentsync.emulator.defaults import defaults_for
 from agentsync.emulator.merge import merge_patch
 
-STORED = {
+STORED: dict[str, Any] = {
     "name": "a",
     "tags": ["x", "y"],
     "conversation_config": {
@@ -30,7 +31,7 @@ def test_lists_workflow_and_top_level_fields_replace() -> None:
 
 
 def test_free_form_maps_replace_by_default_and_merge_on_request() -> None:
-    patch = {"conversation_config": {"language_presets": {"es": {"overrides": {}}}}}
+    patch: dict[str, Any] = {"conversation_config": {"language_presets": {"es": {"overrides": {}}}}}
     assert set(merge_patch(STORED, patch)["conversation_config"]["language_presets"]) == {"es"}
     merged = merge_patch(STORED, patch, map_merge=True)
     assert set(merged["conversation_config"]["language_presets"]) == {"de", "fr", "es"}
@@ -47,7 +48,8 @@ def test_nested_free_form_map_is_found_through_the_schema() -> None:
 
 
 def test_null_replaces_and_inputs_are_not_modified() -> None:
-    stored, patch = copy.deepcopy(STORED), {"conversation_config": {"tts": {"speed": None}}}
+    stored = copy.deepcopy(STORED)
+    patch: dict[str, Any] = {"conversation_config": {"tts": {"speed": None}}}
     merged = merge_patch(stored, patch)
     assert merged["conversation_config"]["tts"]["speed"] is None
     assert stored == STORED and patch == {"conversation_config": {"tts": {"speed": None}}}

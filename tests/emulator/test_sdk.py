@@ -69,7 +69,7 @@ def test_sdk_tool_lifecycle(client: object) -> None:
     hook = ToolRequestModelToolConfig_Webhook(
         name="status_page",
         description="Reads the status page",
-        api_schema={"url": "https://status.example.com/api", "method": "POST"},
+        api_schema={"url": "https://status.example.com/api", "method": "POST"},  # type: ignore[arg-type]
     )
     created = tools.create(request=ToolRequestModel(tool_config=hook))
     assert created.tool_config.type == "webhook" and created.tool_config.response_timeout_secs == 20
@@ -116,7 +116,7 @@ def test_sdk_secret_lifecycle(client: object) -> None:
     hook = ToolRequestModelToolConfig_Webhook(
         name="lookup",
         description="Looks an order up",
-        api_schema={
+        api_schema={  # type: ignore[arg-type]
             "url": "https://crm.example.com/orders",
             "request_headers": {"Authorization": {"secret_id": created.secret_id}},
         },
