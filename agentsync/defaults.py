@@ -174,7 +174,7 @@ def _admits(branch: Mapping[str, Any], value: Mapping[str, Any]) -> bool:
 
 
 def _fits(node: Mapping[str, Any], item: Any, depth: int) -> bool:
-    """False only where a const, an enum or a type plainly refuses ``item``; anything else fits."""
+    """False only where a const, an enum or a JSON type refuses ``item``; anything else fits."""
     if depth > 8:
         return True
     if "$ref" in node:
@@ -186,12 +186,32 @@ def _fits(node: Mapping[str, Any], item: Any, depth: int) -> bool:
     branches = node.get("anyOf") or node.get("oneOf")
     if branches:
         return any(_fits(b, item, depth + 1) for b in branches)
-    kind = node.get("type")
-    if kind == "array":
-        return isinstance(item, list)
-    if kind == "string":
-        return isinstance(item, str)
+    kinds = node.get("type")
+    if isinstance(kinds, str):
+        return _is_of_type(kinds, item)
+    if isinstance(kinds, list):
+        return any(_is_of_type(str(kind), item) for kind in kinds)
     return True
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "null": (type(None),),
+    "boolean": (bool,),
+    "number": (int, float),
+    "string": (str,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def _is_of_type(kind: str, item: Any) -> bool:
+    """JSON Schema's ``type`` test: an integral float is an integer, a boolean is no number."""
+    if kind in ("integer", "number") and isinstance(item, bool):
+        return False
+    if kind == "integer":
+        return isinstance(item, int) or (isinstance(item, float) and item.is_integer())
+    types = _JSON_TYPES.get(kind)
+    return types is None or isinstance(item, types)
 
 
 # --- whole bodies ------------------------------------------------------------------------------------

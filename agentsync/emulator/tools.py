@@ -11,6 +11,9 @@ Decisions where the reference is silent:
 - PATCH takes the whole ``ToolRequestModel`` and replaces ``tool_config`` whole, completed with the
   schema defaults (nothing of the stored config survives); ``response_mocks`` is replaced when the body
   has the key (``null`` clears it) and kept when it does not.
+- A stored tool is checked against the response model before it is stored; one that fails (a default
+  completion that went wrong) is a **500** ``invalid_stored_tool`` naming the field, never an answer
+  the spec refuses.
 - A stored tool has ``response_mocks: null`` until a client sets it (the spec's rule for a nullable
   field without a default) and ``usage_stats`` of zero calls.
 - The list is newest first by default; ``search`` is a case-insensitive prefix of ``tool_config.name``;
@@ -64,7 +67,7 @@ class ToolApi:
             "usage_stats": {"total_calls": 0, "avg_latency_secs": 0.0},
             "response_mocks": completed_mocks(body.get("response_mocks")),
         }
-        self.store.put_tool(tool, request.caller.user_id)
+        self.store.put_tool(answerable(tool), request.caller.user_id)
         return json_response(tool, wrote=True)
 
     def get(self, request: Request) -> Response:
@@ -80,7 +83,7 @@ class ToolApi:
             tool["tool_config"] = complete_config(body["tool_config"])
             if "response_mocks" in body:
                 tool["response_mocks"] = completed_mocks(body["response_mocks"])
-            self.store.put_tool(tool, request.caller.user_id)
+            self.store.put_tool(answerable(tool), request.caller.user_id)
         return json_response(tool, wrote=True)
 
     def delete(self, request: Request) -> Response:
@@ -127,6 +130,20 @@ def in_use(tool_id: str, agent_ids: list[str]) -> HttpProblem:
         "Remove it from those agents first, or delete with force=true to remove it from them."
     )
     return detail_problem(409, "conflict_error", "tool_in_use", message, param="force")
+
+
+def answerable(tool: dict[str, Any]) -> dict[str, Any]:
+    """``tool`` itself, once it is known to validate against the response model: an answer is always
+    one the spec allows, and a completion that went wrong is a loud 500, never a stored bad value."""
+    errors = errors_for(tool, spec.TOOL_RESPONSE, [])
+    if not errors:
+        return tool
+    where = ".".join(str(part) for part in errors[0]["loc"])
+    message = (
+        f"The emulator completed this tool into a value its response model refuses at {where or 'the top'}"
+        f" ({errors[0]['msg']}); this is an emulator bug: report it with the request body."
+    )
+    raise detail_problem(500, "internal_error", "invalid_stored_tool", message)
 
 
 def complete_config(config: dict[str, Any]) -> dict[str, Any]:

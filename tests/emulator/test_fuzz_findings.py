@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 
 from agentsync import spec
+from agentsync.emulator.problems import HttpProblem
+from agentsync.emulator.tools import answerable
 from agentsync.emulator.validation import errors_for
 from tests.emulator.conftest import Api
 
@@ -177,3 +180,73 @@ def test_an_array_parameter_is_completed_as_an_array(api: Api) -> None:
     assert created.status_code == 200, created.text
     stored = created.json()["tool_config"]["parameters"]["properties"]["ids"]
     assert stored["type"] == "array" and "items" in stored and "enum" not in stored
+
+
+# A response-body property sent with the input-only property_kind "object" and a list constant: only the
+# array branch of the request's oneOf takes it, and the completion must pick that branch too (it used to
+# take the literal branch, which shares as many keys, and stored a value no response branch validates).
+_LIST_CONSTANT = {"property_kind": "object", "dynamic_variable": "", "constant_value": [{"a": 1}]}
+
+
+def _webhook(properties: dict) -> dict:
+    body_schema = {"type": "object", "properties": properties}
+    api_schema = {"url": "https://example.com/hook", "method": "POST", "response_body_schema": body_schema}
+    return {"type": "webhook", "name": "hook", "description": "d", "api_schema": api_schema}
+
+
+def _stored_properties(answer: dict) -> dict:
+    properties: dict = answer["tool_config"]["api_schema"]["response_body_schema"]["properties"]
+    return properties
+
+
+def test_a_list_constant_is_completed_as_an_array_property(api: Api) -> None:
+    created = api.post(TOOLS, json={"tool_config": _webhook({"rows": _LIST_CONSTANT})})
+    assert created.status_code == 200, created.text
+    read = api.get(f"{TOOLS}/{created.json()['id']}").json()
+    for answer in (created.json(), read):
+        assert errors_for(answer, spec.TOOL_RESPONSE, []) == []
+        rows = _stored_properties(answer)["rows"]
+        assert rows["type"] == "array" and rows["constant_value"] == [{"a": 1}]
+        assert "property_kind" not in rows and "enum" not in rows
+
+
+def test_each_constant_picks_the_branch_its_json_type_allows(api: Api) -> None:
+    properties = {
+        "rows": _LIST_CONSTANT,
+        "count": {"type": "integer", "constant_value": 3},
+        "ratio": {"type": "number", "constant_value": 0.5},
+        "flag": {"type": "boolean", "constant_value": None},
+        "meta": {"property_kind": "array", "constant_value": {"k": "v"}},
+    }
+    config = _webhook(properties)
+    created = api.post(TOOLS, json={"tool_config": config})
+    assert created.status_code == 200, created.text
+    stored = _stored_properties(created.json())
+    assert {name: stored[name]["type"] for name in properties} == {
+        "rows": "array",
+        "count": "integer",
+        "ratio": "number",
+        "flag": "boolean",
+        "meta": "object",
+    }
+    patched = api.patch(f"{TOOLS}/{created.json()['id']}", json={"tool_config": config})
+    assert patched.status_code == 200, patched.text
+    assert errors_for(patched.json(), spec.TOOL_RESPONSE, []) == []
+
+
+def test_a_tool_the_response_model_refuses_is_a_500_naming_the_field(api: Api) -> None:
+    created = api.post(TOOLS, json={"tool_config": _webhook({"rows": _LIST_CONSTANT})}).json()
+    assert answerable(created) is created
+    # The value the old completion stored: literal defaults around a list constant, and no type.
+    literal = {
+        "dynamic_variable": "",
+        "constant_value": [{"a": 1}],
+        "enum": None,
+        "is_system_provided": False,
+    }
+    _stored_properties(created)["rows"] = literal
+    with pytest.raises(HttpProblem) as raised:
+        answerable(created)
+    detail = raised.value.body["detail"]
+    assert raised.value.status == 500 and detail["code"] == "invalid_stored_tool"
+    assert "at tool_config" in detail["message"] and detail["message"].endswith("request body.")
