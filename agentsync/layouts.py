@@ -131,7 +131,7 @@ def _resolved(
     reader.problems.extend(found)
     if not kind.layout.allow_env:
         reader.problems.extend(_no_secrets(kind, document))
-    reader.problems.extend(_no_secret_identity(document))
+    reader.problems.extend(_no_secret_identity(document, kind))
     reader.problems.extend(schema.check(document, schema.validator(kind)))
     reader.problems.extend(schema.catalogue_warnings(document))
     for path, message in kind.hooks.checks(document.value, scope, _shower(document)):
@@ -139,10 +139,20 @@ def _resolved(
     return document
 
 
-def _no_secret_identity(document: Document) -> list[Problem]:
-    """An ``id:`` or ``renamed_from:`` names a resource and ends up in URLs and messages: it is never a
-    secret, and one that comes from ``${env.*}`` could only be there to make a message print a value."""
-    return [
+def _no_secret_identity(document: Document, kind: Kind) -> list[Problem]:
+    """An ``id:``, a ``renamed_from:`` or a list entry's natural key names a resource and ends up in
+    URLs, keys and messages: it is never a secret, and one that comes from ``${env.*}`` could only be
+    there to make a message print a value."""
+    key = kind.layout.key_path
+    named = [
+        Problem(
+            document.location_of(path, value=True),
+            f"{'.'.join(map(str, key))}: cannot come from ${{env.*}} (found {template!r}); it names the {kind.noun}",
+        )
+        for path, template in document.secrets.items()
+        if key and len(path) == len(key) + 1 and isinstance(path[0], int) and tuple(path[1:]) == key
+    ]
+    return named + [
         Problem(
             document.location_of(path, value=True),
             f"{path[-1]}: cannot come from ${{env.*}} (found {template!r}); write the id itself",

@@ -91,22 +91,23 @@ def check_agent(body: Any, url: str) -> Mapping[str, Any]:
     return agent
 
 
+def _named(item: Any, url: str, noun: str, config: str) -> Mapping[str, Any]:
+    """An object with a string ``id`` and a ``config`` object that carries the resource's name."""
+    found = _object(item, url, f"a {noun}" if noun[0] not in "aeiouM" else f"an {noun}")
+    _field(found, "id", str, url, f"a {noun}", required=True)
+    _field(found, config, dict, url, f"{noun} {found['id']}", required=True)
+    _field(found[config], "name", str, url, f"{noun} {found['id']}'s {config}", required=True)
+    return found
+
+
 def check_tool(item: Any, url: str) -> Mapping[str, Any]:
-    """One tool: an object with a string ``id`` and a ``tool_config`` object carrying its name."""
-    tool = _object(item, url, "a tool")
-    _field(tool, "id", str, url, "a tool", required=True)
-    _field(tool, "tool_config", dict, url, f"tool {tool['id']}", required=True)
-    _field(tool["tool_config"], "name", str, url, f"tool {tool['id']}'s tool_config", required=True)
-    return tool
+    """One tool: a string ``id`` and a ``tool_config`` carrying its name."""
+    return _named(item, url, "tool", "tool_config")
 
 
 def check_mcp_server(item: Any, url: str) -> Mapping[str, Any]:
-    """One MCP server: an object with a string ``id`` and a ``config`` object carrying its name."""
-    server = _object(item, url, "an MCP server")
-    _field(server, "id", str, url, "an MCP server", required=True)
-    _field(server, "config", dict, url, f"MCP server {server['id']}", required=True)
-    _field(server["config"], "name", str, url, f"MCP server {server['id']}'s config", required=True)
-    return server
+    """One MCP server: a string ``id`` and a ``config`` carrying its name."""
+    return _named(item, url, "MCP server", "config")
 
 
 def check_dependent(item: Any, url: str) -> Mapping[str, Any]:

@@ -81,9 +81,8 @@ def test_a_literal_value_in_the_file_is_refused(
     assert stored(api_env) == {}
 
 
-def test_a_tool_header_references_the_secret_by_id_and_never_holds_the_value(
-    tmp_path: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def applied_with_secret_llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project whose agent's custom LLM key is ``${secret.crm-token.id}``, applied."""
     monkeypatch.setenv("CRM_TOKEN", VALUE)
     llm = {
         "custom_llm": {
@@ -94,6 +93,13 @@ def test_a_tool_header_references_the_secret_by_id_and_never_holds_the_value(
     agents = {"desk": {"name": "Desk", "conversation_config": {"agent": {"prompt": llm}}}}
     root = project(tmp_path, [{"name": "crm-token", "value": "${env.CRM_TOKEN}"}], agents)
     assert run(["apply", "-C", str(root), "--auto-approve"]) == 0
+    return root
+
+
+def test_a_tool_header_references_the_secret_by_id_and_never_holds_the_value(
+    tmp_path: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = applied_with_secret_llm(tmp_path, monkeypatch)
     secret_id = stored(api_env)["crm-token"]["secret_id"]
     (agent,) = [r.body for r in api_env.store.agent_records()]
     assert agent["conversation_config"]["agent"]["prompt"]["custom_llm"]["api_key"] == {
@@ -106,16 +112,7 @@ def test_a_tool_header_references_the_secret_by_id_and_never_holds_the_value(
 def test_delete_needs_authoritative_and_prune_and_names_what_uses_the_secret(
     tmp_path: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("CRM_TOKEN", VALUE)
-    llm = {
-        "custom_llm": {
-            "url": "https://llm.example.com/v1",
-            "api_key": {"secret_id": "${secret.crm-token.id}"},
-        }
-    }
-    agents = {"desk": {"name": "Desk", "conversation_config": {"agent": {"prompt": llm}}}}
-    root = project(tmp_path, [{"name": "crm-token", "value": "${env.CRM_TOKEN}"}], agents)
-    assert run(["apply", "-C", str(root), "--auto-approve"]) == 0
+    root = applied_with_secret_llm(tmp_path, monkeypatch)
     project(tmp_path, [], agents={}, extra="secrets: {authoritative: true}\n")
     # The agent still uses the secret in the workspace until it is gone: the delete is held back.
     capsys.readouterr()

@@ -206,3 +206,19 @@ def test_a_terminal_sees_a_progress_line(tmp_path: Path) -> None:
     assert done.returncode == 0, shown
     assert "agent support: 1/1 runs finished" in shown
     assert "runs finished" not in done.stdout.decode()  # the progress is for the terminal, not the output
+
+
+def test_a_grader_rationale_never_shows_a_secret_the_test_was_given(
+    tmp_path: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phrase = "open sesame 4f7c2a9e"
+    monkeypatch.setenv("UT_PHRASE", phrase)
+    secretive = {"name": "says it", "type": "llm", "success_condition": 'The agent says "${env.UT_PHRASE}"'}
+    support = agent("Say welcome to Acme.", [], "says-it")
+    project(tmp_path / "p", {"says-it": secretive}, {"support": support})
+    assert cli("apply", "-C", str(tmp_path / "p"), "--auto-approve") == 0
+    for fmt in ("text", "markdown", "json"):
+        capsys.readouterr()
+        assert cli("test", "-C", str(tmp_path / "p"), "--format", fmt) == 1  # the prompt lacks the phrase
+        out, err = capsys.readouterr()
+        assert "says-it" in out and phrase not in out + err, (fmt, out)

@@ -466,3 +466,19 @@ def test_an_identity_field_from_env_is_refused_without_showing_the_value(
     assert f"agents/bot.yaml:2:{len(field) + 3}: error: {field}: cannot come from ${{env.*}}" in text
     assert "tags.yaml:2:7: error: id: cannot come from ${env.*}" in text
     assert "secretvalue123" not in text
+
+
+def test_a_secret_name_from_env_is_refused_without_showing_the_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UT_NAME_SECRET", "hidden-name-77a1c9")
+    monkeypatch.setenv("UT_VALUE", "v")
+    root = tmp_path / "p"
+    (root / "agents").mkdir(parents=True)
+    (root / "agentsync.yaml").write_text("namespace: t\n")
+    (root / "secrets.yaml").write_text("- name: ${env.UT_NAME_SECRET}\n  value: ${env.UT_VALUE}\n")
+    with pytest.raises(ValidationFailed) as caught:
+        load_project(root)
+    text = caught.value.render()
+    assert "secrets.yaml:1:9: error: name: cannot come from ${env.*}" in text
+    assert "hidden-name-77a1c9" not in text

@@ -70,7 +70,30 @@ def run_tests(
         remote = fetch(client, project)
         plan = build_plan(project, remote)
         found = suites(project, remote, plan, targets)
-        return run_suites(client, found, repeat=repeat, timeout=timeout, progress=progress_line())
+        report = run_suites(client, found, repeat=repeat, timeout=timeout, progress=progress_line())
+        return redacted(report, project)
+
+
+def redacted(report: Report, project: Project) -> Report:
+    """The report with every value an ``${env.*}`` of the project resolved to masked: a grader's
+    rationale is the server's text and may quote the prompt or the condition it was given."""
+    import dataclasses
+    import os
+
+    from agentsync.kinds import KINDS
+    from agentsync.reverse import secret_values
+
+    secrets = {v for k in KINDS for v in secret_values(project.of(k), os.environ)}
+
+    def clean(text: str) -> str:
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, "(sensitive)")
+        return text
+
+    results = tuple(
+        dataclasses.replace(r, reason=clean(r.reason), test=clean(r.test)) for r in report.results
+    )
+    return dataclasses.replace(report, results=results)
 
 
 def progress_line() -> render_suites.Progress | None:
@@ -99,6 +122,8 @@ def gated(
     configuration it writes, and take out the writes whose tests did not all pass."""
     state = remote if remote is not None else fetch(client, project)
     found = [s for s in suites(project, state, plan) if any(c.ref == (s.kind, s.key) for c in plan.changes)]
-    report = run_suites(client, found, repeat=repeat, timeout=timeout, progress=progress_line())
+    report = redacted(
+        run_suites(client, found, repeat=repeat, timeout=timeout, progress=progress_line()), project
+    )
     kept, refused = gate(plan, found, report)
     return kept, refused, report
