@@ -449,6 +449,9 @@ def test_the_workflows_plan_apply_and_find_no_drift_against_the_emulator(
     assert apply.context["steps"]["apply"]["outputs"]["exit-code"] == "0"
     report = apply.summary.read_text(encoding="utf-8")
     assert "### agentsync apply" in report and "\x1b[" not in report
+    # The job summary is the Markdown report, not a text block.
+    assert "| ok | agent `receptionist` | created | applied, read back |" in report
+    assert "```" not in report
 
     drift = runner_for()
     assert drift.run(load("agentsync-drift.yml")) == "success"

@@ -93,7 +93,7 @@ def command(
     """Show what apply would change in the workspace, field by field."""
     project = load(workspace)
     made = make_plan(workspace, project, targets=targets, prune=prune, rotate=rotations(rotate))
-    plan = with_project_warnings(made, project)
+    plan = with_checks(made, project)
     colour = use_colour(color, sys.stdout)
     # color= stops click from stripping the escapes when --color is forced on a pipe.
     text = render(plan, fmt, color=colour, show_body=show_body)
@@ -109,7 +109,8 @@ def command(
         )
     # Only a test that ran and failed fails the plan: one that cannot run before apply (the agent or
     # what it uses is new) is shown as not run, and the plan keeps its own exit status.
-    if report is not None and report.failed:
+    # What apply would refuse is an error now, at review, not after the merge.
+    if (report is not None and report.failed) or plan.errors:
         return int(ExitCode.ERROR)
     if detailed_exitcode and plan.has_changes:
         return int(ExitCode.CHANGES)
@@ -150,6 +151,13 @@ def render(plan: Plan, fmt: str, *, color: bool, show_body: bool) -> str:
     from agentsync.render import text
 
     return text.render(plan, color=color, show_body=show_body)
+
+
+def with_checks(plan: Plan, project: Project) -> Plan:
+    """The plan with the loader's warnings and the safety findings apply would refuse it for."""
+    from agentsync.plan import with_safety
+
+    return with_safety(with_project_warnings(plan, project), project.settings.safety)
 
 
 def with_project_warnings(plan: Plan, project: Project) -> Plan:

@@ -36,7 +36,8 @@ NOTE_ROOM = 400
 def render(plan: Plan, *, limit: int = LIMIT, show_body: bool = False) -> str:
     """The comment text, never longer than ``limit`` characters."""
     changes = common.ordered(plan)
-    head = _head(plan) + "".join(f"> **Warning:** {_text(w)}\n\n" for w in plan.warnings)
+    head = _head(plan) + "".join(f"> **Error:** {_text(e)}\n\n" for e in plan.errors)
+    head += "".join(f"> **Warning:** {_text(w)}\n\n" for w in plan.warnings)
     table = _table(changes) if changes else ""
     return _fit(head, table, [_section(change, show_body, plan.namespace) for change in changes], limit)
 
@@ -152,3 +153,13 @@ def _code(text: str, *, cell: bool = False) -> str:
 # What can open inline markup in GitHub's renderer: escapes, code, emphasis and strike-through, links and
 # images, HTML and entities, table cells, math. A backslash before any of them renders the character.
 _PUNCTUATION = re.compile(r"[\\`*_\[\]!<>&|~$]")
+
+
+def inline_text(text: str) -> str:
+    """Data as plain inline Markdown text (for other Markdown renderers: the apply report)."""
+    return _text(text)
+
+
+def inline_code(text: str, *, cell: bool = False) -> str:
+    """Data as an inline code span (for other Markdown renderers: the apply report)."""
+    return _code(text, cell=cell)

@@ -34,6 +34,7 @@ def render(plan: Plan, *, color: bool = False, show_body: bool = False) -> str:
         lines += _block(change, paint, show_body, plan.namespace)
         lines.append("")
     lines += [paint(f"Warning: {w}", fg="yellow") for w in plan.warnings]
+    lines += [paint(f"Error: {e}", fg="red", bold=True) for e in plan.errors]
     lines.append(paint(common.summary(plan), bold=True))
     return "\n".join(lines) + "\n"
 
