@@ -164,4 +164,5 @@ def with_project_warnings(plan: Plan, project: Project) -> Plan:
     """The plan with the loader's warnings (an LLM outside the spec's list, ...) in front of its own, so
     that every format shows them: they never block a plan, but they are always seen."""
     found = tuple(f"{p.location}: {p.message}" if p.location else p.message for p in project.warnings)
-    return dataclasses.replace(plan, warnings=found + plan.warnings) if found else plan
+    # One line per cause: the loader has grouped its own; the same sentence twice is said once.
+    return dataclasses.replace(plan, warnings=tuple(dict.fromkeys(found + plan.warnings)))

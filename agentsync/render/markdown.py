@@ -31,15 +31,47 @@ from agentsync.render import common, terminal
 LIMIT = 65_000
 # Room kept for the truncation note, so the note itself never pushes the comment over the limit.
 NOTE_ROOM = 400
+# One warning (or error) is cut to about this many characters in the comment; the warnings together
+# take at most a quarter of it.
+WARNING_CHARS = 3_000
 
 
 def render(plan: Plan, *, limit: int = LIMIT, show_body: bool = False) -> str:
     """The comment text, never longer than ``limit`` characters."""
     changes = common.ordered(plan)
-    head = _head(plan) + "".join(f"> **Error:** {_text(e)}\n\n" for e in plan.errors)
-    head += "".join(f"> **Warning:** {_text(w)}\n\n" for w in plan.warnings)
+    head = _head(plan) + "".join(f"> **Error:** {_text(_cut(e))}\n\n" for e in plan.errors)
+    head += _warnings(plan.warnings, limit // 4)
     table = _table(changes) if changes else ""
     return _fit(head, table, [_section(change, show_body, plan.namespace) for change in changes], limit)
+
+
+def _warnings(warnings: tuple[str, ...], budget: int) -> str:
+    """The warnings, each cut to ``WARNING_CHARS`` and all of them to ``budget`` characters, saying
+    what was cut: a list of 2,000 kept resources must not push the plan out of the comment."""
+    text = ""
+    for shown, warning in enumerate(warnings):
+        line = f"> **Warning:** {_text(_cut(warning))}\n\n"
+        if len(text) + len(line) > budget:
+            left = len(warnings) - shown
+            return text + (
+                f"> **Note:** {left} more warning{'s are' if left != 1 else ' is'} not shown, to keep the "
+                "comment under GitHub's size limit; `agentsync plan` shows every one.\n\n"
+            )
+        text += line
+    return text
+
+
+def _cut(text: str, room: int = 0) -> str:
+    """``text`` cut to about ``WARNING_CHARS`` characters at a list separator, saying how much is cut."""
+    room = room or WARNING_CHARS
+    if len(text) <= room:
+        return text
+    end = text.rfind(", ", 0, room)
+    end = end if end > room // 2 else room
+    return (
+        f"{text[:end]} … (cut here: {len(text) - end:,} more characters; `agentsync plan` or "
+        "`--format json` shows the whole text)"
+    )
 
 
 def _head(plan: Plan) -> str:
