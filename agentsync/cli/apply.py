@@ -25,6 +25,7 @@ from agentsync.apply import (
 from agentsync.cli.common import colour_option, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.cli.plan import rotate_option, rotations
+from agentsync.cli.progress import clear, progress_options, showing
 from agentsync.cli.test import gated, test_options
 from agentsync.client import Client
 from agentsync.errors import ExitCode, SafetyError, UsageError
@@ -77,6 +78,7 @@ from agentsync.suites import Refusal
 )
 @test_options
 @colour_option
+@progress_options
 def command(
     workspace: WorkspaceOptions,
     plan_file: Path | None,
@@ -92,6 +94,8 @@ def command(
     require_tests: bool,
     repeat: int,
     timeout: float,
+    quiet: bool,
+    verbose: bool,
 ) -> int:
     if plan_file is not None and (targets or rotate):
         option = "--target cannot narrow" if targets else "--rotate-secret cannot change"
@@ -100,7 +104,7 @@ def command(
             hint="make the plan with `agentsync plan --target KEY` (or `--rotate-secret NAME`) `--out FILE` instead",
         )
     project = load(workspace)
-    with workspace_client(workspace, project) as client:
+    with showing(quiet, verbose), workspace_client(workspace, project) as client:
         plan, remote = _the_plan(
             client,
             project,
@@ -134,6 +138,7 @@ def command(
 
 
 def _print_refused(refused: tuple[Refusal, ...]) -> None:
+    clear()
     for refusal in refused:
         click.echo(guard(f"refused: {refusal.kind} {refusal.key} is not written: {refusal.reason}"), err=True)
 
@@ -181,6 +186,7 @@ def _show(plan: Plan, fmt: str, color: bool | None) -> None:
 
     # With --format json or markdown stdout carries only the report, so the plan goes to stderr.
     to_err = fmt in ("json", "markdown")
+    clear()
     colour = use_colour(color, sys.stderr if to_err else sys.stdout)
     click.echo(guard(render(plan, color=colour)), nl=False, err=to_err, color=colour)
 
@@ -220,6 +226,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> bool:
             hint="pass --auto-approve to apply without asking (as CI does)",
         )
     count = len(plan.changes)
+    clear()
     if not click.confirm(f"Apply {count} change{'s' if count != 1 else ''}?", default=False, err=True):
         raise SafetyError("apply was not confirmed; nothing was written")
     return True

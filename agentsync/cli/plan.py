@@ -11,6 +11,7 @@ import click
 
 from agentsync.cli.common import colour_option, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
+from agentsync.cli.progress import progress_options, showing
 from agentsync.cli.test import run_tests, test_options
 from agentsync.errors import ExitCode
 from agentsync.plan import Plan, save
@@ -75,6 +76,7 @@ def rotations(names: tuple[str, ...]) -> tuple[str, ...]:
 )
 @test_options
 @colour_option
+@progress_options
 @workspace_options
 def command(
     workspace: WorkspaceOptions,
@@ -89,10 +91,13 @@ def command(
     with_tests: bool,
     repeat: int,
     timeout: float,
+    quiet: bool,
+    verbose: bool,
 ) -> int:
     """Show what apply would change in the workspace, field by field."""
     project = load(workspace)
-    made = make_plan(workspace, project, targets=targets, prune=prune, rotate=rotations(rotate))
+    with showing(quiet, verbose):
+        made = make_plan(workspace, project, targets=targets, prune=prune, rotate=rotations(rotate))
     plan = with_checks(made, project)
     colour = use_colour(color, sys.stdout)
     # color= stops click from stripping the escapes when --color is forced on a pipe.
