@@ -22,6 +22,7 @@ controls shown so that no newline can end the block.
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 
@@ -34,6 +35,8 @@ NOTE_ROOM = 400
 # One warning (or error) is cut to about this many characters in the comment; the warnings together
 # take at most a quarter of it.
 WARNING_CHARS = 3_000
+# A value longer than this leaves its table cell (which says "below") for a block under the table.
+CELL_CHARS = 80
 
 
 def render(plan: Plan, *, limit: int = LIMIT, show_body: bool = False) -> str:
@@ -131,21 +134,34 @@ def _fields(declared: tuple[FieldChange, ...]) -> str:
     fields = [leaf for field in declared for leaf in common.expand(field)]
     plain = [f for f in fields if not common.is_multiline(f)]
     text = ""
+    below: list[tuple[FieldChange, str, Any]] = []
     if plain:
         rows = ["| Field | Old | New |", "|---|---|---|"]
-        rows += [f"| {_code(f.dotted, cell=True)} | {_value(f, f.old)} | {_value(f, f.new)} |" for f in plain]
+        rows += [
+            f"| {_code(f.dotted, cell=True)} | {_value(f, f.old, 'old', below)} | {_value(f, f.new, 'new', below)} |"
+            for f in plain
+        ]
         text += "\n".join(rows) + "\n\n"
+    # A long value would stretch its table cell across the page: it is shown under the table instead.
+    for field, side, shown in below:
+        text += f"{_code(field.dotted)} ({side}):\n\n" + _fence(
+            "json", json.dumps(shown, indent=2, ensure_ascii=False)
+        )
     for field in fields:
         if common.is_multiline(field):
             text += f"{_code(field.dotted)}:\n\n" + _fence("diff", "\n".join(common.line_diff(field)))
     return text
 
 
-def _value(field: FieldChange, value: Any) -> str:
+def _value(field: FieldChange, value: Any, side: str, below: list[tuple[FieldChange, str, Any]]) -> str:
     shown = common.masked_side(field, value)
     if shown is ABSENT:
         return "*(absent)*"
-    return _code(common.display(shown), cell=True)
+    text = common.display(shown)
+    if len(text) <= CELL_CHARS:
+        return _code(text, cell=True)
+    below.append((field, side, shown))
+    return "*(below)*"
 
 
 def _body(change: Change) -> str:
