@@ -9,8 +9,9 @@ from typing import Any
 
 import jsonpointer
 
-from agentsync.kinds import rank
+from agentsync.kinds import by_name, rank
 from agentsync.plan import ABSENT, Action, Change, FieldChange, Path, Plan, rewrite_secrets
+from agentsync.strategy import Strategy
 
 SENSITIVE = "(sensitive)"
 # Secrets are masked two ways, both here: a field whose value came from ``${env.*}`` (the change's
@@ -177,6 +178,31 @@ def line_diff(field: FieldChange) -> list[str]:
     new = field.new if isinstance(field.new, str) else ""
     lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=2)
     return [line for line in lines if not line.startswith(("---", "+++"))]
+
+
+def leaves(change: Change) -> list[FieldChange]:
+    """What a renderer lists for a change: each field expanded (:func:`expand`); a list the kind's API
+    treats as a set shows the elements removed and added, with no position."""
+    strategies = by_name(change.kind).fields.strategies
+    found: list[FieldChange] = []
+    for field in change.fields:
+        if strategies.get(field.path) is Strategy.SET and not is_secret_path(field.path):
+            found += _set_elements(field)
+        else:
+            found += expand(field)
+    return found
+
+
+def _set_elements(field: FieldChange) -> list[FieldChange]:
+    old = field.old if isinstance(field.old, list) else []
+    new = field.new if isinstance(field.new, list) else []
+    if not old or not new:
+        return [field]
+    kept = {_key(v) for v in new}
+    had = {_key(v) for v in old}
+    gone = [FieldChange(field.path, old=v) for v in old if _key(v) not in kept]
+    added = [FieldChange(field.path, new=v) for v in new if _key(v) not in had]
+    return gone + added or [field]
 
 
 def expand(field: FieldChange) -> list[FieldChange]:

@@ -122,7 +122,7 @@ def _section(change: Change, show_body: bool, namespace: str) -> str:
     parts = [f"<details><summary>{summary}</summary>\n\n"]
     if change.source is not None:
         parts.append(f"Defined in {_code(str(change.source))}.\n\n")
-    parts.append(_fields(change.fields))
+    parts.append(_fields(common.leaves(change)))
     parts += [f"{_text(note[0].upper() + note[1:])}.\n\n" for note in common.notes(change, namespace)]
     if show_body:
         parts.append(_body(change))
@@ -130,8 +130,7 @@ def _section(change: Change, show_body: bool, namespace: str) -> str:
     return "".join(parts)
 
 
-def _fields(declared: tuple[FieldChange, ...]) -> str:
-    fields = [leaf for field in declared for leaf in common.expand(field)]
+def _fields(fields: list[FieldChange]) -> str:
     plain = [f for f in fields if not common.is_multiline(f)]
     text = ""
     below: list[tuple[FieldChange, str, Any]] = []

@@ -57,9 +57,8 @@ def _block(change: Change, paint: _Painter, show_body: bool, namespace: str) -> 
     if change.source is not None:
         head += f"  [{change.source}]"
     lines = [paint(head, fg=COLOURS[change.action], bold=True)]
-    for field in change.fields:
-        for leaf in common.expand(field):
-            lines += _field_lines(leaf, paint)
+    for leaf in common.leaves(change):
+        lines += _field_lines(leaf, paint)
     lines += [paint.plain(f"{INDENT}! {note}") for note in common.notes(change, namespace)]
     if show_body:
         lines += [paint.plain(line) for line in _body_lines(change)]
