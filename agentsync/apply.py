@@ -429,7 +429,10 @@ def _create(
                 raise
             if attempt + 1 == attempts:
                 raise
-            time.sleep(_delay(run, attempt, exc))
+            wait = _delay(run, attempt, exc)
+            why = str(exc.status) if isinstance(exc, ApiError) else "no answer"
+            progress.emit(progress.Retry("POST", path, attempt + 2, wait, why))
+            time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

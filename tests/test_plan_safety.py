@@ -154,3 +154,20 @@ def test_the_fingerprint_names_no_secret_and_is_stable(
     out = cli(tmp_path, capsys, "plan", "--format", "json")[1]
     assert json.loads(out)["fingerprint"] == first
     assert "secret-value" not in out
+
+
+def test_a_saved_plan_is_allowed_by_the_entry_added_after_review(
+    over_limit: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = over_limit / "reviewed.json"
+    code, out, _ = cli(over_limit, capsys, "plan", "--out", str(saved))
+    assert code == 1 and saved.is_file()
+    fp = fingerprint_in(out)
+    before = writes(api_env)
+    assert run(["apply", "-C", str(over_limit), str(saved), "--auto-approve"]) == 1
+    assert writes(api_env) == before
+    (over_limit / "agentsync.yaml").write_text(
+        f"namespace: t\nsafety:\n  max_change_share: 0.3\n  min_managed: 10\n  allow: [{fp}]\n"
+    )
+    assert run(["apply", "-C", str(over_limit), str(saved), "--auto-approve"]) == 0
+    assert cli(over_limit, capsys, "plan", "--detailed-exitcode")[0] == 0
