@@ -212,6 +212,7 @@ def test_a_new_name_is_a_new_server_and_prune_deletes_the_old_one_after_the_agen
     assert cli(capsys, "apply", "-C", str(root), "--auto-approve")[0] == 0
     (before,) = servers(api_env)
     (root / "mcp-servers" / "docs.yaml").write_text(SERVER.replace("name: docs", "name: docs-v2"))
+    assert agent_servers(api_env) == [before["id"]]
     code, out, err = cli(capsys, "plan", "-C", str(root), "--prune", "--format", "json")
     actions = [(c["kind"], c["action"]) for c in json.loads(out)["changes"]]
     assert actions == [("mcp-server", "create"), ("agent", "update"), ("mcp-server", "delete")], actions
