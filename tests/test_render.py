@@ -349,7 +349,14 @@ def test_json_masks_secrets_but_keeps_everything_else() -> None:
     }
     assert update["body"]["conversation_config"] == {"tts": {"stability": 0.7}}
     assert data["masked"] is True
-    assert data["summary"] == {"create": 2, "update": 1, "adopt": 1, "replace": 0, "delete": 1, "unchanged": 12}
+    assert data["summary"] == {
+        "create": 2,
+        "update": 1,
+        "adopt": 1,
+        "replace": 0,
+        "delete": 1,
+        "unchanged": 12,
+    }
 
 
 def test_json_keeps_absent_apart_from_null() -> None:

@@ -67,7 +67,16 @@ TOOL_PLACES: list[tuple[str, ...]] = [
 SERVER_PLACES: list[tuple[str, ...]] = [
     ("conversation_config", "agent", "prompt", "mcp_server_ids", "0"),
     ("conversation_config", "agent", "prompt", "native_mcp_server_ids", "0"),
-    ("conversation_config", "language_presets", "fr", "overrides", "agent", "prompt", "native_mcp_server_ids", "0"),
+    (
+        "conversation_config",
+        "language_presets",
+        "fr",
+        "overrides",
+        "agent",
+        "prompt",
+        "native_mcp_server_ids",
+        "0",
+    ),
     ("workflow", "nodes", "desk", "conversation_config", "agent", "prompt", "mcp_server_ids", "0"),
 ]
 # The line of each position in AGENT, counted from 1.
@@ -113,7 +122,9 @@ def test_every_position_resolves_to_the_new_ids(
     assert run(["plan", "-C", str(root), "--detailed-exitcode"]) == 0, capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("which", "typo", "close"), [("tool", "lokup", "lookup"), ("server", "dcos", "docs")])
+@pytest.mark.parametrize(
+    ("which", "typo", "close"), [("tool", "lokup", "lookup"), ("server", "dcos", "docs")]
+)
 def test_an_unknown_key_is_an_error_at_its_first_line_with_did_you_mean(
     tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str], which: str, typo: str, close: str
 ) -> None:

@@ -53,11 +53,11 @@ def _parameters(config: Mapping[str, Any]) -> Iterator[tuple[Path, Mapping[str, 
     if isinstance(api, Mapping):
         here: Path = (*base, "api_schema")
         path_params = api.get("path_params_schema")
-        for name, prop in (path_params.items() if isinstance(path_params, Mapping) else ()):
+        for name, prop in path_params.items() if isinstance(path_params, Mapping) else ():
             yield from _walk((*here, "path_params_schema", name), prop)
         query = api.get("query_params_schema")
         props = query.get("properties") if isinstance(query, Mapping) else None
-        for name, prop in (props.items() if isinstance(props, Mapping) else ()):
+        for name, prop in props.items() if isinstance(props, Mapping) else ():
             yield from _walk((*here, "query_params_schema", "properties", name), prop)
         yield from _walk((*here, "request_body_schema"), api.get("request_body_schema"))
     yield from _walk((*base, "parameters"), config.get("parameters"))
