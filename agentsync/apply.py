@@ -22,6 +22,7 @@ from typing import Any
 
 from agentsync import progress
 from agentsync import variables as templates
+from agentsync.changes import as_update
 from agentsync.errors import AgentsyncError, ApiError, NetworkError
 from agentsync.freshness import (
     Snapshot,
@@ -44,6 +45,7 @@ from agentsync.outcomes import (
 from agentsync.plan import ABSENT, Action, Change, Plan
 from agentsync.readback import unconverged
 from agentsync.remote import ApiClient, index_of, item_path
+from agentsync.replacing import retire
 
 __all__ = [
     "ApiClient",
@@ -67,14 +69,15 @@ __all__ = [
 
 def stages(plan: Plan) -> list[list[Change]]:
     """The write order: kinds by level (low to high), each kind's writes by dependency, then the
-    deletes kind by kind from the highest level down."""
+    deletes kind by kind from the highest level down (with the old objects of replacements)."""
     found: list[list[Change]] = []
     for kind in KINDS:
         writes = [c for c in plan.changes if c.kind == kind.name and c.action is not Action.DELETE]
         found.extend(_by_dependency(writes))
     for kind in reversed(KINDS):
-        deletes = [c for c in plan.changes if c.kind == kind.name and c.action is Action.DELETE]
-        found.append(deletes)
+        # A replacement comes again here: the object it stands in for is deleted with the deletes.
+        gone = (Action.DELETE, Action.REPLACE)
+        found.append([c for c in plan.changes if c.kind == kind.name and c.action in gone])
     return [s for s in found if s]
 
 
@@ -220,6 +223,9 @@ def _settle_twins(run: _Run, kind: Kind, created: list[tuple[int, Change]]) -> N
 def _run_one(run: _Run, index: int, change: Change) -> None:
     if run.stop.is_set():
         return
+    if change.action is Action.REPLACE and index in run.results:
+        run.results[index] = retire(run.client, run.plan, run.results, index)
+        return
     blocker = _failed_dependency(run, change)
     if blocker is not None:
         run.results[index] = _result(
@@ -231,7 +237,7 @@ def _run_one(run: _Run, index: int, change: Change) -> None:
         run.results[index] = _result(change, Outcome.WOULD_APPLY, reason="dry run: not written")
     else:
         result = _execute(run, change)
-        if result.action is Action.CREATE and result.remote_id:
+        if result.action in (Action.CREATE, Action.REPLACE) and result.remote_id:
             run.created[result.ref] = result.remote_id
         run.results[index] = result
     if index in run.results and progress.active():
@@ -308,7 +314,7 @@ def _execute(run: _Run, change: Change) -> Result:
     kind = by_name(change.kind)
     try:
         resolved = with_references(change, run.created)
-        if change.action is Action.CREATE:
+        if change.action in (Action.CREATE, Action.REPLACE):
             return _create_one(run, kind, resolved)
         if change.action is Action.DELETE:
             return _delete(run, change)
@@ -321,13 +327,13 @@ def _create_one(run: _Run, kind: Kind, change: Change) -> Result:
     namespace = run.plan.namespace
     # A saved plan's body already carries the marker; this keeps a create from ever going out unmarked.
     body = kind.identity.claim(dict(change.body or {}), change.key, namespace, None)
-    lookup = lambda: find_key(run.client, kind, change.key, namespace)  # noqa: E731
+    lookup = lambda: find_key(run.client, kind, change.key, namespace, change.remote_id)  # noqa: E731
     sent = {**kind.api.create_constants, **body}
     remote_id, recovered = _create(run, kind.api.create, sent, kind.api.id_field, lookup)
     result = _verify(run, kind, change, remote_id, body, recovered=recovered)
     if recovered and result.outcome is Outcome.NOT_CONVERGED:
         # The create committed but its answer was lost; make sure the resource ends up as declared.
-        _write(run, kind, item_path(kind, remote_id), body)
+        _write(run, kind, item_path(kind, remote_id), as_update(kind, body))
         result = _verify(run, kind, change, remote_id, body, recovered=True)
     return result
 

@@ -7,10 +7,12 @@ from the kind's identity (added on create, adopt and re-key, hidden from every v
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from agentsync import diff
 from agentsync import variables as templates
+from agentsync.errors import IdentityError
 from agentsync.kinds import Definition, Kind
 from agentsync.kinds.base import JsonObject, Match
 from agentsync.plan import Action, Change, FieldChange, SecretRef, fingerprint
@@ -40,6 +42,61 @@ def create(kind: Kind, definition: Definition, namespace: str) -> Change:
     )
 
 
+def replaced_paths(kind: Kind, definition: Definition, remote: JsonObject, namespace: str) -> tuple[str, ...]:
+    """The changed paths the kind cannot update (``Fields.replace_on``): any one means a replacement."""
+    fields = kind.fields
+    if not fields.replace_on:
+        return ()
+    declared = diff.desired_view(fields, definition.config)
+    current = diff.managed_view(fields, definition.config, kind.identity.hide(remote, namespace))
+    changed = diff.changes(current, diff.complete(fields, declared, current))
+    return tuple(
+        dict.fromkeys(
+            fc.dotted for fc in changed for p in fields.replace_on if fc.path[: len(p)] == p[: len(fc.path)]
+        )
+    )
+
+
+def replacement(
+    kind: Kind,
+    definition: Definition,
+    match: Match,
+    remote: JsonObject,
+    namespace: str,
+    paths: tuple[str, ...],
+) -> Change:
+    """The create that stands in for an update the API cannot make; apply deletes the old object
+    (``remote_id``) once every change that references the new one has been applied."""
+    if definition.id:
+        raise IdentityError(
+            f"{definition.where}{', '.join(paths)} cannot be updated, so the {kind.noun} would be replaced "
+            f"by a new one with a new id, but id: pins {definition.id}",
+            hint=f"remove id: from {definition.file}: the {kind.noun} is then found by its name and replaced",
+        )
+    created = create(kind, definition, namespace)
+    current = diff.managed_view(kind.fields, definition.config, kind.identity.hide(remote, namespace))
+    wanted = diff.complete(kind.fields, diff.desired_view(kind.fields, definition.config), current)
+    note = (
+        f"{', '.join(paths)} cannot be updated: a new {kind.noun} is created, what references it moves to "
+        f"the new id, and {match.remote_id} is deleted after that"
+    )
+    return dataclasses.replace(
+        created,
+        action=Action.REPLACE,
+        remote_id=match.remote_id,
+        name=shown_name(kind, definition, remote),
+        fields=tuple(diff.changes(current, wanted)),
+        fingerprint=fingerprint(kind.name, definition.key, remote),
+        notes=(note,),
+    )
+
+
+def as_update(kind: Kind, body: JsonObject) -> dict[str, Any]:
+    """A body in the declared layout as the update request carries it (``Api.update_root``)."""
+    root = kind.api.update_root
+    return dict(body.get(root) or {}) if root else dict(body)
+
+
 def update(
     kind: Kind,
     definition: Definition,
@@ -52,6 +109,9 @@ def update(
     """The update (or adopt) of a matched resource, or None when nothing it manages differs.
     ``rotate`` sends the write-only fields again (the API never shows them, so they never differ)."""
     fields = kind.fields
+    paths = replaced_paths(kind, definition, remote, namespace)
+    if paths:
+        return replacement(kind, definition, match, remote, namespace, paths)
     declared = diff.desired_view(fields, definition.config)
     current = diff.managed_view(fields, definition.config, kind.identity.hide(remote, namespace))
     wanted = diff.complete(fields, declared, current)
@@ -68,6 +128,7 @@ def update(
         if field is not None and field in definition.config:
             body[field] = copy.deepcopy(definition.config[field])  # as declared, not as compared
         body = kind.identity.claim(body, definition.key, namespace, remote)
+    body = as_update(kind, body)
     action = Action.ADOPT if match.adopt else Action.UPDATE
     assert match.remote_id is not None, "an update always names its remote object"
     return Change(

@@ -50,10 +50,13 @@ def listed_now(client: ApiClient, kind: Kind) -> list[JsonObject]:
     return list(list_kinds(client, [kind])[kind.name])
 
 
-def find_key(client: ApiClient, kind: Kind, key: str, namespace: str) -> str | None:
-    """The id of the object that now carries ``key`` (a marker or a natural key), or None."""
+def find_key(
+    client: ApiClient, kind: Kind, key: str, namespace: str, besides: str | None = None
+) -> str | None:
+    """The id of the object that now carries ``key`` (a marker or a natural key), or None; ``besides``
+    is never the answer (the object a replacement stands in for carries the same key)."""
     index = index_of(kind, listed_now(client, kind), namespace)
-    ids = index.keys.get(key, ())
+    ids = [i for i in index.keys.get(key, ()) if i != besides]
     return ids[0] if ids else None
 
 

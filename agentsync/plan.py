@@ -38,6 +38,7 @@ class Action(str, enum.Enum):
     CREATE = "create"
     UPDATE = "update"
     ADOPT = "adopt"
+    REPLACE = "replace"  # a field that cannot be updated changed: create anew, re-point users, delete the old
     DELETE = "delete"
 
 
@@ -230,7 +231,8 @@ def with_safety(plan: Plan, safety: SafetySettings) -> Plan:
 
 
 def _share(plan: Plan, safety: SafetySettings) -> Finding | None:
-    touched = sum(1 for c in plan.changes if c.action in (Action.UPDATE, Action.ADOPT, Action.DELETE))
+    rewrites = (Action.UPDATE, Action.ADOPT, Action.REPLACE, Action.DELETE)
+    touched = sum(1 for c in plan.changes if c.action in rewrites)
     if plan.managed < safety.min_managed or touched <= safety.max_change_share * plan.managed:
         return None
     return Finding(

@@ -9,6 +9,7 @@ anything is compared, and what still points at a resource created in this plan b
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,8 +66,8 @@ def build_plan(
     _check_unfetched(project, remote, selection)
     writes, resolved = _writes(project, remote, states, _rotated(project, rotate))
     deletes = [d for s in reversed(states) for d in _deletes(s, project, remote)]
-    if prune:
-        _check_in_use(deletes, resolved, remote)
+    replaced = [c for c in writes if c is not None and c.action is Action.REPLACE]
+    _check_in_use(replaced + (deletes if prune else []), resolved, remote)
     warnings = [w for s in states for w in _warnings(s, project, writes, deletes, prune)]
     warnings.extend(w for s in states for w in _unseen(s, writes))
     return Plan(
@@ -137,12 +138,26 @@ def _writes(
     creates = {Ref(m.kind.name, m.definition.key) for m in matches if m.match.remote_id is None}
     declared = {Ref(k.name, key) for k in KINDS for key in project.of(k)}
     resolved = [_resolve(m, ids, creates, declared) for m in matches]
+    replaced = {
+        Ref(m.kind.name, m.definition.key) for m, _ in resolved if _replaced(m, remote, project.namespace)
+    }
+    if replaced:  # what references a replaced resource waits for its new id, as for a create
+        ids = {r: i for r, i in ids.items() if r not in replaced}
+        creates |= replaced
+        resolved = [_resolve(m, ids, creates, declared) for m in matches]
     _check_cycles({Ref(m.kind.name, m.definition.key): deps for m, deps in resolved}, creates)
     changes = [
         _change(m, deps, remote, project.namespace, Ref(m.kind.name, m.definition.key) in rotate)
         for m, deps in resolved
     ]
     return changes, [m for m, _ in resolved]
+
+
+def _replaced(m: Matched, remote: RemoteState, namespace: str) -> bool:
+    if m.match.remote_id is None or not m.kind.fields.replace_on:
+        return False
+    body = remote.bodies_of(m.kind)[m.match.remote_id]
+    return bool(build.replaced_paths(m.kind, m.definition, body, namespace))
 
 
 def _change(
@@ -163,7 +178,14 @@ def _change(
 def _known_ids(states: Sequence[KindState]) -> dict[Ref, str]:
     """Every reference that names an existing resource: matched definitions, and owned objects with
     exactly one id (a marker kind's agents without a file in this checkout)."""
-    ids = {Ref(s.kind.name, k): v[0] for s in states for k, v in s.owned.items() if len(v) == 1}
+    # A natural key is the object's own name, not a definition key: only markers name a definition.
+    ids = {
+        Ref(s.kind.name, k): v[0]
+        for s in states
+        if s.kind.identity.marks
+        for k, v in s.owned.items()
+        if len(v) == 1
+    }
     for state in states:
         for m in (*state.outside, *state.matches):
             if m.match.remote_id is not None:
@@ -196,14 +218,14 @@ def _resolve(
     pending = tuple(dict.fromkeys(templates.references_in(config)))
     for ref in pending:
         if ref not in creates:
-            raise _unresolved(definition, ref, ref in declared)
+            raise _unresolved(definition, ref, declared)
     return dataclasses.replace(m, definition=dataclasses.replace(definition, config=config)), pending
 
 
-def _unresolved(definition: Definition, ref: Ref, declared: bool) -> IdentityError:
+def _unresolved(definition: Definition, ref: Ref, declared: set[Ref]) -> IdentityError:
     kind = next(k for k in KINDS if k.name == ref.kind)
     site = _reference_site(definition, ref)
-    if declared:
+    if ref in declared:
         return IdentityError(
             f"{site}{ref.text} names {kind.noun} '{ref.key}', which does not exist yet and is not part of "
             "this plan",
@@ -212,8 +234,13 @@ def _unresolved(definition: Definition, ref: Ref, declared: bool) -> IdentityErr
     return IdentityError(
         f"{site}{ref.text} names {kind.noun} '{ref.key}', which is neither declared in this project nor "
         "in the workspace",
-        hint=f"correct the key, or declare the {kind.noun} under {kind.layout.where}",
+        hint=f"{_did_you_mean(ref, declared)}correct the key, or declare the {kind.noun} under {kind.layout.where}",
     )
+
+
+def _did_you_mean(ref: Ref, declared: set[Ref]) -> str:
+    close = difflib.get_close_matches(ref.key, sorted(r.key for r in declared if r.kind == ref.kind), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def _reference_site(definition: Definition, ref: Ref) -> str:
@@ -242,7 +269,11 @@ def _check_cycles(pending: Mapping[Ref, tuple[Ref, ...]], creates: set[Ref]) -> 
 def _deletes(state: KindState, project: Project, remote: RemoteState) -> list[Change]:
     """Owned objects that no definition declares or matches, newest key first (prune candidates)."""
     definitions = project.of(state.kind)
-    kept = set(definitions) | {d.renamed_from for d in definitions.values() if d.renamed_from}
+    identity = state.kind.identity
+    # Owned keys are markers' definition keys, or natural keys (a file that renames its object no
+    # longer keeps the old one just because its file key is the old name).
+    kept = set(definitions) if identity.marks else {identity.lookup_key(d) for d in definitions.values()}
+    kept |= {d.renamed_from for d in definitions.values() if d.renamed_from}
     matched = {m.match.remote_id for m in state.matches}
     bodies = remote.bodies_of(state.kind)
     doomed = [
@@ -256,9 +287,9 @@ def _deletes(state: KindState, project: Project, remote: RemoteState) -> list[Ch
 
 
 def _check_in_use(deletes: Sequence[Change], resolved: Sequence[Matched], remote: RemoteState) -> None:
-    """A delete of an object that resources still use is refused, naming them, unless each of them is
-    deleted in this plan too or no longer mentions the object once the plan is applied. Nothing is ever
-    deleted by force."""
+    """A delete (or a replacement, which deletes the old object) of an object that resources still use
+    is refused, naming them, unless each of them is deleted in this plan too or no longer mentions the
+    object once the plan is applied. Nothing is ever deleted by force."""
     gone = {c.remote_id for c in deletes}
     after = {m.match.remote_id: json.dumps(m.definition.config) for m in resolved if m.match.remote_id}
     held = []
@@ -272,7 +303,8 @@ def _check_in_use(deletes: Sequence[Change], resolved: Sequence[Matched], remote
     if held:
         raise SafetyError(
             f"the plan would delete what other resources still use: {'; '.join(held)}",
-            hint="remove the references in the same plan (or delete those resources), then prune again",
+            hint="remove the references in the same plan (or delete those resources, or let them reference "
+            "it by ${KIND.KEY.id}), then plan again",
         )
 
 

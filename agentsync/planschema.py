@@ -73,12 +73,13 @@ PLAN_SCHEMA_TEMPLATE: dict[str, Any] = {
         "summary": {
             "type": "object",
             "description": "JSON output only: the counts behind the closing summary line.",
-            "required": ["create", "update", "adopt", "delete", "unchanged"],
+            "required": ["create", "update", "adopt", "replace", "delete", "unchanged"],
             "additionalProperties": False,
             "properties": {
                 "create": {"type": "integer", "minimum": 0},
                 "update": {"type": "integer", "minimum": 0},
                 "adopt": {"type": "integer", "minimum": 0},
+                "replace": {"type": "integer", "minimum": 0},
                 "delete": {"type": "integer", "minimum": 0},
                 "unchanged": {"type": "integer", "minimum": 0},
             },
@@ -144,7 +145,7 @@ PLAN_SCHEMA_TEMPLATE: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "kind": {"enum": [k.name for k in KINDS]},
-                "action": {"enum": ["create", "update", "adopt", "delete"]},
+                "action": {"enum": ["create", "update", "adopt", "replace", "delete"]},
                 "key": {
                     "type": "string",
                     "minLength": 1,
@@ -154,7 +155,8 @@ PLAN_SCHEMA_TEMPLATE: dict[str, Any] = {
                 },
                 "remote_id": {
                     "type": ["string", "null"],
-                    "description": "The workspace id; null for a create.",
+                    "description": "The workspace id; null for a create; for a replacement, the id of "
+                    "the object it replaces (deleted once its users moved to the new one).",
                 },
                 "name": {"type": ["string", "null"]},
                 "fields": {"type": "array", "items": {"$ref": "#/$defs/field_change"}},

@@ -13,7 +13,7 @@ from typing import Any
 
 from agentsync import diff
 from agentsync.kinds import Kind
-from agentsync.plan import ABSENT, Change, Path, dotted
+from agentsync.plan import ABSENT, Action, Change, Path, dotted
 from agentsync.strategy import Strategy
 
 
@@ -21,6 +21,9 @@ def unconverged(
     kind: Kind, change: Change, body: Mapping[str, Any], actual: Mapping[str, Any], namespace: str
 ) -> tuple[str, ...]:
     """The dotted paths whose value read back differs from what the plan wanted."""
+    root = kind.api.update_root
+    if root and change.action in (Action.UPDATE, Action.ADOPT):
+        body = {root: body}  # the update carried the root's fields at the top (see Api.update_root)
     wanted: dict[Path, Any] = dict(_leaves(kind, body, ()))
     for fc in change.fields:
         if fc.new is not ABSENT:

@@ -85,6 +85,9 @@ def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> R
     wanted = {k.name: in_scope(k, project, listed[k.name], selection) for k in partial}
     bodies.update(get_many(client, partial, wanted, project))
     users = users_of(client, [(k, i) for k in kinds for i in unclaimed(k, project, listed[k.name])])
+    users.update(
+        {k.name: listed_users(k, listed[k.name], client.base_url) for k in kinds if k.api.dependents_field}
+    )
     key = getattr(client, "digest_key", b"")
     return RemoteState(listed, bodies, client.base_url, stats=client.stats, dependents=users, digest_key=key)
 
@@ -138,6 +141,16 @@ def users_of(client: Client, jobs: Sequence[tuple[Kind, str]]) -> dict[str, dict
     found: dict[str, dict[str, tuple[str, ...]]] = {}
     for (kind, remote_id), agents in zip(jobs, answers, strict=True):
         found.setdefault(kind.name, {})[remote_id] = agents
+    return found
+
+
+def listed_users(kind: Kind, items: Sequence[JsonObject], base_url: str) -> dict[str, tuple[str, ...]]:
+    """The agents that use each object, as the objects themselves list them (``Api.dependents_field``)."""
+    found: dict[str, tuple[str, ...]] = {}
+    url = base_url + kind.api.collection
+    for item in items:
+        agents = [check_dependent(a, url) for a in item.get(kind.api.dependents_field or "") or []]
+        found[str(item[kind.api.id_field])] = tuple(str(a.get("id") or "(unknown agent)") for a in agents)
     return found
 
 

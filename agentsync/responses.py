@@ -106,8 +106,10 @@ def check_tool(item: Any, url: str) -> Mapping[str, Any]:
 
 
 def check_mcp_server(item: Any, url: str) -> Mapping[str, Any]:
-    """One MCP server: a string ``id`` and a ``config`` carrying its name."""
-    return _named(item, url, "MCP server", "config")
+    """One MCP server: a string ``id``, a ``config`` carrying its name, and a list of dependent agents."""
+    server = _named(item, url, "MCP server", "config")
+    _field(server, "dependent_agents", list, url, f"MCP server {server['id']}", required=False)
+    return server
 
 
 def check_dependent(item: Any, url: str) -> Mapping[str, Any]:

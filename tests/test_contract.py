@@ -40,6 +40,7 @@ class Sample:
     settings: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
     write_only: bool = False  # the value is never read back: drift cannot be seen, rotation is asked for
+    replace_edit: tuple[str, str, str] | None = None  # an edit of a field the kind cannot update
 
 
 def _nothing(emulator: Emulator, remote_id: str) -> None:
@@ -53,6 +54,15 @@ def _patch(path: str, body: Mapping[str, Any]) -> Patch:
         assert answer.status_code == 200, answer.text
 
     return send
+
+
+def _longer_timeout(emulator: Emulator, remote_id: str) -> None:
+    """A field the file leaves to the server, changed to a new value each time."""
+    url = f"{emulator.url}/v1/convai/mcp-servers/{remote_id}"
+    headers = {"xi-api-key": ADMIN_KEY}
+    now = requests.get(url, headers=headers, timeout=10).json()["config"]["response_timeout_secs"]
+    answer = requests.patch(url, json={"response_timeout_secs": now + 1}, headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
 
 
 def _put(path: str, body: Mapping[str, Any]) -> Patch:
@@ -100,6 +110,15 @@ SAMPLES: dict[str, Sample] = {
             "/v1/convai/tools/{id}", {"tool_config": {**EDITED_WEBHOOK, "description": "changed"}}
         ),
         settings="tools: {authoritative: true}\n",
+    ),
+    "mcp-server": Sample(
+        files={"mcp-servers/docs.yaml": "config:\n  name: docs\n  url: https://mcp.example.com/sse\n"},
+        edit=("mcp-servers/docs.yaml", "/sse\n", "/sse\n  approval_policy: auto_approve_all\n"),
+        edit_body={"approval_policy": "auto_approve_all"},
+        drift_unmanaged=_longer_timeout,
+        drift_managed=_patch("/v1/convai/mcp-servers/{id}", {"approval_policy": "require_approval_all"}),
+        settings="mcp-servers: {authoritative: true}\n",
+        replace_edit=("mcp-servers/docs.yaml", "mcp.example.com", "mcp.example.org"),
     ),
     "secret": Sample(
         files={"secrets.yaml": "- name: crm-token\n  value: ${env.CONTRACT_SECRET}\n"},
@@ -317,3 +336,25 @@ def test_apply_then_pull_leaves_the_files_as_they_are(kind: Kind, cli: Cli, proj
     for path in project.rglob("*"):
         if path.is_file() and ".git" not in path.parts:
             assert SECRET not in path.read_text(errors="replace"), path
+
+
+def test_a_field_the_kind_cannot_update_is_a_replacement(kind: Kind, cli: Cli, project: Path) -> None:
+    sample = SAMPLES[kind.name]
+    if sample.replace_edit is None:
+        assert not kind.fields.replace_on, (
+            f"{kind.name} has fields it cannot update: its sample must edit one"
+        )
+        return
+    old_id = _applied(cli, kind)
+    name, old, new = sample.replace_edit
+    (project / name).write_text((project / name).read_text().replace(old, new))
+    change = _only(cli.plan(), kind)
+    assert (change["action"], change["remote_id"], change["method"]) == ("replace", old_id, "POST")
+    assert change["path"] == kind.api.create and change["fields"]
+    cli.apply()
+    assert cli.plan()["changes"] == []
+    listing = requests.get(
+        f"{cli_url()}{kind.api.collection}", headers={"xi-api-key": ADMIN_KEY}, timeout=10
+    ).json()
+    ids = [i[kind.api.id_field] for i in listing[kind.api.items_key]]
+    assert len(ids) == 1 and ids[0] != old_id, "the new object stands in for the old one, which is gone"

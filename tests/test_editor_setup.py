@@ -15,11 +15,12 @@ import pytest
 from agentsync import schemagen
 from agentsync.cli import run
 from agentsync.cli.init import vscode_settings
+from agentsync.kinds import KINDS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-desk"
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 EXPECTED_SCHEMA = {"agentsync.yaml": "project.schema.json", "tags.yaml": "tags.schema.json"}
-FOLDER_SCHEMA = {"tools": "tool.schema.json", "tests": "test.schema.json"}
+FOLDER_SCHEMA = {k.layout.where.rstrip("/"): k.layout.schema_file for k in KINDS if k.layout.is_folder}
 
 
 def expected_schema(root: Path, path: Path) -> str:

@@ -37,8 +37,8 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
 ) -> None:
     assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
     first = capsys.readouterr().out
-    assert "Plan: 12 to create, 0 to update, 0 to delete, 0 unchanged." in first
-    assert "12 applied, 0 not converged, 0 failed, 0 skipped" in first
+    assert "Plan: 13 to create, 0 to update, 0 to delete, 0 unchanged." in first
+    assert "13 applied, 0 not converged, 0 failed, 0 skipped" in first
     # The in-process emulator keeps its state in the project, so the second run sees the first.
     assert (project / ".agentsync" / "emulator.json").is_file()
 
@@ -46,7 +46,7 @@ def test_apply_twice_converges_and_the_second_run_changes_nothing(
     second = capsys.readouterr().out
     # The second run shows the plan it made (header, any warnings) and says plainly that nothing changed.
     assert "agentsync plan: environment dev · namespace support-desk-dev" in second
-    assert "No changes. The workspace matches the project (12 unchanged)." in second
+    assert "No changes. The workspace matches the project (13 unchanged)." in second
     assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
 
 
@@ -63,7 +63,7 @@ def test_an_edited_prompt_is_one_update_shown_as_a_line_diff(
     assert "~ update agent billing" in out
     assert "-Refunds above 500 EUR need a human" in out
     assert "+Refunds above 750 EUR need a human" in out
-    assert "Plan: 0 to create, 1 to update, 0 to delete, 11 unchanged." in out
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 12 unchanged." in out
 
 
 def test_the_workflow_survives_a_round_trip_through_the_api(
@@ -107,7 +107,10 @@ def test_each_environment_gets_its_own_tools_and_its_agents_point_at_them(
             body = _stored(workspace, f"/v1/convai/agents/{tech['agent_id']}")
             tool_ids = body["conversation_config"]["agent"]["prompt"]["tool_ids"]
             assert tool_ids == [tools["check_status_page"], tools["open_ticket"]]
-            ids[name] = tools
+            (server,) = _stored(workspace, "/v1/convai/mcp-servers")["mcp_servers"]
+            assert server["config"]["name"] == "northwind_product_docs"
+            assert body["conversation_config"]["agent"]["prompt"]["mcp_server_ids"] == [server["id"]]
+            ids[name] = {**tools, "mcp": server["id"]}
         assert not set(ids["dev"].values()) & set(ids["prod"].values())
         capsys.readouterr()
         for name, workspace in (("dev", dev), ("prod", prod)):
@@ -184,3 +187,21 @@ def test_a_change_that_takes_a_tool_away_from_a_tested_agent_fails_its_test_and_
     billing.write_text(original)
     assert run(["plan", "-C", str(project), "--emulator", "--test", "--detailed-exitcode"]) == 0
     assert "Tests: 1 passed, 0 failed, 0 not run." in capsys.readouterr().out
+
+
+def test_a_new_mcp_server_url_replaces_it_and_tech_support_moves_to_the_new_one(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    server = project / "mcp-servers" / "product-docs.yaml"
+    server.write_text(
+        server.read_text().replace("docs.northwind.example/mcp", "docs.northwind.example/mcp/v2")
+    )
+    capsys.readouterr()
+    assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 2
+    out = capsys.readouterr().out
+    assert "-/+ replace mcp-server product-docs" in out and "~ update agent tech-support" in out
+    assert "Plan: 0 to create, 1 to replace, 1 to update, 0 to delete, 11 unchanged." in out
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    assert "2 applied, 0 not converged, 0 failed, 0 skipped" in capsys.readouterr().out
+    assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0

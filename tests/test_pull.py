@@ -290,7 +290,7 @@ def test_example_pull_then_plan_shows_no_changes(
     assert result.adopted == () and result.tags == 4
     assert {f.action for f in result.files} == {FileAction.CREATE}
     plan = plan_for(client, root)
-    assert plan.changes == () and plan.unchanged == 12
+    assert plan.changes == () and plan.unchanged == 13
 
 
 def test_pull_without_arguments_refreshes_owned_files_and_keeps_their_comments(

@@ -349,7 +349,14 @@ def test_json_masks_secrets_but_keeps_everything_else() -> None:
     }
     assert update["body"]["conversation_config"] == {"tts": {"stability": 0.7}}
     assert data["masked"] is True
-    assert data["summary"] == {"create": 2, "update": 1, "adopt": 1, "delete": 1, "unchanged": 12}
+    assert data["summary"] == {
+        "create": 2,
+        "update": 1,
+        "adopt": 1,
+        "replace": 0,
+        "delete": 1,
+        "unchanged": 12,
+    }
 
 
 def test_json_keeps_absent_apart_from_null() -> None:
@@ -414,3 +421,27 @@ def test_adopt_and_rekey_say_what_happens_to_the_marker() -> None:
     md = markdown.render(plan)
     assert "Adds the ownership marker ns:legacy: agentsync manages it from now on." in md
     assert "Re-keyed from front: the marker ns:front becomes ns:desk." in md
+
+
+def test_a_replacement_has_its_own_symbol_and_count_in_every_format() -> None:
+    replaced = dataclasses.replace(
+        change(
+            Action.REPLACE,
+            "docs",
+            FieldChange(("config", "url"), "https://a.example/sse", "https://b.example/sse"),
+            kind="mcp-server",
+            remote_id="mcp_old",
+            body={"config": {"name": "docs", "url": "https://b.example/sse"}},
+        ),
+        method="POST",
+        path="/v1/convai/mcp-servers",
+        notes=("config.url cannot be updated: a new MCP server is created",),
+    )
+    plan = Plan(changes=(replaced,), unchanged=0, managed=1, namespace="ns", base_url="https://api")
+    out = text.render(plan)
+    assert "-/+ replace mcp-server docs (mcp_old)" in out and "config.url cannot be updated" in out
+    assert "Plan: 0 to create, 1 to replace, 0 to update, 0 to delete, 0 unchanged." in out
+    assert "| -/+ | replace | mcp-server" in markdown.render(plan)
+    data = json.loads(render_json.render(plan))
+    assert data["summary"]["replace"] == 1 and data["changes"][0]["action"] == "replace"
+    jsonschema.validate(data, plan_schema())

@@ -20,6 +20,8 @@ Decisions where the reference is silent:
   ``types`` keeps the tools whose ``tool_config.type`` is one of them (``api_integration_webhook``
   matches none, since no such tool can be created here); ``page_size`` defaults to 30. Cursors encode the
   sort position, as the agent list's do.
+- A parameter with no value source, or more than one, is a 422 ``value_error`` at its ``loc``
+  (:mod:`agentsync.emulator.value_sources`).
 - DELETE of a tool that an agent references (:mod:`agentsync.emulator.dependents`) is refused with
   **409** ``tool_in_use``, naming the agents, unless ``force=true``, which takes the tool out of every
   agent first. A successful DELETE answers 200 with ``{}``.
@@ -49,6 +51,7 @@ from agentsync.emulator.routing import Request, Response, json_response
 from agentsync.emulator.store import ResourceRecord, Store
 from agentsync.emulator.unions import tag_missing, untagged_members, without_members
 from agentsync.emulator.validation import errors_for, errors_from, strip_unknown, validator_for
+from agentsync.emulator.value_sources import value_source_errors
 
 DEFAULT_PAGE_SIZE = 30
 CONFIG_LOC: list[str | int] = ["body", "tool_config"]
@@ -229,4 +232,6 @@ def _config_errors(config: dict[str, Any]) -> list[dict[str, Any]]:
         return [item]
     untagged = untagged_members(config, {"$ref": mapping[tag]}, [*CONFIG_LOC, tag])
     errors = errors_for(config, spec.ref_name(mapping[tag]), [*CONFIG_LOC, tag])
+    if not errors and not untagged:
+        return value_source_errors(config, [*CONFIG_LOC, tag])
     return untagged + without_members(errors, untagged)

@@ -104,6 +104,11 @@ class Api:
     pagination: str = "has_more"  # "none": one answer holds the whole list (MCP servers)
     # The agents that use one object ({id}): a delete of one still in use is refused by the plan.
     dependents: str | None = None
+    # The same, read from each object's own body instead (MCP servers list their dependent_agents).
+    dependents_field: str | None = None
+    # An update sends this top-level field's value as the whole body (MCP servers: PATCH takes the
+    # config's fields at the top, not under ``config``); plans, diffs and read-backs keep the declared layout.
+    update_root: str | None = None
     # Fixed fields every create / update request carries and no read shows (a secret's "type": "new").
     create_constants: Mapping[str, Any] = field(default_factory=dict)
     update_constants: Mapping[str, Any] = field(default_factory=dict)
@@ -119,7 +124,7 @@ class Fields:
     merge_roots: Mapping[Path, str] = field(default_factory=dict)
     strategies: Mapping[Path, Strategy] = field(default_factory=dict)  # what the schema cannot say
     read_only: tuple[Path, ...] = ()  # read back, never written, never diffed
-    replace_on: tuple[Path, ...] = ()  # a change means create-then-delete
+    replace_on: tuple[Path, ...] = ()  # cannot be updated: a change means create, re-point, delete
     write_only: tuple[Path, ...] = ()  # sent, never read back, never diffed (secret values)
     verbatim: frozenset[Path] = frozenset()  # stored exactly as sent: no default filling
     required: tuple[str, ...] = ()  # a create must carry these (with a default body when absent)

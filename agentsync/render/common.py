@@ -33,10 +33,17 @@ SYMBOLS: dict[Action, str] = {
     Action.CREATE: "+",
     Action.UPDATE: "~",
     Action.ADOPT: "±",
+    Action.REPLACE: "-/+",
     Action.DELETE: "-",
 }
-# Creates and adopts first, deletes last: the order apply follows.
-ACTION_ORDER: tuple[Action, ...] = (Action.CREATE, Action.ADOPT, Action.UPDATE, Action.DELETE)
+# Creates and adopts first, deletes last: the order apply follows (a replacement creates first).
+ACTION_ORDER: tuple[Action, ...] = (
+    Action.CREATE,
+    Action.REPLACE,
+    Action.ADOPT,
+    Action.UPDATE,
+    Action.DELETE,
+)
 
 
 def is_secret_name(name: str | int) -> bool:
@@ -108,12 +115,14 @@ def ordered(plan: Plan) -> list[Change]:
 
 
 def summary(plan: Plan) -> str:
-    """``Plan: 1 to create, 2 to update, 0 to delete, 12 unchanged.`` (adoptions named when any)."""
+    """``Plan: 1 to create, 2 to update, 0 to delete, 12 unchanged.`` (replacements and adoptions
+    named when any)."""
     if not plan.has_changes:
         return f"No changes. The workspace matches the project ({plan.unchanged} unchanged)."
     parts = [f"{plan.count(Action.CREATE)} to create"]
-    if plan.count(Action.ADOPT):
-        parts.append(f"{plan.count(Action.ADOPT)} to adopt")
+    for named in (Action.REPLACE, Action.ADOPT):
+        if plan.count(named):
+            parts.append(f"{plan.count(named)} to {named.value}")
     parts += [
         f"{plan.count(Action.UPDATE)} to update",
         f"{plan.count(Action.DELETE)} to delete",

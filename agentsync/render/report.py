@@ -13,6 +13,7 @@ PAST: dict[Action, str] = {
     Action.CREATE: "created",
     Action.UPDATE: "updated",
     Action.ADOPT: "adopted",
+    Action.REPLACE: "replaced",
     Action.DELETE: "deleted",
 }
 MARKS: dict[Outcome, str] = {

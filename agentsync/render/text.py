@@ -19,6 +19,7 @@ COLOURS: dict[Action, str] = {
     Action.CREATE: "green",
     Action.UPDATE: "yellow",
     Action.ADOPT: "cyan",
+    Action.REPLACE: "magenta",
     Action.DELETE: "red",
 }
 INDENT = "    "

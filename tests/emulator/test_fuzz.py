@@ -126,6 +126,14 @@ def _tools_beside_tool_ids(case: Any, response: Any) -> bool:
     )
 
 
+def _value_sources(case: Any, response: Any) -> bool:
+    items = response.json().get("detail") if response.status_code == 422 else None
+    return isinstance(items, list) and any(
+        item.get("type") == "value_error" and "dynamic_variable, is_system_provided" in str(item.get("msg"))
+        for item in items
+    )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "unknown id is a 404",
@@ -165,6 +173,14 @@ RULES: tuple[Rule, ...] = (
         "the API refuses the deprecated prompt.tools beside tool_ids (its tools-deprecation page), a"
         " cross-field rule the schema cannot state; two empty lists are accepted, as the spec's example sends",
         _tools_beside_tool_ids,
+        (positive_data_acceptance,),
+    ),
+    Rule(
+        "a tool parameter has exactly one value source",
+        "LiteralJsonSchemaProperty's description says only one of description, dynamic_variable,"
+        " is_system_provided, constant_value and is_omitted may be set, and one must be: a cross-field rule"
+        " the schema cannot state (422 value_error)",
+        _value_sources,
         (positive_data_acceptance,),
     ),
 )

@@ -100,8 +100,33 @@ def test_sdk_mcp_server_lifecycle(client: object) -> None:
     updated = servers.update(created.id, approval_policy="auto_approve_all")
     assert updated.config.approval_policy == "auto_approve_all"
     assert [s.id for s in servers.list().mcp_servers] == [created.id]
+    agents = client.conversational_ai.agents  # type: ignore[attr-defined]
+    prompt = {"mcp_server_ids": [created.id]}
+    agent_id = agents.create(conversation_config={"agent": {"prompt": prompt}}).agent_id
+    assert [a.id for a in servers.get(created.id).dependent_agents] == [agent_id]
+    with pytest.raises(elevenlabs.core.ApiError) as refused:
+        servers.delete(created.id)
+    assert refused.value.status_code == 409
+    agents.update(agent_id, conversation_config={"agent": {"prompt": {"mcp_server_ids": []}}})
     servers.delete(created.id)
     assert servers.list().mcp_servers == []
+    with pytest.raises(elevenlabs.core.ApiError) as raised:
+        servers.get(created.id)
+    assert raised.value.status_code == 404
+
+
+def test_sdk_sees_a_parameter_with_two_value_sources_as_422(client: object) -> None:
+    tools = client.conversational_ai.tools  # type: ignore[attr-defined]
+    parameter = {"type": "string", "description": "The order", "dynamic_variable": "order"}
+    hook = ToolRequestModelToolConfig_Webhook(
+        name="lookup_order",
+        description="Finds an order",
+        api_schema={"url": "https://shop.example/{order}", "path_params_schema": {"order": parameter}},  # type: ignore[arg-type]
+    )
+    with pytest.raises(elevenlabs.core.ApiError) as raised:
+        tools.create(request=ToolRequestModel(tool_config=hook))
+    assert raised.value.status_code == 422
+    assert tools.list().tools == []
 
 
 def test_sdk_secret_lifecycle(client: object) -> None:

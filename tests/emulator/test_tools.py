@@ -155,6 +155,72 @@ def test_an_invalid_create_is_a_422_naming_the_field(
     assert api.get(TOOLS).json()["tools"] == []
 
 
+def literal(**sources: Any) -> dict[str, Any]:
+    return {"type": "string", **sources}
+
+
+def with_path_param(**sources: Any) -> dict[str, Any]:
+    hook = webhook()
+    hook["api_schema"] = {
+        "url": "https://shop.example/{order}",
+        "path_params_schema": {"order": literal(**sources)},
+    }
+    return hook
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [
+        {},
+        {"description": "The order number", "dynamic_variable": "order"},
+        {"constant_value": "A1", "is_system_provided": True},
+        {"dynamic_variable": "order", "is_omitted": True},
+    ],
+)
+def test_a_parameter_needs_exactly_one_value_source(api: Api, sources: dict[str, Any]) -> None:
+    response = api.post(TOOLS, json={"tool_config": with_path_param(**sources)})
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "tool_config", "webhook", "api_schema", "path_params_schema", "order"]
+    assert item["type"] == "value_error" and "description, dynamic_variable" in item["msg"]
+    assert api.get(TOOLS).json()["tools"] == []
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [
+        {"description": "The order number"},
+        {"dynamic_variable": "order"},
+        {"constant_value": 0},
+        {"is_system_provided": True},
+    ],
+)
+def test_a_parameter_with_one_value_source_is_created(api: Api, sources: dict[str, Any]) -> None:
+    create(api, with_path_param(**sources))
+
+
+def test_nested_body_and_client_parameters_follow_the_rule_and_array_items_need_no_source(api: Api) -> None:
+    body = {
+        "type": "object",
+        "properties": {
+            "lines": {"type": "array", "description": "Order lines", "items": {"type": "string"}},
+            "note": {"type": "object", "properties": {"text": literal()}},
+        },
+    }
+    hook = webhook()
+    hook["api_schema"] = {"url": "https://shop.example/orders", "method": "POST", "request_body_schema": body}
+    response = api.post(TOOLS, json={"tool_config": hook})
+    assert response.status_code == 422, response.text
+    locs = [item["loc"][-4:] for item in response.json()["detail"]]
+    assert locs == [["properties", "note", "properties", "text"]]
+    client = client_tool(
+        parameters={"type": "object", "properties": {"page": literal(description="x", constant_value="y")}}
+    )
+    refused = api.post(TOOLS, json={"tool_config": client})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"][-3:] == ["parameters", "properties", "page"]
+
+
 def test_an_unknown_tag_lists_the_expected_tags(api: Api) -> None:
     item = api.post(TOOLS, json={"tool_config": {"type": "smb"}}).json()["detail"][0]
     assert item["ctx"]["tag"] == "smb"
