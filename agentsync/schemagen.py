@@ -177,6 +177,11 @@ def _union_body(models: list[str]) -> dict[str, Any]:
         for key, node in schema["properties"].items():
             properties.setdefault(key, node)
     for key in properties:
+        # A map each model types its own way (an environment variable's values) takes any of them.
+        shapes = [s["properties"][key] for s in schemas if key in s["properties"]]
+        distinct = [n for i, n in enumerate(shapes) if n not in shapes[:i]]
+        if len(distinct) > 1 and all(n.get("type") == "object" for n in distinct):
+            properties[key] = {"anyOf": distinct}
         consts = [s["properties"][key]["const"] for s in schemas if "const" in s["properties"].get(key, {})]
         if len(consts) == len(schemas):
             tag = {k: v for k, v in properties[key].items() if k not in ("const", "default")}
@@ -250,15 +255,12 @@ def _overrides_schema() -> dict[str, Any]:
 
 
 def _ownership_schema(kind: Kind) -> dict[str, Any]:
+    owns = f"{kind.noun}s that no definition in {kind.layout.where} declares"
+    does = f"Report the {owns} as kept ({kind.api.no_delete})." if kind.api.no_delete else f"Let --prune delete {owns}."
     return {
         "type": "object",
         "additionalProperties": False,
-        "properties": {
-            "authoritative": {
-                "description": f"Let --prune delete {kind.noun}s that no definition in {kind.layout.where} declares.",
-                "type": "boolean",
-            }
-        },
+        "properties": {"authoritative": {"description": does, "type": "boolean"}},
     }
 
 
@@ -284,7 +286,12 @@ def project_schema() -> dict[str, Any]:
                 "propertyNames": {"pattern": NAME_PATTERN},
                 "additionalProperties": {"$ref": "#/$defs/environment"},
             },
-            **{k.plural: _ownership_schema(k) for k in KINDS if not k.identity.marks},
+            # A kind a plan neither creates nor deletes (phone numbers) has nothing to own.
+            **{
+                k.plural: _ownership_schema(k)
+                for k in KINDS
+                if not k.identity.marks and not (k.api.no_create and k.api.no_delete)
+            },
             "safety": {
                 "type": "object",
                 "additionalProperties": False,
