@@ -11,9 +11,9 @@ from typing import Any
 
 from agentsync import diff
 from agentsync import variables as templates
+from agentsync.errors import IdentityError
 from agentsync.kinds import Definition, Kind
 from agentsync.kinds.base import JsonObject, Match
-from agentsync.errors import IdentityError
 from agentsync.plan import ABSENT, Action, Change, FieldChange, SecretRef, dotted, fingerprint
 from agentsync.remote import item_path
 

@@ -236,6 +236,13 @@ def _environment_schema() -> dict[str, Any]:
                 "additionalProperties": scalar,
             },
             "overrides": _overrides_schema(),
+            "elevenlabs_environment": {
+                "description": "Native environments: the ElevenLabs environment this name maps to, in one "
+                "workspace (environment-variable values are keyed by it). With it, the environment sets "
+                "nothing else: one workspace, one namespace, one definition of every resource.",
+                "type": "string",
+                "pattern": NAME_PATTERN,
+            },
         },
         "additionalProperties": False,
     }
@@ -244,10 +251,11 @@ def _environment_schema() -> dict[str, Any]:
 def _overrides_schema() -> dict[str, Any]:
     # Each entry is part of an agent file, deep-merged onto it; the merged agent is validated against
     # the agent schema with line numbers pointing here, so this only fixes the shape.
-    entry = {"type": "object"}
+    entry = {"type": ["object", "null"]}
     return {
         "description": "Fields merged onto definitions in this environment: mappings merge, anything "
-        "else replaces. Under each kind, `*` applies to every definition, a key to one.",
+        "else replaces. Under each kind, `*` applies to every definition, a key to one; a key set to "
+        "null leaves that definition out of this environment.",
         "type": "object",
         "additionalProperties": False,
         "properties": {k.plural: {"type": "object", "additionalProperties": entry} for k in KINDS},
@@ -256,7 +264,11 @@ def _overrides_schema() -> dict[str, Any]:
 
 def _ownership_schema(kind: Kind) -> dict[str, Any]:
     owns = f"{kind.noun}s that no definition in {kind.layout.where} declares"
-    does = f"Report the {owns} as kept ({kind.api.no_delete})." if kind.api.no_delete else f"Let --prune delete {owns}."
+    does = (
+        f"Report the {owns} as kept ({kind.api.no_delete})."
+        if kind.api.no_delete
+        else f"Let --prune delete {owns}."
+    )
     return {
         "type": "object",
         "additionalProperties": False,
@@ -280,6 +292,13 @@ def project_schema() -> dict[str, Any]:
             "default_environment": {
                 "description": "The environment used when none is given.",
                 "type": "string",
+            },
+            "variables": {
+                "description": "Values for ${var.NAME} that every environment shares; an environment's own "
+                "variables win.",
+                "type": "object",
+                "propertyNames": {"pattern": ENV_VAR_PATTERN},
+                "additionalProperties": {"type": ["string", "number", "boolean"]},
             },
             "environments": {
                 "type": "object",

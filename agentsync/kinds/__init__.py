@@ -18,7 +18,9 @@ from agentsync.kinds.tool import TOOL
 
 # The only list of kinds, in dependency order (creates low to high level, deletes high to low); a
 # kind's place in this tuple orders kinds of one level (tools before the tests that call them).
-KINDS: tuple[Kind, ...] = tuple(sorted((SECRET, ENVIRONMENT_VARIABLE, TAG, TOOL, TEST, AGENT, PHONE_NUMBER), key=lambda k: k.level))
+KINDS: tuple[Kind, ...] = tuple(
+    sorted((SECRET, ENVIRONMENT_VARIABLE, TAG, TOOL, TEST, AGENT, PHONE_NUMBER), key=lambda k: k.level)
+)
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
 
 __all__ = ["BY_NAME", "KINDS", "Definition", "Kind", "Ref", "by_name", "rank"]

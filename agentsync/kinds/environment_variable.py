@@ -25,7 +25,11 @@ from agentsync.strategy import Strategy
 
 PRODUCTION = "production"
 # What one value of each type is: a string, or an object holding this one id.
-VALUE_KEY: dict[str, str | None] = {"string": None, "secret": "secret_id", "auth_connection": "auth_connection_id"}
+VALUE_KEY: dict[str, str | None] = {
+    "string": None,
+    "secret": "secret_id",
+    "auth_connection": "auth_connection_id",
+}
 
 
 def _fits(type_: str, value: Any) -> bool:

@@ -43,7 +43,9 @@ def number_rules(value: Any, namespaces: list[str], show: Shower) -> list[tuple[
             continue
         number = entry.get("phone_number")
         if number is None:
-            found.append(((index,), f"[{index}]: phone_number is required (the E.164 number, such as +14155550100)"))
+            found.append(
+                ((index,), f"[{index}]: phone_number is required (the E.164 number, such as +14155550100)")
+            )
         elif isinstance(number, str) and not E164.fullmatch(number):
             found.append(
                 (
