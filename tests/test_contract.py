@@ -139,12 +139,16 @@ SAMPLES: dict[str, Sample] = {
         edit_body={"values": {"production": "https://crm.example/v2", "staging": "s"}},
         drift_unmanaged=_nothing,
         drift_managed=_patch("/v1/convai/environment-variables/{id}", {"values": {"staging": "changed"}}),
-        stale=_patch("/v1/convai/environment-variables/{id}", {"values": {"production": "https://x.example"}}),
+        stale=_patch(
+            "/v1/convai/environment-variables/{id}", {"values": {"production": "https://x.example"}}
+        ),
         settings="environment_variables: {authoritative: true}\n",
         deletes=False,
     ),
     "phone-number": Sample(
-        files={"phone-numbers.yaml": "- phone_number: '+14155550100'\n  agent_id: AGENT_ID\n  environment: staging\n"},
+        files={
+            "phone-numbers.yaml": "- phone_number: '+14155550100'\n  agent_id: AGENT_ID\n  environment: staging\n"
+        },
         edit=("phone-numbers.yaml", "environment: staging", "environment: development"),
         edit_body={"environment": "development"},
         drift_unmanaged=_patch("/v1/convai/phone-numbers/{id}", {"label": "renamed in the dashboard"}),
@@ -341,7 +345,9 @@ def test_create_drift_edit_stale_and_prune(kind: Kind, cli: Cli, project: Path, 
     assert drift["action"] == "update" and drift["fields"]
     code, _, err = cli("plan", "--out", str(project / "saved.json"))
     assert code == 0, err
-    (sample.stale or sample.drift_unmanaged)(api_env, remote_id)  # the workspace moves on after the plan was saved
+    (sample.stale or sample.drift_unmanaged)(
+        api_env, remote_id
+    )  # the workspace moves on after the plan was saved
     code, out, err = cli("apply", str(project / "saved.json"), "--auto-approve")
     assert code == 1 and "the plan is stale" in err and f"{kind.name} " in err, out + err
     cli.apply()
