@@ -41,7 +41,10 @@ def test_a_variable_is_created_updated_and_an_environment_removed_with_null(
 ) -> None:
     root = project(tmp_path, TWO)
     assert cli(root, capsys, "apply", "--auto-approve")[0] == 0
-    assert stored(api_env)["crm_url"]["values"] == {"production": "https://crm.example", "staging": "https://s.example"}
+    assert stored(api_env)["crm_url"]["values"] == {
+        "production": "https://crm.example",
+        "staging": "https://s.example",
+    }
     assert cli(root, capsys, "plan", "--detailed-exitcode")[0] == 0
 
     (root / FILE).write_text(ONE)
@@ -74,7 +77,10 @@ def test_a_server_that_replaces_values_whole_ends_the_same(
     api_env.set_faults(Faults(env_values_replace=True))
     (root / FILE).write_text(TWO.replace("https://s.example", "https://s2.example"))
     assert cli(root, capsys, "apply", "--auto-approve")[0] == 0
-    assert stored(api_env)["crm_url"]["values"] == {"production": "https://crm.example", "staging": "https://s2.example"}
+    assert stored(api_env)["crm_url"]["values"] == {
+        "production": "https://crm.example",
+        "staging": "https://s2.example",
+    }
     assert cli(root, capsys, "plan", "--detailed-exitcode")[0] == 0
 
 
@@ -102,7 +108,9 @@ def test_a_changed_type_is_a_located_plan_error(
     root = project(tmp_path, ONE)
     (root / "secrets.yaml").write_text("- name: tok\n  value: ${env.TOKEN}\n")
     assert cli(root, capsys, "apply", "--auto-approve")[0] == 0
-    (root / FILE).write_text("- label: crm_url\n  type: secret\n  values: {production: {secret_id: '${secret.tok.id}'}}\n")
+    (root / FILE).write_text(
+        "- label: crm_url\n  type: secret\n  values: {production: {secret_id: '${secret.tok.id}'}}\n"
+    )
     code, out = cli(root, capsys, "plan")
     assert code == 1
     assert f"{FILE}:2:3: environment variable 'crm_url' has type 'string' in the workspace" in out, out
@@ -115,7 +123,10 @@ def test_a_secret_typed_value_points_at_a_managed_secret(
     tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TOKEN", "env-var-kind-token-2")
-    root = project(tmp_path, "- label: crm_key\n  type: secret\n  values: {production: {secret_id: '${secret.tok.id}'}}\n")
+    root = project(
+        tmp_path,
+        "- label: crm_key\n  type: secret\n  values: {production: {secret_id: '${secret.tok.id}'}}\n",
+    )
     (root / "secrets.yaml").write_text("- name: tok\n  value: ${env.TOKEN}\n")
     code, out = cli(root, capsys, "apply", "--auto-approve")
     assert code == 0, out
@@ -150,10 +161,21 @@ def test_a_secret_typed_value_points_at_a_managed_secret(
         ),
         (ONE + ONE, "duplicate label 'crm_url'"),
     ],
-    ids=["no-production", "wrong-value-type", "env-placeholder", "unknown-type", "unknown-field", "duplicate"],
+    ids=[
+        "no-production",
+        "wrong-value-type",
+        "env-placeholder",
+        "unknown-type",
+        "unknown-field",
+        "duplicate",
+    ],
 )
 def test_bad_files_are_located_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, text: str, message: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    message: str,
 ) -> None:
     monkeypatch.setenv("CRM_URL", "https://crm.example")
     root = project(tmp_path, text)
@@ -172,8 +194,16 @@ def test_a_label_created_meanwhile_makes_the_saved_plan_stale_never_a_twin(
     api_env.store.put(
         "environment_variables",
         "envvar_other",
-        {"id": "envvar_other", "label": "crm_url", "type": "string", "values": {"production": "x"},
-         "workspace_id": "w", "created_at_unix_secs": 1, "updated_at_unix_secs": 1, "created_by_user_id": None},
+        {
+            "id": "envvar_other",
+            "label": "crm_url",
+            "type": "string",
+            "values": {"production": "x"},
+            "workspace_id": "w",
+            "created_at_unix_secs": 1,
+            "updated_at_unix_secs": 1,
+            "created_by_user_id": None,
+        },
         "user_admin",
     )
     code, out = cli(root, capsys, "apply", str(tmp_path / "plan.json"), "--auto-approve")

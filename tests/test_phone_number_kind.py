@@ -18,8 +18,11 @@ AGENT = {"name": "Desk", "conversation_config": {"agent": {"first_message": "Hel
 
 
 def project(root: Path, text: str, agents: dict[str, Any] | None = None, extra: str = "") -> Path:
-    write_project(root, agents if agents is not None else {"desk": AGENT, "night": {**AGENT, "name": "Night"}},
-                  settings=f"namespace: t\n{extra}")
+    write_project(
+        root,
+        agents if agents is not None else {"desk": AGENT, "night": {**AGENT, "name": "Night"}},
+        settings=f"namespace: t\n{extra}",
+    )
     (root / FILE).write_text(text)
     return root
 
@@ -46,13 +49,19 @@ def test_a_number_routes_to_an_agent_created_in_the_same_apply(
     tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api_env.add_phone_number(NUMBER, "Front desk")
-    root = project(tmp_path, f"- phone_number: '{NUMBER}'\n  agent_id: ${{agent.desk.id}}\n  environment: staging\n")
+    root = project(
+        tmp_path, f"- phone_number: '{NUMBER}'\n  agent_id: ${{agent.desk.id}}\n  environment: staging\n"
+    )
     code, out = cli(root, capsys, "plan", "--format", "json")
     assert code == 0, out
     change = next(c for c in json.loads(out)["changes"] if c["kind"] == "phone-number")
     assert (change["action"], change["method"]) == ("update", "PATCH")
     assert cli(root, capsys, "apply", "--auto-approve")[0] == 0
-    assert routing(api_env) == {"agent_id": agent_id(api_env, "Desk"), "branch_id": None, "environment": "staging"}
+    assert routing(api_env) == {
+        "agent_id": agent_id(api_env, "Desk"),
+        "branch_id": None,
+        "environment": "staging",
+    }
     assert cli(root, capsys, "plan", "--detailed-exitcode")[0] == 0
 
 
@@ -70,7 +79,11 @@ def test_a_new_agent_keeps_the_declared_environment(
     assert change["body"] == {"agent_id": agent_id(api_env, "Night"), "environment": "staging"}
     code, out = cli(root, capsys, "apply", "--auto-approve")
     assert code == 0, out
-    assert routing(api_env) == {"agent_id": agent_id(api_env, "Night"), "branch_id": None, "environment": "staging"}
+    assert routing(api_env) == {
+        "agent_id": agent_id(api_env, "Night"),
+        "branch_id": None,
+        "environment": "staging",
+    }
     assert cli(root, capsys, "plan", "--detailed-exitcode")[0] == 0
 
 
@@ -101,7 +114,9 @@ def test_prune_never_deletes_a_number_and_only_the_declared_fields_are_managed(
     assert numbers == ["Front desk", "Spare"]
 
 
-def test_phone_numbers_cannot_be_owned_by_the_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_phone_numbers_cannot_be_owned_by_the_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = project(tmp_path, "[]\n", extra="phone_numbers: {authoritative: true}\n")
     code, out = cli(root, capsys, "validate")
     assert code != 0 and "agentsync.yaml:2:1" in out, out
@@ -119,7 +134,11 @@ def test_phone_numbers_cannot_be_owned_by_the_settings(tmp_path: Path, capsys: p
     ids=["not-e164", "no-number", "unknown-field", "duplicate", "env-placeholder"],
 )
 def test_bad_files_are_located_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, text: str, message: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    message: str,
 ) -> None:
     monkeypatch.setenv("AGENT", "agent_x")
     root = project(tmp_path, text, agents={})

@@ -120,6 +120,9 @@ def test_the_faults_play_servers_that_treat_values_otherwise(api: Api, emulator:
     made = create(api, production="p", staging="s")
     path = f"{VARS}/{made['id']}"
     emulator.set_faults(Faults(env_values_keep_nulls=True))
-    assert api.patch(path, json={"values": {"staging": None}}).json()["values"] == {"production": "p", "staging": "s"}
+    assert api.patch(path, json={"values": {"staging": None}}).json()["values"] == {
+        "production": "p",
+        "staging": "s",
+    }
     emulator.set_faults(Faults(env_values_replace=True))
     assert api.patch(path, json={"values": {"production": "p2"}}).json()["values"] == {"production": "p2"}
