@@ -145,3 +145,19 @@ def test_bad_files_are_located_errors(
     code, out = cli(root, capsys, "validate")
     assert code != 0
     assert message in out, out
+
+
+def test_a_number_moves_off_an_agent_before_that_agent_is_deleted(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api_env.add_phone_number(NUMBER)
+    root = project(tmp_path, f"- phone_number: '{NUMBER}'\n  agent_id: ${{agent.night.id}}\n")
+    assert cli(root, capsys, "apply", "--auto-approve")[0] == 0
+    (root / "agents" / "night.yaml").unlink()
+    (root / FILE).write_text(f"- phone_number: '{NUMBER}'\n  agent_id: ${{agent.desk.id}}\n")
+    code, out = cli(root, capsys, "apply", "--auto-approve", "--prune")
+    assert code == 0, out
+    # Numbers sit above agents: their writes come before every delete, agents' included.
+    assert out.index("phone-number +14155550100 updated") < out.index("agent night deleted"), out
+    assert routing(api_env) == {"agent_id": agent_id(api_env, "Desk"), "branch_id": None, "environment": None}
+    assert cli(root, capsys, "plan", "--prune", "--detailed-exitcode")[0] == 0
