@@ -15,7 +15,7 @@ from agentsync import variables as templates
 from agentsync.errors import IdentityError
 from agentsync.kinds import Definition, Kind
 from agentsync.kinds.base import JsonObject, Match
-from agentsync.plan import Action, Change, FieldChange, SecretRef, fingerprint
+from agentsync.plan import ABSENT, Action, Change, FieldChange, SecretRef, dotted, fingerprint
 from agentsync.remote import item_path
 
 
@@ -115,7 +115,11 @@ def update(
     declared = diff.desired_view(fields, definition.config)
     current = diff.managed_view(fields, definition.config, kind.identity.hide(remote, namespace))
     wanted = diff.complete(fields, declared, current)
+    found = tuple(diff.changes(current, wanted))
+    _check_immutable(kind, definition, found)
     body = diff.patch_body(fields, declared, current, wanted)
+    if body:
+        body = kind.hooks.update_body(body, declared, current)
     rekey = match.adopt or match.previous_key is not None
     if not body and not rekey and not rotate:
         return None
@@ -137,7 +141,7 @@ def update(
         definition.key,
         match.remote_id,
         shown_name(kind, definition, remote),
-        tuple(diff.changes(current, wanted)) + tuple(FieldChange((k,), new=v) for k, v in resent.items()),
+        found + tuple(FieldChange((k,), new=v) for k, v in resent.items()),
         kind.api.update_method,
         item_path(kind, match.remote_id),
         body,
@@ -147,6 +151,28 @@ def update(
         notes=kind.identity.notes(action.value, definition.key, match.previous_key, namespace)
         + (("write-only value sent again (rotation); it is never read back or compared",) if resent else ()),
     )
+
+
+def _check_immutable(kind: Kind, definition: Definition, found: tuple[FieldChange, ...]) -> None:
+    """A field fixed at create (an environment variable's type) that differs cannot be planned as an
+    update; and where the kind cannot be deleted either, it cannot be replaced."""
+    for change in found:
+        fixed = next((p for p in kind.fields.immutable if change.path[: len(p)] == p), None)
+        if fixed is None:
+            continue
+        where = definition.location_of(fixed) or definition.file
+        old = change.old if change.old is not ABSENT else "unset"
+        way = (
+            f"and it cannot be replaced ({kind.api.no_delete})"
+            if kind.api.no_delete
+            else "so it cannot be planned as an update"
+        )
+        raise IdentityError(
+            f"{where}: {kind.noun} '{definition.key}' has {dotted(fixed)} {old!r} in the workspace, and "
+            f"{dotted(fixed)} cannot change once created, {way}",
+            hint=f"restore the old value, or declare the {kind.noun} under a new name and remove the old "
+            "one in the ElevenLabs dashboard",
+        )
 
 
 def _write_only(kind: Kind, definition: Definition) -> dict[str, Any]:

@@ -53,12 +53,13 @@ def load_definitions(
     found: dict[str, dict[str, Definition]] = {}
     for kind in KINDS:
         layers = override_layers(settings_doc, kind, environment)
-        loaded = _folder(reader, kind, scope, context, layers) if kind.layout.is_folder else None
+        omitted = omitted_keys(settings_doc, kind, environment)
+        loaded = _folder(reader, kind, scope, context, layers, omitted) if kind.layout.is_folder else None
         if not kind.layout.is_folder:
-            loaded = _listed(reader, kind, scope, context, layers)
+            loaded = _listed(reader, kind, scope, context, layers, omitted)
         if loaded is not None:
             found[kind.name] = loaded
-    reader.problems.extend(override_key_warnings(settings_doc, found))
+    reader.problems.extend(override_key_warnings(settings_doc, found, environment))
     reader.problems.extend(reference_warnings(found))
     return found
 
@@ -80,7 +81,12 @@ def folder_files(root: Path, kind: Kind) -> list[tuple[str, Path]]:
 
 
 def _folder(
-    reader: Reader, kind: Kind, scope: list[str], context: templates.Context, layers: list[Override]
+    reader: Reader,
+    kind: Kind,
+    scope: list[str],
+    context: templates.Context,
+    layers: list[Override],
+    omitted: frozenset[str] = frozenset(),
 ) -> dict[str, Definition] | None:
     base = reader.root / kind.layout.where
     if not base.is_dir() and not kind.identity.marks:
@@ -91,6 +97,8 @@ def _folder(
         return definitions
     _stray_files(reader, kind)
     for key, path in folder_files(reader.root, kind):
+        if key in omitted:
+            continue
         document = read_document(reader, path)
         if document is None or not _is_mapping(reader, kind, document):
             continue
@@ -284,7 +292,12 @@ def _clash(kind: Kind, what: str, claim: str, other: str) -> str:
 
 
 def _listed(
-    reader: Reader, kind: Kind, scope: list[str], context: templates.Context, layers: list[Override]
+    reader: Reader,
+    kind: Kind,
+    scope: list[str],
+    context: templates.Context,
+    layers: list[Override],
+    omitted: frozenset[str] = frozenset(),
 ) -> dict[str, Definition] | None:
     path = reader.root / kind.layout.where
     if not path.exists() and not path.is_symlink():
@@ -301,6 +314,7 @@ def _listed(
             f"({{{', '.join(kind.fields.writable)}}}), not {describe(document.value)}",
         )
         return {}
+    document = _without(document, kind, omitted)
     origins = _overlay_entries(document, kind, layers)
     before = len(reader.problems)
     document = _resolved(reader, kind, document, context, scope)
@@ -320,6 +334,29 @@ def _entry_key(kind: Kind, item: Mapping[str, Any], index: int) -> str:
     for part in kind.layout.key_path:
         node = node.get(part) if isinstance(node, Mapping) else None
     return node if isinstance(node, str) else f"[{index}]"
+
+
+def _without(document: Document, kind: Kind, omitted: frozenset[str]) -> Document:
+    """The list without the entries this environment leaves out, every location moved with its entry."""
+    entries = document.value
+    dropped = {
+        i for i, item in enumerate(entries) if isinstance(item, dict) and _entry_key(kind, item, i) in omitted
+    }
+    if not dropped:
+        return document
+    moved = {
+        old: old - sum(1 for d in dropped if d < old) for old in range(len(entries)) if old not in dropped
+    }
+
+    def shift(table: Mapping[JsonPath, Any]) -> dict[JsonPath, Any]:
+        return {
+            ((moved[p[0]], *p[1:]) if p and isinstance(p[0], int) else p): v
+            for p, v in table.items()
+            if not (p and isinstance(p[0], int) and p[0] in dropped)
+        }
+
+    kept = [item for i, item in enumerate(entries) if i not in dropped]
+    return Document(document.file, kept, shift(document.locations), shift(document.value_locations))
 
 
 def _overlay_entries(
@@ -387,8 +424,17 @@ def override_layers(settings_doc: Document, kind: Kind, environment: str | None)
     ]
 
 
+def omitted_keys(settings_doc: Document, kind: Kind, environment: str | None) -> frozenset[str]:
+    """The definitions the selected environment leaves out: ``overrides.<plural>.KEY: null``."""
+    if environment is None:
+        return frozenset()
+    entries = (settings_doc.value.get("environments") or {}).get(environment) or {}
+    table = (entries.get("overrides") or {}).get(kind.plural) or {}
+    return frozenset(k for k, v in table.items() if v is None and k != "*")
+
+
 def override_key_warnings(
-    settings_doc: Document, found: Mapping[str, Mapping[str, Definition]]
+    settings_doc: Document, found: Mapping[str, Mapping[str, Definition]], environment: str | None = None
 ) -> list[Problem]:
     """An override for a definition the project does not declare is a typo or a stale entry: a warning,
     so that deleting a file (or pulling into an empty folder) is not blocked by it."""
@@ -397,8 +443,10 @@ def override_key_warnings(
         for kind in KINDS:
             table = ((env or {}).get("overrides") or {}).get(kind.plural) or {}
             declared = found.get(kind.name, {})
+            # The selected environment's null entries left their definitions out on purpose.
+            left_out = omitted_keys(settings_doc, kind, name) if name == environment else frozenset()
             for key in table:
-                if key != "*" and key not in declared:
+                if key != "*" and key not in declared and key not in left_out:
                     close = difflib.get_close_matches(key, list(declared), n=1)
                     hint = f"; did you mean '{close[0]}'?" if close else ""
                     path = ("environments", name, "overrides", kind.plural, key)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agentsync import hosts, schema
+from agentsync import hosts, native, schema
 from agentsync import variables as templates
 from agentsync.errors import Location, Problem, Severity, ValidationFailed
 from agentsync.layouts import load_definitions
@@ -45,6 +45,8 @@ def validate_project(root: Path | str, *, environment: str | None = None) -> lis
     project, problems = assemble(Path(root), environment, None)
     # An environment that was asked for and is unknown is the problem to report, not a reason to check all.
     if project is None or environment is not None or not project.settings.environments:
+        return problems
+    if project.settings.native:  # one workspace: the project is the same in every environment
         return problems
     if project.environment is not None:
         return problems
@@ -82,10 +84,11 @@ def assemble(
     settings = settings_from(settings_doc.value if not _has_errors(problems) else {})
     selected = _environment(reader, settings, environment, settings_doc)
     scope = [selected.namespace or settings.namespace] if selected else namespaces(settings)
-    context = templates.Context(
-        selected.variables if selected else {}, environ, selected.name if selected else None
-    )
+    variables = {**settings.variables, **(selected.variables if selected else {})}
+    context = templates.Context(variables, environ, selected.name if selected else None)
     definitions = load_definitions(reader, settings_doc, scope, context, selected.name if selected else None)
+    if settings.native:
+        problems.extend(native.environment_key_rules(definitions, settings.elevenlabs_environments))
     project = Project(root, settings, definitions, selected)
     return project, _ordered(grouped(sources.attach(problems)))
 
@@ -143,6 +146,7 @@ def _settings_document(reader: Reader) -> Document | None:
     before = len(reader.problems)
     reader.problems.extend(schema.check(document, schema.project_validator()))
     reader.problems.extend(_settings_rules(document))
+    reader.problems.extend(native.settings_rules(document))
     return document if len(reader.problems) == before else Document(document.file, {})
 
 
@@ -196,6 +200,14 @@ def _unknown_env(name: str, known: Mapping[str, Any]) -> str:
 
 
 def _environment(reader: Reader, settings: Settings, name: str | None, doc: Document) -> Environment | None:
+    if settings.native:
+        if name is not None:
+            reader.error(
+                doc.location_of(("environments",)),
+                f"--env {name}: the environments of this project are native (one workspace, an "
+                "ElevenLabs environment each), and plan and apply cover all of them at once; leave out --env",
+            )
+        return None
     chosen = name or settings.default_environment
     if chosen is None:
         return None

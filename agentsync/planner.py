@@ -18,7 +18,7 @@ from agentsync import changes as build
 from agentsync import targets as targeting
 from agentsync import variables as templates
 from agentsync.errors import IdentityError, SafetyError
-from agentsync.kinds import KINDS, Definition, Kind, Ref
+from agentsync.kinds import KINDS, Definition, Kind, Ref, by_name
 from agentsync.kinds.base import Index, JsonObject, Match
 from agentsync.plan import Action, Change, Plan, dotted
 from agentsync.project import Project
@@ -65,11 +65,13 @@ def build_plan(
     states = [_state(k, project, remote, selection) for k in KINDS if remote.fetched(k)]
     _check_unfetched(project, remote, selection)
     writes, resolved = _writes(project, remote, states, _rotated(project, rotate))
-    deletes = [d for s in reversed(states) for d in _deletes(s, project, remote)]
+    candidates = [d for s in reversed(states) for d in _deletes(s, project, remote)]
+    deletes = [d for d in candidates if not by_name(d.kind).api.no_delete]
     replaced = [c for c in writes if c is not None and c.action is Action.REPLACE]
     _check_in_use(replaced + (deletes if prune else []), resolved, remote)
     warnings = [w for s in states for w in _warnings(s, project, writes, deletes, prune)]
     warnings.extend(w for s in states for w in _unseen(s, writes))
+    warnings.extend(_kept(candidates))
     return Plan(
         changes=tuple([c for c in writes if c is not None] + (deletes if prune else [])),
         unchanged=sum(1 for c in writes if c is None),
@@ -164,6 +166,8 @@ def _change(
     m: Matched, pending: tuple[Ref, ...], remote: RemoteState, namespace: str, rotate: bool = False
 ) -> Change | None:
     if m.match.remote_id is None:
+        if m.kind.api.no_create:
+            raise _not_there(m.kind, m.definition)
         change: Change | None = build.create(m.kind, m.definition, namespace)
     else:
         body = remote.bodies_of(m.kind)[m.match.remote_id]
@@ -172,6 +176,14 @@ def _change(
         return None
     return dataclasses.replace(
         change, depends_on=pending, secrets=build.secrets(m.definition, remote.digest_key)
+    )
+
+
+def _not_there(kind: Kind, definition: Definition) -> IdentityError:
+    return IdentityError(
+        f"{definition.where}{kind.noun} '{definition.key}' does not exist in the workspace, and "
+        f"{kind.api.no_create}",
+        hint=f"correct it, or remove it from {kind.layout.where}",
     )
 
 
@@ -354,6 +366,19 @@ def _unseen(state: KindState, writes: Sequence[Change | None]) -> list[str]:
         f"{len(kept)} {kind.noun}{'' if len(kept) == 1 else 's'} exist ({', '.join(kept)}): {fields} not compared, "
         f"since the API never returns it; to send it again, rotate it (--rotate-{kind.name} KEY)"
     ]
+
+
+def _kept(candidates: Sequence[Change]) -> list[str]:
+    """Owned objects no file declares, of a kind that is never deleted: reported, never dropped silently."""
+    found = []
+    for kind in KINDS:
+        kept = sorted({c.key for c in candidates if c.kind == kind.name})
+        if kept and kind.api.no_delete:
+            noun = kind.noun if len(kept) == 1 else f"{kind.noun}s"
+            found.append(
+                f"{len(kept)} {noun} no longer declared ({', '.join(kept)}): kept: {kind.api.no_delete}"
+            )
+    return found
 
 
 def _unpruned(kind: Kind, deletes: Sequence[Change]) -> str:

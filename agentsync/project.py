@@ -45,6 +45,8 @@ class Environment:
     api_key_env: str = "ELEVENLABS_API_KEY"
     namespace: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
+    # Native environments: the ElevenLabs environment this name maps to, in the one workspace.
+    elevenlabs_environment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,20 @@ class Settings:
     safety: SafetySettings = field(default_factory=SafetySettings)
     environments: dict[str, Environment] = field(default_factory=dict)
     default_environment: str | None = None
+    # ${var.NAME} values every environment shares; an environment's own variables win.
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def native(self) -> bool:
+        """One workspace serves every environment: they map to ElevenLabs environment names."""
+        return any(e.elevenlabs_environment for e in self.environments.values())
+
+    @property
+    def elevenlabs_environments(self) -> dict[str, str]:
+        """ElevenLabs environment name -> the agentsync environment that maps to it (native only)."""
+        return {
+            e.elevenlabs_environment: e.name for e in self.environments.values() if e.elevenlabs_environment
+        }
 
 
 @dataclass
@@ -102,6 +118,7 @@ def environment_from(name: str, value: Mapping[str, Any]) -> Environment:
         api_key_env=value.get("api_key_env", Environment.api_key_env),
         namespace=value.get("namespace"),
         variables=variables,
+        elevenlabs_environment=value.get("elevenlabs_environment"),
     )
 
 
@@ -126,6 +143,7 @@ def settings_from(value: Mapping[str, Any]) -> Settings:
         ),
         environments={name: environment_from(name, env) for name, env in environments.items()},
         default_environment=value.get("default_environment"),
+        variables={str(k): _text(v) for k, v in (value.get("variables") or {}).items()},
     )
 
 

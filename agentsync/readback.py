@@ -73,6 +73,13 @@ def matches(kind: Kind, path: Path, wanted: Any, got: Any) -> bool:
         )
     if got is ABSENT:
         return False
+    if isinstance(wanted, Mapping) and isinstance(got, Mapping) and None in wanted.values():
+        # A null in a map removes that key (an environment variable's values): taken when it is gone.
+        removed = [k for k, v in wanted.items() if v is None]
+        if any(got.get(k) is not None for k in removed):
+            return False
+        wanted = {k: v for k, v in wanted.items() if v is not None}
+        got = {k: v for k, v in got.items() if k not in removed}
     if kind.fields.strategy(path) is Strategy.SET:
         return diff.same(diff.normal_set(wanted), diff.normal_set(got))
     return diff.same(diff.server_filled(kind.fields, path, wanted), diff.canonical(got))

@@ -113,6 +113,8 @@ def list_items(client: ApiClient, kind: Kind, params: Mapping[str, Any] | None =
     if kind.api.pagination == "none":
         page = client.get(kind.api.collection, query or None)
         items = page.get(kind.api.items_key) if isinstance(page, Mapping) else None
+        if not kind.api.items_key and isinstance(page, list):
+            items = page  # phone numbers: the answer is the list itself
         if not isinstance(items, list):
             items = [check_page(page, url, kind.api.items_key)]  # raises: one sentence naming the URL
     else:

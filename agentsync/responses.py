@@ -159,3 +159,30 @@ def check_test(body: Any, url: str) -> Mapping[str, Any]:
     for key in ("tool_call_parameters", "tool_mock_config"):
         _field(test, key, (dict, type(None)), url, f"agent test {test['id']}", required=False)
     return test
+
+
+def check_environment_variable(item: Any, url: str) -> Mapping[str, Any]:
+    """One environment variable: string ``id``, ``label`` and ``type``, and ``values`` an object."""
+    variable = _object(item, url, "an environment variable")
+    _field(variable, "id", str, url, "an environment variable", required=True)
+    what = f"environment variable {variable['id']}"
+    _field(variable, "label", str, url, what, required=True)
+    _field(variable, "type", str, url, what, required=True)
+    _field(variable, "values", dict, url, what, required=True)
+    return variable
+
+
+def check_phone_number(item: Any, url: str) -> Mapping[str, Any]:
+    """One phone number: string ``phone_number_id`` and ``phone_number``, and ``assigned_agent`` an
+    object with a string ``agent_id``, or null."""
+    number = _object(item, url, "a phone number")
+    _field(number, "phone_number_id", str, url, "a phone number", required=True)
+    what = f"phone number {number['phone_number_id']}"
+    _field(number, "phone_number", str, url, what, required=True)
+    _field(number, "assigned_agent", (dict, type(None)), url, what, required=False)
+    assigned = number.get("assigned_agent")
+    if isinstance(assigned, Mapping):
+        _field(assigned, "agent_id", str, url, f"{what}'s assigned_agent", required=True)
+        for key in ("branch_id", "environment"):
+            _field(assigned, key, (str, type(None)), url, f"{what}'s assigned_agent", required=False)
+    return number

@@ -177,6 +177,11 @@ def _union_body(models: list[str]) -> dict[str, Any]:
         for key, node in schema["properties"].items():
             properties.setdefault(key, node)
     for key in properties:
+        # A map each model types its own way (an environment variable's values) takes any of them.
+        shapes = [s["properties"][key] for s in schemas if key in s["properties"]]
+        distinct = [n for i, n in enumerate(shapes) if n not in shapes[:i]]
+        if len(distinct) > 1 and all(n.get("type") == "object" for n in distinct):
+            properties[key] = {"anyOf": distinct}
         consts = [s["properties"][key]["const"] for s in schemas if "const" in s["properties"].get(key, {})]
         if len(consts) == len(schemas):
             tag = {k: v for k, v in properties[key].items() if k not in ("const", "default")}
@@ -231,6 +236,13 @@ def _environment_schema() -> dict[str, Any]:
                 "additionalProperties": scalar,
             },
             "overrides": _overrides_schema(),
+            "elevenlabs_environment": {
+                "description": "Native environments: the ElevenLabs environment this name maps to, in one "
+                "workspace (environment-variable values are keyed by it). With it, the environment sets "
+                "nothing else: one workspace, one namespace, one definition of every resource.",
+                "type": "string",
+                "pattern": NAME_PATTERN,
+            },
         },
         "additionalProperties": False,
     }
@@ -239,10 +251,11 @@ def _environment_schema() -> dict[str, Any]:
 def _overrides_schema() -> dict[str, Any]:
     # Each entry is part of an agent file, deep-merged onto it; the merged agent is validated against
     # the agent schema with line numbers pointing here, so this only fixes the shape.
-    entry = {"type": "object"}
+    entry = {"type": ["object", "null"]}
     return {
         "description": "Fields merged onto definitions in this environment: mappings merge, anything "
-        "else replaces. Under each kind, `*` applies to every definition, a key to one.",
+        "else replaces. Under each kind, `*` applies to every definition, a key to one; a key set to "
+        "null leaves that definition out of this environment.",
         "type": "object",
         "additionalProperties": False,
         "properties": {k.plural: {"type": "object", "additionalProperties": entry} for k in KINDS},
@@ -250,15 +263,16 @@ def _overrides_schema() -> dict[str, Any]:
 
 
 def _ownership_schema(kind: Kind) -> dict[str, Any]:
+    owns = f"{kind.noun}s that no definition in {kind.layout.where} declares"
+    does = (
+        f"Report the {owns} as kept ({kind.api.no_delete})."
+        if kind.api.no_delete
+        else f"Let --prune delete {owns}."
+    )
     return {
         "type": "object",
         "additionalProperties": False,
-        "properties": {
-            "authoritative": {
-                "description": f"Let --prune delete {kind.noun}s that no definition in {kind.layout.where} declares.",
-                "type": "boolean",
-            }
-        },
+        "properties": {"authoritative": {"description": does, "type": "boolean"}},
     }
 
 
@@ -279,12 +293,24 @@ def project_schema() -> dict[str, Any]:
                 "description": "The environment used when none is given.",
                 "type": "string",
             },
+            "variables": {
+                "description": "Values for ${var.NAME} that every environment shares; an environment's own "
+                "variables win.",
+                "type": "object",
+                "propertyNames": {"pattern": ENV_VAR_PATTERN},
+                "additionalProperties": {"type": ["string", "number", "boolean"]},
+            },
             "environments": {
                 "type": "object",
                 "propertyNames": {"pattern": NAME_PATTERN},
                 "additionalProperties": {"$ref": "#/$defs/environment"},
             },
-            **{k.plural: _ownership_schema(k) for k in KINDS if not k.identity.marks},
+            # A kind a plan neither creates nor deletes (phone numbers) has nothing to own.
+            **{
+                k.plural: _ownership_schema(k)
+                for k in KINDS
+                if not k.identity.marks and not (k.api.no_create and k.api.no_delete)
+            },
             "safety": {
                 "type": "object",
                 "additionalProperties": False,

@@ -41,10 +41,28 @@ class Sample:
     env: Mapping[str, str] = field(default_factory=dict)
     write_only: bool = False  # the value is never read back: drift cannot be seen, rotation is asked for
     replace_edit: tuple[str, str, str] | None = None  # an edit of a field the kind cannot update
+    creates: bool = True  # False: adopt-only, a plan never creates one (phone numbers)
+    deletes: bool = True  # False: a plan never deletes one, it reports it kept (environment variables)
+    stale: Patch | None = None  # a change after a plan was saved (default: drift_unmanaged)
+    # Remote objects the sample needs first; the names it returns are replaced in the files.
+    setup: Callable[[Emulator], Mapping[str, str]] = lambda emulator: {}
 
 
 def _nothing(emulator: Emulator, remote_id: str) -> None:
-    """A secret has no field the server shows and the file does not declare."""
+    """A secret (an environment variable) has no field the server shows and the file does not declare."""
+
+
+def _agent_and_number(emulator: Emulator) -> Mapping[str, str]:
+    """A number bought in the dashboard, and an agent it may route to."""
+    emulator.add_phone_number("+14155550100", "front desk")
+    answer = requests.post(
+        f"{emulator.url}/v1/convai/agents/create",
+        json={"name": "Desk", "conversation_config": {}},
+        headers={"xi-api-key": ADMIN_KEY},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return {"AGENT_ID": answer.json()["agent_id"]}
 
 
 def _patch(path: str, body: Mapping[str, Any]) -> Patch:
@@ -130,6 +148,35 @@ SAMPLES: dict[str, Sample] = {
         env={"CONTRACT_SECRET": SECRET},
         write_only=True,
     ),
+    "environment-variable": Sample(
+        files={
+            "environment-variables.yaml": (
+                "- label: crm_url\n  type: string\n  values: {production: 'https://crm.example'}\n"
+            )
+        },
+        edit=("environment-variables.yaml", "'https://crm.example'", "'https://crm.example/v2', staging: s"),
+        edit_body={"values": {"production": "https://crm.example/v2", "staging": "s"}},
+        drift_unmanaged=_nothing,
+        drift_managed=_patch("/v1/convai/environment-variables/{id}", {"values": {"staging": "changed"}}),
+        stale=_patch(
+            "/v1/convai/environment-variables/{id}", {"values": {"production": "https://x.example"}}
+        ),
+        settings="environment_variables: {authoritative: true}\n",
+        deletes=False,
+    ),
+    "phone-number": Sample(
+        files={
+            "phone-numbers.yaml": "- phone_number: '+14155550100'\n  agent_id: AGENT_ID\n  environment: staging\n"
+        },
+        edit=("phone-numbers.yaml", "environment: staging", "environment: development"),
+        edit_body={"environment": "development"},
+        drift_unmanaged=_patch("/v1/convai/phone-numbers/{id}", {"label": "renamed in the dashboard"}),
+        drift_managed=_patch("/v1/convai/phone-numbers/{id}", {"environment": "changed"}),
+        stale=_patch("/v1/convai/phone-numbers/{id}", {"label": "renamed again"}),
+        creates=False,
+        deletes=False,
+        setup=_agent_and_number,
+    ),
     "test": Sample(
         files={"tests/greets.yaml": json.dumps(GREETS)},
         edit=("tests/greets.yaml", '\\"hello\\"', '\\"hello there\\"'),
@@ -181,8 +228,11 @@ def project(tmp_path: Path, kind: Kind, api_env: Emulator, monkeypatch: pytest.M
     root = tmp_path / "project"
     (root / "agents").mkdir(parents=True)
     (root / "agentsync.yaml").write_text(f"namespace: contract\n{sample.settings}")
+    names = sample.setup(api_env)
     for name, text in sample.files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
+        for placeholder, value in names.items():
+            text = text.replace(placeholder, value)
         (root / name).write_text(text)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     return root
@@ -230,15 +280,17 @@ def _edit(root: Path, sample: Sample) -> None:
 
 
 def _applied(cli: Cli, kind: Kind) -> str:
-    """Create the sample, and prove that a second plan has nothing to do; the new resource's id."""
+    """Create the sample (adopt-only: route the existing one), and prove that a second plan has nothing
+    to do; the resource's id."""
     created = _only(cli.plan(), kind)
-    assert (created["action"], created["method"]) == ("create", "POST")
+    wanted = ("create", "POST") if SAMPLES[kind.name].creates else ("update", "PATCH")
+    assert (created["action"], created["method"]) == wanted
     cli.apply()
     assert cli.plan()["changes"] == []
     listing = requests.get(
         f"{cli_url()}{kind.api.collection}", headers={"xi-api-key": ADMIN_KEY}, timeout=10
     ).json()
-    ids = [i[kind.api.id_field] for i in listing[kind.api.items_key]]
+    ids = [i[kind.api.id_field] for i in (listing[kind.api.items_key] if kind.api.items_key else listing)]
     assert len(ids) == 1, listing
     return str(ids[0])
 
@@ -260,6 +312,12 @@ def _prune(kind: Kind, cli: Cli, project: Path, sample: Sample, remote_id: str) 
     else:
         (project / kind.layout.where).write_text("[]\n")
     assert not [c for c in cli.plan()["changes"] if c["action"] == "delete"], "never a delete without --prune"
+    if not sample.deletes:
+        plan = cli.plan("--prune")
+        assert not [c for c in plan["changes"] if c["kind"] == kind.name], plan
+        if kind.api.no_delete and not kind.api.no_create:
+            assert any(kind.api.no_delete in w and "kept" in w for w in plan["warnings"]), plan["warnings"]
+        return
     delete = _only(cli.plan("--prune"), kind)
     assert (delete["action"], delete["remote_id"], delete["method"]) == ("delete", remote_id, "DELETE")
     cli.apply("--prune")
@@ -306,7 +364,9 @@ def test_create_drift_edit_stale_and_prune(kind: Kind, cli: Cli, project: Path, 
     assert drift["action"] == "update" and drift["fields"]
     code, _, err = cli("plan", "--out", str(project / "saved.json"))
     assert code == 0, err
-    sample.drift_unmanaged(api_env, remote_id)  # the workspace moves on after the plan was saved
+    (sample.stale or sample.drift_unmanaged)(
+        api_env, remote_id
+    )  # the workspace moves on after the plan was saved
     code, out, err = cli("apply", str(project / "saved.json"), "--auto-approve")
     assert code == 1 and "the plan is stale" in err and f"{kind.name} " in err, out + err
     cli.apply()

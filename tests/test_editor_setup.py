@@ -19,7 +19,12 @@ from agentsync.kinds import KINDS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-desk"
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
-EXPECTED_SCHEMA = {"agentsync.yaml": "project.schema.json", "tags.yaml": "tags.schema.json"}
+# The settings (and the example's native-environments variant of them), and every one-file kind.
+EXPECTED_SCHEMA = {
+    "agentsync.yaml": "project.schema.json",
+    "agentsync.native.yaml": "project.schema.json",
+    **{k.layout.where: k.layout.schema_file for k in KINDS if not k.layout.is_folder},
+}
 FOLDER_SCHEMA = {k.layout.where.rstrip("/"): k.layout.schema_file for k in KINDS if k.layout.is_folder}
 
 

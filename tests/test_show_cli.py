@@ -50,7 +50,7 @@ def test_show_json_is_the_masked_plan(saved: Path, capsys: pytest.CaptureFixture
     assert run(["show", str(saved), "--format", "json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["masked"] is True
-    assert body["summary"]["create"] == 13
+    assert body["summary"]["create"] == 16
     assert TOKEN not in json.dumps(body)
 
 
@@ -82,13 +82,13 @@ def test_apply_of_a_saved_plan_shows_it_before_asking(
     assert run(["apply", "--emulator", "-e", "prod", str(saved)]) == 1
     captured = capsys.readouterr()
     assert "+ create agent receptionist" in captured.out
-    assert "Plan: 13 to create" in captured.out
+    assert "Plan: 16 to create" in captured.out
     assert "needs confirmation" in captured.err
     assert run(["apply", "--emulator", "-e", "prod", str(saved), "--auto-approve"]) == 0
     out = capsys.readouterr().out
     assert (
         out.index("+ create agent receptionist")
-        < out.index("Plan: 13 to create")
+        < out.index("Plan: 16 to create")
         < out.index("Apply complete")
     )
     assert TOKEN not in out

@@ -46,7 +46,8 @@ def vscode_settings() -> str:
     """yaml-language-server settings: the one custom tag, and schemas by path for files without a modeline."""
     from agentsync.kinds import KINDS
 
-    schemas: dict[str, list[str]] = {"./schemas/project.schema.json": ["agentsync.yaml"]}
+    # agentsync.*.yaml: a variant of the settings kept beside them (the example's native environments).
+    schemas: dict[str, list[str]] = {"./schemas/project.schema.json": ["agentsync.yaml", "agentsync.*.yaml"]}
     for kind in KINDS:
         where = kind.layout.where
         files = [f"{where}**/*.yaml", f"{where}**/*.yml"] if kind.layout.is_folder else [where]

@@ -54,7 +54,7 @@ class App:
             build_routes(AgentApi(store, faults), TagApi(store, workspace_id))
             + resource_routes(ToolApi(store), McpServerApi(store))
             + workspace_routes(
-                SecretApi(store), EnvironmentVariableApi(store, workspace_id), self.phone_numbers
+                SecretApi(store), EnvironmentVariableApi(store, workspace_id, faults), self.phone_numbers
             )
         )
         self.routes += testing_routes(AgentTestApi(store), TestRunApi(store, workspace_id, faults))

@@ -48,7 +48,10 @@ class Faults:
     closes the connection without answering; ``commit_then_fail_rate`` stores a write and then answers
     5xx or drops the connection. ``retry_after`` is the Retry-After header on every 429 (seconds).
     ``not_kept_paths`` are dotted agent paths a PATCH silently does not store. ``map_merge`` merges
-    free-form maps key by key on PATCH instead of replacing them.
+    free-form maps key by key on PATCH instead of replacing them. ``env_values_replace`` makes an
+    environment-variable PATCH replace ``values`` whole (an environment left out is dropped), and
+    ``env_values_keep_nulls`` makes it ignore a ``null`` (the environment stays): servers that differ
+    from the emulator's per-key merge.
 
     ``hostile_rate`` of the 200 answers to GET (only those to the route template ``hostile_route``, e.g.
     ``/v1/convai/agents/{agent_id}``, when it is set) get a broken body of one of ``hostile_kinds`` (all of
@@ -68,6 +71,8 @@ class Faults:
     retry_after: int = 1
     not_kept_paths: tuple[str, ...] = ()
     map_merge: bool = False
+    env_values_replace: bool = False
+    env_values_keep_nulls: bool = False
     hostile_rate: float = 0.0
     hostile_kinds: tuple[str, ...] = ()
     hostile_route: str = ""

@@ -19,11 +19,13 @@ Decisions where the reference is silent:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from agentsync import spec
 from agentsync.emulator import ids
 from agentsync.emulator.agent_list import decode_cursor, encode_cursor
+from agentsync.emulator.config import Faults
 from agentsync.emulator.problems import HttpProblem, detail_problem, not_found
 from agentsync.emulator.routing import Request, Response, json_response
 from agentsync.emulator.store import Store
@@ -37,9 +39,10 @@ VALUE_KEY = {"string": None, "secret": "secret_id", "auth_connection": "auth_con
 
 
 class EnvironmentVariableApi:
-    def __init__(self, store: Store, workspace_id: str) -> None:
+    def __init__(self, store: Store, workspace_id: str, faults: Callable[[], Faults] = Faults) -> None:
         self.store = store
         self.workspace_id = workspace_id
+        self.faults = faults
 
     def create(self, request: Request) -> Response:
         body = request.body
@@ -97,10 +100,13 @@ class EnvironmentVariableApi:
             if PRODUCTION in changes and changes[PRODUCTION] is None:
                 raise production_required()
             self._check_values(stored["type"], {k: v for k, v in changes.items() if v is not None})
+            faults = self.faults()
+            if faults.env_values_replace:  # a server that replaces the map whole
+                stored["values"] = {}
             for environment, value in changes.items():
-                if value is None:
+                if value is None and not faults.env_values_keep_nulls:
                     stored["values"].pop(environment, None)
-                else:
+                elif value is not None:
                     stored["values"][environment] = value
             stored["updated_at_unix_secs"] = int(time.time())
             self.store.put(TABLE, stored["id"], stored, request.caller.user_id)

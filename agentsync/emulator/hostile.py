@@ -6,7 +6,7 @@ Only 200 answers to GET are touched, so the store itself never changes. The kind
 - ``truncated``: the first half of the JSON body.
 - ``not_object``: the body wrapped in a JSON list.
 - ``wrong_type``: a list's items array becomes a string; an agent's ``conversation_config`` becomes a number;
-  a tag's ``title`` becomes a number.
+  a tag's ``title`` becomes a number; in an answer that is the list itself, each ``phone_number``.
 - ``bad_items``: every item of a list answer becomes a number.
 - ``no_has_more``: a list answer without ``has_more``.
 - ``html``: a 502 with an HTML error page, as a load balancer sends it.
@@ -59,6 +59,11 @@ def _reshaped(change: Callable[[dict[str, Any]], None]) -> Callable[[Response, i
         data = json.loads(response.body)
         if isinstance(data, dict):
             change(data)
+        elif isinstance(data, list) and change is _wrong_type:
+            # An answer that is the list itself (phone numbers): each number becomes a number.
+            for item in data:
+                if isinstance(item, dict) and "phone_number" in item:
+                    item["phone_number"] = 42
         return Response(200, json.dumps(data).encode())
 
     return make

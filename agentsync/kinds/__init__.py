@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from agentsync.kinds.agent import AGENT
 from agentsync.kinds.base import Definition, Kind, Ref
+from agentsync.kinds.environment_variable import ENVIRONMENT_VARIABLE
 from agentsync.kinds.mcp_server import MCP_SERVER
+from agentsync.kinds.phone_number import PHONE_NUMBER
 from agentsync.kinds.secret import SECRET
 from agentsync.kinds.tag import TAG
 from agentsync.kinds.test import TEST
@@ -17,7 +19,12 @@ from agentsync.kinds.tool import TOOL
 
 # The only list of kinds, in dependency order (creates low to high level, deletes high to low); a
 # kind's place in this tuple orders kinds of one level (tools and MCP servers before the tests that call them).
-KINDS: tuple[Kind, ...] = tuple(sorted((SECRET, TAG, TOOL, MCP_SERVER, TEST, AGENT), key=lambda k: k.level))
+KINDS: tuple[Kind, ...] = tuple(
+    sorted(
+        (SECRET, ENVIRONMENT_VARIABLE, TAG, TOOL, MCP_SERVER, TEST, AGENT, PHONE_NUMBER),
+        key=lambda k: k.level,
+    )
+)
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
 
 __all__ = ["BY_NAME", "KINDS", "Definition", "Kind", "Ref", "by_name", "rank"]

@@ -112,6 +112,10 @@ class Api:
     # Fixed fields every create / update request carries and no read shows (a secret's "type": "new").
     create_constants: Mapping[str, Any] = field(default_factory=dict)
     update_constants: Mapping[str, Any] = field(default_factory=dict)
+    # Why a plan never creates or never deletes one (None: it does). A declared object that does not
+    # exist is then an error, and an owned one no file declares is reported as kept, never deleted.
+    no_create: str | None = None  # phone numbers: "agentsync never creates phone numbers: ..."
+    no_delete: str | None = None  # environment variables: "the API cannot delete environment variables"
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class Fields:
     strategies: Mapping[Path, Strategy] = field(default_factory=dict)  # what the schema cannot say
     read_only: tuple[Path, ...] = ()  # read back, never written, never diffed
     replace_on: tuple[Path, ...] = ()  # cannot be updated: a change means create, re-point, delete
+    immutable: tuple[Path, ...] = ()  # fixed once created: a change is a plan error at its line
     write_only: tuple[Path, ...] = ()  # sent, never read back, never diffed (secret values)
     verbatim: frozenset[Path] = frozenset()  # stored exactly as sent: no default filling
     required: tuple[str, ...] = ()  # a create must carry these (with a default body when absent)
@@ -153,6 +158,9 @@ class Layout:
     allow_env: bool = True  # False: values are visible to the whole workspace, so no ${env.*}
     order: tuple[str, ...] = ()  # top-level order of a new file
     keep: frozenset[str] = frozenset()  # written by pull even when they equal the default
+    # A map keyed by ElevenLabs environment names (an environment variable's values): with native
+    # environments, its keys must be environments the project maps.
+    environment_keys: Path | None = None
 
     @property
     def is_folder(self) -> bool:
@@ -211,11 +219,18 @@ class Hooks:
     """Optional per-kind rules that the schema cannot express.
 
     ``attached`` names what a delete would take along (an agent's phone numbers); ``checks`` are extra
-    validation of one loaded document (path -> message pairs, as errors).
+    validation of one loaded document (path -> message pairs, as errors); ``update_body`` completes an
+    update's body where the server's PATCH needs more than the changed fields.
     """
 
     attached: Callable[[JsonObject], tuple[str, ...]] = lambda body: ()
     checks: Callable[[Any, list[str], Shower], list[tuple[Path, str]]] = lambda value, namespaces, show: []
+    # What an update body needs beyond the minimal diff, from the declared and the current managed views
+    # (an environment variable's removed environments sent as null; a phone number's branch and
+    # environment sent again with a new agent, which would clear them).
+    update_body: Callable[[dict[str, Any], JsonObject, JsonObject], dict[str, Any]] = (
+        lambda body, declared, current: body
+    )
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,13 @@ def value_from_env(value: Any, namespaces: list[str], show: Shower) -> list[tupl
     found: list[tuple[Path, str]] = []
     for index, entry in enumerate(value if isinstance(value, list) else []):
         text = entry.get("value") if isinstance(entry, dict) else None
-        if isinstance(text, str) and not show((index, "value"), text).startswith("the value of "):
+        # An unset ${env.X} is reported where it stands; the value then still holds the placeholder.
+        unset = isinstance(text, str) and "${env." in text
+        if (
+            isinstance(text, str)
+            and not unset
+            and not show((index, "value"), text).startswith("the value of ")
+        ):
             message = f"[{index}].value: a secret's value must be a ${{env.NAME}} placeholder, never written in the file"
             found.append(((index, "value"), message))
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentsync.emulator import Emulator, Faults
 from tests.emulator.conftest import Api
 
 VARS = "/v1/convai/environment-variables"
@@ -113,3 +114,15 @@ def test_list_filters_and_pages_by_has_more(api: Api) -> None:
         ids[2]
     ]
     assert api.get(VARS, params={"type": "secret"}).json()["environment_variables"] == []
+
+
+def test_the_faults_play_servers_that_treat_values_otherwise(api: Api, emulator: Emulator) -> None:
+    made = create(api, production="p", staging="s")
+    path = f"{VARS}/{made['id']}"
+    emulator.set_faults(Faults(env_values_keep_nulls=True))
+    assert api.patch(path, json={"values": {"staging": None}}).json()["values"] == {
+        "production": "p",
+        "staging": "s",
+    }
+    emulator.set_faults(Faults(env_values_replace=True))
+    assert api.patch(path, json={"values": {"production": "p2"}}).json()["values"] == {"production": "p2"}
