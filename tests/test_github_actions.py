@@ -329,6 +329,43 @@ def test_pre_commit_hook_runs_validate() -> None:
     assert not pattern.search("README.md")
 
 
+def project_files(prefix: str = "") -> list[str]:
+    """Every file of the example project that agentsync reads, as a repository path under ``prefix``."""
+    skip = {".agentsync", "schemas", ".vscode"}
+    found = (
+        p
+        for p in EXAMPLE.rglob("*")
+        if p.is_file() and p.name != ".gitignore" and not skip & set(p.relative_to(EXAMPLE).parts)
+    )
+    return sorted(prefix + p.relative_to(EXAMPLE).as_posix() for p in found)
+
+
+@pytest.mark.parametrize("prefix", ["", "infra/agents/"])
+def test_pre_commit_hook_sees_every_project_file_also_in_a_subdirectory(prefix: str) -> None:
+    hooks = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    pattern = re.compile(next(h for h in hooks if h["id"] == "agentsync-validate")["files"])
+    files = project_files(prefix)
+    assert any(f.endswith("tools/status-page.yaml") for f in files)
+    assert [f for f in files if not pattern.search(f)] == []
+
+
+def github_glob(pattern: str, path: str) -> bool:
+    """GitHub's `paths:` filter syntax as far as the workflows use it: `**` any folders, `*` one name."""
+    regex = re.escape(pattern).replace(r"\*\*", "\0").replace(r"\*", "[^/]*").replace("\0", ".*")
+    return re.fullmatch(regex, path) is not None
+
+
+@pytest.mark.parametrize("name", ["agentsync-plan.yml", "agentsync-apply.yml"])
+def test_the_path_filters_cover_every_project_file(name: str) -> None:
+    filters = triggers(load(name))["pull_request" if "plan" in name else "push"]["paths"]
+    assert [f for f in project_files() if not any(github_glob(g, f) for g in filters)] == []
+    # In a subdirectory, as the workflows' README says: the same filters with the directory in front.
+    prefixed = ["infra/agents/" + g for g in filters if not g.startswith(".github/")]
+    files = project_files("infra/agents/")
+    assert [f for f in files if not any(github_glob(g, f) for g in prefixed)] == []
+    assert not github_glob("tools/**", "infra/agents/tools/x.yaml")
+
+
 # --- Running the workflows locally -------------------------------------------------------------------
 
 
@@ -514,6 +551,23 @@ def test_a_failing_validate_stops_the_plan_and_still_reaches_the_comment(
     # The comment step runs (always()) and is told which step failed.
     comment = load("agentsync-plan.yml")["jobs"]["plan"]["steps"][-1]
     assert plan.condition(comment["if"])
+
+
+def test_the_workflows_run_a_project_in_a_subdirectory_through_agentsync_project(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    repository = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, repository / "infra" / "agents", ignore=shutil.ignore_patterns(".agentsync"))
+    for name in ("agentsync-plan.yml", "agentsync-apply.yml"):
+        workflow = load(name)
+        # The one change the workflows' README asks for (besides the path filters).
+        for job in workflow["jobs"].values():
+            job["env"]["AGENTSYNC_PROJECT"] = "infra/agents"
+        runner = Runner(repository, github_context(), process_env(emulator, tmp_path / "runner-temp"))
+        assert runner.run(workflow) == "success", name
+    assert (repository / "plan.json").is_file() and (repository / "plan.md").is_file()
+    assert not (repository / "agents").exists()
+    assert runner.context["steps"]["apply"]["outputs"]["exit-code"] == "0"
 
 
 @pytest.mark.parametrize(
