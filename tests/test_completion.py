@@ -33,7 +33,7 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-@pytest.mark.parametrize("command", ["validate", "plan", "apply", "test", "pull"])
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "test", "pull", "diff"])
 def test_env_completes_the_environments_of_the_project(desk: Path, command: str) -> None:
     assert complete([command, "-e"]) == ["dev", "prod"]
     assert complete([command, "--env"], "p") == ["prod"]
