@@ -42,7 +42,7 @@ FORMATS = ("text", "markdown", "json")
     type=click.IntRange(1, 64),
     default=DEFAULT_CONCURRENCY,
     show_default=True,
-    help="With --live.",
+    help="With --live: requests in flight at once.",
 )
 @click.option(
     "--allow-base-url-override",
