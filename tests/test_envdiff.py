@@ -180,3 +180,22 @@ def test_live_names_a_resource_one_workspace_lacks(
     capsys.readouterr()
     assert run(diff(desk, "--live", "--no-color", "--detailed-exitcode")) == 2
     assert "- agent billing (only in dev)" in capsys.readouterr().out
+
+
+def test_a_long_markdown_diff_is_cut_between_resources_with_a_note() -> None:
+    from agentsync.envdiff import Difference, EnvDiff
+    from agentsync.plan import FieldChange
+    from agentsync.render import envdiff
+
+    items = tuple(
+        Difference("agent", f"agent-{n:04}", None, (FieldChange(("name",), "x" * 80, "y" * 80),))
+        for n in range(2000)
+    )
+    text = envdiff.markdown(EnvDiff("dev", "prod", False, items, 0))
+    assert len(text) < 65_536
+    shown = text.count("#### ~ agent")
+    assert 0 < shown < 2000
+    assert f"*{2000 - shown} more resources are not shown here" in text
+    assert "agent-0000" in text and "agent-1999" not in text
+    small = envdiff.markdown(EnvDiff("dev", "prod", False, items[:3], 0))
+    assert "not shown" not in small and small.count("#### ~ agent") == 3

@@ -14,6 +14,9 @@ from agentsync.render.markdown import _code, _fence, _value
 from agentsync.render.text import _field_lines, _Painter
 
 FORMAT_VERSION = 1
+# GitHub refuses a comment over 65,536 characters; the room is kept for the note that says what was cut.
+LIMIT = 65_000
+NOTE_ROOM = 400
 
 
 def _what(diff: EnvDiff) -> str:
@@ -55,14 +58,26 @@ def text(diff: EnvDiff, *, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(diff: EnvDiff) -> str:
+def markdown(diff: EnvDiff, *, limit: int = LIMIT) -> str:
+    """The diff for a pull-request comment, cut between resources to stay under ``limit`` characters."""
     out = f"### agentsync diff: {_code(diff.left)} → {_code(diff.right)} ({_what(diff)})\n\n"
     out += f"**{summary(diff)}**\n\n"
-    for item in diff.differences:
-        out += f"#### {_symbol(diff, item)} {item.kind} {_code(item.key)}"
-        out += f" (only in {_code(item.only_in)})\n\n" if item.only_in else "\n\n"
-        out += _fields(diff, item.fields)
+    sections = [_section(diff, item) for item in diff.differences]
+    for shown, section in enumerate(sections):
+        if len(out) + len(section) > limit - NOTE_ROOM:
+            left = len(sections) - shown
+            return out + (
+                f"*{left} more {'resource is' if left == 1 else 'resources are'} not shown here, to stay "
+                "under GitHub's comment size; `agentsync diff --format json` lists them all.*\n"
+            )
+        out += section
     return out
+
+
+def _section(diff: EnvDiff, item: Difference) -> str:
+    head = f"#### {_symbol(diff, item)} {item.kind} {_code(item.key)}"
+    head += f" (only in {_code(item.only_in)})\n\n" if item.only_in else "\n\n"
+    return head + _fields(diff, item.fields)
 
 
 def _fields(diff: EnvDiff, declared: tuple[FieldChange, ...]) -> str:
