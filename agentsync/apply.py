@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agentsync import progress
 from agentsync import variables as templates
 from agentsync.errors import AgentsyncError, ApiError, NetworkError
 from agentsync.freshness import (
@@ -233,6 +234,12 @@ def _run_one(run: _Run, index: int, change: Change) -> None:
         if result.action is Action.CREATE and result.remote_id:
             run.created[result.ref] = result.remote_id
         run.results[index] = result
+    if index in run.results and progress.active():
+        landed = run.results[index]
+        done, total = len(run.results), len(run.plan.changes)
+        progress.emit(
+            progress.Wrote(landed.kind, landed.key, landed.action.value, landed.outcome.value, done, total)
+        )
 
 
 def with_references(change: Change, ids: Mapping[Ref, str]) -> Change:
@@ -422,7 +429,10 @@ def _create(
                 raise
             if attempt + 1 == attempts:
                 raise
-            time.sleep(_delay(run, attempt, exc))
+            wait = _delay(run, attempt, exc)
+            why = str(exc.status) if isinstance(exc, ApiError) else "no answer"
+            progress.emit(progress.Retry("POST", path, attempt + 2, wait, why))
+            time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from agentsync import __version__
+from agentsync import __version__, progress
 from agentsync.answers import (
     MAX_LIST_ITEMS,
     WRITE_METHODS,
@@ -245,8 +245,9 @@ class Client:
         url = self._url(path)
         cap = page_cap(int(query.get("page_size") or DEFAULT_PAGE_SIZE))
         seen: set[str] = set()
-        for _ in range(cap):
+        for number in range(1, cap + 1):
             page = self.get(path, query)
+            progress.emit(progress.Page(path, number))
             yield from page_items(page, items_key, url)
             more = has_more(page, url) if until == "has_more" else page.get("next_cursor") is not None
             if not more:
@@ -300,14 +301,20 @@ class Client:
             ):
                 raise outcome.error
             self._count("retries")
+            if progress.active():
+                why = str(outcome.status) if outcome.status else type(outcome.error).__name__
+                progress.emit(progress.Retry(method, path, attempt + 1, wait, why))
             time.sleep(wait)
 
     def _attempt(
         self, method: str, url: str, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None
     ) -> _Success | _Failure:
         self._count(method)
+        began = time.monotonic()
         with self._watchdog.guard(self.deadline) as ticket:
             sent = self._send(method, url, params, body, ticket)
+        if progress.active():
+            _report(method, url[len(self.base_url) :], sent, time.monotonic() - began)
         if isinstance(sent, _Failure):
             return sent
         with sent:
@@ -359,6 +366,14 @@ class Client:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _report(method: str, path: str, sent: requests.Response | _Failure, seconds: float) -> None:
+    if isinstance(sent, _Failure):
+        error = None if sent.status else type(sent.error).__name__
+        progress.emit(progress.Request(method, path, sent.status, seconds, error))
+    else:
+        progress.emit(progress.Request(method, path, sent.status_code, seconds))
 
 
 @dataclass(frozen=True)

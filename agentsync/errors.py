@@ -47,6 +47,9 @@ class Problem:
     message: str
     severity: Severity = Severity.ERROR
     source_line: str | None = None
+    # What the problem was found in ("agent"), so that one cause found in many (a "*" override) can
+    # be reported once, with the count.
+    subject: str | None = None
 
     @property
     def is_error(self) -> bool:

@@ -14,7 +14,7 @@ import copy
 import difflib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,14 +128,14 @@ def _resolved(
     reader: Reader, kind: Kind, document: Document, context: templates.Context, scope: list[str]
 ) -> Document:
     document, found = interpolate(document, context, typed_root=kind.fields.response)
-    reader.problems.extend(found)
     if not kind.layout.allow_env:
-        reader.problems.extend(_no_secrets(kind, document))
-    reader.problems.extend(_no_secret_identity(document, kind))
-    reader.problems.extend(schema.check(document, schema.validator(kind)))
-    reader.problems.extend(schema.catalogue_warnings(document))
+        found.extend(_no_secrets(kind, document))
+    found.extend(_no_secret_identity(document, kind))
+    found.extend(schema.check(document, schema.validator(kind)))
+    found.extend(schema.catalogue_warnings(document))
     for path, message in kind.hooks.checks(document.value, scope, _shower(document)):
-        reader.problems.append(Problem(document.location_of(path, value=True), message))
+        found.append(Problem(document.location_of(path, value=True), message))
+    reader.problems.extend(replace(p, subject=kind.noun) for p in found)
     return document
 
 

@@ -87,7 +87,26 @@ def assemble(
     )
     definitions = load_definitions(reader, settings_doc, scope, context, selected.name if selected else None)
     project = Project(root, settings, definitions, selected)
-    return project, _ordered(sources.attach(problems))
+    return project, _ordered(grouped(sources.attach(problems)))
+
+
+def grouped(problems: list[Problem]) -> list[Problem]:
+    """One problem per cause: the same message at the same place, found in several definitions (a
+    ``"*"`` override read into every agent), is reported once, naming how many it was found in."""
+    counts: dict[tuple[object, ...], int] = {}
+    first: dict[tuple[object, ...], Problem] = {}
+    for problem in problems:
+        key = (problem.location, problem.message, problem.severity, problem.subject)
+        counts[key] = counts.get(key, 0) + 1
+        first.setdefault(key, problem)
+    return [_counted(p, counts[k]) for k, p in first.items()]
+
+
+def _counted(problem: Problem, count: int) -> Problem:
+    if count == 1:
+        return problem
+    what = f"{count} {problem.subject}s" if problem.subject else f"{count} places"
+    return replace(problem, message=f"{problem.message} (found in {what})")
 
 
 def _has_errors(problems: list[Problem]) -> bool:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path as FilePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agentsync import variables as templates
 from agentsync.errors import Location, PlanFileError, SafetyError
@@ -140,6 +140,8 @@ class Plan:
     environment: str | None = None
     warnings: tuple[str, ...] = ()
     format_version: int = PLAN_FORMAT_VERSION
+    # Error-level findings: what apply will refuse (the safety limits), shown by every format.
+    errors: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -168,36 +170,85 @@ def fingerprint(kind: str, key: str, resource: Mapping[str, Any] | None) -> str:
 # --- safety -------------------------------------------------------------------------------------------
 
 
+class Finding(NamedTuple):
+    """Why apply refuses a plan without --force, and what to do about it."""
+
+    message: str
+    hint: str
+
+
+def plan_fingerprint(plan: Plan) -> str:
+    """What a ``safety: {allow: [...]}`` entry names: a digest of exactly what the plan writes (each
+    change's kind, key, action, remote id, body and the fingerprint of the remote state it came from),
+    with secrets as their templates, so that it is the same at review and at apply, and names no secret."""
+    items = sorted(
+        _canonical_json([c.kind, c.key, c.action.value, c.remote_id, c.fingerprint, c.body])
+        for c in map(conceal, plan.changes)
+    )
+    return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:16]
+
+
+def safety_findings(plan: Plan, safety: SafetySettings) -> list[Finding]:
+    """Every rule the plan breaks that apply enforces unless --force (or an allow entry): more than
+    ``max_change_share`` of the managed resources rewritten or deleted (once there are ``min_managed``
+    of them), or an agent deleted that still has phone numbers or WhatsApp accounts attached."""
+    found = [_share(plan, safety), _attached(plan)]
+    return [f for f in found if f is not None]
+
+
+def allowed(plan: Plan, safety: SafetySettings) -> bool:
+    return bool(plan.changes) and plan_fingerprint(plan) in safety.allow
+
+
 def check_safety(plan: Plan, safety: SafetySettings, *, force: bool) -> None:
-    """Refuse, unless ``force``, a plan that rewrites or deletes more than ``max_change_share`` of the
-    managed resources (once there are ``min_managed`` of them), or deletes an agent that still has
-    phone numbers or WhatsApp accounts attached."""
-    if force:
+    """Refuse, unless ``force`` or the plan's fingerprint is allowed, a plan that breaks a safety rule."""
+    if force or allowed(plan, safety):
         return
-    _check_share(plan, safety)
-    _check_attached(plan)
+    for finding in safety_findings(plan, safety):
+        raise SafetyError(finding.message, hint=finding.hint)
 
 
-def _check_share(plan: Plan, safety: SafetySettings) -> None:
+def with_safety(plan: Plan, safety: SafetySettings) -> Plan:
+    """The plan with what apply would refuse as its error-level ``errors`` (so that every format shows
+    it, and ``plan`` fails, before the merge rather than at apply), or, when a reviewed allow entry
+    covers it, a warning saying so."""
+    found = safety_findings(plan, safety)
+    if not found:
+        return plan
+    fp = plan_fingerprint(plan)
+    if fp in safety.allow:
+        note = (
+            f"this plan is over the safety limits, and allowed by safety.allow entry {fp} in agentsync.yaml"
+        )
+        return replace(plan, warnings=(*plan.warnings, note))
+    errors = tuple(
+        f"apply refuses this plan without --force: {f.message}; after review, allow exactly this plan "
+        f"with `safety: {{allow: [{fp}]}}` in agentsync.yaml, or pass --force to apply"
+        for f in found
+    )
+    return replace(plan, errors=(*plan.errors, *errors))
+
+
+def _share(plan: Plan, safety: SafetySettings) -> Finding | None:
     touched = sum(1 for c in plan.changes if c.action in (Action.UPDATE, Action.ADOPT, Action.DELETE))
     if plan.managed < safety.min_managed or touched <= safety.max_change_share * plan.managed:
-        return
-    raise SafetyError(
+        return None
+    return Finding(
         f"the plan updates or deletes {touched} of {plan.managed} managed resources, more than the "
         f"{safety.max_change_share:.0%} allowed by the safety settings",
-        hint="review the plan and re-run with --force if it is intended",
+        "review the plan and re-run with --force if it is intended",
     )
 
 
-def _check_attached(plan: Plan) -> None:
+def _attached(plan: Plan) -> Finding | None:
     held = [c for c in plan.changes if c.action is Action.DELETE and c.attached]
     if not held:
-        return
+        return None
     what = "; ".join(f"{c.label} ({', '.join(c.attached)})" for c in held)
     noun = "resource that has" if len(held) == 1 else "resources that have"
-    raise SafetyError(
+    return Finding(
         f"the plan deletes {len(held)} {noun} something attached: {what}",
-        hint="detach them first, or re-run with --force to delete anyway",
+        "detach them first, or re-run with --force to delete anyway",
     )
 
 
@@ -317,6 +368,7 @@ def to_dict(plan: Plan) -> dict[str, Any]:
     out.update(
         changes=[_change_to_dict(c) for c in plan.changes],
         warnings=list(plan.warnings),
+        errors=list(plan.errors),
         meta=dict(plan.meta),
         format_version=plan.format_version,
     )
@@ -387,6 +439,7 @@ def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
         environment=data.get("environment"),
         warnings=tuple(data.get("warnings", ())),
         format_version=int(data["format_version"]),
+        errors=tuple(str(e) for e in data.get("errors", ())),
         meta=dict(data.get("meta") or {}),
     )
 

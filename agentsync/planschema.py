@@ -55,6 +55,17 @@ PLAN_SCHEMA_TEMPLATE: dict[str, Any] = {
         "base_url": {"type": "string", "description": "The API root the plan was computed against."},
         "environment": {"type": ["string", "null"]},
         "warnings": {"type": "array", "items": {"type": "string"}},
+        "errors": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Error-level findings: what apply refuses without --force (the safety "
+            "limits); plan exits 1 when there are any.",
+        },
+        "fingerprint": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{16}$",
+            "description": "JSON output only: the plan's fingerprint, for `safety: {allow: [...]}`.",
+        },
         "meta": {
             "type": "object",
             "description": "Free-form facts about the run (agentsync version, request counts, ...).",

@@ -32,6 +32,9 @@ class SafetySettings:
 
     max_change_share: float = 0.30
     min_managed: int = 10
+    # Plan fingerprints reviewed and allowed over these limits (``safety: {allow: [...]}``): the
+    # override lives in git, next to the change it allows, and allows that exact plan only.
+    allow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ def settings_from(value: Mapping[str, Any]) -> Settings:
         safety=SafetySettings(
             max_change_share=float(safety.get("max_change_share", SafetySettings.max_change_share)),
             min_managed=int(safety.get("min_managed", SafetySettings.min_managed)),
+            allow=tuple(str(f) for f in safety.get("allow") or ()),
         ),
         environments={name: environment_from(name, env) for name, env in environments.items()},
         default_environment=value.get("default_environment"),

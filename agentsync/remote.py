@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from agentsync import progress
 from agentsync import targets as targeting
 from agentsync.errors import ApiError
 from agentsync.ids import segment
@@ -200,7 +201,7 @@ def get_many(
     """GET every wanted id of every kind side by side. A 404 for a declared ``id:`` is left out (the
     planner reports it); any other failure raises."""
     jobs = [(k, i) for k in kinds for i in wanted.get(k.name, ())]
-    answers = client.map(lambda job: get_one(client, *job), jobs)
+    answers = client.map(progress.counted(lambda job: get_one(client, *job), len(jobs)), jobs)
     found: dict[str, dict[str, JsonObject]] = {k.name: {} for k in kinds}
     declared = {(k.name, d.id) for k in kinds for d in project.of(k).values() if d.id}
     for (kind, remote_id), body in zip(jobs, answers, strict=True):

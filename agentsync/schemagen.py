@@ -302,6 +302,12 @@ def project_schema() -> dict[str, Any]:
                 "properties": {
                     "max_change_share": {"type": "number", "minimum": 0, "maximum": 1},
                     "min_managed": {"type": "integer", "minimum": 0},
+                    "allow": {
+                        "type": "array",
+                        "description": "Fingerprints of reviewed plans that apply may run over these "
+                        "limits without --force (plan prints the fingerprint).",
+                        "items": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                    },
                 },
             },
         },

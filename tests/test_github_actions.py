@@ -523,6 +523,9 @@ def test_the_workflows_plan_apply_and_find_no_drift_against_the_emulator(
     assert apply.context["steps"]["apply"]["outputs"]["exit-code"] == "0"
     report = apply.summary.read_text(encoding="utf-8")
     assert "### agentsync apply" in report and "\x1b[" not in report
+    # The job summary is the Markdown report, not a text block.
+    assert "| ok | agent `receptionist` | created | applied, read back |" in report
+    assert "```" not in report
 
     drift = runner_for()
     assert drift.run(load("agentsync-drift.yml")) == "success"
@@ -584,3 +587,32 @@ def test_forks_and_dependabot_get_one_clear_skipped_message(
     assert {steps[s]["outcome"] for s in ("validate", "plan")} == {"skipped"}
     summary = plan.summary.read_text(encoding="utf-8")
     assert "agentsync plan skipped" in summary and reason in summary
+
+
+def test_a_plan_over_the_safety_limits_fails_and_is_still_the_comment(
+    runner_for: Any, repository: Path
+) -> None:
+    assert runner_for().run(load("agentsync-apply.yml")) == "success"
+    settings = repository / "agentsync.yaml"
+    text = settings.read_text(encoding="utf-8")
+    limits = text.replace("min_managed: 10", "min_managed: 1").replace(
+        "max_change_share: 0.3", "max_change_share: 0.1"
+    )
+    assert limits != text
+    settings.write_text(limits, encoding="utf-8")
+    for name in ("billing", "tech-support"):
+        path = repository / "agents" / f"{name}.yaml"
+        content = path.read_text(encoding="utf-8")
+        path.write_text(content.replace("name: ", "name: Renamed ", 1), encoding="utf-8")
+    plan = runner_for()
+    assert plan.run(load("agentsync-plan.yml")) == "failure"
+    assert plan.context["steps"]["plan"]["outcome"] == "failure"
+    planned = (repository / "plan.md").read_text(encoding="utf-8")
+    assert "> **Error:** apply refuses this plan without --force" in planned
+    assert "> **Error:** apply refuses" in plan.summary.read_text(encoding="utf-8")
+    # The comment script's own test for such a plan (a JavaScript regular expression, which Python's
+    # re reads the same) finds it, so the comment shows the plan rather than "plan failed".
+    script = load("agentsync-plan.yml")["jobs"]["plan"]["steps"][-1]["with"]["script"]
+    found = re.search(r"const refused = /(.+)/m\.test\(planned\);", script)
+    assert found is not None
+    assert re.search(found.group(1), planned, re.MULTILINE)

@@ -7,6 +7,7 @@ and the user (or ``--auto-approve``) has said yes.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from agentsync.apply import (
 from agentsync.cli.common import colour_option, complete_targets, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.cli.plan import rotate_option, rotations
+from agentsync.cli.progress import clear, progress_options, showing
 from agentsync.cli.test import gated, test_options
 from agentsync.client import Client
 from agentsync.errors import ExitCode, SafetyError, UsageError
@@ -65,10 +67,10 @@ from agentsync.suites import Refusal
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
-    help="How to print the report.",
+    help="How to print the report (markdown: for a CI job summary).",
 )
 @click.option(
     "--require-tests",
@@ -77,6 +79,7 @@ from agentsync.suites import Refusal
 )
 @test_options
 @colour_option
+@progress_options
 def command(
     workspace: WorkspaceOptions,
     plan_file: Path | None,
@@ -92,6 +95,8 @@ def command(
     require_tests: bool,
     repeat: int,
     timeout: float,
+    quiet: bool,
+    verbose: bool,
 ) -> int:
     if plan_file is not None and (targets or rotate):
         option = "--target cannot narrow" if targets else "--rotate-secret cannot change"
@@ -100,7 +105,7 @@ def command(
             hint="make the plan with `agentsync plan --target KEY` (or `--rotate-secret NAME`) `--out FILE` instead",
         )
     project = load(workspace)
-    with workspace_client(workspace, project) as client:
+    with showing(quiet, verbose), workspace_client(workspace, project) as client:
         plan, remote = _the_plan(
             client,
             project,
@@ -111,6 +116,7 @@ def command(
             fmt=fmt,
             emulated=workspace.emulator,
             color=color,
+            force=force,
         )
         if not plan.has_changes:  # the plan was shown already, warnings and summary included
             return _no_changes(fmt, dry_run)
@@ -133,6 +139,7 @@ def command(
 
 
 def _print_refused(refused: tuple[Refusal, ...]) -> None:
+    clear()
     for refusal in refused:
         click.echo(guard(f"refused: {refusal.kind} {refusal.key} is not written: {refusal.reason}"), err=True)
 
@@ -148,6 +155,7 @@ def _the_plan(
     fmt: str,
     emulated: bool,
     color: bool | None,
+    force: bool = False,
 ) -> tuple[Plan, RemoteState | None]:
     """The saved plan (and no remote state), or a fresh plan and the remote state it was built from."""
     if plan_file is not None:
@@ -158,16 +166,17 @@ def _the_plan(
         # The in-process emulator listens on a new port each run, but its state is the project's own.
         base_url = saved.base_url if emulated else client.base_url
         check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
-        # What is about to be applied is shown before anyone is asked, as for a fresh plan.
-        _show(saved, fmt, color)
+        # What is about to be applied is shown before anyone is asked, as for a fresh plan; what
+        # --force overrides is no longer an error.
+        _show(dataclasses.replace(saved, errors=()) if force else saved, fmt, color)
         return _with_secrets(saved, project, getattr(client, "digest_key", b"")), None
-    from agentsync.cli.plan import with_project_warnings
+    from agentsync.cli.plan import with_checks, with_project_warnings
     from agentsync.planner import build_plan
     from agentsync.remote import fetch
 
     remote = fetch(client, project, targets=targets)
     made = build_plan(project, remote, prune=prune, targets=targets, rotate=rotate)
-    plan: Plan = with_project_warnings(made, project)
+    plan: Plan = with_project_warnings(made, project) if force else with_checks(made, project)
     _show(plan, fmt, color)
     return plan, remote
 
@@ -176,8 +185,9 @@ def _show(plan: Plan, fmt: str, color: bool | None) -> None:
     from agentsync.render.terminal import guard
     from agentsync.render.text import render
 
-    # With --format json stdout carries only the report, so the plan goes to stderr.
-    to_err = fmt == "json"
+    # With --format json or markdown stdout carries only the report, so the plan goes to stderr.
+    to_err = fmt in ("json", "markdown")
+    clear()
     colour = use_colour(color, sys.stderr if to_err else sys.stdout)
     click.echo(guard(render(plan, color=colour)), nl=False, err=to_err, color=colour)
 
@@ -217,6 +227,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> bool:
             hint="pass --auto-approve to apply without asking (as CI does)",
         )
     count = len(plan.changes)
+    clear()
     if not click.confirm(f"Apply {count} change{'s' if count != 1 else ''}?", default=False, err=True):
         raise SafetyError("apply was not confirmed; nothing was written")
     return True
@@ -228,7 +239,7 @@ def _tty(stream: object) -> bool:
 
 
 def _no_changes(fmt: str, dry_run: bool) -> int:
-    if fmt == "json":
+    if fmt in ("json", "markdown"):
         _print_report(ApplyReport((), dry_run=dry_run), fmt)
     return 0
 
@@ -236,5 +247,10 @@ def _no_changes(fmt: str, dry_run: bool) -> int:
 def _print_report(report: ApplyReport, fmt: str) -> None:
     from agentsync.render import report as render_report
 
-    text = render_report.render_json(report) if fmt == "json" else render_report.render_text(report)
-    click.echo(text, nl=False)
+    if fmt == "markdown":
+        from agentsync.render import report_markdown
+
+        text = report_markdown.render(report)
+    else:
+        text = render_report.render_json(report) if fmt == "json" else render_report.render_text(report)
+    click.echo(text if fmt == "json" else guard(text), nl=False)

@@ -11,6 +11,7 @@ import click
 
 from agentsync.cli.common import colour_option, complete_targets, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
+from agentsync.cli.progress import progress_options, showing
 from agentsync.cli.test import run_tests, test_options
 from agentsync.errors import ExitCode
 from agentsync.plan import Plan, save
@@ -76,6 +77,7 @@ def rotations(names: tuple[str, ...]) -> tuple[str, ...]:
 )
 @test_options
 @colour_option
+@progress_options
 @workspace_options
 def command(
     workspace: WorkspaceOptions,
@@ -90,11 +92,14 @@ def command(
     with_tests: bool,
     repeat: int,
     timeout: float,
+    quiet: bool,
+    verbose: bool,
 ) -> int:
     """Show what apply would change in the workspace, field by field."""
     project = load(workspace)
-    made = make_plan(workspace, project, targets=targets, prune=prune, rotate=rotations(rotate))
-    plan = with_project_warnings(made, project)
+    with showing(quiet, verbose):
+        made = make_plan(workspace, project, targets=targets, prune=prune, rotate=rotations(rotate))
+    plan = with_checks(made, project)
     colour = use_colour(color, sys.stdout)
     # color= stops click from stripping the escapes when --color is forced on a pipe.
     text = render(plan, fmt, color=colour, show_body=show_body)
@@ -110,7 +115,8 @@ def command(
         )
     # Only a test that ran and failed fails the plan: one that cannot run before apply (the agent or
     # what it uses is new) is shown as not run, and the plan keeps its own exit status.
-    if report is not None and report.failed:
+    # What apply would refuse is an error now, at review, not after the merge.
+    if (report is not None and report.failed) or plan.errors:
         return int(ExitCode.ERROR)
     if detailed_exitcode and plan.has_changes:
         return int(ExitCode.CHANGES)
@@ -153,8 +159,16 @@ def render(plan: Plan, fmt: str, *, color: bool, show_body: bool) -> str:
     return text.render(plan, color=color, show_body=show_body)
 
 
+def with_checks(plan: Plan, project: Project) -> Plan:
+    """The plan with the loader's warnings and the safety findings apply would refuse it for."""
+    from agentsync.plan import with_safety
+
+    return with_safety(with_project_warnings(plan, project), project.settings.safety)
+
+
 def with_project_warnings(plan: Plan, project: Project) -> Plan:
     """The plan with the loader's warnings (an LLM outside the spec's list, ...) in front of its own, so
     that every format shows them: they never block a plan, but they are always seen."""
     found = tuple(f"{p.location}: {p.message}" if p.location else p.message for p in project.warnings)
-    return dataclasses.replace(plan, warnings=found + plan.warnings) if found else plan
+    # One line per cause: the loader has grouped its own; the same sentence twice is said once.
+    return dataclasses.replace(plan, warnings=tuple(dict.fromkeys(found + plan.warnings)))

@@ -10,8 +10,9 @@ from typing import Any
 
 import jsonpointer
 
-from agentsync.kinds import rank
+from agentsync.kinds import by_name, rank
 from agentsync.plan import ABSENT, Action, Change, FieldChange, Path, Plan, rewrite_secrets
+from agentsync.strategy import Strategy
 
 SENSITIVE = "(sensitive)"
 # Secrets are masked two ways, both here: a field whose value came from ``${env.*}`` (the change's
@@ -204,9 +205,37 @@ def _diff_line(line: str) -> list[str]:
     return [sign + body] if ended else [sign + body, NO_FINAL_NEWLINE]
 
 
+def leaves(change: Change) -> list[FieldChange]:
+    """What a renderer lists for a change: each field expanded (:func:`expand`); a list the kind's API
+    treats as a set shows the elements removed and added, with no position."""
+    strategies = by_name(change.kind).fields.strategies
+    found: list[FieldChange] = []
+    for field in change.fields:
+        if strategies.get(field.path) is Strategy.SET and not is_secret_path(field.path):
+            found += _set_elements(field)
+        else:
+            found += expand(field)
+    return found
+
+
+def _set_elements(field: FieldChange) -> list[FieldChange]:
+    old = field.old if isinstance(field.old, list) else []
+    new = field.new if isinstance(field.new, list) else []
+    if not old or not new:
+        return [field]
+    kept = {_key(v) for v in new}
+    had = {_key(v) for v in old}
+    gone = [FieldChange(field.path, old=v) for v in old if _key(v) not in kept]
+    added = [FieldChange(field.path, new=v) for v in new if _key(v) not in had]
+    return gone + added or [field]
+
+
 def expand(field: FieldChange) -> list[FieldChange]:
     """A field added or removed as a whole object, shown as its leaves (lists stay whole), so that a
-    created agent reads like an update and its prompt shows as text rather than an escaped string."""
+    created agent reads like an update and its prompt shows as text rather than an escaped string; a
+    changed list, shown as the elements that changed (:func:`elements`)."""
+    if isinstance(field.old, list) and isinstance(field.new, list):
+        return elements(field)
     value = field.new if field.old is ABSENT else field.old if field.new is ABSENT else None
     if not isinstance(value, Mapping) or not value or is_secret_path(field.path):
         return [field]
@@ -216,3 +245,45 @@ def expand(field: FieldChange) -> list[FieldChange]:
         side = FieldChange(path, new=item) if field.old is ABSENT else FieldChange(path, old=item)
         leaves += expand(side)
     return leaves
+
+
+def elements(field: FieldChange) -> list[FieldChange]:
+    """A changed list as the elements that differ: added ones at their new index, removed ones at their
+    old index, and, for an object replaced by an object, only the keys the new element declares that
+    differ; keys only the server's copy has (its defaults) are left out unless nothing else differs.
+    A list under a secret-named field stays whole (and masked)."""
+    old, new = field.old, field.new
+    if not old or not new or any(is_secret_name(p) for p in field.path):
+        return [field]
+    matcher = difflib.SequenceMatcher(None, [_key(v) for v in old], [_key(v) for v in new], autojunk=False)
+    found: list[FieldChange] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace" and i2 - i1 == j2 - j1:
+            for offset in range(i2 - i1):
+                found += _element(field.path, j1 + offset, old[i1 + offset], new[j1 + offset])
+            continue
+        found += [FieldChange((*field.path, i), old=old[i]) for i in range(i1, i2)]
+        found += [FieldChange((*field.path, j), new=new[j]) for j in range(j1, j2)]
+    return found or [field]
+
+
+def _element(path: Path, index: int, old: Any, new: Any) -> list[FieldChange]:
+    here = (*path, index)
+    if not (isinstance(old, Mapping) and isinstance(new, Mapping)):
+        return [FieldChange(here, old, new)]
+    declared = [
+        FieldChange((*here, k), old.get(k, ABSENT), v)
+        for k, v in new.items()
+        if _key(old.get(k, ABSENT)) != _key(v)
+    ]
+    if declared:
+        return declared
+    return [FieldChange((*here, k), old=v) for k, v in old.items() if k not in new]
+
+
+def _key(value: Any) -> str:
+    return (
+        "\0absent" if value is ABSENT else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    )

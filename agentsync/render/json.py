@@ -22,6 +22,7 @@ def document(plan: Plan) -> dict[str, Any]:
         for c, change in zip(data["changes"], plan.changes, strict=True)
     ]
     data["summary"] = {action.value: plan.count(action) for action in Action} | {"unchanged": plan.unchanged}
+    data["fingerprint"] = plan_module.plan_fingerprint(plan)
     data["masked"] = True
     return data
 

@@ -22,6 +22,7 @@ controls shown so that no newline can end the block.
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 
@@ -31,14 +32,49 @@ from agentsync.render import common, terminal
 LIMIT = 65_000
 # Room kept for the truncation note, so the note itself never pushes the comment over the limit.
 NOTE_ROOM = 400
+# One warning (or error) is cut to about this many characters in the comment; the warnings together
+# take at most a quarter of it.
+WARNING_CHARS = 3_000
+# A value longer than this leaves its table cell (which says "below") for a block under the table.
+CELL_CHARS = 80
 
 
 def render(plan: Plan, *, limit: int = LIMIT, show_body: bool = False) -> str:
     """The comment text, never longer than ``limit`` characters."""
     changes = common.ordered(plan)
-    head = _head(plan) + "".join(f"> **Warning:** {_text(w)}\n\n" for w in plan.warnings)
+    head = _head(plan) + "".join(f"> **Error:** {_text(_cut(e))}\n\n" for e in plan.errors)
+    head += _warnings(plan.warnings, limit // 4)
     table = _table(changes) if changes else ""
     return _fit(head, table, [_section(change, show_body, plan.namespace) for change in changes], limit)
+
+
+def _warnings(warnings: tuple[str, ...], budget: int) -> str:
+    """The warnings, each cut to ``WARNING_CHARS`` and all of them to ``budget`` characters, saying
+    what was cut: a list of 2,000 kept resources must not push the plan out of the comment."""
+    text = ""
+    for shown, warning in enumerate(warnings):
+        line = f"> **Warning:** {_text(_cut(warning))}\n\n"
+        if len(text) + len(line) > budget:
+            left = len(warnings) - shown
+            return text + (
+                f"> **Note:** {left} more warning{'s are' if left != 1 else ' is'} not shown, to keep the "
+                "comment under GitHub's size limit; `agentsync plan` shows every one.\n\n"
+            )
+        text += line
+    return text
+
+
+def _cut(text: str, room: int = 0) -> str:
+    """``text`` cut to about ``WARNING_CHARS`` characters at a list separator, saying how much is cut."""
+    room = room or WARNING_CHARS
+    if len(text) <= room:
+        return text
+    end = text.rfind(", ", 0, room)
+    end = end if end > room // 2 else room
+    return (
+        f"{text[:end]} … (cut here: {len(text) - end:,} more characters; `agentsync plan` or "
+        "`--format json` shows the whole text)"
+    )
 
 
 def _head(plan: Plan) -> str:
@@ -86,7 +122,7 @@ def _section(change: Change, show_body: bool, namespace: str) -> str:
     parts = [f"<details><summary>{summary}</summary>\n\n"]
     if change.source is not None:
         parts.append(f"Defined in {_code(str(change.source))}.\n\n")
-    parts.append(_fields(change.fields))
+    parts.append(_fields(common.leaves(change)))
     parts += [f"{_text(note[0].upper() + note[1:])}.\n\n" for note in common.notes(change, namespace)]
     if show_body:
         parts.append(_body(change))
@@ -94,25 +130,37 @@ def _section(change: Change, show_body: bool, namespace: str) -> str:
     return "".join(parts)
 
 
-def _fields(declared: tuple[FieldChange, ...]) -> str:
-    fields = [leaf for field in declared for leaf in common.expand(field)]
+def _fields(fields: list[FieldChange]) -> str:
     plain = [f for f in fields if not common.is_multiline(f)]
     text = ""
+    below: list[tuple[FieldChange, str, Any]] = []
     if plain:
         rows = ["| Field | Old | New |", "|---|---|---|"]
-        rows += [f"| {_code(f.dotted, cell=True)} | {_value(f, f.old)} | {_value(f, f.new)} |" for f in plain]
+        rows += [
+            f"| {_code(f.dotted, cell=True)} | {_value(f, f.old, 'old', below)} | {_value(f, f.new, 'new', below)} |"
+            for f in plain
+        ]
         text += "\n".join(rows) + "\n\n"
+    # A long value would stretch its table cell across the page: it is shown under the table instead.
+    for field, side, shown in below:
+        text += f"{_code(field.dotted)} ({side}):\n\n" + _fence(
+            "json", json.dumps(shown, indent=2, ensure_ascii=False)
+        )
     for field in fields:
         if common.is_multiline(field):
             text += f"{_code(field.dotted)}:\n\n" + _fence("diff", "\n".join(common.line_diff(field)))
     return text
 
 
-def _value(field: FieldChange, value: Any) -> str:
+def _value(field: FieldChange, value: Any, side: str, below: list[tuple[FieldChange, str, Any]]) -> str:
     shown = common.masked_side(field, value)
     if shown is ABSENT:
         return "*(absent)*"
-    return _code(common.display(shown), cell=True)
+    text = common.display(shown)
+    if len(text) <= CELL_CHARS:
+        return _code(text, cell=True)
+    below.append((field, side, shown))
+    return "*(below)*"
 
 
 def _body(change: Change) -> str:
@@ -152,3 +200,13 @@ def _code(text: str, *, cell: bool = False) -> str:
 # What can open inline markup in GitHub's renderer: escapes, code, emphasis and strike-through, links and
 # images, HTML and entities, table cells, math. A backslash before any of them renders the character.
 _PUNCTUATION = re.compile(r"[\\`*_\[\]!<>&|~$]")
+
+
+def inline_text(text: str) -> str:
+    """Data as plain inline Markdown text (for other Markdown renderers: the apply report)."""
+    return _text(text)
+
+
+def inline_code(text: str, *, cell: bool = False) -> str:
+    """Data as an inline code span (for other Markdown renderers: the apply report)."""
+    return _code(text, cell=cell)

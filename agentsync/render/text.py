@@ -34,6 +34,7 @@ def render(plan: Plan, *, color: bool = False, show_body: bool = False) -> str:
         lines += _block(change, paint, show_body, plan.namespace)
         lines.append("")
     lines += [paint(f"Warning: {w}", fg="yellow") for w in plan.warnings]
+    lines += [paint(f"Error: {e}", fg="red", bold=True) for e in plan.errors]
     lines.append(paint(common.summary(plan), bold=True))
     return "\n".join(lines) + "\n"
 
@@ -56,9 +57,8 @@ def _block(change: Change, paint: _Painter, show_body: bool, namespace: str) -> 
     if change.source is not None:
         head += f"  [{change.source}]"
     lines = [paint(head, fg=COLOURS[change.action], bold=True)]
-    for field in change.fields:
-        for leaf in common.expand(field):
-            lines += _field_lines(leaf, paint)
+    for leaf in common.leaves(change):
+        lines += _field_lines(leaf, paint)
     lines += [paint.plain(f"{INDENT}! {note}") for note in common.notes(change, namespace)]
     if show_body:
         lines += [paint.plain(line) for line in _body_lines(change)]
