@@ -338,7 +338,16 @@ class _Converter:
                 where, f"!file target {self.reader.rel(target_in(self.reader, target))} does not exist"
             )
             return ""
-        return self.reader.read_text(target, where) or ""
+        return normalise_newlines(self.reader.read_text(target, where) or "")
+
+
+def normalise_newlines(text: str) -> str:
+    """Included text with CRLF line ends as LF, as git stores a text file (``text=auto``): a checkout
+    with Windows line ends (``core.autocrlf``) must not plan, or send, a carriage return on every line.
+    Text with a carriage return that ends no line is left alone, as git leaves it."""
+    if "\r\n" not in text or "\r" in text.replace("\r\n", ""):
+        return text
+    return text.replace("\r\n", "\n")
 
 
 def _key_name(key: Node) -> object:

@@ -9,6 +9,11 @@ builds the same schemas in memory, so editors and ``agentsync validate`` apply o
 - read-only fields and the deprecated ``prompt.tools`` are removed (the validator names them specifically);
 - catalogues that grow every month (LLMs, TTS models, ASR providers, workflow node types) are open: the
   known values stay for completion, and any other string is accepted.
+
+The files differ from the in-memory schemas in one way: an editor sees a file before its placeholders are
+resolved, so where a number or a boolean is expected the files also accept a whole-string ``${var.X}`` or
+``${env.X}`` (which the loader turns into that type). The validator checks resolved values, where such a
+string would be a literal and stays an error.
 """
 
 from __future__ import annotations
@@ -42,6 +47,12 @@ CATALOGUES: dict[str, str] = {
 _PROMPT_MODEL_PREFIX = "PromptAgentAPIModel"
 NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ENV_VAR_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
+# A whole-string ${var.NAME} or ${env.NAME} (with an optional :-default), as variables.py reads it.
+PLACEHOLDER_PATTERN = r"^\$\{(var\.[A-Za-z_][A-Za-z0-9_]*|env\.[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?)\}$"
+PLACEHOLDER_DEF = "placeholder"
+_TYPED = frozenset({"integer", "number", "boolean"})
+# Keywords that describe a value for an editor's hover and completion; they stay beside the union.
+_ANNOTATIONS = ("title", "description", "default", "examples", "deprecated")
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -331,6 +342,42 @@ def project_schema() -> dict[str, Any]:
     }
 
 
+def _typed(node: dict[str, Any]) -> bool:
+    """A node that wants a number or a boolean (maybe also null), and no string, constant or union tag."""
+    kinds = node.get("type")
+    # A `properties` map may hold a property called "type"; only a string or a list of them is a type.
+    if not isinstance(kinds, (str, list)):
+        return False
+    names = set(kinds) if isinstance(kinds, list) else {kinds}
+    return bool(names & _TYPED) and "string" not in names and "const" not in node
+
+
+def with_placeholders(node: Any) -> Any:
+    """A copy of a schema in which every number or boolean also accepts a whole-string placeholder."""
+    if isinstance(node, list):
+        return [with_placeholders(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: with_placeholders(value) for key, value in node.items()}
+    if not _typed(out):
+        return out
+    kept = {key: out.pop(key) for key in _ANNOTATIONS if key in out}
+    return {**kept, "anyOf": [out, {"$ref": DEFS_PREFIX + PLACEHOLDER_DEF}]}
+
+
+def editor_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as written to ``schemas/``: placeholders accepted where the loader converts them."""
+    out: dict[str, Any] = with_placeholders(schema)
+    if out == schema:
+        return out
+    out.setdefault("$defs", {})[PLACEHOLDER_DEF] = {
+        "description": "${var.NAME} or ${env.NAME}: the loader turns the value into the type wanted here.",
+        "type": "string",
+        "pattern": PLACEHOLDER_PATTERN,
+    }
+    return out
+
+
 def render(schema: dict[str, Any]) -> str:
     """The file text of a schema: stable, readable, ending in a newline."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
@@ -338,7 +385,7 @@ def render(schema: dict[str, Any]) -> str:
 
 def generate() -> dict[str, str]:
     """File name -> text for every schema in ``schemas/``."""
-    files = {k.layout.schema_file: render(kind_schema(k)) for k in KINDS}
+    files = {k.layout.schema_file: render(editor_schema(kind_schema(k))) for k in KINDS}
     files["project.schema.json"] = render(project_schema())
     files["plan.schema.json"] = render(plan_schema())
     return files

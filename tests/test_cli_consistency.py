@@ -166,3 +166,33 @@ def test_validate_colours_only_a_terminal(tmp_path: Path) -> None:
 def test_plan_and_apply_agree_on_the_colour_rule(desk: Path) -> None:
     assert ESC not in in_a_terminal(["plan", "--emulator", "--no-color"], desk)
     assert ESC in in_a_terminal(["plan", "--emulator"], desk)
+
+
+@pytest.mark.parametrize("name", sorted(set(COMMANDS) - NO_PROJECT))
+def test_every_project_command_reads_project_and_env_from_the_environment(name: str) -> None:
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
+    envvars = {param.name: param.envvar for param in command.params}
+    assert envvars["project_dir"] == "AGENTSYNC_PROJECT"
+    # diff compares two environments named on its line; one variable cannot stand for both.
+    if name not in PROJECT_ONLY | {"diff"}:
+        assert envvars["env"] == "AGENTSYNC_ENV"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["apply", "--emulator", "--dry-run"], ["pull", "--emulator", "--dry-run"], ["test", "--emulator"]],
+    ids=lambda a: a[0],
+)
+def test_workspace_commands_run_in_the_project_and_environment_the_variables_name(
+    desk: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    monkeypatch.chdir(desk.parent)
+    monkeypatch.setenv("AGENTSYNC_PROJECT", desk.name)
+    monkeypatch.setenv("AGENTSYNC_ENV", "nowhere")
+    assert run(args) == 1
+    assert "nowhere" in capsys.readouterr().err
+    monkeypatch.setenv("AGENTSYNC_ENV", "dev")
+    assert run(args) in (0, 3)  # test: the agents are not created yet, so their tests cannot run (3)
+    assert (desk / ".agentsync" / "emulator.json").is_file()
+    assert not (desk.parent / ".agentsync").exists()

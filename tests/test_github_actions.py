@@ -8,6 +8,7 @@ the examples silently broken; and every workflow's steps are run locally, with b
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -289,6 +290,33 @@ def test_actionlint_accepts_every_workflow_and_the_action() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def zizmor_findings(*paths: Path) -> list[dict[str, Any]]:
+    binary = shutil.which("zizmor") or str(Path(sys.executable).parent / "zizmor")
+    if not Path(binary).exists():
+        pytest.skip("zizmor is not installed (the test extra installs it where a wheel exists)")
+    done = subprocess.run(
+        [binary, "--offline", "--format", "json", *map(str, paths)], capture_output=True, text=True
+    )
+    assert done.stdout.strip(), done.stderr
+    findings: list[dict[str, Any]] = json.loads(done.stdout)
+    return findings
+
+
+def test_zizmor_finds_nothing_in_the_workflows_and_the_action() -> None:
+    findings = zizmor_findings(ACTION, *(WORKFLOWS / name for name in workflow_names()))
+    assert [(f["ident"], f["determinations"]["severity"]) for f in findings] == []
+
+
+def test_zizmor_would_catch_what_the_examples_avoid(tmp_path: Path) -> None:
+    # The check above can fail: an unpinned action and a checkout that keeps its token are findings.
+    bad = tmp_path / "bad.yml"
+    text = (WORKFLOWS / "agentsync-drift.yml").read_text(encoding="utf-8")
+    text = re.sub(r"actions/checkout@[0-9a-f]{40} # v[\d.]+", "actions/checkout@v4", text)
+    bad.write_text(text.replace("persist-credentials: false", "fetch-depth: 1"), encoding="utf-8")
+    idents = {f["ident"] for f in zizmor_findings(bad)}
+    assert {"unpinned-uses", "artipacked"} <= idents
+
+
 def test_pre_commit_hook_runs_validate() -> None:
     hooks = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     hook = next(h for h in hooks if h["id"] == "agentsync-validate")
@@ -299,6 +327,43 @@ def test_pre_commit_hook_runs_validate() -> None:
     assert pattern.search("agents/prompts/support-bot.md")
     assert pattern.search("tags.yaml") and pattern.search("agentsync.yaml")
     assert not pattern.search("README.md")
+
+
+def project_files(prefix: str = "") -> list[str]:
+    """Every file of the example project that agentsync reads, as a repository path under ``prefix``."""
+    skip = {".agentsync", "schemas", ".vscode"}
+    found = (
+        p
+        for p in EXAMPLE.rglob("*")
+        if p.is_file() and p.name != ".gitignore" and not skip & set(p.relative_to(EXAMPLE).parts)
+    )
+    return sorted(prefix + p.relative_to(EXAMPLE).as_posix() for p in found)
+
+
+@pytest.mark.parametrize("prefix", ["", "infra/agents/"])
+def test_pre_commit_hook_sees_every_project_file_also_in_a_subdirectory(prefix: str) -> None:
+    hooks = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    pattern = re.compile(next(h for h in hooks if h["id"] == "agentsync-validate")["files"])
+    files = project_files(prefix)
+    assert any(f.endswith("tools/status-page.yaml") for f in files)
+    assert [f for f in files if not pattern.search(f)] == []
+
+
+def github_glob(pattern: str, path: str) -> bool:
+    """GitHub's `paths:` filter syntax as far as the workflows use it: `**` any folders, `*` one name."""
+    regex = re.escape(pattern).replace(r"\*\*", "\0").replace(r"\*", "[^/]*").replace("\0", ".*")
+    return re.fullmatch(regex, path) is not None
+
+
+@pytest.mark.parametrize("name", ["agentsync-plan.yml", "agentsync-apply.yml"])
+def test_the_path_filters_cover_every_project_file(name: str) -> None:
+    filters = triggers(load(name))["pull_request" if "plan" in name else "push"]["paths"]
+    assert [f for f in project_files() if not any(github_glob(g, f) for g in filters)] == []
+    # In a subdirectory, as the workflows' README says: the same filters with the directory in front.
+    prefixed = ["infra/agents/" + g for g in filters if not g.startswith(".github/")]
+    files = project_files("infra/agents/")
+    assert [f for f in files if not any(github_glob(g, f) for g in prefixed)] == []
+    assert not github_glob("tools/**", "infra/agents/tools/x.yaml")
 
 
 # --- Running the workflows locally -------------------------------------------------------------------
@@ -415,19 +480,28 @@ def github_context(head_repo: str = "northwind/agents", author: str = "alice") -
     }
 
 
-def process_env(emulator: Emulator) -> dict[str, str]:
-    # The runner's PATH holds the agentsync that the action installed; here, the one under test.
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+def process_env(emulator: Emulator, runner_temp: Path) -> dict[str, str]:
+    # The action runs the agentsync it installed into $RUNNER_TEMP/agentsync-venv; here, the one under test.
+    runner_temp.mkdir(exist_ok=True)
+    venv = runner_temp / "agentsync-venv"
+    if not venv.exists():
+        venv.mkdir()
+        (venv / "bin").symlink_to(Path(sys.executable).parent, target_is_directory=True)
+    # And only there: no agentsync on PATH, so a step that expects one there would fail here too.
+    path = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "agentsync").exists()
+    )
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("ELEVENLABS_", "AGENTSYNC_"))}
     # The example's environments declare the global API; the job points them at the emulator, and says so.
     redirect = {"ELEVENLABS_BASE_URL": emulator.url, "AGENTSYNC_ALLOW_BASE_URL_OVERRIDE": "1"}
-    return {**keep, "PATH": path, **redirect, "NO_COLOR": "1"}
+    return {**keep, "PATH": path, "RUNNER_TEMP": str(runner_temp), **redirect, "NO_COLOR": "1"}
 
 
 @pytest.fixture
 def runner_for(repository: Path, emulator: Emulator) -> Iterator[Any]:
     def make(**context: str) -> Runner:
-        return Runner(repository, github_context(**context), process_env(emulator))
+        env = process_env(emulator, repository.parent / "runner-temp")
+        return Runner(repository, github_context(**context), env)
 
     yield make
 
@@ -480,6 +554,23 @@ def test_a_failing_validate_stops_the_plan_and_still_reaches_the_comment(
     # The comment step runs (always()) and is told which step failed.
     comment = load("agentsync-plan.yml")["jobs"]["plan"]["steps"][-1]
     assert plan.condition(comment["if"])
+
+
+def test_the_workflows_run_a_project_in_a_subdirectory_through_agentsync_project(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    repository = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, repository / "infra" / "agents", ignore=shutil.ignore_patterns(".agentsync"))
+    for name in ("agentsync-plan.yml", "agentsync-apply.yml"):
+        workflow = load(name)
+        # The one change the workflows' README asks for (besides the path filters).
+        for job in workflow["jobs"].values():
+            job["env"]["AGENTSYNC_PROJECT"] = "infra/agents"
+        runner = Runner(repository, github_context(), process_env(emulator, tmp_path / "runner-temp"))
+        assert runner.run(workflow) == "success", name
+    assert (repository / "plan.json").is_file() and (repository / "plan.md").is_file()
+    assert not (repository / "agents").exists()
+    assert runner.context["steps"]["apply"]["outputs"]["exit-code"] == "0"
 
 
 @pytest.mark.parametrize(

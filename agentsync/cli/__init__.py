@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("agentsync.cli.apply", "Make the planned changes, verify each one, and report."),
     "test": ("agentsync.cli.test", "Run each agent's attached tests against its planned configuration."),
     "show": ("agentsync.cli.show", "Show a saved plan file as text, Markdown or JSON."),
+    "diff": ("agentsync.cli.diff", "Show what differs between two environments, for a promotion review."),
     "pull": ("agentsync.cli.pull", "Write agent files and tags.yaml from the live workspace."),
     "emulator": ("agentsync.cli.emulator", "Run the local ElevenLabs API emulator in the foreground."),
 }

@@ -22,7 +22,7 @@ from agentsync.apply import (
     snapshot_of,
     version_description,
 )
-from agentsync.cli.common import colour_option, use_colour
+from agentsync.cli.common import colour_option, complete_targets, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.cli.plan import rotate_option, rotations
 from agentsync.cli.progress import clear, progress_options, showing
@@ -49,6 +49,7 @@ from agentsync.suites import Refusal
     "targets",
     multiple=True,
     metavar="KEY",
+    shell_complete=complete_targets,
     help="Plan and apply only this agent key (or tag:TITLE); repeatable. Not with a saved plan.",
 )
 @rotate_option

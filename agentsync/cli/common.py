@@ -7,15 +7,41 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Defaults for -C/--project and -e/--env, so a CI job can set them once for every step.
 PROJECT_ENV = "AGENTSYNC_PROJECT"
 ENV_ENV = "AGENTSYNC_ENV"
+
+
+# Completion callbacks import the loader only when a shell asks, so that --help stays fast.
+def complete_environments(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    from agentsync.cli import completion
+
+    return completion.environments(ctx, param, incomplete)
+
+
+def complete_targets(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    from agentsync.cli import completion
+
+    return completion.targets(ctx, param, incomplete)
+
+
+def complete_bare_targets(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    from agentsync.cli import completion
+
+    return completion.bare_targets(ctx, param, incomplete)
 
 
 def project_option(default: str | None = ".") -> Callable[[F], F]:
@@ -41,6 +67,7 @@ def env_option(*extra: str) -> Callable[[F], F]:
         default=None,
         envvar=ENV_ENV,
         show_envvar=True,
+        shell_complete=complete_environments,
         help="The environment in agentsync.yaml to use.",
     )
 

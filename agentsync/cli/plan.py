@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from agentsync.cli.common import colour_option, use_colour
+from agentsync.cli.common import colour_option, complete_targets, use_colour
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.cli.progress import progress_options, showing
 from agentsync.cli.test import run_tests, test_options
@@ -58,6 +58,7 @@ def rotations(names: tuple[str, ...]) -> tuple[str, ...]:
     "targets",
     multiple=True,
     metavar="KEY",
+    shell_complete=complete_targets,
     help="Plan only this agent key (or tag:TITLE); repeatable.",
 )
 @click.option(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from agentsync.cli.common import complete_bare_targets
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.planner import build_plan
 from agentsync.project import Project
@@ -41,7 +42,12 @@ def test_options(fn: click.decorators.FC) -> click.decorators.FC:
 
 @click.command("test")
 @click.option(
-    "--target", "targets", multiple=True, metavar="KEY", help="Test only this agent key; repeatable."
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KEY",
+    shell_complete=complete_bare_targets,
+    help="Test only this agent key; repeatable.",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @test_options

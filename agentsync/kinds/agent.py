@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentsync import spec
+from agentsync.kinds import workflow
 from agentsync.kinds.base import Api, Fields, Hooks, JsonObject, Kind, Layout, Path, Shower, Testing
 from agentsync.kinds.identity import Marker, marker_key
 from agentsync.responses import check_agent, check_summary
@@ -57,6 +58,10 @@ def marker_like_tags(value: Any, namespaces: list[str], show: Shower) -> list[tu
     return found
 
 
+def checks(value: Any, namespaces: list[str], show: Shower) -> list[tuple[Path, str]]:
+    return [*marker_like_tags(value, namespaces, show), *workflow.problems(value, show)]
+
+
 AGENT = Kind(
     name="agent",
     plural="agents",
@@ -100,7 +105,7 @@ AGENT = Kind(
         keep=frozenset({"name"}),
     ),
     identity=Marker(field="tags", noun="agent"),
-    hooks=Hooks(attached=attached, checks=marker_like_tags),
+    hooks=Hooks(attached=attached, checks=checks),
     testing=Testing(
         run="/v1/convai/agents/{id}/run-tests",
         attached=("platform_settings", "testing", "attached_tests"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -181,12 +182,36 @@ def body_text(change: Change) -> str | None:
     return json.dumps(mask(change.body), indent=2, ensure_ascii=False)
 
 
+NO_FINAL_NEWLINE = "\\ No newline at end of file"
+# Whitespace at the end of a changed line, shown so that a whitespace-only change is never an empty diff.
+_TRAILING = re.compile(r"[ \t\r]+$")
+_MARKS = str.maketrans({" ": "·", "\t": "→", "\r": "␍"})
+
+
 def line_diff(field: FieldChange) -> list[str]:
-    """A unified line diff of a multi-line text field (headers dropped: the path says what it is)."""
+    """A unified line diff of a multi-line text field (headers dropped: the path says what it is).
+    As git shows it: a line without a final newline is followed by ``\\ No newline at end of file``;
+    and trailing spaces, tabs and carriage returns of changed lines are shown as ``·``, ``→``, ``␍``."""
     old = field.old if isinstance(field.old, str) else ""
     new = field.new if isinstance(field.new, str) else ""
-    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=2)
-    return [line for line in lines if not line.startswith(("---", "+++"))]
+    lines = list(difflib.unified_diff(_lines(old), _lines(new), lineterm="", n=2))[2:]
+    return [shown for line in lines for shown in _diff_line(line)]
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split at ``\\n`` only, each keeping it (a carriage return or a form feed is part of its line)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def _diff_line(line: str) -> list[str]:
+    if line.startswith("@@"):
+        return [line.rstrip("\n")]
+    sign, body = line[:1], line[1:]
+    ended = body.endswith("\n")
+    body = body[:-1] if ended else body
+    if sign in "+-":
+        body = _TRAILING.sub(lambda m: m.group(0).translate(_MARKS), body)
+    return [sign + body] if ended else [sign + body, NO_FINAL_NEWLINE]
 
 
 def leaves(change: Change) -> list[FieldChange]:
