@@ -1,5 +1,6 @@
 """``${secret.KEY.id}`` in every place a body holds a secret locator ``{secret_id}``: webhook-tool
-headers, a custom LLM's key and headers, and the conversation-initiation webhook's headers. Each is
+headers, an MCP server's secret token and headers, a custom LLM's key and headers, and the
+conversation-initiation webhook's headers. Each is
 resolved to the secret's id (created first, in the same apply), stored as the locator, and planned
 as no change afterwards; the value itself is in no stored body."""
 
@@ -23,6 +24,14 @@ TOOL = {
         "name": "lookup",
         "description": "Find the order",
         "api_schema": {"url": "https://orders.example/find", "request_headers": {"Authorization": REF}},
+    }
+}
+SERVER = {
+    "config": {
+        "name": "docs",
+        "url": "https://docs.example/mcp",
+        "secret_token": REF,
+        "request_headers": {"X-Org": REF},
     }
 }
 AGENT = {
@@ -51,6 +60,8 @@ AGENT = {
 
 POSITIONS = {
     "webhook tool header": ("tool", ("tool_config", "api_schema", "request_headers", "Authorization")),
+    "MCP server secret token": ("mcp-server", ("config", "secret_token")),
+    "MCP server header": ("mcp-server", ("config", "request_headers", "X-Org")),
     "custom LLM api_key": ("agent", ("conversation_config", "agent", "prompt", "custom_llm", "api_key")),
     "custom LLM header": (
         "agent",
@@ -80,6 +91,8 @@ def applied(tmp_path: Path, api_env: Emulator, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TOK", VALUE)
     (tmp_path / "agents").mkdir()
     (tmp_path / "tools").mkdir()
+    (tmp_path / "mcp-servers").mkdir()
+    (tmp_path / "mcp-servers" / "docs.yaml").write_text(json.dumps(SERVER))
     (tmp_path / "agentsync.yaml").write_text("namespace: s\n")
     (tmp_path / "secrets.yaml").write_text("- name: tok\n  value: ${env.TOK}\n")
     (tmp_path / "tools" / "lookup.yaml").write_text(json.dumps(TOOL))
@@ -96,6 +109,9 @@ def test_every_secret_id_position_takes_a_secret_reference(applied: Emulator, po
     if kind == "tool":
         with applied.store.lock:
             (body,) = [r.body for r in applied.store.tools.values()]
+    elif kind == "mcp-server":
+        with applied.store.lock:
+            (body,) = [r.body for r in applied.store.mcp_servers.values()]
     else:
         with applied.store.lock:
             (body,) = [r.body for r in applied.store.agents.values()]
