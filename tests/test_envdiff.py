@@ -44,7 +44,7 @@ def test_offline_shows_what_promotion_changes_and_needs_no_secret(
     )
     assert "    ~ platform_settings.call_limits.daily_limit: 50 → 2000\n" in out
     assert "request_headers.Authorization: (sensitive)" in out
-    assert out.rstrip().endswith("2 resources differ between dev and prod (10 the same).")
+    assert out.rstrip().endswith("5 resources differ between dev and prod (11 the same).")
     assert run(diff(desk, "--detailed-exitcode")) == 2
 
 
@@ -85,7 +85,7 @@ def test_markdown_is_data_only_and_json_is_a_document(desk: Path, capsys: pytest
     assert "| `platform_settings.call_limits.daily_limit` | `50` | `2000` |" in markdown
     assert run(diff(desk, "--format", "json")) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["summary"] == {"differ": 2, "same": 10} and document["live"] is False
+    assert document["summary"] == {"differ": 5, "same": 11} and document["live"] is False
     limit = next(f for r in document["resources"] for f in r["fields"] if f["path"][-1] == "daily_limit")
     assert (limit["left"], limit["right"]) == (50, 2000)
 

@@ -93,7 +93,7 @@ def test_native_environments_serve_dev_and_prod_from_one_workspace(
     with Emulator() as workspace:
         code, out = cli(capsys, "apply", "-C", str(project), "--base-url", workspace.url, "--auto-approve")
         assert code == 0, out
-        assert "15 applied, 0 not converged, 0 failed, 0 skipped" in out
+        assert "16 applied, 0 not converged, 0 failed, 0 skipped" in out
         code, out = cli(
             capsys, "plan", "-C", str(project), "--base-url", workspace.url, "--detailed-exitcode"
         )
