@@ -11,14 +11,12 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
+from agentsync.cli.envvars import ENV_ENV, PROJECT_ENV
+
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Defaults for -C/--project and -e/--env, so a CI job can set them once for every step.
-PROJECT_ENV = "AGENTSYNC_PROJECT"
-ENV_ENV = "AGENTSYNC_ENV"
 
 
 # Completion callbacks import the loader only when a shell asks, so that --help stays fast.

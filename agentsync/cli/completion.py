@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 from click.shell_completion import CompletionItem
 
-from agentsync.cli.common import ENV_ENV, PROJECT_ENV
+from agentsync.cli.envvars import ENV_ENV, PROJECT_ENV
 
 if TYPE_CHECKING:
     from agentsync.project import Project
