@@ -10,11 +10,10 @@ kind's schema -> the kind's own checks. Across files: one definition per key (ig
 
 from __future__ import annotations
 
-import copy
 import difflib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +22,10 @@ from agentsync import variables as templates
 from agentsync.errors import Location, Problem, Severity
 from agentsync.kinds import KINDS, Definition, Kind
 from agentsync.loader import Document, JsonPath, Reader, describe, interpolate, read_document
+from agentsync.overrides import Override, omitted_keys, overlay_all, override_key_warnings, override_layers
 
 PROMPTS_DIR = "prompts"
 META_FIELDS: tuple[str, ...] = ("id", "renamed_from")
-
-
-@dataclass(frozen=True)
-class Override:
-    """One ``environments.ENV.overrides.<plural>.KEY`` entry (``*``: every definition), with where it is."""
-
-    key: str
-    value: dict[str, Any]
-    source: Document
-    path: JsonPath
-
-    @property
-    def dotted(self) -> str:
-        return ".".join(str(p) for p in self.path)
 
 
 def load_definitions(
@@ -102,7 +88,7 @@ def _folder(
         document = read_document(reader, path)
         if document is None or not _is_mapping(reader, kind, document):
             continue
-        origins = _overlay_all(document, [layer for layer in layers if layer.key in ("*", key)])
+        origins = overlay_all(document, [layer for layer in layers if layer.key in ("*", key)])
         document = _resolved(reader, kind, document, context, scope)
         documents[key] = document
         definitions[key] = _definition(kind, key, document, document.value, (), origins)
@@ -367,7 +353,7 @@ def _overlay_entries(
         if isinstance(item, dict):
             key = _entry_key(kind, item, index)
             chosen = [layer for layer in layers if layer.key in ("*", key)]
-            origins[index] = _overlay_all(document, chosen, (index,))
+            origins[index] = overlay_all(document, chosen, (index,))
     return origins
 
 
@@ -409,100 +395,6 @@ def _no_secrets(kind: Kind, document: Document) -> list[Problem]:
 
 
 # --- environment overrides ----------------------------------------------------------------------------
-
-
-def override_layers(settings_doc: Document, kind: Kind, environment: str | None) -> list[Override]:
-    """The selected environment's overrides of ``kind``, ``*`` first so that a named entry wins."""
-    if environment is None:
-        return []
-    base: JsonPath = ("environments", environment, "overrides", kind.plural)
-    entries = (settings_doc.value.get("environments") or {}).get(environment) or {}
-    table = (entries.get("overrides") or {}).get(kind.plural) or {}
-    ordered_keys = sorted(table, key=lambda k: k != "*")
-    return [
-        Override(k, table[k], settings_doc, (*base, k)) for k in ordered_keys if isinstance(table[k], dict)
-    ]
-
-
-def omitted_keys(settings_doc: Document, kind: Kind, environment: str | None) -> frozenset[str]:
-    """The definitions the selected environment leaves out: ``overrides.<plural>.KEY: null``."""
-    if environment is None:
-        return frozenset()
-    entries = (settings_doc.value.get("environments") or {}).get(environment) or {}
-    table = (entries.get("overrides") or {}).get(kind.plural) or {}
-    return frozenset(k for k, v in table.items() if v is None and k != "*")
-
-
-def override_key_warnings(
-    settings_doc: Document, found: Mapping[str, Mapping[str, Definition]], environment: str | None = None
-) -> list[Problem]:
-    """An override for a definition the project does not declare is a typo or a stale entry: a warning,
-    so that deleting a file (or pulling into an empty folder) is not blocked by it."""
-    problems: list[Problem] = []
-    for name, env in (settings_doc.value.get("environments") or {}).items():
-        for kind in KINDS:
-            table = ((env or {}).get("overrides") or {}).get(kind.plural) or {}
-            declared = found.get(kind.name, {})
-            # The selected environment's null entries left their definitions out on purpose.
-            left_out = omitted_keys(settings_doc, kind, name) if name == environment else frozenset()
-            for key in table:
-                if key != "*" and key not in declared and key not in left_out:
-                    close = difflib.get_close_matches(key, list(declared), n=1)
-                    hint = f"; did you mean '{close[0]}'?" if close else ""
-                    path = ("environments", name, "overrides", kind.plural, key)
-                    message = f"environments.{name}.overrides.{kind.plural}: no {kind.noun} '{key}' in {kind.layout.where}{hint}"
-                    problems.append(Problem(settings_doc.location_of(path), message, Severity.WARNING))
-    return problems
-
-
-def _overlay_all(document: Document, layers: list[Override], base: JsonPath = ()) -> dict[JsonPath, str]:
-    origins: dict[JsonPath, str] = {}
-    for layer in layers:
-        _overlay(document, layer, base, (), origins)
-    return origins
-
-
-def _overlay(
-    document: Document, layer: Override, base: JsonPath, path: JsonPath, origins: dict[JsonPath, str]
-) -> None:
-    """Deep-merge ``layer`` into the value at ``base`` in place: mappings merge key by key, anything
-    else (lists, scalars) replaces. The merged paths point at agentsync.yaml, where their value now is."""
-    target = _value_at(document.value, (*base, *path))
-    source = _value_at(layer.value, path)
-    for key, value in source.items():
-        here = (*path, key)
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            full = (*base, *here)
-            document.locations[full] = layer.source.location_of((*layer.path, *here))
-            _overlay(document, layer, base, here, origins)
-            continue
-        target[key] = copy.deepcopy(value)
-        origins[here] = ".".join(str(p) for p in (*layer.path, *here))
-        _move_locations(document, layer, base, here)
-
-
-def _value_at(value: Any, path: JsonPath) -> Any:
-    for part in path:
-        value = value[part]
-    return value
-
-
-def _move_locations(document: Document, layer: Override, base: JsonPath, here: JsonPath) -> None:
-    full = (*base, *here)
-    for table in (document.locations, document.value_locations):
-        for stale in [p for p in table if p[: len(full)] == full]:
-            del table[stale]
-    prefix = (*layer.path, *here)
-    for source, target in (
-        (layer.source.locations, document.locations),
-        (layer.source.value_locations, document.value_locations),
-    ):
-        for found, location in source.items():
-            if found[: len(prefix)] == prefix:
-                target[full + found[len(prefix) :]] = location
-
-
-# --- references ---------------------------------------------------------------------------------------
 
 
 def reference_warnings(found: Mapping[str, Mapping[str, Definition]]) -> list[Problem]:
