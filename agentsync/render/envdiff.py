@@ -10,7 +10,7 @@ from typing import Any
 from agentsync.envdiff import Difference, EnvDiff
 from agentsync.plan import ABSENT, FieldChange
 from agentsync.render import common
-from agentsync.render.markdown import CELL_CHARS, _fence
+from agentsync.render.markdown import cell_value, fence
 from agentsync.render.markdown import inline_code as _code
 from agentsync.render.text import _field_lines, _Painter
 
@@ -92,31 +92,20 @@ def _fields(diff: EnvDiff, declared: tuple[FieldChange, ...]) -> str:
             "|---|---|---|",
         ]
         rows += [
-            f"| {_code(f.dotted, cell=True)} | {_cell(f, f.old, diff.left, below)} | "
-            f"{_cell(f, f.new, diff.right, below)} |"
+            f"| {_code(f.dotted, cell=True)} | {cell_value(f, f.old, diff.left, below)} | "
+            f"{cell_value(f, f.new, diff.right, below)} |"
             for f in plain
         ]
         out += "\n".join(rows) + "\n\n"
     # A long value would stretch its cell across the page: it is shown under the table, as in a plan.
     for field, side, shown in below:
         text = json.dumps(shown, indent=2, ensure_ascii=False)
-        out += f"{_code(field.dotted)} ({_code(side)}):\n\n" + _fence("json", text)
+        out += f"{_code(field.dotted)} ({_code(side)}):\n\n" + fence("json", text)
     for field in fields:
         if common.is_multiline(field):
             out += f"{_code(field.dotted)} (- {_code(diff.left)}, + {_code(diff.right)}):\n\n"
-            out += _fence("diff", "\n".join(common.line_diff(field)))
+            out += fence("diff", "\n".join(common.line_diff(field)))
     return out
-
-
-def _cell(field: FieldChange, value: Any, side: str, below: list[tuple[FieldChange, str, Any]]) -> str:
-    shown = common.masked_side(field, value)
-    if shown is ABSENT:
-        return "*(absent)*"
-    text = common.display(shown)
-    if len(text) <= CELL_CHARS:
-        return _code(text, cell=True)
-    below.append((field, side, shown))
-    return "*(below)*"
 
 
 def document(diff: EnvDiff) -> dict[str, Any]:

@@ -13,7 +13,7 @@ comment is posted from CI on pull requests. Data reaches the comment in exactly 
   Inside a code span nothing is Markdown and nothing is HTML, which ``<code>`` does not give: GitHub
   parses Markdown between HTML tags, so ``<code>[x](y)</code>`` is a link. In a table cell each ``|`` is
   written ``\\|`` (GFM removes the backslash inside code spans there); newlines are shown as ``\\n``;
-- as a fenced block (``_fence``): a fence longer than any backtick run inside, controls but newline and
+- as a fenced block (``fence``): a fence longer than any backtick run inside, controls but newline and
   tab shown.
 The ``<summary>`` line of each section is an HTML block (no Markdown is parsed in it): HTML-escaped, with
 controls shown so that no newline can end the block.
@@ -137,22 +137,22 @@ def _fields(fields: list[FieldChange]) -> str:
     if plain:
         rows = ["| Field | Old | New |", "|---|---|---|"]
         rows += [
-            f"| {_code(f.dotted, cell=True)} | {_value(f, f.old, 'old', below)} | {_value(f, f.new, 'new', below)} |"
+            f"| {_code(f.dotted, cell=True)} | {cell_value(f, f.old, 'old', below)} | {cell_value(f, f.new, 'new', below)} |"
             for f in plain
         ]
         text += "\n".join(rows) + "\n\n"
     # A long value would stretch its table cell across the page: it is shown under the table instead.
     for field, side, shown in below:
-        text += f"{_code(field.dotted)} ({side}):\n\n" + _fence(
+        text += f"{_code(field.dotted)} ({side}):\n\n" + fence(
             "json", json.dumps(shown, indent=2, ensure_ascii=False)
         )
     for field in fields:
         if common.is_multiline(field):
-            text += f"{_code(field.dotted)}:\n\n" + _fence("diff", "\n".join(common.line_diff(field)))
+            text += f"{_code(field.dotted)}:\n\n" + fence("diff", "\n".join(common.line_diff(field)))
     return text
 
 
-def _value(field: FieldChange, value: Any, side: str, below: list[tuple[FieldChange, str, Any]]) -> str:
+def cell_value(field: FieldChange, value: Any, side: str, below: list[tuple[FieldChange, str, Any]]) -> str:
     shown = common.masked_side(field, value)
     if shown is ABSENT:
         return "*(absent)*"
@@ -166,10 +166,10 @@ def _value(field: FieldChange, value: Any, side: str, below: list[tuple[FieldCha
 def _body(change: Change) -> str:
     body = common.body_text(change)
     text = f"Request: {_code(common.request_line(change))}\n\n"
-    return text + (_fence("json", body) if body is not None else "")
+    return text + (fence("json", body) if body is not None else "")
 
 
-def _fence(language: str, content: str) -> str:
+def fence(language: str, content: str) -> str:
     """A fenced block that no backtick run inside ``content`` can close early."""
     content = terminal.visible(content, newlines=True)
     fence = "`" * max(3, _longest_backticks(content) + 1)
