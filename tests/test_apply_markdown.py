@@ -11,7 +11,7 @@ import pytest
 from projects import write_project
 
 from agentsync.cli import run
-from agentsync.emulator import Emulator, Faults
+from agentsync.emulator import ADMIN_KEY, Emulator, Faults
 from agentsync.outcomes import ApplyReport, Outcome, Result
 from agentsync.plan import Action
 from agentsync.render import report_markdown
@@ -112,3 +112,23 @@ def test_many_resources_stay_under_the_limit_and_say_what_was_cut() -> None:
     text = report_markdown.render(ApplyReport(results))
     assert len(text) <= report_markdown.LIMIT
     assert re.search(r"\d+ of 3000 resources are not listed", text)
+
+
+def test_a_value_from_the_process_environment_is_in_no_report_line(
+    tmp_path: Path, api_env: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The job summary is public to everyone who can read the run: neither the report nor the plan
+    # logged beside it holds a resolved ${env.*} value or the key, on a create and on a refused update.
+    monkeypatch.setenv("GREETING_TOKEN", "tok-9d1c-never-shown")
+    write_project(tmp_path, {"one": agent("One", "Hi ${env.GREETING_TOKEN}")})
+    code, out, err = apply_md(tmp_path, capsys)
+    assert code == 0 and "| ok | agent `one` | created |" in out
+    assert "tok-9d1c-never-shown" not in out + err
+    monkeypatch.setenv("GREETING_TOKEN", "tok-9d1c-rotated")
+    broken = agent("One", "Hi ${env.GREETING_TOKEN}")
+    broken["conversation_config"] |= {"tts": {"model_id": "eleven_turbo_v2"}}
+    broken["conversation_config"]["agent"]["language"] = "de"
+    write_project(tmp_path, {"one": broken})
+    code, out, err = apply_md(tmp_path, capsys)
+    assert code == 1 and "#### Failed\n\n- agent `one`: `" in out, out
+    assert "tok-9d1c" not in out + err and ADMIN_KEY not in out + err
