@@ -36,14 +36,21 @@ class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, int]] = Counter()
+        self._committed: Counter[tuple[str, str]] = Counter()
 
     def record(self, method: str, route: str, status: int) -> None:
         with self._lock:
             self._counts[(method, route, status)] += 1
 
+    def committed_then_failed(self, method: str, route: str) -> None:
+        """A write that was stored although its client got a 5xx or a dropped connection."""
+        with self._lock:
+            self._committed[(method, route)] += 1
+
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._committed.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -51,7 +58,14 @@ class Stats:
                 {"method": m, "route": r, "status": s, "count": c}
                 for (m, r, s), c in sorted(self._counts.items())
             ]
-        return {"requests": rows, "total": sum(row["count"] for row in rows)}
+            committed = [
+                {"method": m, "route": r, "count": c} for (m, r), c in sorted(self._committed.items())
+            ]
+        return {
+            "requests": rows,
+            "total": sum(row["count"] for row in rows),
+            "committed_then_failed": committed,
+        }
 
 
 class Emulator:
@@ -191,7 +205,10 @@ class Emulator:
             return self._faults.hostile(method, route, response)
         self.save_state()
         verdict = self._faults.after_write()
-        return response if verdict is None else _verdict_response(verdict)
+        if verdict is None:
+            return response
+        self._stats.committed_then_failed(method, route)
+        return _verdict_response(verdict)
 
     def _control(self, method: str, path: str, raw: bytes) -> Response:
         try:

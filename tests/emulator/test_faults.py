@@ -131,6 +131,21 @@ def test_stats_count_by_method_route_and_status(api: Api) -> None:
     ]
 
 
+def test_stats_count_the_writes_stored_and_then_answered_with_a_failure(api: Api) -> None:
+    api.emulator.set_faults(Faults(seed=2, commit_then_fail_rate=1.0))
+    try:
+        status = api.post(f"{AGENTS}/create", json={"conversation_config": {}}).status_code
+    except requests.ConnectionError:
+        status = 0  # the other half of the verdicts drops the connection
+    api.emulator.set_faults(Faults())
+    assert (status == 0 or status >= 500) and len(api.emulator.store.agent_records()) == 1
+    assert api.emulator.stats()["committed_then_failed"] == [
+        {"method": "POST", "route": f"{AGENTS}/create", "count": 1}
+    ]
+    assert requests.post(f"{api.emulator.url}/_emulator/reset", timeout=5).status_code == 200
+    assert api.emulator.stats()["committed_then_failed"] == []
+
+
 def test_reset_route_empties_store_and_stats(api: Api) -> None:
     api.create_agent()
     assert requests.post(f"{api.emulator.url}/_emulator/reset", timeout=5).status_code == 200
