@@ -42,3 +42,13 @@ def test_init_on_a_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     target.write_text("x")
     assert run(["init", str(target)]) == 1
     assert "exists and is not a directory" in capsys.readouterr().err
+
+
+def test_init_names_the_next_command_without_a_cd_when_the_project_is_here(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(["init"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "next: agentsync validate"
+    assert run(["init", "sub"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "next: cd sub && agentsync validate"

@@ -113,5 +113,6 @@ def command(directory: str | None, project_dir: Path | None) -> int:
         click.echo(f"created {target.as_posix()}")
     for line in _write_around(root):
         click.echo(line)
-    click.echo(f"next: cd {root.as_posix()} && agentsync validate")
+    here = root.resolve() == Path.cwd().resolve()
+    click.echo("next: agentsync validate" if here else f"next: cd {root.as_posix()} && agentsync validate")
     return 0
