@@ -82,6 +82,23 @@ def test_the_workflow_survives_a_round_trip_through_the_api(
     assert run(["plan", "-C", str(project), "--emulator", "--detailed-exitcode"]) == 0
 
 
+def test_the_emulator_keeps_one_workspace_per_environment_so_prod_gets_its_own_tools(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NORTHWIND_CRM_TOKEN", "crm-token-for-the-test")
+    assert run(["apply", "-C", str(project), "--emulator", "--auto-approve"]) == 0
+    assert run(["apply", "-C", str(project), "-e", "prod", "--emulator", "--auto-approve"]) == 0
+    out = capsys.readouterr().out
+    # prod creates everything, the four tools included, instead of finding dev's by their names.
+    assert "16 applied, 0 not converged" in out
+    states = {p.name: json.loads(p.read_text()) for p in (project / ".agentsync").glob("emulator*.json")}
+    assert sorted(states) == ["emulator-prod.json", "emulator.json"]
+    dev_tools = {t["body"]["id"] for t in states["emulator.json"]["tools"]}
+    prod_tools = {t["body"]["id"] for t in states["emulator-prod.json"]["tools"]}
+    assert len(dev_tools) == len(prod_tools) == 4 and not dev_tools & prod_tools
+    assert run(["plan", "-C", str(project), "-e", "prod", "--emulator", "--detailed-exitcode"]) == 0
+
+
 def _stored(emulator: Emulator, path: str) -> Any:
     return requests.get(f"{emulator.url}{path}", headers={"xi-api-key": ADMIN_KEY}, timeout=10).json()
 

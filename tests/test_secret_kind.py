@@ -38,7 +38,8 @@ def test_a_missing_secret_is_created_and_then_exists_without_a_change(
     capsys.readouterr()
     assert run(["plan", "-C", str(root), "--detailed-exitcode"]) == 0
     out = capsys.readouterr()
-    assert "value not compared" in out.out + out.err and VALUE not in out.out + out.err
+    assert "1 workspace secret exists (crm-token): value not compared" in out.out + out.err
+    assert VALUE not in out.out + out.err
 
 
 def test_a_changed_value_is_sent_only_on_rotation_and_never_printed(

@@ -76,7 +76,10 @@ def workspace_options(fn: F) -> F:
         click.option(
             "--emulator",
             is_flag=True,
-            help="Use an in-process emulator (state in .agentsync/emulator.json), no account needed.",
+            help=(
+                "Use an in-process emulator, no account needed (state in .agentsync/emulator.json;"
+                " another environment than the default in .agentsync/emulator-ENV.json)."
+            ),
         ),
         click.option(
             "--allow-base-url-override",
@@ -154,7 +157,7 @@ def _check_no_silent_override(base_url: str, env: Environment) -> None:
 def workspace_client(workspace: WorkspaceOptions, project: Project) -> Iterator[Client]:
     """A client for the project's workspace (or the in-process emulator), closed on exit."""
     if workspace.emulator:
-        with _emulated(workspace) as client:
+        with _emulated(workspace, project) as client:
             yield client
         return
     target = endpoint(workspace, project)
@@ -168,14 +171,25 @@ def workspace_client(workspace: WorkspaceOptions, project: Project) -> Iterator[
         yield client
 
 
+def emulator_state(project: Project) -> Path:
+    """Where ``--emulator`` keeps the workspace of the selected environment. With a workspace per
+    environment each one is emulated apart, as they are in ElevenLabs (so dev and prod never share a
+    tool); the default environment, and native environments (one workspace), use ``emulator.json``."""
+    settings, env = project.settings, project.environment
+    default = settings.default_environment or next(iter(settings.environments), None)
+    if env is None or settings.native or env.name == default:
+        return EMULATOR_STATE
+    return EMULATOR_STATE.with_name(f"emulator-{env.name}.json")
+
+
 @contextlib.contextmanager
-def _emulated(workspace: WorkspaceOptions) -> Iterator[Client]:
+def _emulated(workspace: WorkspaceOptions, project: Project) -> Iterator[Client]:
     from agentsync.emulator import Emulator
     from agentsync.emulator.config import ADMIN_KEY, EmulatorConfig
 
     if workspace.base_url or workspace.residency:
         raise UsageError("--emulator cannot be combined with --base-url or --residency")
-    state = workspace.project_dir / EMULATOR_STATE
+    state = workspace.project_dir / emulator_state(project)
     state.parent.mkdir(parents=True, exist_ok=True)
     with Emulator(EmulatorConfig(state_file=state)) as emulator:
         click.echo(f"Using the in-process emulator at {emulator.url} (state in {state}).", err=True)
