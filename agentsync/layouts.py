@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,8 +45,8 @@ def load_definitions(
             loaded = _listed(reader, kind, scope, context, layers, omitted)
         if loaded is not None:
             found[kind.name] = loaded
-    reader.problems.extend(override_key_warnings(settings_doc, found, environment))
-    reader.problems.extend(reference_warnings(found))
+    reader.problems.extend(override_key_warnings(settings_doc, found, environment, reader.unusable))
+    reader.problems.extend(reference_warnings(found, reader.unusable))
     return found
 
 
@@ -306,6 +306,8 @@ def _listed(
     document = _resolved(reader, kind, document, context, scope)
     reader.problems.extend(_duplicates(kind, document))
     if len(reader.problems) != before and any(p.is_error for p in reader.problems[before:]):
+        keys = (_entry_key(kind, item, i) for i, item in enumerate(document.value) if isinstance(item, dict))
+        reader.unusable[kind.name] = set(keys)
         return {}
     return {
         _entry_key(kind, item, index): _definition(
@@ -397,15 +399,18 @@ def _no_secrets(kind: Kind, document: Document) -> list[Problem]:
 # --- environment overrides ----------------------------------------------------------------------------
 
 
-def reference_warnings(found: Mapping[str, Mapping[str, Definition]]) -> list[Problem]:
-    """A reference to a key no file declares can only work if the workspace has it (plan checks)."""
+def reference_warnings(
+    found: Mapping[str, Mapping[str, Definition]], unusable: Mapping[str, Collection[str]] | None = None
+) -> list[Problem]:
+    """A reference to a key no file declares can only work if the workspace has it (plan checks).
+    ``unusable`` keys are declared in a file that has errors of its own: those errors say enough."""
     problems: list[Problem] = []
     for definitions in found.values():
         for definition in definitions.values():
             for path, text in definition.references.items():
                 for ref in dict.fromkeys(templates.references_in(text)):
                     declared = found.get(ref.kind, {})
-                    if ref.key not in declared:
+                    if ref.key not in declared and ref.key not in (unusable or {}).get(ref.kind, ()):
                         problems.append(_reference_warning(definition, path, ref.text, ref.key, declared))
     return problems
 

@@ -93,6 +93,9 @@ class Reader:
         self.problems = problems
         self.sources = sources
         self.bytes_read = 0
+        # Keys of list entries left out because their file has errors: a reference to one is not
+        # also reported as naming nothing.
+        self.unusable: dict[str, set[str]] = {}
 
     def error(self, location: Location | None, message: str) -> None:
         self.problems.append(Problem(location, message, Severity.ERROR))

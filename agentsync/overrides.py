@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,10 @@ def omitted_keys(settings_doc: Document, kind: Kind, environment: str | None) ->
 
 
 def override_key_warnings(
-    settings_doc: Document, found: Mapping[str, Mapping[str, Definition]], environment: str | None = None
+    settings_doc: Document,
+    found: Mapping[str, Mapping[str, Definition]],
+    environment: str | None = None,
+    unusable: Mapping[str, Collection[str]] | None = None,
 ) -> list[Problem]:
     """An override for a definition the project does not declare is a typo or a stale entry: a warning,
     so that deleting a file (or pulling into an empty folder) is not blocked by it."""
@@ -63,6 +66,7 @@ def override_key_warnings(
             declared = found.get(kind.name, {})
             # The selected environment's null entries left their definitions out on purpose.
             left_out = omitted_keys(settings_doc, kind, name) if name == environment else frozenset()
+            left_out |= frozenset((unusable or {}).get(kind.name, ()))
             for key in table:
                 if key != "*" and key not in declared and key not in left_out:
                     close = difflib.get_close_matches(key, list(declared), n=1)

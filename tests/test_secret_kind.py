@@ -123,3 +123,32 @@ def test_delete_needs_authoritative_and_prune_and_names_what_uses_the_secret(
     assert run(["apply", "-C", str(root), "--auto-approve", "--prune", "--target", "desk"]) == 0
     assert run(["apply", "-C", str(root), "--auto-approve", "--prune"]) == 0
     assert stored(api_env) == {}
+
+
+def test_an_unset_value_is_one_error_not_also_warnings_that_the_secret_is_undeclared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CRM_TOKEN", raising=False)
+    header = {"Authorization": {"secret_id": "${secret.crm-token.id}"}}
+    agent = {
+        "name": "A",
+        "platform_settings": {
+            "workspace_overrides": {
+                "conversation_initiation_client_data_webhook": {
+                    "url": "https://x.example/hook",
+                    "request_headers": header,
+                }
+            }
+        },
+    }
+    extra = "environments:\n  dev:\n    overrides:\n      secrets: {crm-token: null}\n  prod: {}\n"
+    root = project(tmp_path, [{"name": "crm-token", "value": "${env.CRM_TOKEN}"}], {"a": agent}, extra)
+    assert run(["plan", "-C", str(root), "-e", "prod", "--base-url", "http://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert "environment variable CRM_TOKEN is not set" in err
+    assert "no file declares" not in err and "no workspace secret" not in err
+    assert "the project has 1 error" in err
+    # A reference to a secret that really is undeclared is still reported.
+    (root / "secrets.yaml").write_text("[]")
+    assert run(["validate", "-C", str(root)]) == 0
+    assert "names workspace secret 'crm-token' that no file declares" in capsys.readouterr().out
