@@ -13,6 +13,7 @@ import difflib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from agentsync import changes as build
 from agentsync import targets as targeting
@@ -80,7 +81,16 @@ def build_plan(
         base_url=remote.base_url,
         environment=project.environment.name if project.environment else None,
         warnings=tuple(warnings),
+        meta=_native_meta(project),
     )
+
+
+def _native_meta(project: Project) -> dict[str, Any]:
+    """Native environments share one workspace, and one plan covers them all: the plan names them."""
+    if not project.settings.native:
+        return {}
+    mapped = {name: env.elevenlabs_environment for name, env in project.settings.environments.items()}
+    return {"elevenlabs_environments": mapped}
 
 
 def _check_unfetched(project: Project, remote: RemoteState, selection: targeting.Selection) -> None:

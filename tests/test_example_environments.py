@@ -98,6 +98,7 @@ def test_native_environments_serve_dev_and_prod_from_one_workspace(
             capsys, "plan", "-C", str(project), "--base-url", workspace.url, "--detailed-exitcode"
         )
         assert code == 0 and "No changes" in out, out
+        assert "environments dev (development), prod (production), one workspace" in out
         assert TOKEN not in everything_stored(workspace) and TOKEN not in out
         labels = {r.body["label"]: r.body for r in workspace.store.records("environment_variables")}
         assert labels["billing_api"]["values"] == {

@@ -515,7 +515,7 @@ def test_the_workflows_plan_apply_and_find_no_drift_against_the_emulator(
     assert steps["gate"]["outputs"]["skip"] == "false"
     assert steps["plan"]["outputs"] == {"exit-code": "2", "changes": "true"}
     assert (repository / "plan.json").is_file()
-    assert "### agentsync plan: `prod`" in plan.summary.read_text(encoding="utf-8")
+    assert "### agentsync plan: environment `prod`" in plan.summary.read_text(encoding="utf-8")
     assert "crm-token-for-tests" not in (repository / "plan.md").read_text(encoding="utf-8")
 
     apply = runner_for()

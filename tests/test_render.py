@@ -161,7 +161,18 @@ def test_text_header_names_environment_and_namespace() -> None:
 def test_text_no_changes() -> None:
     out = text.render(empty_plan())
     assert "No changes. The workspace matches the project (3 unchanged)." in out
-    assert "environment (default)" in out
+    assert out.splitlines()[0].startswith("agentsync plan: the default environment · namespace team-a")
+
+
+def test_native_environments_are_all_named_in_the_header_with_what_they_map_to() -> None:
+    mapped = {"dev": "development", "prod": "production"}
+    plan = dataclasses.replace(empty_plan(), meta={"elevenlabs_environments": mapped})
+    first = text.render(plan).splitlines()[0]
+    assert "environments dev (development), prod (production), one workspace · namespace team-a" in first
+    head = markdown.render(plan).splitlines()[0]
+    assert head.startswith(
+        "### agentsync plan: environments `dev` (`development`), `prod` (`production`), one workspace,"
+    )
 
 
 def test_text_colour_only_when_asked() -> None:

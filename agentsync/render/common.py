@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonpointer
@@ -133,8 +133,17 @@ def summary(plan: Plan) -> str:
 
 
 def header(plan: Plan) -> str:
-    env = plan.environment or "(default)"
-    return f"environment {env} · namespace {plan.namespace} · {plan.base_url}"
+    return f"{environments(plan, str)} · namespace {plan.namespace} · {plan.base_url}"
+
+
+def environments(plan: Plan, code: Callable[[str], str]) -> str:
+    """``environment dev``; with native environments every one and the ElevenLabs environment it maps
+    to (``environments dev (development), prod (production), one workspace``); ``code`` marks names."""
+    mapped = plan.meta.get("elevenlabs_environments")
+    if isinstance(mapped, dict) and mapped:
+        shown = ", ".join(f"{code(str(name))} ({code(str(native))})" for name, native in mapped.items())
+        return f"environments {shown}, one workspace"
+    return f"environment {code(plan.environment)}" if plan.environment else "the default environment"
 
 
 def title(change: Change) -> str:

@@ -78,7 +78,7 @@ def _cut(text: str, room: int = 0) -> str:
 
 
 def _head(plan: Plan) -> str:
-    env = _code(plan.environment) if plan.environment else "default environment"
+    env = common.environments(plan, _code)
     return (
         f"### agentsync plan: {env}, namespace {_code(plan.namespace)}, API {_code(plan.base_url)}\n\n"
         f"**{common.summary(plan)}**\n\n"
