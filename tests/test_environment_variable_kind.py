@@ -155,6 +155,7 @@ def test_a_secret_typed_value_points_at_a_managed_secret(
             "- label: crm_url\n  type: text\n  values: {production: x}\n",
             f"{FILE}:2:9:",
         ),
+        ("- label: crm_url\n  type: [string]\n  values: {production: x}\n", f"{FILE}:2:9:"),
         (
             "- label: crm_url\n  type: string\n  value: {production: x}\n",
             f"{FILE}:3:3:",
@@ -166,6 +167,7 @@ def test_a_secret_typed_value_points_at_a_managed_secret(
         "wrong-value-type",
         "env-placeholder",
         "unknown-type",
+        "type-not-a-string",
         "unknown-field",
         "duplicate",
     ],

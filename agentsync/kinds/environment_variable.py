@@ -58,8 +58,8 @@ def value_rules(value: Any, namespaces: list[str], show: Shower) -> list[tuple[P
                     f"[{index}].values: a 'production' value is required (calls without an environment use it)",
                 )
             )
-        if type_ not in VALUE_KEY:
-            continue
+        if not isinstance(type_, str) or type_ not in VALUE_KEY:
+            continue  # the schema reports a type that is not one of these
         for environment, item in values.items():
             if not _fits(str(type_), item):
                 found.append(
