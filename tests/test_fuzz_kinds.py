@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fuzzing import dump
+from fuzzing import values as fuzz_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -79,28 +81,8 @@ def mutated(document: Any, path: tuple[Any, ...], operation: str, value: Any) ->
     return document
 
 
-def dump(value: Any) -> str:
-    # JSON is YAML; non-finite floats are spelled the YAML way so the file still parses as YAML.
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text.replace("NaN", ".nan").replace("-Infinity", "-.inf").replace("Infinity", ".inf")
-
-
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**64), max_value=2**64),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=30),
-    st.sampled_from(
-        ["${env.NOPE}", "${var.NOPE}", "${tool.nope.id}", "${secret.x.id}", "$${x}", "!file ../x"]
-    ),
-)
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=10), inner, max_size=3)
-    ),
-    max_leaves=8,
+values = fuzz_values(
+    ["${env.NOPE}", "${var.NOPE}", "${tool.nope.id}", "${secret.x.id}", "$${x}", "!file ../x"], max_leaves=8
 )
 
 

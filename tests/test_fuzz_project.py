@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fuzzing import dump
+from fuzzing import values as fuzz_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,20 +60,7 @@ TYPED_PATHS = [
     ("conversation_config", "agent", "dynamic_variables"),
 ]
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=40),
-)
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
+values = fuzz_values()
 
 
 @pytest.fixture
@@ -102,12 +91,6 @@ def with_value(path: tuple[str, ...], value: Any) -> dict[str, Any]:
         node = node.setdefault(part, {})
     node[path[-1]] = value
     return doc
-
-
-def dump(value: Any) -> str:
-    # JSON is YAML; non-finite floats are spelled the YAML way so the file still parses as YAML.
-    text = json.dumps(value, ensure_ascii=False)
-    return text.replace("NaN", ".nan").replace("-Infinity", "-.inf").replace("Infinity", ".inf")
 
 
 @FUZZ
