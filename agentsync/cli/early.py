@@ -1,8 +1,8 @@
 """Reading the workspace while the project loads (:mod:`agentsync.prefetch`), for plan and apply.
 
 The read starts only once agentsync.yaml and the selected environment are valid, and goes where the
-command's client would go: the endpoint is chosen by :func:`agentsync.cli.options.endpoint` from the
-same options and environment. When that choice fails (no API key, a refused host) nothing is started
+command's client would go: the endpoint is chosen from the
+same options and environment (:func:`~agentsync.cli.options.connect_to`). When that choice fails (no API key, a refused host) nothing is started
 and the same error is raised later, after the project's own problems, exactly as without this.
 """
 
@@ -12,8 +12,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from agentsync.cli import options
-from agentsync.cli.options import WorkspaceOptions, endpoint
+from agentsync.cli.options import WorkspaceOptions, connect_to
 from agentsync.errors import AgentsyncError
 from agentsync.project import Environment, Project, Settings
 
@@ -33,7 +32,13 @@ class EarlyRead:
         self.prefetch: Prefetch | None = None
 
     def start(self, settings: Settings, environment: Environment | None) -> None:
-        """The loader's settings hook: connect, and start the listings (and owned GETs)."""
+        """The loader's settings hook: connect, start the listings (and owned GETs), then ``then``."""
+        try:
+            self._start(settings, environment)
+        finally:
+            self.then()
+
+    def _start(self, settings: Settings, environment: Environment | None) -> None:
         if self.workspace.emulator:
             return  # the in-process emulator starts with the command's own client
         from agentsync.kinds import KINDS
@@ -41,20 +46,12 @@ class EarlyRead:
 
         shell = Project(self.workspace.project_dir, settings, {}, environment)
         try:
-            target = endpoint(self.workspace, shell)
-            client = options.connect(
-                target.base_url,
-                api_key=target.api_key,
-                key_source=target.key_source,
-                concurrency=self.workspace.concurrency,
-                retry=options.RETRY,
-            )
+            client = connect_to(self.workspace, shell)
         except AgentsyncError:
             return
         kinds = [k for k in KINDS if k.identity.marks or k.plural in settings.authoritative]
         self.client = client
         self.prefetch = Prefetch(client, kinds, shell.namespace, bodies=self.bodies)
-        self.then()
 
     def close(self) -> None:
         if self.prefetch is not None:

@@ -167,15 +167,20 @@ def workspace_client(
         with _emulated(workspace) as client:
             yield client
         return
+    with connect_to(workspace, project) as client:
+        yield client
+
+
+def connect_to(workspace: WorkspaceOptions, project: Project) -> Client:
+    """A new client for the project's workspace (never the in-process emulator); the caller closes it."""
     target = endpoint(workspace, project)
-    with connect(
+    return connect(
         target.base_url,
         api_key=target.api_key,
         key_source=target.key_source,
         concurrency=workspace.concurrency,
         retry=RETRY,
-    ) as client:
-        yield client
+    )
 
 
 @contextlib.contextmanager
