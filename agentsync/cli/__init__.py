@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from agentsync import __version__
+from agentsync.cli.common import Process
 from agentsync.errors import AgentsyncError, ExitCode
 
 # name -> (module, one-line help). The help is here so that ``--help`` imports no command module.
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     exit are pure cost. Young collections still run, so cyclic garbage from the HTTP stack is reclaimed.
     """
     gc.set_threshold(*SHORT_RUN_GC)
+    Process.own = True
     code = run(list(sys.argv[1:] if argv is None else argv))
     try:
         sys.stdout.flush()

@@ -14,15 +14,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentsync.apply import (
-    ApplyOptions,
-    ApplyReport,
-    apply_plan,
-    check_fresh,
-    check_target,
-    snapshot_of,
-    version_description,
-)
 from agentsync.cli.common import colour_option, complete_targets, use_colour
 from agentsync.cli.early import early_read
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
@@ -35,10 +26,13 @@ from agentsync.plan import Action, Plan
 from agentsync.project import Project
 from agentsync.remote import RemoteState
 from agentsync.render.terminal import guard
-from agentsync.suites import Refusal
 
+# agentsync.apply and agentsync.suites (and deepdiff under them) are imported where they are used,
+# so that the workspace read starts before them (see agentsync.cli.early).
 if TYPE_CHECKING:
+    from agentsync.apply import ApplyReport
     from agentsync.prefetch import Prefetch
+    from agentsync.suites import Refusal
 
 
 @click.command("apply", help="Make the planned changes, verify each one, and report.")
@@ -113,6 +107,8 @@ def command(
     # A fresh plan reads the workspace while the files load, as `agentsync plan` does.
     with showing(quiet, verbose), early_read(workspace, bodies=not targets, then=warm_up) as early:
         project = load(workspace, early.start if fresh else None)
+        from agentsync.apply import ApplyOptions, apply_plan, check_fresh, snapshot_of, version_description
+
         with workspace_client(workspace, project, early.client) as client:
             plan, remote = _the_plan(
                 client,
@@ -175,6 +171,8 @@ def _the_plan(
         env = project.environment.name if project.environment is not None else None
         # The in-process emulator listens on a new port each run, but its state is the project's own.
         base_url = saved.base_url if emulated else client.base_url
+        from agentsync.apply import check_target
+
         check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
         # What is about to be applied is shown before anyone is asked, as for a fresh plan; what
         # --force overrides is no longer an error.
@@ -250,6 +248,8 @@ def _tty(stream: object) -> bool:
 
 def _no_changes(fmt: str, dry_run: bool) -> int:
     if fmt in ("json", "markdown"):
+        from agentsync.apply import ApplyReport
+
         _print_report(ApplyReport((), dry_run=dry_run), fmt)
     return 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from agentsync.cli.common import colour_option, complete_targets, use_colour
+from agentsync.cli.common import Process, colour_option, complete_targets, use_colour
 from agentsync.cli.early import EarlyRead, early_read
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.cli.progress import progress_options, showing
@@ -161,8 +161,19 @@ def warm_up() -> None:
 
 
 def _import_planner() -> None:
-    import agentsync.planner
-    import agentsync.render.text  # noqa: F401
+    # deepdiff imports pydantic, when it is installed, only to recognise pydantic models in what it
+    # compares; plans compare JSON values, never models, and the import is 0.1 s of CPU competing with
+    # the requests. A None in sys.modules makes that import fail, and deepdiff then goes without. Only
+    # in a process of its own: another program's thread could be importing pydantic meanwhile.
+    blocked = Process.own and "pydantic" not in sys.modules
+    if blocked:
+        sys.modules["pydantic"] = None  # type: ignore[assignment]
+    try:
+        import agentsync.planner
+        import agentsync.render.text  # noqa: F401
+    finally:
+        if blocked:
+            del sys.modules["pydantic"]
 
 
 def render(plan: Plan, fmt: str, *, color: bool, show_body: bool) -> str:
