@@ -9,6 +9,7 @@ resolved values. Nothing here prints.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -273,7 +274,8 @@ class _Converter:
             if not isinstance(key_node, ScalarNode):
                 self.reader.error(_loc(self.name, key_node), "a mapping key must be a plain value")
                 continue
-            key = str(key_node.value)
+            # Interned: thousands of files repeat the same keys (see agentsync.answers.shared).
+            key = sys.intern(str(key_node.value))
             entry: JsonPath = (*path, key)
             if key in out:
                 first = self.locations[entry]
