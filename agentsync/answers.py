@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 import requests
@@ -306,13 +307,36 @@ def decode(method: str, url: str, response: requests.Response) -> Any:
     if response.status_code == 204 or not response.content:
         return None
     try:
-        return response.json()
+        value = json.loads(response.content)
     except ValueError:
         raise NetworkError(
             f"the answer to {method} {url} is not JSON ({content_type(response)}, status {response.status_code})",
             url=url,
             hint="check that the base URL points at the ElevenLabs API",
         ) from None
+    try:
+        return shared(value)
+    except RecursionError:  # nested deeper than sharing walks: kept as decoded
+        return value
+
+
+# Strings up to this long are shared between answers (sys.intern): the keys, enums, model and voice
+# names that every agent body repeats. Longer ones (prompts, messages) are rarely equal.
+SHARED_STRING_LENGTH = 64
+
+
+def shared(value: Any) -> Any:
+    """``value`` (decoded JSON) with its keys and short strings interned: thousands of agent bodies
+    hold the same few hundred keys and defaults, and the decoder makes a new string for each one
+    (half of a body's memory). Interned strings are freed with their last user, so nothing leaks."""
+    kind = type(value)
+    if kind is dict:
+        return {intern(k): shared(v) for k, v in value.items()}
+    if kind is list:
+        return [shared(v) for v in value]
+    if kind is str and len(value) <= SHARED_STRING_LENGTH:
+        return intern(value)
+    return value
 
 
 def content_type(response: requests.Response) -> str:

@@ -7,7 +7,7 @@ Files are read by :mod:`agentsync.loader` (YAML with ``file:line:col`` on every 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,24 @@ from agentsync.project import PROJECT_FILE, Environment, Project, Settings, name
 
 # ------------------------------------------------------------------------------------------- projects
 
+# Called with the project's settings and selected environment before its definitions are read.
+SettingsHook = Callable[[Settings, Environment | None], None]
+
 
 def load_project(
-    root: Path | str, *, environment: str | None = None, environ: Mapping[str, str] | None = None
+    root: Path | str,
+    *,
+    environment: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    on_settings: SettingsHook | None = None,
 ) -> Project:
     """Load and validate the project at ``root``; raise ValidationFailed if there is any error.
     Warnings (catalogue values the spec does not know) go to ``Project.warnings``. ``${env.*}`` reads
-    ``environ`` (default: the process environment), and an unset one is an error here."""
+    ``environ`` (default: the process environment), and an unset one is an error here.
+    ``on_settings`` is called once agentsync.yaml and the environment are known and valid, before any
+    definition is read (the CLI starts reading the workspace then)."""
     source = os.environ if environ is None else environ
-    project, problems = assemble(Path(root), environment, source)
+    project, problems = assemble(Path(root), environment, source, on_settings)
     if project is None or any(p.is_error for p in problems):
         raise ValidationFailed(problems)
     project.warnings = problems
@@ -71,7 +80,10 @@ def _per_environment(root: Path, names: list[str]) -> list[Problem]:
 
 
 def assemble(
-    root: Path, environment: str | None, environ: Mapping[str, str] | None = None
+    root: Path,
+    environment: str | None,
+    environ: Mapping[str, str] | None = None,
+    on_settings: SettingsHook | None = None,
 ) -> tuple[Project | None, list[Problem]]:
     """Read every project file and collect every problem; the project is None if it has no settings.
     ``environ`` None checks ``${env.*}`` by syntax only."""
@@ -83,6 +95,8 @@ def assemble(
         return None, _ordered(sources.attach(problems))
     settings = settings_from(settings_doc.value if not _has_errors(problems) else {})
     selected = _environment(reader, settings, environment, settings_doc)
+    if on_settings is not None and not _has_errors(problems):
+        on_settings(settings, selected)
     scope = [selected.namespace or settings.namespace] if selected else namespaces(settings)
     variables = {**settings.variables, **(selected.variables if selected else {})}
     context = templates.Context(variables, environ, selected.name if selected else None)

@@ -9,6 +9,8 @@ resolved values. Nothing here prints.
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -186,10 +188,24 @@ def _compose(text: str) -> Node | None:
     decide when libyaml refuses: libyaml follows YAML 1.1 and rejects some valid YAML 1.2, such as
     ``{url: https://x}`` in a flow mapping."""
     try:
-        node: Node | None = YAML(typ="safe").compose(text)
+        node: Node | None = _engine(pure=False).compose(text)
     except MarkedYAMLError:
-        node = YAML(typ="safe", pure=True).compose(text)
+        node = _engine(pure=True).compose(text)
     return node
+
+
+_engines = threading.local()
+
+
+def _engine(*, pure: bool) -> YAML:
+    """This thread's YAML instance of that kind: building one defines new classes each time (a tenth
+    of a millisecond a file), and an instance is reusable but not shared between threads."""
+    name = "pure" if pure else "fast"
+    engine: YAML | None = getattr(_engines, name, None)
+    if engine is None:
+        engine = YAML(typ="safe", pure=pure)
+        setattr(_engines, name, engine)
+    return engine
 
 
 def _syntax_problem(exc: MarkedYAMLError, text: str, name: str) -> Problem:
@@ -261,7 +277,8 @@ class _Converter:
             if not isinstance(key_node, ScalarNode):
                 self.reader.error(_loc(self.name, key_node), "a mapping key must be a plain value")
                 continue
-            key = str(key_node.value)
+            # Interned: thousands of files repeat the same keys (see agentsync.answers.shared).
+            key = sys.intern(str(key_node.value))
             entry: JsonPath = (*path, key)
             if key in out:
                 first = self.locations[entry]

@@ -9,6 +9,7 @@ ever reported as absent.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +24,12 @@ from agentsync.responses import check_dependent, check_page
 if TYPE_CHECKING:
     from agentsync.client import Client
     from agentsync.project import Project
+
+
+class Early(Protocol):
+    """What the fetcher takes from reads started before the project was loaded (agentsync.prefetch)."""
+
+    def result(self) -> tuple[dict[str, tuple[JsonObject, ...]], dict[tuple[str, str], Any]]: ...
 
 
 class ApiClient(Protocol):
@@ -72,10 +79,16 @@ def item_path(kind: Kind, remote_id: str) -> str:
     return kind.api.item.format(id=segment(remote_id))
 
 
-def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> RemoteState:
-    """Read exactly what the plan needs for every kind the project manages."""
+def fetch(
+    client: Client, project: Project, *, targets: Sequence[str] = (), early: Early | None = None
+) -> RemoteState:
+    """Read exactly what the plan needs for every kind the project manages; what ``early`` (see
+    :mod:`agentsync.prefetch`) has read already is taken from it, not read again."""
     kinds = [k for k in KINDS if project.manages(k)]
-    listed = list_kinds(client, kinds)
+    names = {k.name for k in kinds}
+    read, known = early.result() if early is not None else ({}, {})
+    listed = list_kinds(client, [k for k in kinds if k.name not in read])
+    listed.update({name: items for name, items in read.items() if name in names})
     selection = targeting.parse(targets)
     bodies: dict[str, Mapping[str, JsonObject]] = {}
     for kind in kinds:
@@ -83,7 +96,7 @@ def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> R
             bodies[kind.name] = {str(i[kind.api.id_field]): i for i in listed[kind.name]}
     partial = [k for k in kinds if not k.api.list_is_full]
     wanted = {k.name: in_scope(k, project, listed[k.name], selection) for k in partial}
-    bodies.update(get_many(client, partial, wanted, project))
+    bodies.update(get_many(client, partial, wanted, project, known))
     users = users_of(client, [(k, i) for k in kinds for i in unclaimed(k, project, listed[k.name])])
     users.update(
         {k.name: listed_users(k, listed[k.name], client.base_url) for k in kinds if k.api.dependents_field}
@@ -104,8 +117,15 @@ def list_kinds(client: ApiClient, kinds: Sequence[Kind]) -> dict[str, tuple[Json
     return {name: tuple(items.values()) for name, items in found.items()}
 
 
-def list_items(client: ApiClient, kind: Kind, params: Mapping[str, Any] | None = None) -> list[JsonObject]:
-    """Every page of one listing, each item checked before anything reads it."""
+def list_items(
+    client: ApiClient,
+    kind: Kind,
+    params: Mapping[str, Any] | None = None,
+    *,
+    seen: Callable[[JsonObject], None] | None = None,
+) -> list[JsonObject]:
+    """Every page of one listing, each item checked before anything reads it; ``seen`` is called with
+    each checked item as its page arrives."""
     query = dict(params or {})
     if kind.api.page_size:
         query.setdefault("page_size", kind.api.page_size)
@@ -118,8 +138,13 @@ def list_items(client: ApiClient, kind: Kind, params: Mapping[str, Any] | None =
         if not isinstance(items, list):
             items = [check_page(page, url, kind.api.items_key)]  # raises: one sentence naming the URL
     else:
-        items = list(client.paginate(kind.api.collection, kind.api.items_key, query, **paging(kind)))
-    return [kind.api.check_item(item, url) for item in items]
+        items = client.paginate(kind.api.collection, kind.api.items_key, query, **paging(kind))
+    checked = []
+    for item in items:
+        checked.append(kind.api.check_item(item, url))
+        if seen is not None:
+            seen(checked[-1])
+    return checked
 
 
 def unclaimed(kind: Kind, project: Project, items: Sequence[JsonObject]) -> list[str]:
@@ -211,12 +236,21 @@ def _ids_for(
 
 
 def get_many(
-    client: Client, kinds: Sequence[Kind], wanted: Mapping[str, Sequence[str]], project: Project
+    client: Client,
+    kinds: Sequence[Kind],
+    wanted: Mapping[str, Sequence[str]],
+    project: Project,
+    known: Mapping[tuple[str, str], Any] | None = None,
 ) -> dict[str, dict[str, JsonObject]]:
-    """GET every wanted id of every kind side by side. A 404 for a declared ``id:`` is left out (the
-    planner reports it); any other failure raises."""
+    """GET every wanted id of every kind side by side, but those ``known`` already answered (a body or
+    the exception its GET raised). A 404 for a declared ``id:`` is left out (the planner reports it);
+    any other failure raises."""
     jobs = [(k, i) for k in kinds for i in wanted.get(k.name, ())]
-    answers = client.map(progress.counted(lambda job: get_one(client, *job), len(jobs)), jobs)
+    earlier = known or {}
+    missing = [job for job in jobs if not _answered(earlier.get((job[0].name, job[1])))]
+    fetched = client.map(progress.counted(lambda job: get_one(client, *job), len(missing)), missing)
+    late = {(k.name, i): answer for (k, i), answer in zip(missing, fetched, strict=True)}
+    answers = [late.get((k.name, i), earlier.get((k.name, i))) for k, i in jobs]
     found: dict[str, dict[str, JsonObject]] = {k.name: {} for k in kinds}
     declared = {(k.name, d.id) for k in kinds for d in project.of(k).values() if d.id}
     for (kind, remote_id), body in zip(jobs, answers, strict=True):
@@ -224,6 +258,12 @@ def get_many(
             continue
         found[kind.name][remote_id] = _all_or_raise([body])[0]
     return found
+
+
+def _answered(answer: Any) -> bool:
+    """Whether an early answer stands (a body or the failure its GET ended with, retries done); one
+    that never ran (cancelled by a stop) is read now."""
+    return answer is not None and not isinstance(answer, CancelledError)
 
 
 def _all_or_raise(results: list[Any]) -> list[Any]:

@@ -31,6 +31,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             r"^baseline \(sequential, whole configs\)\s+6\s+6\s",
         ],
     ),
+    "bench_plan_process.py": (
+        ["--sizes", "4,8", "--runs", "1", "--latency", "0.001", "--concurrency", "2", "--updates", "3"],
+        [r"^4\s+2\s", r"^8\s+2\s", r"^4 -> 8\s", r"^apply, 3 updates\s+2\s"],
+    ),
     "bench_startup.py": (["--runs", "1"], [r"^agentsync --version\s+\d", r"^agentsync --help\s+\d.*none$"]),
     "bench_apply.py": (["--agents", "2", "--latency", "0"], [r"^create\s+16\s+2\s", r"^update\s+16\s+2\s"]),
     "bench_diff.py": (

@@ -112,7 +112,14 @@ def recording(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     server.server_close()
 
 
-def test_an_attack_id_in_an_agent_file_is_a_located_error_and_sends_nothing(
+def early_reads_only(paths: list[str]) -> bool:
+    """What a project with an error in its definitions may have sent: the reads agentsync.yaml alone
+    starts (the agent listings and the GETs of the ids the server listed), never a file's value."""
+    listed = {"/v1/convai/agents", "/v1/convai/agents/agent_1"}
+    return all(p.partition("?")[0] in listed and ATTACK_ID not in p for p in paths)
+
+
+def test_an_attack_id_in_an_agent_file_is_a_located_error_and_sends_nothing_of_it(
     tmp_path: Path, recording: _RecordingServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = _project(tmp_path, {"bot": {"name": "Bot", "id": ATTACK_ID}})
@@ -121,10 +128,10 @@ def test_an_attack_id_in_an_agent_file_is_a_located_error_and_sends_nothing(
     assert code == 1
     assert "agents/bot.yaml:1:" in err
     assert f"id: '{ATTACK_ID}' is not an id" in err
-    assert recording.paths == []
+    assert early_reads_only(recording.paths), recording.paths
 
 
-def test_an_attack_id_in_tags_yaml_is_a_located_error(
+def test_an_attack_id_in_tags_yaml_is_a_located_error_and_sends_nothing_of_it(
     tmp_path: Path, recording: _RecordingServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = _project(tmp_path, {}, tags=[{"title": "vip", "id": ATTACK_ID}])
@@ -133,7 +140,7 @@ def test_an_attack_id_in_tags_yaml_is_a_located_error(
     assert code == 1
     assert "tags.yaml:1:" in err
     assert f"[0].id: '{ATTACK_ID}' is not an id" in err
-    assert recording.paths == []
+    assert early_reads_only(recording.paths), recording.paths
 
 
 @pytest.mark.parametrize("recording", [ATTACK_ID], indirect=True)

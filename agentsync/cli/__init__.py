@@ -6,7 +6,9 @@ only when it runs, so ``agentsync --version`` and ``--help`` stay fast.
 
 from __future__ import annotations
 
+import gc
 import importlib
+import os
 import sys
 import traceback
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import click
 
 from agentsync import __version__
+from agentsync.cli.common import Process
 from agentsync.errors import AgentsyncError, ExitCode
 
 # name -> (module, one-line help). The help is here so that ``--help`` imports no command module.
@@ -28,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("agentsync.cli.pull", "Write agent files and tags.yaml from the live workspace."),
     "emulator": ("agentsync.cli.emulator", "Run the local ElevenLabs API emulator in the foreground."),
 }
+
+
+# Collector thresholds for one CLI run: young collections every 50,000 net allocations instead of 700,
+# and a full collection practically never (Python's defaults are 700, 10, 10).
+SHORT_RUN_GC = (50_000, 20, 1_000)
 
 
 class LazyGroup(click.Group):
@@ -66,8 +74,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the command and turn every outcome into one exit code."""
-    sys.exit(run(list(sys.argv[1:] if argv is None else argv)))
+    """Console entry point: run the command and turn every outcome into one exit code.
+
+    Only here, in a process that is about to end, the collector is tuned for a short-lived run and the
+    heap is not torn down: what the process read (thousands of API bodies) is acyclic and lives to the
+    end, so full collections over it (over a second at 3,000 agents) and freeing it object by object on
+    exit are pure cost. Young collections still run, so cyclic garbage from the HTTP stack is reclaimed.
+    """
+    gc.set_threshold(*SHORT_RUN_GC)
+    Process.own = True
+    code = run(list(sys.argv[1:] if argv is None else argv))
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: the exit code still stands
+        code = code or int(ExitCode.ERROR)
+    os._exit(code)
 
 
 def run(args: list[str], **extra: Any) -> int:

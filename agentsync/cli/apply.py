@@ -10,21 +10,14 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from agentsync.apply import (
-    ApplyOptions,
-    ApplyReport,
-    apply_plan,
-    check_fresh,
-    check_target,
-    snapshot_of,
-    version_description,
-)
 from agentsync.cli.common import colour_option, complete_targets, use_colour
+from agentsync.cli.early import early_read
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
-from agentsync.cli.plan import rotate_option, rotations
+from agentsync.cli.plan import rotate_option, rotations, warm_up
 from agentsync.cli.progress import clear, progress_options, showing
 from agentsync.cli.test import gated, test_options
 from agentsync.client import Client
@@ -33,7 +26,13 @@ from agentsync.plan import Action, Plan
 from agentsync.project import Project
 from agentsync.remote import RemoteState
 from agentsync.render.terminal import guard
-from agentsync.suites import Refusal
+
+# agentsync.apply and agentsync.suites (and deepdiff under them) are imported where they are used,
+# so that the workspace read starts before them (see agentsync.cli.early).
+if TYPE_CHECKING:
+    from agentsync.apply import ApplyReport
+    from agentsync.prefetch import Prefetch
+    from agentsync.suites import Refusal
 
 
 @click.command("apply", help="Make the planned changes, verify each one, and report.")
@@ -104,36 +103,42 @@ def command(
             f"{option} a saved plan: it is applied exactly as it was reviewed",
             hint="make the plan with `agentsync plan --target KEY` (or `--rotate-secret NAME`) `--out FILE` instead",
         )
-    project = load(workspace)
-    with showing(quiet, verbose), workspace_client(workspace, project) as client:
-        plan, remote = _the_plan(
-            client,
-            project,
-            plan_file,
-            prune=prune,
-            targets=targets,
-            rotate=rotations(rotate),
-            fmt=fmt,
-            emulated=workspace.emulator,
-            color=color,
-            force=force,
-        )
-        if not plan.has_changes:  # the plan was shown already, warnings and summary included
-            return _no_changes(fmt, dry_run)
-        _check_safety(plan, project, prune=prune, force=force)
-        refused: tuple[Refusal, ...] = ()
-        if require_tests:
-            plan, refused, _ = gated(client, project, plan, remote, repeat=repeat, timeout=timeout)
-            _print_refused(refused)
-        # A saved plan is checked at once, so a stale one is refused before anyone is asked; a plan made
-        # a moment ago from `remote` needs no second read unless a person now takes time to answer.
-        snapshot = check_fresh(client, plan) if remote is None else snapshot_of(plan, remote)
-        if not dry_run and _confirm(plan, auto_approve):
-            snapshot = check_fresh(client, plan)
-        options = ApplyOptions(
-            dry_run=dry_run, version_description=version_description(project.root, message)
-        )
-        report = apply_plan(client, plan, options, snapshot=snapshot)
+    fresh = plan_file is None
+    # A fresh plan reads the workspace while the files load, as `agentsync plan` does.
+    with showing(quiet, verbose), early_read(workspace, bodies=not targets, then=warm_up) as early:
+        project = load(workspace, early.start if fresh else None)
+        from agentsync.apply import ApplyOptions, apply_plan, check_fresh, snapshot_of, version_description
+
+        with workspace_client(workspace, project, early.client) as client:
+            plan, remote = _the_plan(
+                client,
+                project,
+                plan_file,
+                prune=prune,
+                targets=targets,
+                rotate=rotations(rotate),
+                fmt=fmt,
+                emulated=workspace.emulator,
+                color=color,
+                force=force,
+                early=early.prefetch,
+            )
+            if not plan.has_changes:  # the plan was shown already, warnings and summary included
+                return _no_changes(fmt, dry_run)
+            _check_safety(plan, project, prune=prune, force=force)
+            refused: tuple[Refusal, ...] = ()
+            if require_tests:
+                plan, refused, _ = gated(client, project, plan, remote, repeat=repeat, timeout=timeout)
+                _print_refused(refused)
+            # A saved plan is checked at once, so a stale one is refused before anyone is asked; a plan made
+            # a moment ago from `remote` needs no second read unless a person now takes time to answer.
+            snapshot = check_fresh(client, plan) if remote is None else snapshot_of(plan, remote)
+            if not dry_run and _confirm(plan, auto_approve):
+                snapshot = check_fresh(client, plan)
+            options = ApplyOptions(
+                dry_run=dry_run, version_description=version_description(project.root, message)
+            )
+            report = apply_plan(client, plan, options, snapshot=snapshot)
     _print_report(report, fmt)
     return max(report.exit_code, int(ExitCode.ERROR) if refused else 0)
 
@@ -156,6 +161,7 @@ def _the_plan(
     emulated: bool,
     color: bool | None,
     force: bool = False,
+    early: Prefetch | None = None,
 ) -> tuple[Plan, RemoteState | None]:
     """The saved plan (and no remote state), or a fresh plan and the remote state it was built from."""
     if plan_file is not None:
@@ -165,6 +171,8 @@ def _the_plan(
         env = project.environment.name if project.environment is not None else None
         # The in-process emulator listens on a new port each run, but its state is the project's own.
         base_url = saved.base_url if emulated else client.base_url
+        from agentsync.apply import check_target
+
         check_target(saved, namespace=project.namespace, base_url=base_url, environment=env)
         # What is about to be applied is shown before anyone is asked, as for a fresh plan; what
         # --force overrides is no longer an error.
@@ -174,7 +182,7 @@ def _the_plan(
     from agentsync.planner import build_plan
     from agentsync.remote import fetch
 
-    remote = fetch(client, project, targets=targets)
+    remote = fetch(client, project, targets=targets, early=early)
     made = build_plan(project, remote, prune=prune, targets=targets, rotate=rotate)
     plan: Plan = with_project_warnings(made, project) if force else with_checks(made, project)
     _show(plan, fmt, color)
@@ -240,6 +248,8 @@ def _tty(stream: object) -> bool:
 
 def _no_changes(fmt: str, dry_run: bool) -> int:
     if fmt in ("json", "markdown"):
+        from agentsync.apply import ApplyReport
+
         _print_report(ApplyReport((), dry_run=dry_run), fmt)
     return 0
 

@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class Process:
+    """Facts about this process that only the console entry point knows."""
+
+    # True when the command line runs as its own process (agentsync.cli.main), not inside another
+    # program or a test: process-wide shortcuts are taken only then.
+    own = False
+
+
 # Completion callbacks import the loader only when a shell asks, so that --help stays fast.
 def complete_environments(
     ctx: click.Context, param: click.Parameter, incomplete: str

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
@@ -28,6 +28,9 @@ from agentsync.cli.common import env_option, project_option
 from agentsync.client import Client, RetryPolicy, connect, resolve_base_url
 from agentsync.errors import UsageError
 from agentsync.project import Environment, Project
+
+if TYPE_CHECKING:
+    from agentsync.load import SettingsHook
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,13 +118,14 @@ def _collect(fn: F) -> Callable[..., Any]:
     return command
 
 
-def load(workspace: WorkspaceOptions) -> Project:
-    """The project at ``-C``, with ``-e`` selected; raises the loader's errors unchanged."""
+def load(workspace: WorkspaceOptions, on_settings: SettingsHook | None = None) -> Project:
+    """The project at ``-C``, with ``-e`` selected; raises the loader's errors unchanged.
+    ``on_settings``: see :func:`agentsync.load.load_project`."""
     from agentsync.load import load_project
 
     if not workspace.project_dir.is_dir():
         raise UsageError(f"the project directory {workspace.project_dir} does not exist")
-    return load_project(workspace.project_dir, environment=workspace.env)
+    return load_project(workspace.project_dir, environment=workspace.env, on_settings=on_settings)
 
 
 def endpoint(workspace: WorkspaceOptions, project: Project) -> Endpoint:
@@ -154,21 +158,32 @@ def _check_no_silent_override(base_url: str, env: Environment) -> None:
 
 
 @contextlib.contextmanager
-def workspace_client(workspace: WorkspaceOptions, project: Project) -> Iterator[Client]:
-    """A client for the project's workspace (or the in-process emulator), closed on exit."""
+def workspace_client(
+    workspace: WorkspaceOptions, project: Project, connected: Client | None = None
+) -> Iterator[Client]:
+    """A client for the project's workspace (or the in-process emulator), closed on exit; or
+    ``connected``, a client its owner made for the same workspace and closes itself."""
+    if connected is not None:
+        yield connected
+        return
     if workspace.emulator:
         with _emulated(workspace, project) as client:
             yield client
         return
+    with connect_to(workspace, project) as client:
+        yield client
+
+
+def connect_to(workspace: WorkspaceOptions, project: Project) -> Client:
+    """A new client for the project's workspace (never the in-process emulator); the caller closes it."""
     target = endpoint(workspace, project)
-    with connect(
+    return connect(
         target.base_url,
         api_key=target.api_key,
         key_source=target.key_source,
         concurrency=workspace.concurrency,
         retry=RETRY,
-    ) as client:
-        yield client
+    )
 
 
 def emulator_state(project: Project) -> Path:

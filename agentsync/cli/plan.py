@@ -5,19 +5,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import threading
 from pathlib import Path
 
 import click
 
-from agentsync.cli.common import colour_option, complete_targets, use_colour
+from agentsync.cli.common import Process, colour_option, complete_targets, use_colour
+from agentsync.cli.early import EarlyRead, early_read
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.cli.progress import progress_options, showing
 from agentsync.cli.test import run_tests, test_options
 from agentsync.errors import ExitCode
 from agentsync.plan import Plan, save
-from agentsync.planner import build_plan
 from agentsync.project import Project
-from agentsync.remote import fetch
 from agentsync.render import suites as render_suites
 from agentsync.render.terminal import guard
 from agentsync.suites import Report
@@ -96,9 +96,13 @@ def command(
     verbose: bool,
 ) -> int:
     """Show what apply would change in the workspace, field by field."""
-    project = load(workspace)
-    with showing(quiet, verbose):
-        made = make_plan(workspace, project, targets=targets, prune=prune, rotate=rotations(rotate))
+    # The listings and the owned agents' GETs start as soon as agentsync.yaml is read, and the
+    # planner is imported meanwhile: neither waits for the last file to be loaded.
+    with showing(quiet, verbose), early_read(workspace, bodies=not targets, then=warm_up) as early:
+        project = load(workspace, early.start)
+        made = make_plan(
+            workspace, project, targets=targets, prune=prune, rotate=rotations(rotate), early=early
+        )
     plan = with_checks(made, project)
     colour = use_colour(color, sys.stdout)
     # color= stops click from stripping the escapes when --color is forced on a pipe.
@@ -139,10 +143,37 @@ def make_plan(
     targets: tuple[str, ...],
     prune: bool,
     rotate: tuple[str, ...] = (),
+    early: EarlyRead | None = None,
 ) -> Plan:
-    with workspace_client(workspace, project) as client:
-        remote = fetch(client, project, targets=targets)
+    from agentsync.planner import build_plan
+    from agentsync.remote import fetch
+
+    connected = early.client if early is not None else None
+    with workspace_client(workspace, project, connected) as client:
+        remote = fetch(client, project, targets=targets, early=early.prefetch if early is not None else None)
     return build_plan(project, remote, prune=prune, targets=targets, rotate=rotate)
+
+
+def warm_up() -> None:
+    """Import the planner and the renderers in a background thread: about 0.1 s of start-up that
+    otherwise runs after the last GET. A daemon, so a failing command never waits for it."""
+    threading.Thread(target=_import_planner, name="warm-up", daemon=True).start()
+
+
+def _import_planner() -> None:
+    # deepdiff imports pydantic, when it is installed, only to recognise pydantic models in what it
+    # compares; plans compare JSON values, never models, and the import is 0.1 s of CPU competing with
+    # the requests. A None in sys.modules makes that import fail, and deepdiff then goes without. Only
+    # in a process of its own: another program's thread could be importing pydantic meanwhile.
+    blocked = Process.own and "pydantic" not in sys.modules
+    if blocked:
+        sys.modules["pydantic"] = None  # type: ignore[assignment]
+    try:
+        import agentsync.planner
+        import agentsync.render.text  # noqa: F401
+    finally:
+        if blocked:
+            del sys.modules["pydantic"]
 
 
 def render(plan: Plan, fmt: str, *, color: bool, show_body: bool) -> str:

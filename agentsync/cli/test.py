@@ -10,17 +10,15 @@ import click
 
 from agentsync.cli.common import complete_bare_targets
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
-from agentsync.planner import build_plan
 from agentsync.project import Project
-from agentsync.remote import fetch
-from agentsync.render import suites as render_suites
 from agentsync.render.terminal import guard
-from agentsync.suites import Refusal, Report, gate, run_suites, suites
 
 if TYPE_CHECKING:
     from agentsync.client import Client
     from agentsync.plan import Plan
     from agentsync.remote import RemoteState
+    from agentsync.render import suites as render_suites
+    from agentsync.suites import Refusal, Report
 
 FORMATS = ("text", "markdown", "json")
 
@@ -61,6 +59,8 @@ def command(
     Exit 0 when every test passed, 1 when any failed, 3 when none failed but some could not run
     (a new agent, a test or a tool that apply has yet to create, a timeout).
     """
+    from agentsync.render import suites as render_suites
+
     project = load(workspace)
     report = run_tests(workspace, project, targets, repeat=repeat, timeout=timeout)
     shown = render_suites.render(report, fmt)
@@ -71,6 +71,10 @@ def command(
 def run_tests(
     workspace: WorkspaceOptions, project: Project, targets: Sequence[str], *, repeat: int, timeout: float
 ) -> Report:
+    from agentsync.planner import build_plan
+    from agentsync.remote import fetch
+    from agentsync.suites import run_suites, suites
+
     with workspace_client(workspace, project) as client:
         # The whole plan: a targeted agent's tests and tools may be planned under other keys.
         remote = fetch(client, project)
@@ -126,6 +130,9 @@ def gated(
 ) -> tuple[Plan, tuple[Refusal, ...], Report]:
     """``apply --require-tests``: run the tests of every tested resource the plan writes, against the
     configuration it writes, and take out the writes whose tests did not all pass."""
+    from agentsync.remote import fetch
+    from agentsync.suites import gate, run_suites, suites
+
     state = remote if remote is not None else fetch(client, project)
     found = [s for s in suites(project, state, plan) if any(c.ref == (s.kind, s.key) for c in plan.changes)]
     report = redacted(

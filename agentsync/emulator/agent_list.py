@@ -15,28 +15,44 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agentsync.emulator.config import ApiKey
 from agentsync.emulator.problems import HttpProblem, invalid_cursor, validation_problem
-from agentsync.emulator.store import AgentRecord
+from agentsync.emulator.store import AgentOrder, AgentRecord
 
 SortKey = list[Any]
 
 
-def list_agents(records: Iterable[AgentRecord], query: Mapping[str, Any], caller: ApiKey) -> dict[str, Any]:
-    sort_by = query.get("sort_by") or "created_at"
+def list_agents(order: AgentOrder, query: Mapping[str, Any], caller: ApiKey) -> dict[str, Any]:
+    """One page, walked from the cursor's place in ``order`` (every agent, ascending by the sort key):
+    the cost is the page, not the whole list."""
     descending = query.get("sort_direction") != "asc"
-    chosen = [r for r in records if _matches(r, query, caller)]
-    keyed = sorted(((sort_key(r, sort_by), r) for r in chosen), key=lambda p: p[0], reverse=descending)
+    keys, records = order
+    size = int(query["page_size"])
     if query.get("cursor"):
-        after = decode_cursor(query["cursor"], sort_by, descending)
-        keyed = [(k, r) for k, r in keyed if (k < after if descending else k > after)]
-    page = keyed[: int(query["page_size"])]
-    has_more = len(keyed) > len(page)
-    cursor = encode_cursor(page[-1][0], sort_by, descending) if has_more else None
-    return {"agents": [summary(r) for _, r in page], "next_cursor": cursor, "has_more": has_more}
+        after = decode_cursor(query["cursor"], sort_by_of(query), descending)
+        start = bisect_left(keys, after) - 1 if descending else bisect_right(keys, after)
+    else:
+        start = len(keys) - 1 if descending else 0
+    step = -1 if descending else 1
+    creator = _creator(query, caller)
+    page: list[int] = []
+    has_more = False
+    for index in range(start, -1 if descending else len(keys), step):
+        if _matches(records[index], query, creator):
+            if len(page) == size:
+                has_more = True
+                break
+            page.append(index)
+    cursor = encode_cursor(keys[page[-1]], sort_by_of(query), descending) if has_more else None
+    return {"agents": [summary(records[i]) for i in page], "next_cursor": cursor, "has_more": has_more}
+
+
+def sort_by_of(query: Mapping[str, Any]) -> str:
+    return str(query.get("sort_by") or "created_at")
 
 
 MAX_SUMMARY_IDS = 100
@@ -76,16 +92,17 @@ def too_many_ids(agent_ids: list[str]) -> HttpProblem:
     )
 
 
-def _matches(record: AgentRecord, query: Mapping[str, Any], caller: ApiKey) -> bool:
+def _matches(record: AgentRecord, query: Mapping[str, Any], creator: str | None) -> bool:
     body = record.body
-    archived = bool((body.get("platform_settings") or {}).get("archived"))
-    tests: list[Callable[[], bool]] = [
-        lambda: query.get("archived") is None or archived == bool(query["archived"]),
-        lambda: not query.get("search") or query["search"].casefold() in str(body.get("name", "")).casefold(),
-        lambda: not query.get("tags") or bool(set(query["tags"]) & set(body.get("tags") or [])),
-        lambda: _creator(query, caller) in (None, record.owner_user_id),
-    ]
-    return all(test() for test in tests)
+    if query.get("archived") is not None:
+        archived = bool((body.get("platform_settings") or {}).get("archived"))
+        if archived != bool(query["archived"]):
+            return False
+    if query.get("search") and query["search"].casefold() not in str(body.get("name", "")).casefold():
+        return False
+    if query.get("tags") and not set(query["tags"]) & set(body.get("tags") or []):
+        return False
+    return creator in (None, record.owner_user_id)
 
 
 def _creator(query: Mapping[str, Any], caller: ApiKey) -> str | None:

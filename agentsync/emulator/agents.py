@@ -27,7 +27,7 @@ from typing import Any
 
 from agentsync import spec
 from agentsync.emulator import defaults, ids
-from agentsync.emulator.agent_list import agent_summaries, list_agents
+from agentsync.emulator.agent_list import agent_summaries, list_agents, sort_by_of, sort_key
 from agentsync.emulator.config import ApiKey, Faults
 from agentsync.emulator.merge import merge_patch
 from agentsync.emulator.problems import bad_config, not_found, validation_problem
@@ -72,7 +72,9 @@ class AgentApi:
         return raw_json_response(found)
 
     def list(self, request: Request) -> Response:
-        return json_response(list_agents(self.store.agent_records(), request.query, request.caller))
+        sort_by = sort_by_of(request.query)
+        order = self.store.agent_order(sort_by, lambda record: sort_key(record, sort_by))
+        return json_response(list_agents(order, request.query, request.caller))
 
     def summaries(self, request: Request) -> Response:
         return json_response(agent_summaries(self.store.agent_records(), request.query["agent_ids"]))

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentsync.errors import AgentsyncError
 from agentsync.files import write_atomic
@@ -47,6 +47,13 @@ class AgentRecord:
         if self.cached is None:
             self.cached = json.dumps(self.body, separators=(",", ":")).encode()
         return self.cached
+
+
+class AgentOrder(NamedTuple):
+    """Agent records sorted by one key, ascending, and those keys (for bisecting a cursor)."""
+
+    keys: list[Any]
+    records: list[AgentRecord]
 
 
 @dataclass
@@ -89,6 +96,9 @@ class Store:
     seq: int = 0
     # Bumped on every tool write: GET agent bodies echo tool configs and are rebuilt when it moves.
     tools_revision: int = 0
+    # Bumped on every agent write: the sorted orders the list endpoint pages through are rebuilt then.
+    agents_revision: int = 0
+    _orders: dict[str, tuple[int, AgentOrder]] = field(default_factory=dict, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def next_seq(self) -> int:
@@ -109,6 +119,7 @@ class Store:
             self.invocations.clear()
             self.seq = 0
             self.tools_revision += 1
+            self.agents_revision += 1
 
     # -- agents ------------------------------------------------------------------------------------
 
@@ -119,6 +130,7 @@ class Store:
             seq = current.seq if current else self.next_seq()
             owner = current.owner_user_id if current else owner_user_id
             self.agents[body["agent_id"]] = AgentRecord(copy.deepcopy(body), seq, owner)
+            self.agents_revision += 1
 
     def get_agent(self, agent_id: str) -> dict[str, Any] | None:
         with self.lock:
@@ -148,12 +160,25 @@ class Store:
 
     def delete_agent(self, agent_id: str) -> bool:
         with self.lock:
+            self.agents_revision += 1
             return self.agents.pop(agent_id, None) is not None
 
     def agent_records(self) -> list[AgentRecord]:
         """A snapshot of the records; their bodies must be treated as read-only."""
         with self.lock:
             return list(self.agents.values())
+
+    def agent_order(self, name: str, key: Callable[[AgentRecord], Any]) -> AgentOrder:
+        """Every agent record in ascending ``key`` order (``name`` names the key), with the keys beside
+        them; built once per agent revision, so paging through a long list sorts it once, not per page."""
+        with self.lock:
+            cached = self._orders.get(name)
+            if cached is not None and cached[0] == self.agents_revision:
+                return cached[1]
+            keyed = sorted(((key(r), r) for r in self.agents.values()), key=lambda pair: pair[0])
+            order = AgentOrder([k for k, _ in keyed], [r for _, r in keyed])
+            self._orders[name] = (self.agents_revision, order)
+            return order
 
     # -- conversation tags -------------------------------------------------------------------------
 
@@ -334,6 +359,7 @@ class Store:
             self.agent_tests, self.invocations = agent_tests, invocations
             self.seq = int(data["seq"])
             self.tools_revision += 1
+            self.agents_revision += 1
 
     def save(self, path: Path) -> None:
         """Write the state atomically: a temporary file in the same folder, then a rename."""

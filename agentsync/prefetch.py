@@ -1,0 +1,114 @@
+"""Reading the workspace while the project is still being loaded.
+
+Once agentsync.yaml is read, the settings alone say where the workspace is, which namespace is the
+project's and which kinds every plan lists (those whose objects carry the project's marker, and those
+the settings declare authoritative). :class:`Prefetch` starts those listings then, and, for a kind whose
+list holds summaries, the GET of every object that carries this namespace's marker as soon as the page
+naming it arrives: every plan reads those, whatever the files say. The definitions are read and
+validated meanwhile, and :func:`agentsync.remote.fetch` takes what was read and reads only the rest.
+
+The bound on requests in flight is the client's: listings and GETs share one pool of that many
+workers, and a listing never waits on a GET, so the pool cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from agentsync import progress
+from agentsync.kinds import Kind
+from agentsync.kinds.base import JsonObject
+from agentsync.remote import get_one, list_items
+
+if TYPE_CHECKING:
+    from agentsync.client import Client
+
+
+class Prefetch:
+    """The listings of ``kinds`` and (with ``bodies``) the GETs of owned objects, started at once."""
+
+    def __init__(self, client: Client, kinds: Sequence[Kind], namespace: str, *, bodies: bool = True) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._bodies = bodies
+        self._pool = ThreadPoolExecutor(max_workers=client.concurrency, thread_name_prefix="prefetch")
+        self._lock = threading.Lock()
+        self._gets: dict[tuple[str, str], Future[JsonObject]] = {}
+        self._closed = False
+        self._done = 0
+        self._listings = [
+            (kind, self._pool.submit(self._listing, kind, params))
+            for kind in kinds
+            for params in kind.api.listings
+        ]
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The names of the kinds whose listings this read."""
+        return frozenset(kind.name for kind, _ in self._listings)
+
+    def result(self) -> tuple[dict[str, tuple[JsonObject, ...]], dict[tuple[str, str], Any]]:
+        """Every listing, one object per id, in the order :func:`agentsync.remote.list_kinds` gives; and
+        the GET answers by ``(kind, id)``, each a body or the exception it raised. A failed listing is
+        raised: a partial read must never pass for the whole."""
+        found: dict[str, dict[str, JsonObject]] = {kind.name: {} for kind, _ in self._listings}
+        failure: BaseException | None = None
+        for kind, listing in self._listings:
+            try:
+                items = listing.result()
+            except Exception as exc:
+                failure = failure or exc
+                continue
+            for item in items:
+                found[kind.name].setdefault(str(item[kind.api.id_field]), item)
+        if failure is not None:
+            self.close()
+            raise failure
+        with self._lock:
+            gets = dict(self._gets)
+        answers = {job: _answer(future) for job, future in gets.items()}
+        self.close()
+        return {name: tuple(items.values()) for name, items in found.items()}, answers
+
+    def close(self) -> None:
+        """Stop: nothing more is started; requests in flight end on their own deadline."""
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _listing(self, kind: Kind, params: Any) -> list[JsonObject]:
+        owned = kind.identity.marks and not kind.api.list_is_full and self._bodies
+        return list_items(
+            self._client, kind, params, seen=(lambda item: self._owned(kind, item)) if owned else None
+        )
+
+    def _owned(self, kind: Kind, item: JsonObject) -> None:
+        # The fetcher's own rule (remote.in_scope): what the identity owns of an index of this item.
+        index = kind.identity.index([item], kind.api.id_field, self._namespace)
+        if not kind.identity.owned(index, False):
+            return
+        job = (kind.name, str(item[kind.api.id_field]))
+        with self._lock:
+            if self._closed or job in self._gets:
+                return
+            self._gets[job] = self._pool.submit(self._get, kind, job[1])
+
+    def _get(self, kind: Kind, remote_id: str) -> JsonObject:
+        try:
+            return get_one(self._client, kind, remote_id)
+        finally:
+            # The total grows while the listings still run; it is whole when the last page is in.
+            with self._lock:
+                self._done += 1
+                done, total = self._done, len(self._gets)
+            progress.emit(progress.Fetched(done, total))
+
+
+def _answer(future: Future[JsonObject]) -> Any:
+    try:
+        return future.result()
+    except Exception as exc:  # a cancelled GET is read again by the fetcher
+        return exc
