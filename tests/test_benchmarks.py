@@ -42,6 +42,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         [r"^build_plan, unchanged agent\s+\d", r"^build_plan, changed agent\s+\d"],
     ),
     "bench_emulator.py": (["--requests", "8"], [r"^\s+4\s+8\s"]),
+    "bench_list_pages.py": (
+        ["--agents", "120", "--runs", "1", "--latency", "0.001"],
+        [r"^archived=false\s+0\s+2\s", r"^archived=true\s+1\s+1\s"],
+    ),
     "bench_validate.py": (["3"], [r"^\s+libyaml\s+3\s.*\s0$", r"^\s+ruamel\s+3\s.*\s0$"]),
 }
 

@@ -30,7 +30,8 @@ def list_agents(order: AgentOrder, query: Mapping[str, Any], caller: ApiKey) -> 
     """One page, walked from the cursor's place in ``order`` (every agent, ascending by the sort key):
     the cost is the page, not the whole list."""
     descending = query.get("sort_direction") != "asc"
-    keys, records = order
+    keys, records, archived = order
+    wanted = None if query.get("archived") is None else bool(query["archived"])
     size = int(query["page_size"])
     if query.get("cursor"):
         after = decode_cursor(query["cursor"], sort_by_of(query), descending)
@@ -42,6 +43,8 @@ def list_agents(order: AgentOrder, query: Mapping[str, Any], caller: ApiKey) -> 
     page: list[int] = []
     has_more = False
     for index in range(start, -1 if descending else len(keys), step):
+        if wanted is not None and archived[index] != wanted:
+            continue
         if _matches(records[index], query, creator):
             if len(page) == size:
                 has_more = True

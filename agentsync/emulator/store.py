@@ -50,10 +50,12 @@ class AgentRecord:
 
 
 class AgentOrder(NamedTuple):
-    """Agent records sorted by one key, ascending, and those keys (for bisecting a cursor)."""
+    """Agent records sorted by one key, ascending, those keys (for bisecting a cursor), and whether each
+    is archived (every listing filters on it, and most agents fail the archived=true filter)."""
 
     keys: list[Any]
     records: list[AgentRecord]
+    archived: list[bool]
 
 
 @dataclass
@@ -176,7 +178,8 @@ class Store:
             if cached is not None and cached[0] == self.agents_revision:
                 return cached[1]
             keyed = sorted(((key(r), r) for r in self.agents.values()), key=lambda pair: pair[0])
-            order = AgentOrder([k for k, _ in keyed], [r for _, r in keyed])
+            archived = [bool((r.body.get("platform_settings") or {}).get("archived")) for _, r in keyed]
+            order = AgentOrder([k for k, _ in keyed], [r for _, r in keyed], archived)
             self._orders[name] = (self.agents_revision, order)
             return order
 
