@@ -72,9 +72,12 @@ def item_path(kind: Kind, remote_id: str) -> str:
     return kind.api.item.format(id=segment(remote_id))
 
 
-def fetch(client: Client, project: Project, *, targets: Sequence[str] = ()) -> RemoteState:
-    """Read exactly what the plan needs for every kind the project manages."""
-    kinds = [k for k in KINDS if project.manages(k)]
+def fetch(
+    client: Client, project: Project, *, targets: Sequence[str] = (), also: Sequence[Kind] = ()
+) -> RemoteState:
+    """Read exactly what the plan needs for every kind the project manages (and the listings of the
+    kinds in ``also``: what ``pull --all`` brings in)."""
+    kinds = [k for k in KINDS if project.manages(k) or k in also]
     listed = list_kinds(client, kinds)
     selection = targeting.parse(targets)
     bodies: dict[str, Mapping[str, JsonObject]] = {}

@@ -41,8 +41,7 @@ def test_pull_all_lists_created_files_and_notes_adoptions(
     assert out.splitlines() == [
         "  created  agents/owned.yaml",
         "  created  agents/stranger.yaml",
-        "  created  tags.yaml",
-        "Pulled 2 agents and 0 tags: 3 files changed, 0 unchanged.",
+        "Pulled 2 agents: 2 files changed, 0 unchanged.",
         "note: stranger is not managed yet; its id: makes the next apply adopt it",
     ]
     assert (root / "agents" / "owned.yaml").read_text() == "name: Owned\n"
@@ -56,7 +55,7 @@ def test_second_pull_changes_nothing(
     assert run(["pull", "--all", "-C", str(root)]) == 0
     capsys.readouterr()
     assert run(["pull", "-C", str(root)]) == 0
-    assert capsys.readouterr().out == "Pulled 1 agent and 0 tags: 0 files changed, 2 unchanged.\n"
+    assert capsys.readouterr().out == "Pulled 1 agent: 0 files changed, 1 unchanged.\n"
 
 
 def test_dry_run_says_what_would_change_and_writes_nothing(
