@@ -134,17 +134,27 @@ def _is_atomic(node: Mapping[str, Any] | None) -> bool:
 
 def _type_defaults(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> Any:
     """The defaults inside an object whose own default is null (the object was set, its fields may not)."""
-    from agentsync.defaults import default_value
+    from agentsync.defaults import default_value, partial_defaults
 
     target = _object_schema(node, value)
-    return default_value(target) if target is not None else None
+    if target is None:
+        return None
+    found = default_value(target)
+    # An object with required keys has no default of its own; its other keys still have theirs.
+    return found if isinstance(found, Mapping) else partial_defaults(target)
 
 
 def kind_defaults(kind: Kind) -> Mapping[str, Any]:
     """The server defaults of a new resource of ``kind``: what a new file leaves out."""
     from agentsync.defaults import defaults_for
 
-    return kind.layout.defaults() if kind.layout.defaults is not None else defaults_for(kind.fields.response)
+    if kind.layout.defaults is not None:
+        return kind.layout.defaults()
+    # The stored shape's defaults, then each create model's (a test's llm model has its own lists).
+    found: dict[str, Any] = defaults_for(kind.fields.response)
+    for model in (*kind.fields.variants, kind.fields.create_body):
+        found.update(defaults_for(model))
+    return found
 
 
 def strip_defaults(kind: Kind, view: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:

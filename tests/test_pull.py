@@ -312,6 +312,27 @@ def test_example_pull_then_plan_shows_no_changes(
     assert plan.changes == () and plan.unchanged == 13
 
 
+def test_the_example_pulled_into_an_empty_project_plans_no_changes(
+    tmp_path: Path, emulator: Emulator, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every kind of the example (agents, tools, an MCP server, a test, tags) rebuilt from the workspace
+    alone, with every id of a pulled resource written as its reference."""
+    apply_example(tmp_path, emulator, monkeypatch)
+    root = tmp_path / "rebuilt"
+    root.mkdir()
+    shutil.copy(EXAMPLE / "agentsync.yaml", root / "agentsync.yaml")
+    result = do_pull(client, root, all=True)
+    kinds = {r.kind for r in result.resources}
+    assert {"agent", "tool", "mcp-server", "test", "tag"} <= kinds, kinds
+    billing = (root / "agents" / "billing.yaml").read_text()
+    # Keys of natural-key kinds come from the names: the tool check_status_page is tools/check-status-page.yaml.
+    assert "tool_ids: ['${tool.lookup-account.id}', '${tool.request-refund.id}']" in billing
+    assert "test_id: ${test.billing-files-refunds-with-the-refund-tool.id}" in billing
+    assert not [n for n in result.notes if "belongs to no" in n], result.notes
+    plan = plan_for(client, root)
+    assert plan.changes == (), [(c.kind, c.key, c.action) for c in plan.changes]
+
+
 def test_pull_without_arguments_refreshes_owned_files_and_keeps_their_comments(
     tmp_path: Path, emulator: Emulator, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
