@@ -64,7 +64,7 @@ def new_content(
     full = writable_view(kind, source.body, namespace)
     chosen = full if style.full else strip_defaults(kind, full, kind_defaults(kind))
     exporter = exporter or Exporter({})
-    exported = exporter.export(without_leaks(chosen, exporter), Ref(kind.name, source.key))
+    exported = exporter.export(exporter.clean(chosen), Ref(kind.name, source.key))
     target = {k: exported[k] for k in (*kind.layout.order, *exported) if k in exported}
     for index, path in enumerate(kind.layout.as_files):
         text = _get_path(target, path)
@@ -73,19 +73,6 @@ def new_content(
     if source.adopt_id is not None:
         target["id"] = source.adopt_id
     return target
-
-
-def without_leaks(value: Any, exporter: Exporter) -> Any:
-    """``value`` without the strings that hold a resolved secret of this project."""
-    if isinstance(value, Mapping):
-        return {k: without_leaks(v, exporter) for k, v in value.items() if not _leaf_leaks(v, exporter)}
-    if isinstance(value, list):
-        return [without_leaks(v, exporter) for v in value if not _leaf_leaks(v, exporter)]
-    return value
-
-
-def _leaf_leaks(value: Any, exporter: Exporter) -> bool:
-    return isinstance(value, str) and exporter.leaks(value)
 
 
 def _get_path(value: Any, path: Sequence[str | int]) -> Any:

@@ -62,8 +62,9 @@ def entry_content(
         if (name,) in kind.fields.write_only:
             kept = (old or {}).get(name)
             content[name] = kept if isinstance(kept, str) else f"${{env.{env_name(entry.key)}}}"
-        elif item.get(name) is not None:
-            content[name] = exporter.export(item[name], Ref(kind.name, entry.key))
+        elif item.get(name) is not None and not (isinstance(item[name], str) and exporter.leaks(item[name])):
+            # A string holding a resolved secret of this project is never written.
+            content[name] = exporter.export(exporter.clean(item[name]), Ref(kind.name, entry.key))
     if old is not None and "id" in old:
         content["id"] = entry.remote_id
     return content

@@ -61,6 +61,17 @@ class Exporter:
         """Whether ``value`` holds a string containing a resolved secret."""
         return any(s in text for text in _strings(value) for s in self.secrets)
 
+    def clean(self, value: Any) -> Any:
+        """``value`` without the strings that hold a resolved secret of this project."""
+        if isinstance(value, Mapping):
+            return {k: self.clean(v) for k, v in value.items() if not self._leaf_leaks(v)}
+        if isinstance(value, list):
+            return [self.clean(v) for v in value if not self._leaf_leaks(v)]
+        return value
+
+    def _leaf_leaks(self, value: Any) -> bool:
+        return isinstance(value, str) and self.leaks(value)
+
 
 def unknown_ids(kind: Kind, value: Any, where: str) -> list[str]:
     """One note per raw id left at one of ``kind``'s id positions in an exported ``value``: it belongs

@@ -455,3 +455,23 @@ def test_pull_all_into_an_empty_project_plans_no_changes(
     if kind.fields.write_only or not sample.env:
         for path in written:
             assert SECRET not in path.read_text(errors="replace"), path
+
+
+def test_pull_writes_drift_in_a_managed_field_back_into_the_file(
+    kind: Kind, cli: Cli, project: Path, api_env: Emulator
+) -> None:
+    """Plan in reverse: a managed field changed in the workspace is written into the file, then the
+    plan is empty again; a second pull changes nothing."""
+    sample = SAMPLES[kind.name]
+    remote_id = _applied(cli, kind)
+    _edit(project, sample)  # the edit declares the field the drift changes
+    cli.apply()
+    sample.drift_managed(api_env, remote_id)
+    before = {name: (project / name).read_text() for name in sample.files}
+    code, out, err = cli("pull")
+    assert code == 0, out + err
+    assert cli.plan()["changes"] == [], out
+    if not sample.write_only:
+        assert any((project / n).read_text() != t for n, t in before.items()), out
+    code, out, err = cli("pull", "--format", "json")
+    assert code == 0 and json.loads(out)["summary"]["changed"] == 0, out
