@@ -180,17 +180,19 @@ def in_scope(project: Project, options: PullOptions) -> list[Kind]:
 
 def _scope(run: Run, kind: Kind) -> Scope:
     items: Sequence[JsonObject] = run.remote.listed(kind)
-    first = frozenset(str(i[kind.api.id_field]) for i in items)
+    searched = run.options.search is not None
     if run.options.search is not None:
+        # A search is one listing of its own: everything it finds is asked for.
         items = list_items(run.client, kind, {"search": run.options.search})
-        first = frozenset(str(i[kind.api.id_field]) for i in items)
-    elif run.options.all and len(kind.api.listings) > 1:
-        # Which objects the first listing holds (active agents); a later one counts only where owned.
-        first = frozenset(
-            str(i[kind.api.id_field]) for i in list_items(run.client, kind, kind.api.listings[0])
-        )
+    first = frozenset(str(i[kind.api.id_field]) for i in items if searched or _in_first_listing(kind, i))
     definitions = run.project.of(kind)
     return Scope(kind, items, first, definitions, run.remote.bodies_of(kind), run.project.namespace)
+
+
+def _in_first_listing(kind: Kind, item: JsonObject) -> bool:
+    """Whether the first listing holds ``item`` (an agent summary says ``archived``, the parameter that
+    tells the two agent listings apart): a later listing brings in only what the project owns."""
+    return all(item.get(name, value) == value for name, value in kind.api.listings[0].items())
 
 
 def _select(run: Run, kind: Kind, out: Output) -> tuple[list[Selected], list[str]]:

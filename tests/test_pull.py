@@ -554,3 +554,47 @@ def st_booleans() -> Any:
     from hypothesis import strategies as st
 
     return st.booleans()
+
+
+def test_an_id_of_nothing_pulled_stays_raw_with_one_note(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    tool = client.post(
+        "/v1/convai/tools",
+        {"tool_config": {"type": "client", "name": "ring_bell", "description": "Ring", "parameters": None}},
+    )
+    prompt = {"prompt": "Hi", "tool_ids": [tool["id"]]}
+    create_agent(client, {"name": "Bell", "conversation_config": {"agent": {"prompt": prompt}}})
+    # --search pulls agents only, so the tool is neither pulled nor managed.
+    result = do_pull(client, root, search="Bell")
+    text = (root / "agents" / "bell.yaml").read_text()
+    assert f"tool_ids: [{tool['id']}]" in text
+    notes = [n for n in result.notes if "belongs to no tool" in n]
+    assert len(notes) == 1 and tool["id"] in notes[0], result.notes
+    # --all pulls the tool too, and the agent then points at it by key.
+    result = do_pull(client, new_project(tmp_path / "q"), all=True)
+    text = (tmp_path / "q" / "agents" / "bell.yaml").read_text()
+    assert "tool_ids: ['${tool.ring-bell.id}']" in text, text
+    assert (tmp_path / "q" / "tools" / "ring-bell.yaml").is_file()
+    assert not [n for n in result.notes if "belongs to no" in n]
+
+
+@pytest.mark.parametrize(
+    ("name", "variable"),
+    [("crm-token", "CRM_TOKEN"), ("Stripe key (live)", "STRIPE_KEY_LIVE"), ("9lives", "_9LIVES")],
+)
+def test_a_pulled_secret_is_read_from_a_variable_named_after_it(name: str, variable: str) -> None:
+    from agentsync.pulllist import env_name
+
+    assert env_name(name) == variable
+
+
+def test_a_list_entry_the_environment_leaves_out_stays(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    (root / "agentsync.yaml").write_text(
+        f"namespace: {NS}\nenvironments:\n  dev:\n    overrides:\n      tags: {{gone: null}}\n"
+    )
+    (root / "tags.yaml").write_text("# kept\n- title: gone\n- title: stale\n")
+    client.post("/v1/convai/tags", {"title": "new"})
+    project = load_project(root, environment="dev")
+    pull(client, project, PullOptions())
+    assert (root / "tags.yaml").read_text() == "# kept\n- title: gone\n- title: new\n"

@@ -35,5 +35,5 @@ def test_agent_round_trip(emulator: Emulator) -> None:
 
 
 def test_fixture_resets_between_tests(emulator: Emulator) -> None:
-    assert emulator.stats() == {"requests": [], "total": 0}
+    assert emulator.stats() == {"requests": [], "total": 0, "committed_then_failed": []}
     assert requests.get(f"{emulator.url}/v1/convai/agents", headers=AUTH, timeout=5).json()["agents"] == []
