@@ -62,15 +62,17 @@ def _entry(document: Any, path: Sequence[str], *, create: bool) -> Any:
     return node
 
 
-def set_override_id(root: Path, environment: str, key: str, agent_id: str, text: str | None = None) -> str:
-    """agentsync.yaml (``text``, or the file on disk) with ``environments.ENV.overrides.agents.KEY.id``."""
+def set_override_id(
+    root: Path, environment: str, key: str, agent_id: str, text: str | None = None, *, plural: str
+) -> str:
+    """agentsync.yaml (``text``, or the file on disk) with ``environments.ENV.overrides.PLURAL.KEY.id``."""
 
     document = _load(root, text)
-    entry = _entry(document, ("environments", environment, "overrides", "agents", key), create=True)
+    entry = _entry(document, ("environments", environment, "overrides", plural, key), create=True)
     if entry is None:
         raise SettingsEditError(
             f"cannot write the id of agent '{key}' into {PROJECT_FILE}: "
-            f"environments.{environment}.overrides.agents.{key} is not a mapping",
+            f"environments.{environment}.overrides.{plural}.{key} is not a mapping",
             hint="fix agentsync.yaml and pull again",
         )
     entry["id"] = agent_id
@@ -78,13 +80,13 @@ def set_override_id(root: Path, environment: str, key: str, agent_id: str, text:
 
 
 def drop_override_ids(
-    root: Path, environment: str, keys: Sequence[str], text: str | None = None
+    root: Path, environment: str, keys: Sequence[str], text: str | None = None, *, plural: str
 ) -> str | None:
     """agentsync.yaml without the ``id`` overrides of ``keys`` in ``environment`` (None when it has none);
     an entry left empty goes too."""
 
     document = _load(root, text)
-    table = _entry(document, ("environments", environment, "overrides", "agents"), create=False)
+    table = _entry(document, ("environments", environment, "overrides", plural), create=False)
     found = [
         k
         for k in keys

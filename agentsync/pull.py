@@ -1,70 +1,59 @@
-"""Remote state to project files: ``agentsync pull``, the plan run in reverse.
+"""Remote state to project files: ``agentsync pull``, the plan run in reverse, for every kind.
 
-Fetch and plan exactly as ``plan`` does; a declared agent with no change keeps its file byte for byte,
-and a changed one is edited field by field (:mod:`agentsync.reverse` decides what each field gets) with
-a round-trip YAML editor that keeps comments, key order and quoting. A remote agent with no file gets a
-new one: its writable fields minus server defaults, required keys kept, written so that it loads back as
-exactly the remote value. Every output is rendered before anything is written, then staged and renamed
-one by one, included files first, so that an error leaves each file either old or new.
+One loop over KINDS. For each kind in scope: list (the fetcher plan uses), select (what the files
+declare, what the project's marker owns, with ``--all`` every listed object), GET what the list does
+not hold, then write the kind's layout. A declared resource with no change keeps its file (or its list
+entry) byte for byte; a changed one is edited field by field (:mod:`agentsync.reverse`); a remote object
+with no file gets a new one (:mod:`agentsync.pullfolder`) or a new entry (:mod:`agentsync.pulllist`).
+Every id of a resource pulled or managed in this run is written as ``${KIND.KEY.id}``. Every output is
+rendered before anything is written, then staged and renamed one by one.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agentsync import planner
-from agentsync.adoption import drop_override_ids, foreign_markers, set_override_id, untouched_sample
-from agentsync.files import stage
-from agentsync.kinds.agent import AGENT
-from agentsync.kinds.tag import TAG
-from agentsync.plan import Action, FieldChange
+from agentsync.adoption import drop_override_ids, set_override_id, untouched_sample
+from agentsync.kinds import KINDS, Kind, Ref
+from agentsync.kinds.base import JsonObject
+from agentsync.plan import Action, Change
 from agentsync.project import PROJECT_FILE
-from agentsync.pullselect import (
-    AgentDef,
-    Selected,
-    _owned,
-    agent_owners,
-    get_agent,
-    list_all_agents,
-    list_summaries,
-    list_tags,
-    render_tags,
-    select_by_keys,
-    select_listed,
-    summary_tags,
-    tags_match,
+from agentsync.pullfolder import Source, Style, file_path, render_changes, render_new
+from agentsync.pulllist import Entry, render_list
+from agentsync.pullselect import Scope, Selected, check_keys, declared, listed
+from agentsync.pullview import PullError
+from agentsync.pullwrite import (
+    FileAction,
+    FileChange,
+    Output,
+    action,
+    classify,
+    relative,
+    remove_files,
+    write_files,
 )
-from agentsync.pullview import PROMPT_PATH, TAGS_FILE, TOP_ORDER, PullError, strip_defaults, writable_view
-from agentsync.remote import RemoteState, fetch
-from agentsync.reverse import Exporter, reverse, secret_values
-from agentsync.yamlwrite import Editor, FileRef, dump, to_plain, yaml_engine
+from agentsync.remote import RemoteState, fetch, get_one, list_items
+from agentsync.reverse import Exporter, secret_values
 
 if TYPE_CHECKING:
     from agentsync.client import Client
     from agentsync.project import Project
 
-# pull writes agent files and the tag list: the two kinds it knows how to render.
-# --------------------------------------------------------------------------------------------------
-# One agent file.
-
-META_FIELDS: tuple[str, ...] = ("id", "renamed_from")
-SCHEMA_FILE = Path("schemas") / "agent.schema.json"
-
-
-@dataclass(frozen=True)
-class AgentSource:
-    """What one agent file is made from: its key, the GET body, and the id to write when the agent
-    is not owned yet (so the next apply adopts it instead of creating a twin)."""
-
-    key: str
-    body: Mapping[str, Any]
-    adopt_id: str | None = None
+__all__ = [
+    "FileAction",
+    "FileChange",
+    "PullError",
+    "PullOptions",
+    "PullResult",
+    "Pulled",
+    "pull",
+    "write_files",
+]
 
 
 @dataclass(frozen=True)
@@ -76,151 +65,32 @@ class PullOptions:
     prompts_as_files: bool = False
     adopt_foreign: bool = False
 
-
-def agent_path(root: Path, key: str) -> Path:
-    return root / "agents" / f"{key}.yaml"
-
-
-def prompt_ref(key: str, content: str) -> FileRef:
-    """``agents/prompts/<key>.md``, written relative to the agent file's own directory."""
-    depth = key.count("/")
-    return FileRef("../" * depth + f"prompts/{key}.md", content)
-
-
-def agent_target(
-    source: AgentSource, namespace: str, options: PullOptions, exporter: Exporter | None = None
-) -> dict[str, Any]:
-    """The plain content of a new agent file: writable fields minus server defaults (required ones
-    stay), written as the loader reads it back, the prompt maybe behind ``!file``."""
-    from agentsync.defaults import agent_defaults
-
-    full = writable_view(source.body, namespace)
-    chosen = full if options.full else strip_defaults(full, agent_defaults())
-    exporter = exporter or Exporter({})
-    target = _ordered(exporter.export(_without_leaks(chosen, exporter), source.key))
-    prompt = _get_path(target, PROMPT_PATH)
-    if options.prompts_as_files and isinstance(prompt, str):
-        _set_path(target, PROMPT_PATH, prompt_ref(source.key, prompt))
-    if source.adopt_id is not None:
-        target["id"] = source.adopt_id
-    return target
-
-
-def _without_leaks(value: Any, exporter: Exporter) -> Any:
-    """``value`` without the strings that hold a resolved secret of this project."""
-    if isinstance(value, Mapping):
-        return {k: _without_leaks(v, exporter) for k, v in value.items() if not _leaf_leaks(v, exporter)}
-    if isinstance(value, list):
-        return [_without_leaks(v, exporter) for v in value if not _leaf_leaks(v, exporter)]
-    return value
-
-
-def _leaf_leaks(value: Any, exporter: Exporter) -> bool:
-    return isinstance(value, str) and exporter.leaks(value)
-
-
-def _ordered(view: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: view[k] for k in (*TOP_ORDER, *view) if k in view}
-
-
-def _get_path(value: Any, path: Sequence[str]) -> Any:
-    for part in path:
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
-def _set_path(value: dict[str, Any], path: Sequence[str], new: Any) -> None:
-    for part in path[:-1]:
-        value = value[part]
-    value[path[-1]] = new
-
-
-def render_agent(
-    root: Path, source: AgentSource, namespace: str, options: PullOptions, exporter: Exporter | None = None
-) -> dict[Path, str]:
-    """Every file a new agent needs, path -> new text: any ``!file`` targets first, then the agent
-    file (so that a pull stopped between renames never leaves a dangling ``!file``)."""
-    path = agent_path(root, source.key)
-    editor = Editor(path.parent, root=root)
-    document = editor.new(agent_target(source, namespace, options, exporter))
-    _schema_comment(document, root, path)
-    text = dump(document)
-    return {**{Path(p): t for p, t in editor.extra.items()}, path: text}
-
-
-def render_changes(
-    root: Path, definition: AgentDef, fields: Sequence[FieldChange], exporter: Exporter
-) -> tuple[dict[Path, str], tuple[str, ...]]:
-    """An existing agent file edited field by field towards the workspace (the plan in reverse); no
-    files when nothing is to be written, so an agent with no change keeps its file byte for byte."""
-    path = root / definition.file
-    document = _load_mapping(path)
-    raw = to_plain(document, path.parent, root)
-    reversal = reverse(definition, fields, raw, exporter)
-    if not reversal.edits:
-        return {}, reversal.notes
-    editor = Editor(path.parent, root=root)
-    for edit in reversal.edits:
-        editor.apply(document, edit)
-    text = dump(document)
-    return {**{Path(p): t for p, t in editor.extra.items()}, path: text}, reversal.notes
-
-
-def _load_mapping(path: Path) -> Any:
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        document = yaml_engine().load(path.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        raise PullError(
-            f"cannot merge into {path}: it is not valid YAML ({exc.__class__.__name__})",
-            hint="fix or delete the file and pull again",
-        ) from exc
-    if not isinstance(document, Mapping):
-        raise PullError(
-            f"cannot merge into {path}: it does not hold a mapping of fields",
-            hint="fix or delete the file and pull again",
-        )
-    return document
-
-
-def _schema_comment(document: Any, root: Path, path: Path) -> None:
-    """Point editors at the project's agent schema, but only when the project has one: a path to a
-    schema that is not there would be a broken promise in every file."""
-    schema = root / SCHEMA_FILE
-    if schema.is_file():
-        relative = Path(os.path.relpath(schema, path.parent)).as_posix()
-        document.yaml_set_start_comment(f"yaml-language-server: $schema={relative}")
-
-
-# --------------------------------------------------------------------------------------------------
-# The orchestrator.
-
-KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
-
-
-class FileAction(str, Enum):
-    CREATE = "create"
-    UPDATE = "update"
-    UNCHANGED = "unchanged"
-    REMOVE = "remove"
+    @property
+    def narrowed(self) -> bool:
+        """KEYs or a search name resources of the kinds a bare key names (agents), and nothing else."""
+        return bool(self.keys) or self.search is not None
 
 
 @dataclass(frozen=True)
-class FileChange:
-    path: Path  # relative to the project root
-    action: FileAction
+class Pulled:
+    """One resource pull wrote (or found already written): its kind, key, remote id, and file."""
+
+    kind: str
+    key: str
+    remote_id: str
+    file: str
+    adopted: bool = False  # not owned yet: the file's ``id:`` makes the next apply adopt it
 
 
 @dataclass(frozen=True)
 class PullResult:
-    """What pull did (or, with ``dry_run``, would do), file by file, and what it did not write and why."""
+    """What pull did (or, with ``dry_run``, would do), file by file and resource by resource, and what
+    it did not write and why."""
 
     files: tuple[FileChange, ...]
-    agents: tuple[str, ...]
-    adopted: tuple[str, ...]
-    skipped: tuple[str, ...]
-    tags: int | None
+    resources: tuple[Pulled, ...]
+    kinds: tuple[str, ...]  # the kinds pull looked at, in dependency order
+    skipped: tuple[Ref, ...]
     dry_run: bool = False
     stats: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -229,14 +99,18 @@ class PullResult:
     def changed(self) -> tuple[FileChange, ...]:
         return tuple(f for f in self.files if f.action is not FileAction.UNCHANGED)
 
+    def count(self, kind: str) -> int:
+        return sum(1 for r in self.resources if r.kind == kind)
 
-@dataclass
-class Output:
-    """Everything one pull writes, in write order, and removes."""
 
-    files: dict[Path, str] = field(default_factory=dict)
-    removed: list[Path] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+@dataclass(frozen=True)
+class Run:
+    """One pull's inputs, shared by every kind's step."""
+
+    client: Client
+    project: Project
+    options: PullOptions
+    remote: RemoteState
 
 
 def pull(
@@ -247,248 +121,258 @@ def pull(
     dry_run: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> PullResult:
-    """Write the selected agents (and, unless keys or a search narrow the pull, the conversation tags)
-    into the project's files. Everything is fetched and rendered before the first byte is written."""
-    remote = fetch(client, project, targets=tuple(k for k in options.keys if k in project.of(AGENT)))
-    selected, skipped, notes = _select(client, project, options, remote)
-    out = Output(notes=notes)
-    bodies = {s.agent_id: remote.bodies_of(AGENT).get(s.agent_id) for s in selected}
-    missing = [s for s in selected if bodies[s.agent_id] is None]
-    bodies.update(zip([s.agent_id for s in missing], _fetch_bodies(client, missing), strict=True))
-    exporter = _exporter(project, remote, selected, environ)
-    _render_declared(project, remote, [s for s in selected if s.key in project.of(AGENT)], exporter, out)
-    for item in (s for s in selected if s.key not in project.of(AGENT)):
-        _render_new(project, item, bodies[item.agent_id] or {}, options, exporter, out)
-    tag_count = None
-    # A project without tags.yaml leaves conversation tags alone; pull --all brings them in.
-    if not options.keys and not options.search and (options.all or "tag" in project.definitions):
-        tag_count = _render_tags(client, project, remote, out)
+    """Write the selected resources of every kind in scope into the project's files. Everything is
+    fetched and rendered before the first byte is written."""
+    kinds = in_scope(project, options)
+    targets = tuple(k for k in options.keys if any(k in project.of(kind) for kind in kinds))
+    run = Run(client, project, options, fetch(client, project, targets=targets, also=kinds))
+    out = Output()
+    picks: dict[str, list[Selected]] = {}
+    skipped: list[Ref] = []
+    for kind in kinds:
+        picks[kind.name], missing = _select(run, kind, out)
+        skipped.extend(Ref(kind.name, key) for key in missing)
+    bodies = _bodies(run, kinds, picks)
+    exporter = _exporter(run, kinds, picks, environ)
+    changes = _plan(run, targets)
+    for kind in kinds:
+        if kind.layout.is_folder:
+            _render_folder(run, kind, picks[kind.name], bodies, changes, exporter, out)
+        else:
+            _render_list(run, kind, picks[kind.name], bodies, changes, exporter, out)
     if options.all:
-        out.removed.extend(untouched_sample(project, {s.key for s in selected}))
-    untouched = _untouched(project, selected, tag_count is not None, out)
-    changes = _classify(project.root, out.files) + _removals(project.root, out.removed) + untouched
+        out.removed.extend(untouched_sample(project, _keys(picks)))
+    files = classify(project.root, out)
     if not dry_run:
-        write_files({p: t for p, t in out.files.items() if _action(p, t) is not FileAction.UNCHANGED})
+        write_files({p: t for p, t in out.files.items() if _changes_file(p, t)})
         remove_files(out.removed)
-    adopted = tuple(s.key for s in selected if not s.owned and s.key not in project.of(AGENT))
     return PullResult(
-        changes,
-        tuple(s.key for s in selected),
-        adopted,
+        files,
+        _pulled(run, kinds, picks),
+        tuple(k.name for k in kinds),
         tuple(skipped),
-        tag_count,
         dry_run,
         dict(client.stats),
         tuple(out.notes),
     )
 
 
-def _untouched(
-    project: Project, selected: Sequence[Selected], tags: bool, out: Output
-) -> tuple[FileChange, ...]:
-    """The files pull looked at and left alone, byte for byte."""
-    paths = [project.root / project.of(AGENT)[s.key].file for s in selected if s.key in project.of(AGENT)]
-    if tags and "tag" in project.definitions:
-        paths.append(project.root / TAGS_FILE)
-    kept = [p for p in paths if p not in out.files]
-    return tuple(FileChange(_relative(p, project.root), FileAction.UNCHANGED) for p in kept)
+def _keys(picks: Mapping[str, Sequence[Selected]]) -> set[str]:
+    return {s.key for chosen in picks.values() for s in chosen}
+
+
+def _changes_file(path: Path, text: str) -> bool:
+    return action(path, text) is not FileAction.UNCHANGED
+
+
+def in_scope(project: Project, options: PullOptions) -> list[Kind]:
+    """The kinds a pull looks at: with KEYs or a search, those a bare key names; with ``--all``, every
+    kind; otherwise the kinds the project has files for (plain pull touches nothing else)."""
+    if options.narrowed:
+        return [k for k in KINDS if k.bare_target]
+    if options.all:
+        return list(KINDS)
+    return [k for k in KINDS if k.name in project.definitions]
+
+
+# --- selection -------------------------------------------------------------------------------------------
+
+
+def _scope(run: Run, kind: Kind) -> Scope:
+    items: Sequence[JsonObject] = run.remote.listed(kind)
+    searched = run.options.search is not None
+    if run.options.search is not None:
+        # A search is one listing of its own: everything it finds is asked for.
+        items = list_items(run.client, kind, {"search": run.options.search})
+    first = frozenset(str(i[kind.api.id_field]) for i in items if searched or _in_first_listing(kind, i))
+    definitions = run.project.of(kind)
+    return Scope(kind, items, first, definitions, run.remote.bodies_of(kind), run.project.namespace)
+
+
+def _in_first_listing(kind: Kind, item: JsonObject) -> bool:
+    """Whether the first listing holds ``item`` (an agent summary says ``archived``, the parameter that
+    tells the two agent listings apart): a later listing brings in only what the project owns."""
+    return all(item.get(name, value) == value for name, value in kind.api.listings[0].items())
+
+
+def _select(run: Run, kind: Kind, out: Output) -> tuple[list[Selected], list[str]]:
+    """The objects of ``kind`` pull writes, and the declared keys that are not in the workspace yet."""
+    scope = _scope(run, kind)
+    options = run.options
+    if options.keys:
+        chosen, skipped = declared(scope, options.keys, strict=True)
+    elif options.search is not None:
+        chosen, skipped = [], []
+    else:
+        chosen, skipped = declared(scope)
+    if options.all or options.search is not None or not kind.layout.is_folder:
+        # A list file holds the workspace's whole list; --all and --search bring in what has no file.
+        chosen, notes = listed(scope, chosen, options.adopt_foreign)
+        out.note(notes)
+    check_keys(kind, chosen)
+    return chosen, skipped
+
+
+def _bodies(
+    run: Run, kinds: Sequence[Kind], picks: Mapping[str, Sequence[Selected]]
+) -> dict[Ref, JsonObject]:
+    """The full body of every chosen object: from the fetch, else one GET each, side by side."""
+    found: dict[Ref, JsonObject] = {}
+    jobs: list[tuple[Kind, str]] = []
+    for kind in kinds:
+        known = run.remote.bodies_of(kind)
+        for item in picks[kind.name]:
+            body = known.get(item.remote_id)
+            if body is not None:
+                found[Ref(kind.name, item.remote_id)] = body
+            else:
+                jobs.append((kind, item.remote_id))
+    answers = run.client.map(lambda job: get_one(run.client, *job), jobs)
+    for (kind, remote_id), answer in zip(jobs, answers, strict=True):
+        if isinstance(answer, BaseException):
+            raise answer  # nothing is written from a partial read
+        found[Ref(kind.name, remote_id)] = answer
+    return found
 
 
 def _exporter(
-    project: Project, remote: RemoteState, selected: Sequence[Selected], environ: Mapping[str, str] | None
+    run: Run,
+    kinds: Sequence[Kind],
+    picks: Mapping[str, Sequence[Selected]],
+    environ: Mapping[str, str] | None,
 ) -> Exporter:
-    owned = agent_owners(remote.listed(AGENT), project.namespace)
-    ids = {ids[0]: key for key, ids in owned.items() if len(ids) == 1}
-    ids.update({d.id: k for k, d in project.of(AGENT).items() if d.id})
-    ids.update({s.agent_id: s.key for s in selected})
-    secrets = secret_values(project.of(AGENT), os.environ if environ is None else environ)
+    """Ids of what this run pulls or manages (owned objects of a marker kind included), as references."""
+    ids: dict[str, Ref] = {}
+    namespace = run.project.namespace
+    for kind in kinds:
+        if kind.identity.marks:
+            index = kind.identity.index(list(run.remote.listed(kind)), kind.api.id_field, namespace)
+            ids.update(
+                {found[0]: Ref(kind.name, key) for key, found in index.keys.items() if len(found) == 1}
+            )
+        ids.update({s.remote_id: Ref(kind.name, s.key) for s in picks[kind.name]})
+    definitions = [d for kind in KINDS for d in run.project.of(kind).values()]
+    secrets = secret_values(definitions, os.environ if environ is None else environ)
     return Exporter(ids, secrets)
 
 
-def _render_declared(
-    project: Project, remote: RemoteState, chosen: Sequence[Selected], exporter: Exporter, out: Output
+def _plan(run: Run, targets: Sequence[str]) -> dict[Ref, Change]:
+    """The plan's changes by resource, when any file declares something (a pull into an empty project
+    has nothing to compare)."""
+    if not any(run.project.of(k) for k in KINDS):
+        return {}
+    plan = planner.build_plan(run.project, run.remote, targets=targets)
+    return {Ref(c.kind, c.key): c for c in plan.changes}
+
+
+# --- rendering -------------------------------------------------------------------------------------------
+
+
+def _render_folder(
+    run: Run,
+    kind: Kind,
+    chosen: Sequence[Selected],
+    bodies: Mapping[Ref, JsonObject],
+    changes: Mapping[Ref, Change],
+    exporter: Exporter,
+    out: Output,
 ) -> None:
-    """The files of declared agents, through the plan: only the fields it reports as changed."""
-    if not chosen:
-        return
-    plan = planner.build_plan(project, remote, targets=tuple(s.key for s in chosen))
-    for change in plan.changes:
-        if change.kind != AGENT.name or change.action not in (Action.UPDATE, Action.ADOPT):
+    project = run.project
+    root = project.root
+    style = Style(full=run.options.full, as_files=run.options.prompts_as_files)
+    definitions = project.of(kind)
+    for item in chosen:
+        definition = definitions.get(item.key)
+        if definition is not None:
+            out.looked_at.append(root / definition.file)
+            out.owners[root / definition.file] = (kind.name, item.key)
+            change = changes.get(Ref(kind.name, item.key))
+            if change is not None and change.action in (Action.UPDATE, Action.ADOPT):
+                edited, reasons = render_changes(root, kind, definition, change.fields, exporter)
+                out.add(edited, kind.name, item.key, root / definition.file)
+                out.note(reasons)
             continue
-        files, notes = render_changes(project.root, project.of(AGENT)[change.key], change.fields, exporter)
-        out.files.update(files)
-        out.notes.extend(notes)
-    _drop_redundant_ids(project, remote, chosen, out)
+        body = bodies[Ref(kind.name, item.remote_id)]
+        per_environment = project.environment is not None and not item.owned
+        adopt = None if item.owned or per_environment else item.remote_id
+        files, notes = render_new(
+            root, Source(kind, item.key, body, adopt), project.namespace, style, exporter
+        )
+        out.add(files, kind.name, item.key, file_path(root, kind, item.key))
+        out.note(notes)
+        if per_environment and project.environment is not None:
+            settings = root / PROJECT_FILE
+            text = set_override_id(
+                root,
+                project.environment.name,
+                item.key,
+                item.remote_id,
+                out.files.get(settings),
+                plural=kind.plural,
+            )
+            out.files[settings] = text
+    if kind.identity.marks:
+        _drop_redundant_ids(run, kind, chosen, out)
 
 
-def _drop_redundant_ids(
-    project: Project, remote: RemoteState, chosen: Sequence[Selected], out: Output
-) -> None:
-    """An ``id`` override is redundant once the agent carries this namespace's marker."""
+def _drop_redundant_ids(run: Run, kind: Kind, chosen: Sequence[Selected], out: Output) -> None:
+    """An ``id`` override is redundant once the resource carries this namespace's marker."""
+    project = run.project
     if project.environment is None:
         return
-    owned = [s.key for s in chosen if s.owned]
+    owned = [s.key for s in chosen if s.owned and s.declared]
     path = project.root / PROJECT_FILE
-    text = drop_override_ids(project.root, project.environment.name, owned, out.files.get(path))
+    text = drop_override_ids(
+        project.root, project.environment.name, owned, out.files.get(path), plural=kind.plural
+    )
     if text is not None:
         out.files[path] = text
 
 
-def _render_new(
-    project: Project,
-    item: Selected,
-    body: Mapping[str, Any],
-    options: PullOptions,
+def _render_list(
+    run: Run,
+    kind: Kind,
+    chosen: Sequence[Selected],
+    bodies: Mapping[Ref, JsonObject],
+    changes: Mapping[Ref, Change],
     exporter: Exporter,
     out: Output,
 ) -> None:
-    per_environment = project.environment is not None and not item.owned
-    adopt = None if item.owned or per_environment else item.agent_id
-    source = AgentSource(item.key, body, adopt)
-    out.files.update(render_agent(project.root, source, project.namespace, options, exporter))
-    if per_environment and project.environment is not None:
-        settings = out.files.get(project.root / PROJECT_FILE)
-        text = set_override_id(project.root, project.environment.name, item.key, item.agent_id, settings)
-        out.files[project.root / PROJECT_FILE] = text
-
-
-def _render_tags(client: Client, project: Project, remote: RemoteState, out: Output) -> int:
-    tags = list(remote.listed(TAG)) if remote.fetched(TAG) else list_tags(client)
-    path = project.root / TAGS_FILE
-    if "tag" not in project.definitions or not tags_match(list(project.of(TAG).values()), tags):
-        out.files[path] = render_tags(path, tags)
-    return len(tags)
-
-
-def _variables(project: Project) -> Mapping[str, str]:
-    return project.environment.variables if project.environment is not None else {}
-
-
-def _select(
-    client: Client, project: Project, options: PullOptions, remote: RemoteState
-) -> tuple[list[Selected], list[str], list[str]]:
-    namespace = project.namespace
-    owners = agent_owners(list(remote.listed(AGENT)), namespace)
-    declared_ids = {k: d.id for k, d in project.of(AGENT).items() if d.id}
-    notes: list[str] = []
-    if options.keys or not (options.all or options.search):
-        keys = options.keys or tuple(project.of(AGENT))
-        chosen, skipped = select_by_keys(keys, owners, declared_ids, namespace, strict=bool(options.keys))
-    else:
-        active, archived = list_all_agents(client)
-        found: list[dict[str, Any]] = (
-            _searched(client, options.search)
-            if options.search
-            else [*active, *(s for s in archived if _owned(s, namespace) is not None)]
+    path = run.project.root / kind.layout.where
+    declared_keys = set(run.project.of(kind))
+    entries = [
+        Entry(
+            s.key,
+            s.remote_id,
+            bodies[Ref(kind.name, s.remote_id)],
+            changed=s.key not in declared_keys or Ref(kind.name, s.key) in changes,
         )
-        listed, notes = _without_foreign(found, project, declared_ids, options.adopt_foreign)
-        taken = set(project.of(AGENT)) | set(owners)
-        chosen, skipped = select_listed(listed, owners, declared_ids, namespace, taken), []
-    _check_keys(chosen)
-    return chosen, skipped, notes
+        for s in chosen
+    ]
+    if not entries and not path.is_file():
+        return  # nothing in the workspace and no file: the project does not start managing the kind
+    text, notes = render_list(path, kind, entries, exporter, frozenset(declared_keys))
+    out.owners[path] = (kind.name, None)
+    out.note(notes)
+    if text is None:
+        out.looked_at.append(path)
+    else:
+        out.files[path] = text
 
 
-def _without_foreign(
-    listed: Sequence[Mapping[str, Any]], project: Project, declared_ids: Mapping[str, str], adopt: bool
-) -> tuple[list[Mapping[str, Any]], list[str]]:
-    """An agent another project marks as its own is left to it, unless ``adopt``."""
-    kept: list[Mapping[str, Any]] = []
-    notes: list[str] = []
-    adopted = set(declared_ids.values())
-    for summary in listed:
-        foreign = foreign_markers(summary_tags(summary), project.namespace)
-        mine = _owned(summary, project.namespace) is not None or summary["agent_id"] in adopted
-        if foreign and not mine and not adopt:
-            notes.append(
-                f"skipped agent {summary['agent_id']} ({summary.get('name')!r}): it carries "
-                f"{foreign[0]!r}, another project's ownership marker; --adopt-foreign takes it anyway"
-            )
-            continue
-        kept.append(summary)
-    return kept, notes
-
-
-def _searched(client: Client, text: str) -> list[dict[str, Any]]:
-    return list_summaries(client, {"search": text})
-
-
-def _fetch_bodies(client: Client, selected: Sequence[Selected]) -> list[dict[str, Any]]:
-    return _all_or_raise(client.map(lambda s: dict(get_agent(client, s.agent_id)), selected))
-
-
-def _all_or_raise(results: Sequence[Any]) -> list[Any]:
-    """The results, or the first failure raised: nothing is written from a partial read."""
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return list(results)
-
-
-def _check_keys(chosen: Sequence[Selected]) -> None:
-    """A key becomes a path: one taken from a remote marker must not climb out of agents/."""
-    seen: dict[str, str] = {}
-    for item in chosen:
-        if not KEY_PATTERN.fullmatch(item.key) or ".." in item.key.split("/"):
-            raise PullError(
-                f"agent {item.agent_id} has the key {item.key!r}, which is not a safe file name",
-                hint="fix the agent's marker tag in the workspace",
-            )
-        if item.key in seen:
-            raise PullError(
-                f"agents {seen[item.key]} and {item.agent_id} would both be written to "
-                f"agents/{item.key}.yaml",
-                hint="remove the id: that points at one of them",
-            )
-        seen[item.key] = item.agent_id
-
-
-def _action(path: Path, text: str) -> FileAction:
-    if not path.is_file():
-        return FileAction.CREATE
-    current = path.read_text(encoding="utf-8")
-    return FileAction.UNCHANGED if current == text else FileAction.UPDATE
-
-
-def _classify(root: Path, files: Mapping[Path, str]) -> tuple[FileChange, ...]:
-    changes = [FileChange(_relative(p, root), _action(p, t)) for p, t in files.items()]
-    return tuple(sorted(changes, key=lambda c: c.path.as_posix()))
-
-
-def _relative(path: Path, root: Path) -> Path:
-    try:
-        return path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return path
-
-
-# --------------------------------------------------------------------------------------------------
-# Writing: every file to a temporary sibling first, then one rename each.
-
-
-def write_files(files: Mapping[Path, str]) -> None:
-    """Write all ``files`` or none of the new content: a failure while staging removes every staged
-    file and leaves the originals untouched; renames happen only after every file is staged, in the
-    order given (an included file before the file that includes it)."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path, text in files.items():
-            staged.append((stage(path, text), path))
-    except OSError as exc:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
-        raise PullError(
-            f"could not write {getattr(exc, 'filename', None) or 'a file'}: {exc.strerror}",
-            hint="nothing was changed; fix the permissions or free space and pull again",
-        ) from exc
-    for temporary, path in staged:
-        os.replace(temporary, path)
-
-
-def remove_files(paths: Sequence[Path]) -> None:
-    """Remove files, agent files before the prompts they include."""
-    for path in sorted(paths, key=lambda p: p.suffix != ".yaml"):
-        path.unlink(missing_ok=True)
-
-
-def _removals(root: Path, paths: Sequence[Path]) -> tuple[FileChange, ...]:
-    return tuple(FileChange(_relative(p, root), FileAction.REMOVE) for p in paths)
+def _pulled(run: Run, kinds: Sequence[Kind], picks: Mapping[str, Sequence[Selected]]) -> tuple[Pulled, ...]:
+    found: list[Pulled] = []
+    root = run.project.root
+    for kind in kinds:
+        definitions = run.project.of(kind)
+        for item in picks[kind.name]:
+            definition = definitions.get(item.key)
+            if definition is not None:
+                where = definition.file
+            elif kind.layout.is_folder:
+                where = relative(file_path(root, kind, item.key), root).as_posix()
+            else:
+                where = kind.layout.where
+            adopted = kind.identity.marks and not item.owned and definition is None
+            found.append(Pulled(kind.name, item.key, item.remote_id, where, adopted))
+    return tuple(found)

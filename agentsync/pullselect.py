@@ -1,167 +1,35 @@
-"""Which agents and tags pull writes: the selection over the agent list's summaries (owned, declared, or
-listed with --all/--search), new keys from names, and the tag list merged entry by entry."""
+"""Which remote objects pull writes, for one kind: those a file declares (matched as the plan matches
+them), those the project owns through its marker, and with ``--all`` (or ``--search``) every listed one,
+under a key made from its name when it has none yet."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from agentsync.errors import UsageError
-from agentsync.kinds import Definition
-from agentsync.kinds.agent import AGENT
-from agentsync.kinds.base import Index
-from agentsync.kinds.identity import Marker, marker_key
-from agentsync.kinds.tag import TAG
+from agentsync.adoption import foreign_markers
+from agentsync.errors import IdentityError, UsageError
+from agentsync.kinds import Definition, Kind
+from agentsync.kinds.base import Index, JsonObject
 from agentsync.pullview import PullError
-from agentsync.remote import get_one, index_of, list_items
-from agentsync.values import same
-from agentsync.yamlwrite import Editor, dump, yaml_engine
-
-if TYPE_CHECKING:
-    from agentsync.client import Client
-
-AgentDef = Definition
-TagDef = Definition
-
-
-def summary_tags(summary: Mapping[str, Any]) -> list[str]:
-    return [t for t in summary.get("tags") or [] if isinstance(t, str)]
-
-
-def owned_keys(tags: Sequence[str], namespace: str) -> list[str]:
-    return [k for k in (marker_key(t, namespace) for t in tags) if k is not None]
-
-
-def agent_owners(summaries: Sequence[Mapping[str, Any]], namespace: str) -> dict[str, list[str]]:
-    return {k: list(v) for k, v in index_of(AGENT, summaries, namespace).keys.items()}
-
-
-def only_owner(key: str, ids: Sequence[str], namespace: str) -> str | None:
-    return Marker(noun=AGENT.noun).only(key, Index({}, {key: tuple(ids)}), namespace)
-
-
-def list_tags(client: Client) -> list[dict[str, Any]]:
-    return [dict(t) for t in list_items(client, TAG)]
-
-
-def list_summaries(client: Client, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [dict(s) for s in list_items(client, AGENT, params)]
-
-
-def list_all_agents(client: Client) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    return list_summaries(client, {"archived": False}), list_summaries(client, {"archived": True})
-
-
-def get_agent(client: Client, agent_id: str) -> Mapping[str, Any]:
-    return get_one(client, AGENT, agent_id)
-
-
-# --------------------------------------------------------------------------------------------------
-# tags.yaml: the conversation-tag list, merged into an existing file entry by entry.
-
-
-def tag_entry(tag: Mapping[str, Any]) -> dict[str, Any]:
-    entry = {"title": tag["title"]}
-    if tag.get("description") is not None:
-        entry["description"] = tag["description"]
-    return entry
-
-
-def _check_titles(tags: Sequence[Mapping[str, Any]]) -> None:
-    seen: dict[str, str] = {}
-    for tag in tags:
-        if tag["title"] in seen:
-            raise PullError(
-                f"two conversation tags are titled {tag['title']!r} "
-                f"({seen[tag['title']]} and {tag['tag_id']}); tags.yaml matches tags by title",
-                hint="rename or delete one of them in the workspace, then pull again",
-            )
-        seen[tag["title"]] = str(tag["tag_id"])
-
-
-def render_tags(path: Path, tags: Sequence[Mapping[str, Any]]) -> str:
-    """tags.yaml for the workspace's tags, oldest first; an existing file keeps its order, comments and
-    ``id:`` entries, loses the tags that are gone, and gains the new ones at the end."""
-    from ruamel.yaml.comments import CommentedSeq
-
-    _check_titles(tags)
-    ordered = sorted(tags, key=lambda t: (t.get("created_at_unix_secs") or 0, t["title"]))
-    document = _load_tags(path)
-    if not isinstance(document, CommentedSeq):
-        document = CommentedSeq()
-    editor = Editor(path.parent)
-    remaining = list(ordered)
-    for entry in list(document):
-        match = _match_tag(entry, remaining)
-        if match is None:
-            document.remove(entry)
-            continue
-        remaining.remove(match)
-        keep = ("id",) if "id" in entry else ()
-        editor.update_map(entry, tag_entry(match) | ({"id": match["tag_id"]} if keep else {}), keep)
-    document.extend(editor.new(tag_entry(t)) for t in remaining)
-    return dump(document, top_level_list=True)
-
-
-def tags_match(declared: Sequence[TagDef], tags: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether tags.yaml already says what the workspace holds: one entry per tag, same text."""
-    if len(declared) != len(tags):
-        return False
-    remaining = list(tags)
-    for definition in declared:
-        match = _match_tag(
-            {**definition.config, **({"id": definition.id} if definition.id else {})}, remaining
-        )
-        if match is None or not same(definition.config, tag_entry(match)):
-            return False
-        remaining.remove(match)
-    return True
-
-
-def _load_tags(path: Path) -> Any:
-    if not path.is_file():
-        return None
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        return yaml_engine(top_level_list=True).load(path.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        raise PullError(
-            f"cannot merge into {path}: it is not valid YAML ({exc.__class__.__name__})",
-            hint="fix or delete the file and pull again",
-        ) from exc
-
-
-def _match_tag(entry: Any, tags: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    if not isinstance(entry, Mapping):
-        return None
-    for tag in tags:
-        if ("id" in entry and tag["tag_id"] == entry["id"]) or (
-            "id" not in entry and tag["title"] == entry.get("title")
-        ):
-            return tag
-    return None
-
-
-# --------------------------------------------------------------------------------------------------
-# Which agents: selection over the list endpoint's summaries.
+from agentsync.remote import index_of
 
 SLUG_INVALID = re.compile(r"[^a-z0-9]+")
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 
 
-def slug(name: str) -> str:
-    """A file-system safe key from an agent name: lower case ASCII letters, digits and dashes."""
+def slug(name: str, fallback: str) -> str:
+    """A file-system safe key from a name: lower case ASCII letters, digits and dashes (``fallback``
+    when none is left)."""
     import unicodedata
 
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    return SLUG_INVALID.sub("-", ascii_name.lower()).strip("-")[:60].strip("-") or "agent"
+    return SLUG_INVALID.sub("-", ascii_name.lower()).strip("-")[:60].strip("-") or fallback
 
 
-def unique_key(name: str, taken: set[str]) -> str:
-    base = slug(name)
+def unique_key(name: str, taken: set[str], fallback: str) -> str:
+    base = slug(name, fallback)
     key, n = base, 2
     while key in taken:
         key, n = f"{base}-{n}", n + 1
@@ -172,72 +40,142 @@ def unique_key(name: str, taken: set[str]) -> str:
 @dataclass(frozen=True)
 class Selected:
     key: str
-    agent_id: str
+    remote_id: str
     owned: bool
+    declared: bool = False
 
 
-def _owned(summary: Mapping[str, Any], namespace: str) -> str | None:
-    return next(iter(owned_keys(summary_tags(summary), namespace)), None)
+@dataclass(frozen=True)
+class Scope:
+    """What one kind's selection reads: the whole listing (first listing first), the ids of the first
+    listing (for marker kinds, a later listing such as archived agents counts only where owned)."""
+
+    kind: Kind
+    items: Sequence[JsonObject]
+    first: frozenset[str]
+    definitions: Mapping[str, Definition]
+    bodies: Mapping[str, JsonObject]
+    namespace: str
 
 
-def _sole_owner(key: str, owners: Mapping[str, list[str]], namespace: str) -> str:
-    found = only_owner(key, owners[key], namespace)
-    assert found is not None, "owners lists only keys that some agent carries"
-    return found
+def _owners(scope: Scope) -> Index:
+    return index_of(scope.kind, list(scope.items), scope.namespace)
 
 
-def select_by_keys(
-    keys: Iterable[str],
-    owners: Mapping[str, list[str]],
-    declared_ids: Mapping[str, str],
-    namespace: str,
-    *,
-    strict: bool,
+def declared(
+    scope: Scope, keys: Iterable[str] | None = None, *, strict: bool = False
 ) -> tuple[list[Selected], list[str]]:
-    """The agents for these keys: by marker, else by the file's ``id:``. A key with neither is an error
-    when asked for by name (``strict``) and skipped otherwise (apply has not created it yet)."""
+    """The objects the definitions (or ``keys``) mean, matched as the plan matches them; a key with
+    none is an error when asked for by name (``strict``) and skipped otherwise (apply creates it)."""
+    kind, index = scope.kind, _owners(scope)
     chosen: list[Selected] = []
     skipped: list[str] = []
-    for key in keys:
-        if key in owners:
-            chosen.append(Selected(key, _sole_owner(key, owners, namespace), True))
-        elif key in declared_ids:
-            chosen.append(Selected(key, declared_ids[key], False))
+    for key in keys if keys is not None else sorted(scope.definitions):
+        definition = scope.definitions.get(key)
+        remote_id, owned = _match(scope, index, key, definition)
+        if remote_id is not None:
+            chosen.append(Selected(key, remote_id, owned, definition is not None))
         elif strict:
             raise UsageError(
-                f"no agent in the workspace carries the marker {namespace}:{key}",
-                hint="use --all or --search to pull agents agentsync does not manage yet",
+                f"no {kind.noun} in the workspace carries the marker {scope.namespace}:{key}",
+                hint="use --all or --search to pull what agentsync does not manage yet",
             )
         else:
             skipped.append(key)
     return chosen, skipped
 
 
-def select_listed(
-    summaries: Iterable[Mapping[str, Any]],
-    owners: Mapping[str, list[str]],
-    declared_ids: Mapping[str, str],
-    namespace: str,
-    taken: set[str],
-) -> list[Selected]:
-    """Every listed agent: owned ones under their key, adopted-by-file ones under that file's key,
-    the rest under a new key made from the name."""
-    by_id = {agent_id: key for key, agent_id in declared_ids.items()}
-    chosen: list[Selected] = []
-    for summary in summaries:
-        agent_id = str(summary["agent_id"])
-        key = _owned(summary, namespace)
+def _match(scope: Scope, index: Index, key: str, definition: Definition | None) -> tuple[str | None, bool]:
+    kind = scope.kind
+    if definition is None:
+        found = index.keys.get(key, ()) if kind.identity.marks else ()
+        return _sole(kind, key, found, scope.namespace), bool(found)
+    try:
+        match = kind.identity.match(definition, index, scope.bodies, scope.namespace)
+    except IdentityError:
+        if kind.identity.marks and not index.keys.get(key):
+            return definition.id, False
+        raise
+    owned = bool(index.keys.get(key)) if kind.identity.marks else match.remote_id is not None
+    return (match.remote_id or (definition.id if kind.identity.marks else None)), owned
+
+
+def _sole(kind: Kind, key: str, ids: Sequence[str], namespace: str) -> str | None:
+    if len(ids) > 1:
+        raise IdentityError(
+            f"{len(ids)} {kind.noun}s carry the marker {namespace}:{key} ({', '.join(ids)})",
+            hint=f"remove the marker from all but one {kind.noun} in the workspace",
+        )
+    return ids[0] if ids else None
+
+
+def listed(scope: Scope, chosen: Sequence[Selected], adopt_foreign: bool) -> tuple[list[Selected], list[str]]:
+    """Every listed object not chosen yet: owned ones under their marker key, the rest under a new key
+    made from the name; an object another project marks as its own is left to it, unless ``adopt_foreign``."""
+    kind, index = scope.kind, _owners(scope)
+    taken_ids = {s.remote_id for s in chosen}
+    taken = {s.key for s in chosen} | set(scope.definitions) | set(index.keys if kind.identity.marks else ())
+    found: list[Selected] = list(chosen)
+    notes: list[str] = []
+    for item in scope.items:
+        remote_id = str(item[kind.api.id_field])
+        if remote_id in taken_ids:
+            continue
+        key = kind.identity.key_of(item, scope.namespace) if kind.identity.marks else None
+        if key is None and kind.identity.marks and remote_id not in scope.first:
+            continue  # a later listing (archived agents) brings in only what the project owns
+        if key is None and _foreign(kind, item, scope.namespace) and not adopt_foreign:
+            notes.append(
+                f"skipped {kind.noun} {remote_id} ({kind.display_name(item)!r}): it carries another "
+                "project's ownership marker; --adopt-foreign takes it anyway"
+            )
+            continue
         if key is not None:
-            chosen.append(Selected(key, _sole_owner(key, owners, namespace), True))
-        elif agent_id in by_id:
-            chosen.append(Selected(by_id[agent_id], agent_id, False))
+            found.append(
+                Selected(key, _sole(kind, key, index.keys.get(key, ()), scope.namespace) or remote_id, True)
+            )
         else:
-            chosen.append(Selected(unique_key(str(summary.get("name") or ""), taken), agent_id, False))
-    return _dedupe(chosen)
+            found.append(Selected(_new_key(kind, item, taken), remote_id, not kind.identity.marks))
+        taken_ids.add(remote_id)
+    return _dedupe(found), notes
+
+
+def _new_key(kind: Kind, item: JsonObject, taken: set[str]) -> str:
+    if not kind.layout.is_folder:
+        natural = kind.identity.key_of(item, "")
+        if natural is not None:
+            return natural
+    return unique_key(kind.display_name(item) or "", taken, kind.name)
+
+
+def _foreign(kind: Kind, item: JsonObject, namespace: str) -> bool:
+    marker = kind.identity.marker_field
+    tags = item.get(marker) if marker else None
+    return bool(foreign_markers([t for t in tags or [] if isinstance(t, str)], namespace))
 
 
 def _dedupe(chosen: list[Selected]) -> list[Selected]:
     unique: dict[str, Selected] = {}
     for item in chosen:
-        unique.setdefault(item.agent_id, item)
+        unique.setdefault(item.remote_id, item)
     return list(unique.values())
+
+
+def check_keys(kind: Kind, chosen: Sequence[Selected]) -> None:
+    """A key becomes a path: one taken from a remote marker must not climb out of the kind's folder."""
+    if not kind.layout.is_folder:
+        return
+    seen: dict[str, str] = {}
+    for item in chosen:
+        if not KEY_PATTERN.fullmatch(item.key) or ".." in item.key.split("/"):
+            raise PullError(
+                f"{kind.noun} {item.remote_id} has the key {item.key!r}, which is not a safe file name",
+                hint=f"fix the {kind.noun}'s marker in the workspace",
+            )
+        if item.key in seen:
+            raise PullError(
+                f"{kind.noun}s {seen[item.key]} and {item.remote_id} would both be written to "
+                f"{kind.layout.where}{item.key}.yaml",
+                hint="remove the id: that points at one of them",
+            )
+        seen[item.key] = item.remote_id

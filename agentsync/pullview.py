@@ -1,5 +1,5 @@
-"""The writable view of an agent's GET body and the defaults left out of a new file: what pull writes
-for a field, guided by the create body's schema."""
+"""The writable view of a resource's GET body and the defaults left out of a new file: what pull writes
+for a field, guided by the kind's create body schema."""
 
 from __future__ import annotations
 
@@ -9,30 +9,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from agentsync import spec
-from agentsync.kinds.agent import READ_ONLY_PATHS
-from agentsync.kinds.identity import marker_key
+from agentsync.errors import AgentsyncError
 from agentsync.reverse import shorten, tags_of_variant
+from agentsync.strategy import Strategy
 from agentsync.values import same
 
 if TYPE_CHECKING:
-    pass
-
-
-from agentsync.errors import AgentsyncError
-from agentsync.kinds.agent import AGENT
-from agentsync.kinds.tag import TAG
-
-# pull writes agent files and the tag list: the two kinds it knows how to render.
-WRITABLE_FIELDS = AGENT.fields.writable
-TAGS_FILE = TAG.layout.where
-
-PROMPT_PATH: tuple[str, ...] = ("conversation_config", "agent", "prompt", "prompt")
-# Top-level order of a new agent file: what a reviewer looks for first, then the API's order.
-TOP_ORDER: tuple[str, ...] = ("name", "tags", "conversation_config", "platform_settings", "workflow")
-# Fields the file keeps even when they equal the default: a file without a name is not reviewable.
-ALWAYS_WRITTEN: frozenset[str] = frozenset({"name"})
-# ``workflow`` is one value for the diff and the PATCH (DESIGN §3), so it is written whole or not at all.
-ATOMIC_TOP: frozenset[str] = frozenset({"workflow", "tags"})
+    from agentsync.kinds import Kind
 
 
 class PullError(AgentsyncError):
@@ -51,9 +34,14 @@ def _is_list(value: Any) -> bool:
 # The writable view of a GET body, guided by the create body's schema.
 
 
-@lru_cache(maxsize=1)
-def _top_schema() -> dict[str, Any]:
-    return spec.schema(spec.AGENT_CREATE_BODY)
+@lru_cache(maxsize=16)
+def _top_schema(create_body: str) -> dict[str, Any]:
+    return spec.schema(create_body)
+
+
+def _atomic_top(kind: Kind) -> frozenset[str]:
+    """The top-level fields written whole or not at all: those the diff compares whole (DESIGN §3)."""
+    return frozenset(f for f in kind.fields.writable if kind.fields.strategy((f,)) is not Strategy.MERGE)
 
 
 def _typed(node: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -115,17 +103,15 @@ def _drop_path(body: dict[str, Any], path: Sequence[str | int]) -> None:
         parent.pop(path[-1], None)
 
 
-def writable_view(body: Mapping[str, Any], namespace: str) -> dict[str, Any]:
-    """The fields of a GET agent body that an agent file may declare, in the API's names and order.
+def writable_view(kind: Kind, body: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """The fields of a GET body that a file of ``kind`` may declare, in the API's names and order.
 
     Read-only fields and paths, unknown keys and this namespace's ownership marker are left out."""
-    props = _top_schema()["properties"]
-    view = {k: known_fields(body[k], props[k]) for k in WRITABLE_FIELDS if k in body}
-    for path in READ_ONLY_PATHS:
+    props = _top_schema(kind.fields.create_body).get("properties") or {}
+    view = {k: known_fields(body[k], props.get(k)) for k in kind.fields.writable if k in body}
+    for path in kind.fields.read_only:
         _drop_path(view, path)
-    if isinstance(view.get("tags"), list):
-        view["tags"] = [t for t in view["tags"] if marker_key(str(t), namespace) is None]
-    return view
+    return kind.identity.hide(view, namespace)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,27 +134,51 @@ def _is_atomic(node: Mapping[str, Any] | None) -> bool:
 
 def _type_defaults(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> Any:
     """The defaults inside an object whose own default is null (the object was set, its fields may not)."""
-    from agentsync.defaults import default_value
+    from agentsync.defaults import default_value, partial_defaults
 
     target = _object_schema(node, value)
-    return default_value(target) if target is not None else None
+    if target is None:
+        return None
+    found = default_value(target)
+    # An object with required keys has no default of its own; its other keys still have theirs.
+    return found if isinstance(found, Mapping) else partial_defaults(target)
 
 
-def strip_defaults(view: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+def kind_defaults(kind: Kind) -> Mapping[str, Any]:
+    """The server defaults of a new resource of ``kind``: what a new file leaves out."""
+    from agentsync.defaults import defaults_for
+
+    if kind.layout.defaults is not None:
+        return kind.layout.defaults()
+    # The stored shape's defaults, then each create model's (a test's llm model has its own lists).
+    found: dict[str, Any] = defaults_for(kind.fields.response)
+    for model in (*kind.fields.variants, kind.fields.create_body):
+        found.update(defaults_for(model))
+    return found
+
+
+def strip_defaults(kind: Kind, view: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """``view`` without the leaves that equal the server default for their path.
 
     Objects that become empty are left out too, unless their default is not an object (a nullable
-    object that was set must stay set). Lists, free-form maps and ``workflow`` are kept or dropped whole."""
-    props = _top_schema()["properties"]
+    object that was set must stay set). Lists, free-form maps and fields the diff compares whole are
+    kept or dropped whole; the kind's ``keep`` fields and its required ones are always written."""
+    top = _top_schema(kind.fields.create_body)
+    props = top.get("properties") or {}
+    atomic = _atomic_top(kind)
+    # Required by the create body, unless the create fills in a default body (Fields.required).
+    required = set(top.get("required") or ()) - set(kind.fields.required)
     out: dict[str, Any] = {}
     for key, value in view.items():
         default = defaults.get(key, _MISSING)
-        if key in ALWAYS_WRITTEN or (key in ATOMIC_TOP and not same(value, default)):
-            out[key] = shorten((key,), value)
-        elif key not in ATOMIC_TOP:
-            kept = _strip(value, default, props.get(key), (key,))
+        if key in kind.layout.keep or (key in atomic and not same(value, default)):
+            out[key] = shorten(kind, (key,), value)
+        elif key not in atomic:
+            kept = _strip(kind, value, default, props.get(key), (key,))
             if kept is not _MISSING:
                 out[key] = kept
+        if key in required and key not in out:
+            out[key] = shorten(kind, (key,), value)  # a file without it would not validate
     return out
 
 
@@ -190,12 +200,14 @@ def _required(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> froze
     return frozenset((target or {}).get("required") or ()) | tags
 
 
-def _strip(value: Any, default: Any, node: Mapping[str, Any] | None, path: tuple[str, ...] = ()) -> Any:
+def _strip(
+    kind: Kind, value: Any, default: Any, node: Mapping[str, Any] | None, path: tuple[str, ...] = ()
+) -> Any:
     """The part of ``value`` that differs from ``default``, or _MISSING when nothing does."""
     if same(value, default):
         return _MISSING
     if _is_atomic(node) and path:
-        return shorten(path, value)
+        return shorten(kind, path, value)
     if not isinstance(value, Mapping) or _is_atomic(node):
         return value
     base = default if isinstance(default, Mapping) else _type_defaults(node, value)
@@ -203,7 +215,7 @@ def _strip(value: Any, default: Any, node: Mapping[str, Any] | None, path: tuple
     required = _required(node, value)
     out: dict[str, Any] = {}
     for key, child in value.items():
-        kept = _strip(child, base.get(key, _MISSING), _child(node, value, key), (*path, key))
+        kept = _strip(kind, child, base.get(key, _MISSING), _child(node, value, key), (*path, key))
         if kept is not _MISSING:
             out[key] = kept
         elif key in required:
@@ -211,38 +223,3 @@ def _strip(value: Any, default: Any, node: Mapping[str, Any] | None, path: tuple
     if not out and isinstance(default, Mapping):
         return _MISSING
     return out
-
-
-# --------------------------------------------------------------------------------------------------
-# Which declared fields an existing file keeps.
-
-
-def merge_declared(
-    declared: Any, full: Mapping[str, Any], chosen: Mapping[str, Any], node: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """The new content of an existing file: every field it already declares, with its remote value
-    (a managed field stays managed even when it now equals the default), plus what ``chosen`` adds."""
-    out: dict[str, Any] = {}
-    for key in declared if isinstance(declared, Mapping) else ():
-        if key not in full:
-            continue
-        child = _top_schema()["properties"].get(key) if node is None else _child(node, full, key)
-        inner = declared[key]
-        if isinstance(inner, Mapping) and isinstance(full[key], Mapping) and not _atomic_at(node, key, child):
-            out[key] = merge_declared(inner, full[key], _sub(chosen, key), child)
-        else:
-            out[key] = full[key]
-    for key, value in chosen.items():
-        out.setdefault(key, value)
-    return out
-
-
-def _atomic_at(node: Mapping[str, Any] | None, key: str, child: Mapping[str, Any] | None) -> bool:
-    if node is None:
-        return key in ATOMIC_TOP
-    return _is_atomic(child)
-
-
-def _sub(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    found = value.get(key)
-    return found if isinstance(found, Mapping) else {}

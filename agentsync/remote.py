@@ -80,11 +80,17 @@ def item_path(kind: Kind, remote_id: str) -> str:
 
 
 def fetch(
-    client: Client, project: Project, *, targets: Sequence[str] = (), early: Early | None = None
+    client: Client,
+    project: Project,
+    *,
+    targets: Sequence[str] = (),
+    early: Early | None = None,
+    also: Sequence[Kind] = (),
 ) -> RemoteState:
-    """Read exactly what the plan needs for every kind the project manages; what ``early`` (see
-    :mod:`agentsync.prefetch`) has read already is taken from it, not read again."""
-    kinds = [k for k in KINDS if project.manages(k)]
+    """Read exactly what the plan needs for every kind the project manages (and the listings of the
+    kinds in ``also``: what ``pull --all`` brings in); what ``early`` (see :mod:`agentsync.prefetch`)
+    has read already is taken from it, not read again."""
+    kinds = [k for k in KINDS if project.manages(k) or k in also]
     names = {k.name for k in kinds}
     read, known = early.result() if early is not None else ({}, {})
     listed = list_kinds(client, [k for k in kinds if k.name not in read])

@@ -11,15 +11,14 @@ that contains a resolved secret is never written.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agentsync import diff, spec
 from agentsync import variables as templates
 from agentsync.defaults import default_value, pick_variant
-from agentsync.kinds import Definition as AgentDef
-from agentsync.kinds.agent import AGENT
+from agentsync.kinds import Definition, Kind, Ref
 from agentsync.plan import ABSENT, FieldChange, dotted
 from agentsync.project import PROJECT_FILE
 from agentsync.values import canonical, same
@@ -39,33 +38,73 @@ SKIP: Any = _Skip()
 
 @dataclass(frozen=True)
 class Exporter:
-    """How remote values become file text: ids of managed agents (id -> key) and resolved secrets."""
+    """How remote values become file text: the ids of resources pulled or managed in this run (id ->
+    ``Ref``), written as ``${KIND.KEY.id}``, and the resolved secrets no file may hold."""
 
-    agent_ids: Mapping[str, str]
+    ids: Mapping[str, Ref]
     secrets: tuple[str, ...] = ()
 
-    def export(self, value: Any, own_key: str | None = None) -> Any:
+    def export(self, value: Any, own: Ref | None = None) -> Any:
         """``value`` as a file must hold it to load back as exactly ``value``."""
         if isinstance(value, str):
-            key = self.agent_ids.get(value)
-            if key is not None and key != own_key:
-                return f"${{agent.{key}.id}}"
+            ref = self.ids.get(value)
+            if ref is not None and ref != own:
+                return ref.text
             return templates.escape(value)
         if isinstance(value, Mapping):
-            return {k: self.export(v, own_key) for k, v in value.items()}
+            return {k: self.export(v, own) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self.export(v, own_key) for v in value]
+            return [self.export(v, own) for v in value]
         return value
 
     def leaks(self, value: Any) -> bool:
         """Whether ``value`` holds a string containing a resolved secret."""
         return any(s in text for text in _strings(value) for s in self.secrets)
 
+    def clean(self, value: Any) -> Any:
+        """``value`` without the strings that hold a resolved secret of this project."""
+        if isinstance(value, Mapping):
+            return {k: self.clean(v) for k, v in value.items() if not self._leaf_leaks(v)}
+        if isinstance(value, list):
+            return [self.clean(v) for v in value if not self._leaf_leaks(v)]
+        return value
 
-def secret_values(definitions: Mapping[str, AgentDef], environ: Mapping[str, str]) -> tuple[str, ...]:
+    def _leaf_leaks(self, value: Any) -> bool:
+        return isinstance(value, str) and self.leaks(value)
+
+
+def unknown_ids(kind: Kind, value: Any, where: str) -> list[str]:
+    """One note per raw id left at one of ``kind``'s id positions in an exported ``value``: it belongs
+    to no resource this run pulls or manages, so it stays as the workspace wrote it."""
+    notes: list[str] = []
+    for pattern, target in kind.layout.id_paths:
+        for path, found in _matching(value, pattern, ()):
+            if isinstance(found, str) and found and not templates.has_placeholder(found):
+                notes.append(
+                    f"{where}: {dotted(path)} is {found!r}, which belongs to no {target} this project "
+                    f"manages or pulls; written as is (pull it with --all, or write ${{{target}.KEY.id}})"
+                )
+    return notes
+
+
+def _matching(value: Any, pattern: Path, at: Path) -> Iterator[tuple[Path, Any]]:
+    if not pattern:
+        yield at, value
+        return
+    head, rest = pattern[0], pattern[1:]
+    if isinstance(value, Mapping):
+        keys = list(value) if head == "*" else [head] if head in value else []
+        for key in keys:
+            yield from _matching(value[key], rest, (*at, key))
+    elif isinstance(value, list) and head == "*":
+        for index, item in enumerate(value):
+            yield from _matching(item, rest, (*at, index))
+
+
+def secret_values(definitions: Iterable[Definition], environ: Mapping[str, str]) -> tuple[str, ...]:
     """The values every ``${env.*}`` of the project resolved to (long enough to look for)."""
     found: set[str] = set()
-    for definition in definitions.values():
+    for definition in definitions:
         for template in definition.secrets.values():
             found.update(_env_values(template, environ))
     return tuple(sorted(s for s in found if len(s) >= MIN_SECRET))
@@ -112,30 +151,39 @@ class Reversal:
 
 
 def reverse(
-    definition: AgentDef, fields: Sequence[FieldChange], raw: Mapping[str, Any], exporter: Exporter
+    kind: Kind,
+    definition: Definition,
+    fields: Sequence[FieldChange],
+    raw: Mapping[str, Any],
+    exporter: Exporter,
 ) -> Reversal:
     """The edits that make ``definition``'s file declare what the workspace holds, and what pull did
     not write and why. ``raw`` is the base file as written (templates unresolved)."""
     edits: list[Edit] = []
     notes: list[str] = []
     for change in fields:
-        value = _field(definition, change, raw, exporter, notes)
+        value = _field(kind, definition, change, raw, exporter, notes)
         if value is not SKIP:
             edits.append(Edit(change.path, value))
     return Reversal(tuple(edits), tuple(notes))
 
 
 def _field(
-    definition: AgentDef, change: FieldChange, raw: Mapping[str, Any], exporter: Exporter, notes: list[str]
+    kind: Kind,
+    definition: Definition,
+    change: FieldChange,
+    raw: Mapping[str, Any],
+    exporter: Exporter,
+    notes: list[str],
 ) -> Any:
-    where = f"agent {definition.key}: {dotted(change.path)}"
+    where = f"{kind.noun} {definition.key}: {dotted(change.path)}"
     override = _override_site(definition, change.path)
     if override is not None:
         notes.append(f"{where} differs in the workspace; not written, its value comes from {override}")
         return SKIP
     if change.old is ABSENT:
         return ABSENT
-    value = exporter.export(shorten(change.path, change.old), definition.key)
+    value = exporter.export(shorten(kind, change.path, change.old), Ref(kind.name, definition.key))
     value = _keep_templates(definition, change, raw, value, where, notes)
     value = _keep_overrides(definition, change.path, raw, value, notes, where)
     if value is not SKIP and exporter.leaks(value):
@@ -144,7 +192,7 @@ def _field(
     return value
 
 
-def _override_site(definition: AgentDef, path: Path) -> str | None:
+def _override_site(definition: Definition, path: Path) -> str | None:
     location = definition.location_of(path)
     if location is None or location.file != PROJECT_FILE:
         return None
@@ -152,7 +200,7 @@ def _override_site(definition: AgentDef, path: Path) -> str | None:
 
 
 def _keep_templates(
-    definition: AgentDef,
+    definition: Definition,
     change: FieldChange,
     raw: Mapping[str, Any],
     value: Any,
@@ -174,7 +222,7 @@ def _keep_templates(
 
 
 def _keep_overrides(
-    definition: AgentDef, path: Path, raw: Mapping[str, Any], value: Any, notes: list[str], where: str
+    definition: Definition, path: Path, raw: Mapping[str, Any], value: Any, notes: list[str], where: str
 ) -> Any:
     """Inside a value written whole, what an override put there is not copied into the base file."""
     inside = [p for p, loc in definition.locations.items() if p[: len(path)] == path and len(p) > len(path)]
@@ -187,7 +235,7 @@ def _keep_overrides(
     return value
 
 
-def loc_file(definition: AgentDef, path: Path) -> str | None:
+def loc_file(definition: Definition, path: Path) -> str | None:
     location = definition.locations.get(path)
     return location.file if location is not None else None
 
@@ -234,18 +282,18 @@ def _set(root: Any, path: Path, new: Any) -> Any:
 # --- server defaults inside an atomic value -------------------------------------------------------------
 
 
-def shorten(path: Path, value: Any) -> Any:
+def shorten(kind: Kind, path: Path, value: Any) -> Any:
     """``value`` without the keys the server fills by itself, where the schema says what they are;
     required keys stay. The result must complete back to exactly ``value``, or ``value`` is kept."""
-    if not isinstance(value, dict | list) or path in (("name",), ("tags",)):
+    if not isinstance(value, dict | list) or path in kind.fields.verbatim:
         return value
     # The create body's schema: what a file validates against, with its own required keys (the
     # response model marks every key required).
-    node = spec.schema_at(spec.AGENT_CREATE_BODY, path)
+    node = spec.schema_at(kind.fields.create_body, path)
     if node is None:
         return value
     short = strip_node(value, node)
-    return short if same(diff.server_filled(AGENT.fields, path, short), canonical(value)) else value
+    return short if same(diff.server_filled(kind.fields, path, short), canonical(value)) else value
 
 
 def strip_node(value: Any, node: Mapping[str, Any] | None, depth: int = 0) -> Any:

@@ -23,6 +23,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             r"^agentsync plan \(unchanged\)\s+\d",
         ],
     ),
+    "bench_pull.py": (
+        ["--agents", "6", "--latency", "0.001", "--concurrency", "4"],
+        [r"^pull --all, empty project \(concurrency 4\)\s+15\s+15\s.*\s6$"],
+    ),
     "bench_apply_scale.py": (
         ["--agents", "3", "--latency", "0.001", "--concurrency", "2"],
         [

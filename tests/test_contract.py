@@ -418,3 +418,60 @@ def test_a_field_the_kind_cannot_update_is_a_replacement(kind: Kind, cli: Cli, p
     ).json()
     ids = [i[kind.api.id_field] for i in listing[kind.api.items_key]]
     assert len(ids) == 1 and ids[0] != old_id, "the new object stands in for the old one, which is gone"
+
+
+def test_pull_all_into_an_empty_project_plans_no_changes(
+    kind: Kind,
+    cli: Cli,
+    project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The workspace rebuilt as files: apply, then ``pull --all`` into a project that has only its
+    settings; validate is clean, the plan has nothing to do, and no secret is in any file."""
+    sample = SAMPLES[kind.name]
+    _applied(cli, kind)
+    empty = tmp_path / "rebuilt"
+    empty.mkdir()
+    (empty / "agentsync.yaml").write_text("namespace: contract\n")
+    rebuilt = Cli(empty, capsys)
+    code, out, err = rebuilt("pull", "--all")
+    assert code == 0, out + err
+    written = [p for p in empty.rglob("*") if p.is_file()]
+    assert any(
+        p.parent.name == kind.layout.where.rstrip("/") or p.name == kind.layout.where for p in written
+    ), out
+    # A pulled secret reads its value from the environment variable named after it.
+    monkeypatch.setenv("CRM_TOKEN", SECRET)
+    code, out, err = rebuilt("validate")
+    assert code == 0 and "warning" not in out + err, out + err
+    plan = rebuilt.plan()
+    # What the sample made outside agentsync (an agent for a number to route to) is adopted, nothing else.
+    assert [c for c in plan["changes"] if c["action"] != "adopt"] == [], plan["changes"]
+    assert all(c["kind"] != kind.name for c in plan["changes"]), plan["changes"]
+    # An agent's prompt that embedded an ${env.*} value holds it in plain text in the workspace: a project
+    # that never declared it cannot know it is one. Every value the API keeps unreadable stays out.
+    if kind.fields.write_only or not sample.env:
+        for path in written:
+            assert SECRET not in path.read_text(errors="replace"), path
+
+
+def test_pull_writes_drift_in_a_managed_field_back_into_the_file(
+    kind: Kind, cli: Cli, project: Path, api_env: Emulator
+) -> None:
+    """Plan in reverse: a managed field changed in the workspace is written into the file, then the
+    plan is empty again; a second pull changes nothing."""
+    sample = SAMPLES[kind.name]
+    remote_id = _applied(cli, kind)
+    _edit(project, sample)  # the edit declares the field the drift changes
+    cli.apply()
+    sample.drift_managed(api_env, remote_id)
+    before = {name: (project / name).read_text() for name in sample.files}
+    code, out, err = cli("pull")
+    assert code == 0, out + err
+    assert cli.plan()["changes"] == [], out
+    if not sample.write_only:
+        assert any((project / n).read_text() != t for n, t in before.items()), out
+    code, out, err = cli("pull", "--format", "json")
+    assert code == 0 and json.loads(out)["summary"]["changed"] == 0, out

@@ -17,20 +17,15 @@ from agentsync.client import Client
 from agentsync.emulator import ADMIN_KEY, Emulator
 from agentsync.emulator.defaults import agent_defaults
 from agentsync.errors import ApiError, IdentityError, UsageError
+from agentsync.kinds.agent import AGENT
+from agentsync.kinds.tag import TAG
 from agentsync.load import load_project
 from agentsync.plan import Action, FieldChange, Plan
 from agentsync.planner import build_plan
-from agentsync.pull import (
-    AgentSource,
-    FileAction,
-    PullOptions,
-    agent_target,
-    pull,
-    render_agent,
-    render_changes,
-    write_files,
-)
-from agentsync.pullselect import render_tags, slug, unique_key
+from agentsync.pull import FileAction, PullOptions, pull, write_files
+from agentsync.pullfolder import Source, Style, new_content, render_changes, render_new
+from agentsync.pulllist import Entry, render_list
+from agentsync.pullselect import slug, unique_key
 from agentsync.pullview import PullError, strip_defaults, writable_view
 from agentsync.remote import fetch
 from agentsync.reverse import Exporter
@@ -69,6 +64,27 @@ def do_pull(client: Client, root: Path, **options: Any) -> pull_module.PullResul
     return pull(client, load_project(root), PullOptions(**options))
 
 
+def agents(result: pull_module.PullResult) -> tuple[str, ...]:
+    return tuple(r.key for r in result.resources if r.kind == AGENT.name)
+
+
+def adopted(result: pull_module.PullResult) -> tuple[str, ...]:
+    return tuple(r.key for r in result.resources if r.adopted)
+
+
+def tags(result: pull_module.PullResult) -> int | None:
+    return result.count(TAG.name) if TAG.name in result.kinds else None
+
+
+def render_agent(root: Path, source: Source, style: Style) -> dict[Path, str]:
+    return render_new(root, source, NS, style)[0]
+
+
+def render_tags(path: Path, remote: list[dict[str, Any]]) -> str | None:
+    entries = [Entry(t["title"], t["tag_id"], t) for t in remote]
+    return render_list(path, TAG, entries, Exporter({}))[0]
+
+
 # --- the writable view --------------------------------------------------------------------------------
 
 
@@ -78,7 +94,7 @@ def test_writable_view_keeps_only_writable_known_fields_and_hides_the_marker() -
     body["coaching_settings"] = {"on": True}  # live-only keys the spec does not declare
     body["conversation_config"]["tts"]["future_knob"] = {"reverb": 1}
     body["conversation_config"]["agent"]["prompt"]["tools"] = [{"type": "system"}]
-    view = writable_view(body, NS)
+    view = writable_view(AGENT, body, NS)
     assert sorted(view) == ["conversation_config", "name", "platform_settings", "tags", "workflow"]
     assert view["tags"] == ["support", "other:x"]
     assert "future_knob" not in view["conversation_config"]["tts"]
@@ -91,12 +107,12 @@ def test_writable_view_leaves_out_what_the_spec_marks_read_only() -> None:
     # The server fills queueing_config.hold_audio; a pulled file that declared it would not validate.
     body = copy.deepcopy(RESPONSE)
     body["platform_settings"]["queueing_config"] = {"enabled": False, "hold_audio": None}
-    view = writable_view(body, NS)
+    view = writable_view(AGENT, body, NS)
     assert view["platform_settings"]["queueing_config"] == {"enabled": False}
 
 
 def test_strip_defaults_leaves_what_the_user_set() -> None:
-    stripped = strip_defaults(writable_view(RESPONSE, NS), agent_defaults())
+    stripped = strip_defaults(AGENT, writable_view(AGENT, RESPONSE, NS), agent_defaults())
     assert stripped == {
         "name": "Support Agent",
         "tags": ["support"],
@@ -114,7 +130,7 @@ def test_strip_defaults_compares_numbers_numerically_but_not_booleans() -> None:
     body["conversation_config"]["turn"]["turn_timeout"] = 7  # default 7.0: same value
     body["conversation_config"]["tts"]["optimize_streaming_latency"] = 3.0  # default 3
     body["conversation_config"]["conversation"]["text_only"] = 0  # default False: not the same
-    stripped = strip_defaults(writable_view(body, NS), agent_defaults())
+    stripped = strip_defaults(AGENT, writable_view(AGENT, body, NS), agent_defaults())
     assert "turn" not in stripped["conversation_config"]
     assert "tts" not in stripped["conversation_config"]
     assert stripped["conversation_config"]["conversation"] == {"text_only": 0}
@@ -124,7 +140,7 @@ def test_strip_defaults_keeps_lists_and_free_form_maps_whole() -> None:
     body = copy.deepcopy(RESPONSE)
     body["conversation_config"]["conversation"]["client_events"].append("vad_score")
     body["platform_settings"]["data_collection"] = {"x": {"type": "string", "description": "d", "enum": None}}
-    stripped = strip_defaults(writable_view(body, NS), agent_defaults())
+    stripped = strip_defaults(AGENT, writable_view(AGENT, body, NS), agent_defaults())
     assert stripped["conversation_config"]["conversation"]["client_events"][-1] == "vad_score"
     assert len(stripped["conversation_config"]["conversation"]["client_events"]) == 6
     assert stripped["platform_settings"]["data_collection"]["x"]["enum"] is None
@@ -134,13 +150,13 @@ def test_a_set_nullable_object_stays_set_even_when_its_fields_are_defaults() -> 
     body = copy.deepcopy(RESPONSE)
     assert body["conversation_config"]["agent"]["text_behavior_overrides"] is None
     body["conversation_config"]["agent"]["text_behavior_overrides"] = {}
-    stripped = strip_defaults(writable_view(body, NS), agent_defaults())
+    stripped = strip_defaults(AGENT, writable_view(AGENT, body, NS), agent_defaults())
     assert stripped["conversation_config"]["agent"]["text_behavior_overrides"] == {}
 
 
 def test_full_mode_writes_every_writable_field() -> None:
-    source = AgentSource("bot", RESPONSE)
-    target = agent_target(source, NS, PullOptions(full=True), None)
+    source = Source(AGENT, "bot", RESPONSE)
+    target = new_content(source, NS, Style(full=True), None)
     assert target["conversation_config"]["tts"]["stability"] == 0.5
     assert "widget" in target["platform_settings"]
     assert "agent_id" not in target and "metadata" not in target
@@ -160,13 +176,13 @@ def test_full_mode_writes_every_writable_field() -> None:
     ],
 )
 def test_slug_is_file_system_safe(name: str, key: str) -> None:
-    assert slug(name) == key
+    assert slug(name, "agent") == key
 
 
 def test_unique_key_adds_a_counter() -> None:
     taken = {"bot", "bot-2"}
-    assert unique_key("Bot", taken) == "bot-3"
-    assert unique_key("Bot", taken) == "bot-4"
+    assert unique_key("Bot", taken, "agent") == "bot-3"
+    assert unique_key("Bot", taken, "agent") == "bot-4"
 
 
 # --- merging into existing files --------------------------------------------------------------------
@@ -199,7 +215,7 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     (tmp_path / "agents" / "bot.yaml").write_text("- just a list\n")
     definition = agent_def("bot", config={"name": "x"})
     with pytest.raises(PullError, match="does not hold a mapping"):
-        render_changes(tmp_path, definition, [FieldChange(("name",), "y", "x")], Exporter({}))
+        render_changes(tmp_path, AGENT, definition, [FieldChange(("name",), "y", "x")], Exporter({}))
 
 
 def test_editor_updates_lists_in_place_and_keeps_item_comments(tmp_path: Path) -> None:
@@ -209,17 +225,17 @@ def test_editor_updates_lists_in_place_and_keeps_item_comments(tmp_path: Path) -
 
 
 def test_prompts_as_files_moves_an_inline_prompt_out(tmp_path: Path) -> None:
-    files = render_agent(tmp_path, AgentSource("bot", RESPONSE), NS, PullOptions(prompts_as_files=True))
+    files = render_agent(tmp_path, Source(AGENT, "bot", RESPONSE), Style(as_files=True))
     assert "prompt: !file prompts/bot.md" in files[tmp_path / "agents" / "bot.yaml"]
     assert files[tmp_path / "agents" / "prompts" / "bot.md"].startswith("You are a friendly")
 
 
 def test_new_files_point_at_the_schema_only_when_the_project_has_it(tmp_path: Path) -> None:
-    plain = render_agent(tmp_path, AgentSource("team/bot", RESPONSE), NS, PullOptions())
+    plain = render_agent(tmp_path, Source(AGENT, "team/bot", RESPONSE), Style())
     assert "yaml-language-server" not in plain[tmp_path / "agents" / "team" / "bot.yaml"]
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas" / "agent.schema.json").write_text("{}")
-    pointed = render_agent(tmp_path, AgentSource("team/bot", RESPONSE), NS, PullOptions())
+    pointed = render_agent(tmp_path, Source(AGENT, "team/bot", RESPONSE), Style())
     text = pointed[tmp_path / "agents" / "team" / "bot.yaml"]
     assert text.startswith("# yaml-language-server: $schema=../../schemas/agent.schema.json\n")
 
@@ -286,11 +302,35 @@ def test_example_pull_then_plan_shows_no_changes(
     shutil.rmtree(root / "agents")
     (root / "tags.yaml").unlink()
     result = do_pull(client, root, all=True, full=full)
-    assert sorted(result.agents) == ["billing", "receptionist", "tech-support"]
-    assert result.adopted == () and result.tags == 4
-    assert {f.action for f in result.files} == {FileAction.CREATE}
+    assert sorted(agents(result)) == ["billing", "receptionist", "tech-support"]
+    assert adopted(result) == () and tags(result) == 4
+    written = {f.action for f in result.files if f.kind in (AGENT.name, TAG.name)}
+    assert written == {FileAction.CREATE}
+    # The tools, tests, MCP servers and lists the example still has are what the workspace holds.
+    assert {f.action for f in result.files if f.kind not in (AGENT.name, TAG.name)} == {FileAction.UNCHANGED}
     plan = plan_for(client, root)
     assert plan.changes == () and plan.unchanged == 13
+
+
+def test_the_example_pulled_into_an_empty_project_plans_no_changes(
+    tmp_path: Path, emulator: Emulator, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every kind of the example (agents, tools, an MCP server, a test, tags) rebuilt from the workspace
+    alone, with every id of a pulled resource written as its reference."""
+    apply_example(tmp_path, emulator, monkeypatch)
+    root = tmp_path / "rebuilt"
+    root.mkdir()
+    shutil.copy(EXAMPLE / "agentsync.yaml", root / "agentsync.yaml")
+    result = do_pull(client, root, all=True)
+    kinds = {r.kind for r in result.resources}
+    assert {"agent", "tool", "mcp-server", "test", "tag"} <= kinds, kinds
+    billing = (root / "agents" / "billing.yaml").read_text()
+    # Keys of natural-key kinds come from the names: the tool check_status_page is tools/check-status-page.yaml.
+    assert "tool_ids: ['${tool.lookup-account.id}', '${tool.request-refund.id}']" in billing
+    assert "test_id: ${test.billing-files-refunds-with-the-refund-tool.id}" in billing
+    assert not [n for n in result.notes if "belongs to no" in n], result.notes
+    plan = plan_for(client, root)
+    assert plan.changes == (), [(c.kind, c.key, c.action) for c in plan.changes]
 
 
 def test_pull_without_arguments_refreshes_owned_files_and_keeps_their_comments(
@@ -304,7 +344,7 @@ def test_pull_without_arguments_refreshes_owned_files_and_keeps_their_comments(
     before = (root / "agents" / "billing.yaml").read_text()
     result = pull(client, project, PullOptions())
     after = (root / "agents" / "billing.yaml").read_text()
-    assert result.tags == 4 and sorted(result.agents) == ["billing", "receptionist", "tech-support"]
+    assert tags(result) == 4 and sorted(agents(result)) == ["billing", "receptionist", "tech-support"]
     assert "# The billing specialist: invoices, refunds and payment methods." in after
     assert "prompt: !file prompts/billing.md" in after
     assert "speed: 1.05" in after and "speed: 0.95" in before
@@ -320,7 +360,7 @@ def test_an_unowned_agent_gets_a_key_from_its_name_and_an_id_to_adopt(tmp_path: 
         {"name": "Front Desk", "conversation_config": {"agent": {"first_message": "Hello"}}, "tags": ["ui"]},
     )
     result = do_pull(client, root, all=True)
-    assert result.adopted == ("front-desk",)
+    assert adopted(result) == ("front-desk",)
     text = (root / "agents" / "front-desk.yaml").read_text()
     assert (
         text
@@ -330,7 +370,7 @@ def test_an_unowned_agent_gets_a_key_from_its_name_and_an_id_to_adopt(tmp_path: 
     assert [(c.action, c.key) for c in plan.changes] == [(Action.ADOPT, "front-desk")]
     assert [f.path for f in plan.changes[0].fields if f.path != ("tags",)] == []
     again = do_pull(client, root, all=True)  # before adoption: same file, not a twin
-    assert again.agents == ("front-desk",) and not again.changed
+    assert agents(again) == ("front-desk",) and not again.changed
 
 
 def test_owned_key_taken_names_get_a_counter(tmp_path: Path, client: Client) -> None:
@@ -338,7 +378,7 @@ def test_owned_key_taken_names_get_a_counter(tmp_path: Path, client: Client) -> 
     create_agent(client, {"name": "Bot", "conversation_config": {}, "tags": [f"{NS}:bot"]})
     create_agent(client, {"name": "Bot", "conversation_config": {}})
     result = do_pull(client, root, all=True)
-    assert sorted(result.agents) == ["bot", "bot-2"] and result.adopted == ("bot-2",)
+    assert sorted(agents(result)) == ["bot", "bot-2"] and adopted(result) == ("bot-2",)
 
 
 def test_search_pulls_matching_agents_and_no_tags(tmp_path: Path, client: Client) -> None:
@@ -346,7 +386,7 @@ def test_search_pulls_matching_agents_and_no_tags(tmp_path: Path, client: Client
     create_agent(client, {"name": "Billing Bot", "conversation_config": {}})
     create_agent(client, {"name": "Sales Bot", "conversation_config": {}})
     result = do_pull(client, root, search="billing")
-    assert result.agents == ("billing-bot",) and result.tags is None
+    assert agents(result) == ("billing-bot",) and tags(result) is None
     assert not (root / "tags.yaml").exists()
 
 
@@ -354,7 +394,7 @@ def test_keys_select_owned_agents_and_an_unknown_key_is_an_error(tmp_path: Path,
     root = new_project(tmp_path / "p")
     create_agent(client, {"name": "A", "conversation_config": {}, "tags": [f"{NS}:a"]})
     create_agent(client, {"name": "B", "conversation_config": {}, "tags": [f"{NS}:b"]})
-    assert do_pull(client, root, keys=("b",)).agents == ("b",)
+    assert agents(do_pull(client, root, keys=("b",))) == ("b",)
     assert sorted(p.name for p in (root / "agents").iterdir()) == ["b.yaml"]
     with pytest.raises(UsageError, match="team:nope"):
         do_pull(client, root, keys=("nope",))
@@ -383,7 +423,6 @@ def test_dry_run_reports_and_writes_nothing(tmp_path: Path, client: Client) -> N
     result = pull(client, load_project(root), PullOptions(all=True), dry_run=True)
     assert [(f.path.as_posix(), f.action) for f in result.changed] == [
         ("agents/a.yaml", FileAction.CREATE),
-        ("tags.yaml", FileAction.CREATE),
     ]
     assert sorted(p.name for p in root.iterdir()) == ["agentsync.yaml"]
 
@@ -504,7 +543,7 @@ def test_generated_agents_pull_then_plan_shows_no_changes(
             return
         root = new_project(tmp_path_factory.mktemp("gen"))
         result = do_pull(client, root, keys=("gen",), full=full, prompts_as_files=full)
-        assert result.agents == ("gen",)
+        assert agents(result) == ("gen",)
         plan = plan_for(client, root)
         assert plan.changes == (), [(c.key, [f.dotted for f in c.fields]) for c in plan.changes]
 
@@ -515,3 +554,47 @@ def st_booleans() -> Any:
     from hypothesis import strategies as st
 
     return st.booleans()
+
+
+def test_an_id_of_nothing_pulled_stays_raw_with_one_note(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    tool = client.post(
+        "/v1/convai/tools",
+        {"tool_config": {"type": "client", "name": "ring_bell", "description": "Ring", "parameters": None}},
+    )
+    prompt = {"prompt": "Hi", "tool_ids": [tool["id"]]}
+    create_agent(client, {"name": "Bell", "conversation_config": {"agent": {"prompt": prompt}}})
+    # --search pulls agents only, so the tool is neither pulled nor managed.
+    result = do_pull(client, root, search="Bell")
+    text = (root / "agents" / "bell.yaml").read_text()
+    assert f"tool_ids: [{tool['id']}]" in text
+    notes = [n for n in result.notes if "belongs to no tool" in n]
+    assert len(notes) == 1 and tool["id"] in notes[0], result.notes
+    # --all pulls the tool too, and the agent then points at it by key.
+    result = do_pull(client, new_project(tmp_path / "q"), all=True)
+    text = (tmp_path / "q" / "agents" / "bell.yaml").read_text()
+    assert "tool_ids: ['${tool.ring-bell.id}']" in text, text
+    assert (tmp_path / "q" / "tools" / "ring-bell.yaml").is_file()
+    assert not [n for n in result.notes if "belongs to no" in n]
+
+
+@pytest.mark.parametrize(
+    ("name", "variable"),
+    [("crm-token", "CRM_TOKEN"), ("Stripe key (live)", "STRIPE_KEY_LIVE"), ("9lives", "_9LIVES")],
+)
+def test_a_pulled_secret_is_read_from_a_variable_named_after_it(name: str, variable: str) -> None:
+    from agentsync.pulllist import env_name
+
+    assert env_name(name) == variable
+
+
+def test_a_list_entry_the_environment_leaves_out_stays(tmp_path: Path, client: Client) -> None:
+    root = new_project(tmp_path / "p")
+    (root / "agentsync.yaml").write_text(
+        f"namespace: {NS}\nenvironments:\n  dev:\n    overrides:\n      tags: {{gone: null}}\n"
+    )
+    (root / "tags.yaml").write_text("# kept\n- title: gone\n- title: stale\n")
+    client.post("/v1/convai/tags", {"title": "new"})
+    project = load_project(root, environment="dev")
+    pull(client, project, PullOptions())
+    assert (root / "tags.yaml").read_text() == "# kept\n- title: gone\n- title: new\n"

@@ -41,8 +41,7 @@ def test_pull_all_lists_created_files_and_notes_adoptions(
     assert out.splitlines() == [
         "  created  agents/owned.yaml",
         "  created  agents/stranger.yaml",
-        "  created  tags.yaml",
-        "Pulled 2 agents and 0 tags: 3 files changed, 0 unchanged.",
+        "Pulled 2 agents: 2 files changed, 0 unchanged.",
         "note: stranger is not managed yet; its id: makes the next apply adopt it",
     ]
     assert (root / "agents" / "owned.yaml").read_text() == "name: Owned\n"
@@ -56,7 +55,7 @@ def test_second_pull_changes_nothing(
     assert run(["pull", "--all", "-C", str(root)]) == 0
     capsys.readouterr()
     assert run(["pull", "-C", str(root)]) == 0
-    assert capsys.readouterr().out == "Pulled 1 agent and 0 tags: 0 files changed, 2 unchanged.\n"
+    assert capsys.readouterr().out == "Pulled 1 agent: 0 files changed, 1 unchanged.\n"
 
 
 def test_dry_run_says_what_would_change_and_writes_nothing(
@@ -120,3 +119,46 @@ def test_a_refused_key_is_one_sentence_and_writes_nothing(
     assert err.startswith("error: ") and "401" in err and "Traceback" not in err
     assert "sk_not_a_key" not in err
     assert sorted(p.name for p in root.iterdir()) == ["agentsync.yaml"]
+
+
+def test_pull_format_json_reports_files_and_resources_and_dry_run_writes_nothing(
+    api_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    root = project(tmp_path)
+    agent_id = create(api_env, "Owned", ["team:owned"])
+    answer = requests.post(f"{api_env.url}/v1/convai/tags", headers=AUTH, timeout=5, json={"title": "vip"})
+    assert answer.status_code == 200, answer.text
+    assert run(["pull", "--all", "--dry-run", "--format", "json", "-C", str(root)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(p.name for p in root.iterdir()) == ["agentsync.yaml"], "a dry run writes nothing"
+    assert report["version"] == 1 and report["dry_run"] is True
+    assert report["files"] == [
+        {"path": "agents/owned.yaml", "action": "created", "kind": "agent", "key": "owned"},
+        {"path": "tags.yaml", "action": "created", "kind": "tag", "key": None},
+    ]
+    assert {
+        "kind": "agent",
+        "key": "owned",
+        "id": agent_id,
+        "file": "agents/owned.yaml",
+        "adopted": False,
+    } in report["resources"]
+    assert [r["kind"] for r in report["resources"]].count("tag") == 1
+    assert report["summary"] == {"created": 2, "changed": 0, "unchanged": 0, "removed": 0}
+    assert report["kinds"]["agent"] == {
+        "resources": 1,
+        "created": 1,
+        "changed": 0,
+        "unchanged": 0,
+        "removed": 0,
+    }
+    assert report["kinds"]["tool"]["resources"] == 0 and report["skipped"] == [] and report["notes"] == []
+
+    assert run(["pull", "--all", "--format", "json", "-C", str(root)]) == 0
+    assert json.loads(capsys.readouterr().out)["dry_run"] is False
+    assert run(["pull", "--format", "json", "-C", str(root)]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["summary"] == {"created": 0, "changed": 0, "unchanged": 2, "removed": 0}
+    assert sorted(again["kinds"]) == ["agent", "tag"], "plain pull looks only at kinds with files"

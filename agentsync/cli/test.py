@@ -93,7 +93,7 @@ def redacted(report: Report, project: Project) -> Report:
     from agentsync.kinds import KINDS
     from agentsync.reverse import secret_values
 
-    secrets = {v for k in KINDS for v in secret_values(project.of(k), os.environ)}
+    secrets = {v for k in KINDS for v in secret_values(project.of(k).values(), os.environ)}
 
     def clean(text: str) -> str:
         for secret in sorted(secrets, key=len, reverse=True):

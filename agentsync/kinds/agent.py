@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentsync import spec
+from agentsync.defaults import agent_defaults
 from agentsync.kinds import workflow
 from agentsync.kinds.base import Api, Fields, Hooks, JsonObject, Kind, Layout, Path, Shower, Testing
 from agentsync.kinds.identity import Marker, marker_key
@@ -29,6 +30,18 @@ READ_ONLY_PATHS: tuple[Path, ...] = (
     ("conversation_config", "agent", "prompt", "tools"),
 )
 PROMPT_PATH: Path = ("conversation_config", "agent", "prompt", "prompt")
+_PROMPT: Path = ("conversation_config", "agent", "prompt")
+_PRESET_PROMPT: Path = ("conversation_config", "language_presets", "*", "overrides", "agent", "prompt")
+# Where an agent points at other resources by id (the reference's list of reference sites).
+ID_PATHS: tuple[tuple[Path, str], ...] = (
+    ((*_PROMPT, "tool_ids", "*"), "tool"),
+    ((*_PRESET_PROMPT, "tool_ids", "*"), "tool"),
+    (("workflow", "nodes", "*", "additional_tool_ids", "*"), "tool"),
+    (("workflow", "nodes", "*", "tools", "*", "tool_id"), "tool"),
+    ((*_PROMPT, "mcp_server_ids", "*"), "mcp-server"),
+    ((*_PROMPT, "native_mcp_server_ids", "*"), "mcp-server"),
+    (("platform_settings", "testing", "attached_tests", "*", "test_id"), "test"),
+)
 
 
 def attached(body: JsonObject) -> tuple[str, ...]:
@@ -103,6 +116,8 @@ AGENT = Kind(
         as_files=(PROMPT_PATH,),
         order=("name", "tags", "conversation_config", "platform_settings", "workflow"),
         keep=frozenset({"name"}),
+        defaults=agent_defaults,
+        id_paths=ID_PATHS,
     ),
     identity=Marker(field="tags", noun="agent"),
     hooks=Hooks(attached=attached, checks=checks),

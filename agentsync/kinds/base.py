@@ -161,6 +161,11 @@ class Layout:
     # A map keyed by ElevenLabs environment names (an environment variable's values): with native
     # environments, its keys must be environments the project maps.
     environment_keys: Path | None = None
+    # The server defaults pull leaves out of a new file (None: the defaults of ``Fields.response``).
+    defaults: Callable[[], Mapping[str, Any]] | None = None
+    # Where a file holds the id of another resource, and of which kind ("*" is any key or index):
+    # pull writes such an id as ``${KIND.KEY.id}`` and warns about one that belongs to nothing known.
+    id_paths: tuple[tuple[Path, str], ...] = ()
 
     @property
     def is_folder(self) -> bool:

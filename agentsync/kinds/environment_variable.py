@@ -115,6 +115,7 @@ ENVIRONMENT_VARIABLE = Kind(
         allow_env=False,
         order=("label", "type", "values"),
         environment_keys=("values",),
+        id_paths=((("values", "*", "secret_id"), "secret"),),
     ),
     identity=NaturalKey(path=("label",), noun="environment variable"),
     hooks=Hooks(checks=value_rules, update_body=removed_environments),

@@ -99,6 +99,7 @@ PHONE_NUMBER = Kind(
         key_path=("phone_number",),
         allow_env=False,
         order=("phone_number", *ROUTING),
+        id_paths=((("agent_id",), "agent"),),
     ),
     identity=NaturalKey(path=("phone_number",), noun="phone number"),
     hooks=Hooks(checks=number_rules, update_body=with_routing),

@@ -52,6 +52,10 @@ TEST = Kind(
         schema_file="test.schema.json",
         order=("name", "type"),
         keep=frozenset({"name", "type"}),
+        id_paths=(
+            (("tool_call_parameters", "referenced_tool", "id"), "tool"),
+            (("tool_mock_config", "mocked_tool_ids", "*"), "tool"),
+        ),
     ),
     identity=NaturalKey(path=("name",), noun="agent test"),
 )
