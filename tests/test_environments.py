@@ -147,7 +147,11 @@ def test_secrets_never_appear_in_any_output_or_the_plan_file(
         )
         out = capsys.readouterr()
         assert SECRET not in out.out + out.err
-        header = {"text": "environment prod", "markdown": "plan: environment `prod`", "json": '"environment": "prod"'}
+        header = {
+            "text": "environment prod",
+            "markdown": "plan: environment `prod`",
+            "json": '"environment": "prod"',
+        }
         assert header[fmt] in out.out
     saved = plan_file.read_text()
     assert SECRET not in saved
