@@ -45,7 +45,20 @@ def _atomic_top(kind: Kind) -> frozenset[str]:
 
 
 def _typed(node: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    return None if node is None else spec.unwrap(node).node
+    """The schema that describes a value at ``node``, found once per node: every pulled resource walks
+    the same schema. The entry keeps ``node`` alive, so its id cannot be reused; the answer is shared
+    and only read."""
+    if node is None:
+        return None
+    hit = _TYPED.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    found = spec.unwrap(node).node
+    _TYPED[id(node)] = (node, found)
+    return found
+
+
+_TYPED: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
 
 
 def _variant(node: Mapping[str, Any], value: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -145,7 +158,19 @@ def _type_defaults(node: Mapping[str, Any] | None, value: Mapping[str, Any]) -> 
 
 
 def kind_defaults(kind: Kind) -> Mapping[str, Any]:
-    """The server defaults of a new resource of ``kind``: what a new file leaves out."""
+    """The server defaults of a new resource of ``kind``: what a new file leaves out. Built once per
+    kind (a pull of 1,000 agents used to rebuild them 1,000 times), so the mapping is shared: read it,
+    never change it (:func:`strip_defaults` only reads)."""
+    found = _DEFAULTS.get(kind.name)
+    if found is None:
+        found = _DEFAULTS[kind.name] = _build_defaults(kind)
+    return found
+
+
+_DEFAULTS: dict[str, Mapping[str, Any]] = {}
+
+
+def _build_defaults(kind: Kind) -> Mapping[str, Any]:
     from agentsync.defaults import defaults_for
 
     if kind.layout.defaults is not None:
