@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from agentsync import planner
 from agentsync.adoption import drop_override_ids, set_override_id, untouched_sample
-from agentsync.kinds import KINDS, Kind, Ref
+from agentsync.kinds import KINDS, Kind, Ref, by_name
 from agentsync.kinds.base import JsonObject
 from agentsync.plan import Action, Change
 from agentsync.project import PROJECT_FILE
@@ -131,7 +131,8 @@ def pull(
     skipped: list[Ref] = []
     for kind in kinds:
         picks[kind.name], missing = _select(run, kind, out)
-        skipped.extend(Ref(kind.name, key) for key in missing)
+        if kind.layout.is_folder:  # a list file becomes the workspace's list: its other entries go
+            skipped.extend(Ref(kind.name, key) for key in missing)
     bodies = _bodies(run, kinds, picks)
     exporter = _exporter(run, kinds, picks, environ)
     changes = _plan(run, targets)
@@ -142,6 +143,8 @@ def pull(
             _render_list(run, kind, picks[kind.name], bodies, changes, exporter, out)
     if options.all:
         out.removed.extend(untouched_sample(project, _keys(picks)))
+        gone = set(out.removed)
+        skipped = [r for r in skipped if not _sample_removed(project, r, gone)]
     files = classify(project.root, out)
     if not dry_run:
         write_files({p: t for p, t in out.files.items() if _changes_file(p, t)})
@@ -155,6 +158,12 @@ def pull(
         dict(client.stats),
         tuple(out.notes),
     )
+
+
+def _sample_removed(project: Project, ref: Ref, removed: set[Path]) -> bool:
+    """Whether the file of a declared, unpulled ``ref`` is init's sample that this pull removes."""
+    definition = project.of(by_name(ref.kind)).get(ref.key)
+    return definition is not None and project.root / definition.file in removed
 
 
 def _keys(picks: Mapping[str, Sequence[Selected]]) -> set[str]:

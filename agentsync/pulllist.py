@@ -107,9 +107,22 @@ def render_list(
         content = entry_content(kind, entry, None, exporter)
         document.append(editor.new(content))
         notes.extend(unknown_ids(kind, content, f"{kind.noun} {entry.key}"))
+        notes.extend(_placeholder_notes(kind, entry, content))
     if before is not None and same(to_plain(document, path.parent), before):
         return None, notes
     return dump(document, top_level_list=True), notes
+
+
+def _placeholder_notes(kind: Kind, entry: Entry, content: Mapping[str, Any]) -> list[str]:
+    """What to export before the next plan: a write-only value is never read back, so a new entry
+    asks for it by a placeholder the operator has to fill."""
+    return [
+        f"{kind.layout.where}: {kind.noun} {entry.key}'s {path[0]} is {content[path[0]]}; export "
+        f"{env_name(entry.key)} before plan (the API never returns it, and apply sends it only to create "
+        f"the {kind.noun} or with --rotate-{kind.name})"
+        for path in kind.fields.write_only
+        if len(path) == 1 and content.get(path[0]) == f"${{env.{env_name(entry.key)}}}"
+    ]
 
 
 def _check_keys(kind: Kind, entries: Sequence[Entry]) -> None:

@@ -162,3 +162,40 @@ def test_pull_format_json_reports_files_and_resources_and_dry_run_writes_nothing
     again = json.loads(capsys.readouterr().out)
     assert again["summary"] == {"created": 0, "changed": 0, "unchanged": 2, "removed": 0}
     assert sorted(again["kinds"]) == ["agent", "tag"], "plain pull looks only at kinds with files"
+
+
+def test_pull_all_after_init_replaces_the_sample_without_promising_to_create_it(
+    api_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "new"
+    assert run(["init", str(root)]) == 0
+    (root / "agents" / "draft.yaml").write_text("name: Draft\n")  # the user's own, not applied yet
+    create(api_env, "Owned", ["agentsync:owned"])
+    capsys.readouterr()
+    assert run(["pull", "--all", "-C", str(root), "--base-url", api_env.url]) == 0
+    out = capsys.readouterr().out
+    assert "removed  agents/support-bot.yaml" in out
+    # init's sample agent and tags are gone, so nothing says apply will create them; the user's draft
+    # is kept and still will be.
+    assert "support-bot is not in the workspace" not in out and "resolved" not in out
+    assert "note: draft is not in the workspace yet; apply creates it" in out
+    assert (root / "agents" / "draft.yaml").is_file()
+
+
+def test_a_pulled_secret_says_which_variable_to_export_and_never_holds_a_value(
+    api_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project(tmp_path)
+    body = {"type": "new", "name": "crm-token", "value": "value-never-read-back"}
+    answer = requests.post(f"{api_env.url}/v1/convai/secrets", headers=AUTH, json=body, timeout=5)
+    assert answer.status_code == 200, answer.text
+    assert run(["pull", "--all", "-C", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "note: secrets.yaml: workspace secret crm-token's value is ${env.CRM_TOKEN}; export CRM_TOKEN" in out
+    )
+    assert (root / "secrets.yaml").read_text() == "- name: crm-token\n  value: ${env.CRM_TOKEN}\n"
+    capsys.readouterr()
+    monkeypatch.setenv("CRM_TOKEN", "the-operators-value")
+    assert run(["pull", "--all", "-C", str(root)]) == 0  # the entry now exists: nothing to say again
+    assert "export CRM_TOKEN" not in capsys.readouterr().out
