@@ -11,8 +11,9 @@ rendered before anything is written, then staged and renamed one by one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ from agentsync.pullwrite import (
     remove_files,
     write_files,
 )
-from agentsync.remote import RemoteState, fetch, get_one, list_items
+from agentsync.remote import RemoteState, fetch, get_one, list_items, with_bodies
 from agentsync.reverse import Exporter, secret_values
 
 if TYPE_CHECKING:
@@ -125,7 +126,10 @@ def pull(
     fetched and rendered before the first byte is written."""
     kinds = in_scope(project, options)
     targets = tuple(k for k in options.keys if any(k in project.of(kind) for kind in kinds))
-    run = Run(client, project, options, fetch(client, project, targets=targets, also=kinds))
+    # pull --all reads every object anyway: a kind with no file yet is only listed here, and its bodies
+    # are read below, each new file rendered as its body arrives.
+    later = [k for k in kinds if options.all and not k.api.list_is_full and not project.of(k)]
+    run = Run(client, project, options, fetch(client, project, targets=targets, also=kinds, later=later))
     out = Output()
     picks: dict[str, list[Selected]] = {}
     skipped: list[Ref] = []
@@ -133,12 +137,16 @@ def pull(
         picks[kind.name], missing = _select(run, kind, out)
         if kind.layout.is_folder:  # a list file becomes the workspace's list: its other entries go
             skipped.extend(Ref(kind.name, key) for key in missing)
-    bodies = _bodies(run, kinds, picks)
     exporter = _exporter(run, kinds, picks, environ)
+    early = _Prerender(run, kinds, picks, exporter)
+    bodies = _bodies(run, kinds, picks, early.render)
+    if later:
+        read = {f"{ref.kind}/{ref.key}": body for ref, body in bodies.items()}
+        run = dataclasses.replace(run, remote=with_bodies(client, run.remote, project, later, read))
     changes = _plan(run, targets)
     for kind in kinds:
         if kind.layout.is_folder:
-            _render_folder(run, kind, picks[kind.name], bodies, changes, exporter, out)
+            _render_folder(run, kind, picks[kind.name], bodies, changes, exporter, out, early.done)
         else:
             _render_list(run, kind, picks[kind.name], bodies, changes, exporter, out)
     if options.all:
@@ -222,10 +230,50 @@ def _select(run: Run, kind: Kind, out: Output) -> tuple[list[Selected], list[str
     return chosen, skipped
 
 
+Rendered = tuple[dict[Path, str], list[str]]
+
+
+class _Prerender:
+    """New files rendered on the threads that fetch their bodies, as each body arrives: rendering is
+    most of a large pull's CPU, and this way it runs while other requests wait on the network instead
+    of after the last one. Only a resource with no file yet is rendered early; it needs nothing but its
+    body and the references, which the listings already fixed."""
+
+    def __init__(
+        self, run: Run, kinds: Sequence[Kind], picks: Mapping[str, Sequence[Selected]], exporter: Exporter
+    ) -> None:
+        self._run, self._exporter = run, exporter
+        self._new = {
+            Ref(kind.name, s.remote_id): (kind, s)
+            for kind in kinds
+            if kind.layout.is_folder
+            for s in picks[kind.name]
+            if s.key not in run.project.of(kind)
+        }
+        self.done: dict[Ref, Rendered] = {}
+
+    def render(self, kind: Kind, remote_id: str, body: JsonObject) -> None:
+        ref = Ref(kind.name, remote_id)
+        if ref in self._new:
+            self.done[ref] = _render_new(self._run, kind, self._new[ref][1], body, self._exporter)
+
+
+def _render_new(run: Run, kind: Kind, item: Selected, body: JsonObject, exporter: Exporter) -> Rendered:
+    project = run.project
+    style = Style(full=run.options.full, as_files=run.options.prompts_as_files)
+    per_environment = project.environment is not None and not item.owned
+    adopt = None if item.owned or per_environment else item.remote_id
+    return render_new(project.root, Source(kind, item.key, body, adopt), project.namespace, style, exporter)
+
+
 def _bodies(
-    run: Run, kinds: Sequence[Kind], picks: Mapping[str, Sequence[Selected]]
+    run: Run,
+    kinds: Sequence[Kind],
+    picks: Mapping[str, Sequence[Selected]],
+    arrived: Callable[[Kind, str, JsonObject], None] | None = None,
 ) -> dict[Ref, JsonObject]:
-    """The full body of every chosen object: from the fetch, else one GET each, side by side."""
+    """The full body of every chosen object: from the fetch, else one GET each, side by side;
+    ``arrived`` sees each fetched body on the thread that fetched it."""
     found: dict[Ref, JsonObject] = {}
     jobs: list[tuple[Kind, str]] = []
     for kind in kinds:
@@ -236,7 +284,14 @@ def _bodies(
                 found[Ref(kind.name, item.remote_id)] = body
             else:
                 jobs.append((kind, item.remote_id))
-    answers = run.client.map(lambda job: get_one(run.client, *job), jobs)
+
+    def one(job: tuple[Kind, str]) -> JsonObject:
+        body = get_one(run.client, *job)
+        if arrived is not None:
+            arrived(*job, body)
+        return body
+
+    answers = run.client.map(one, jobs)
     for (kind, remote_id), answer in zip(jobs, answers, strict=True):
         if isinstance(answer, BaseException):
             raise answer  # nothing is written from a partial read
@@ -285,10 +340,10 @@ def _render_folder(
     changes: Mapping[Ref, Change],
     exporter: Exporter,
     out: Output,
+    rendered: Mapping[Ref, Rendered] | None = None,
 ) -> None:
     project = run.project
     root = project.root
-    style = Style(full=run.options.full, as_files=run.options.prompts_as_files)
     definitions = project.of(kind)
     for item in chosen:
         definition = definitions.get(item.key)
@@ -301,12 +356,10 @@ def _render_folder(
                 out.add(edited, kind.name, item.key, root / definition.file)
                 out.note(reasons)
             continue
-        body = bodies[Ref(kind.name, item.remote_id)]
+        ref = Ref(kind.name, item.remote_id)
+        early = (rendered or {}).get(ref)
+        files, notes = early if early is not None else _render_new(run, kind, item, bodies[ref], exporter)
         per_environment = project.environment is not None and not item.owned
-        adopt = None if item.owned or per_environment else item.remote_id
-        files, notes = render_new(
-            root, Source(kind, item.key, body, adopt), project.namespace, style, exporter
-        )
         out.add(files, kind.name, item.key, file_path(root, kind, item.key))
         out.note(notes)
         if per_environment and project.environment is not None:

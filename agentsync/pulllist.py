@@ -116,12 +116,13 @@ def render_list(
 def _placeholder_notes(kind: Kind, entry: Entry, content: Mapping[str, Any]) -> list[str]:
     """What to export before the next plan: a write-only value is never read back, so a new entry
     asks for it by a placeholder the operator has to fill."""
+    placeholder = f"${{env.{env_name(entry.key)}}}"
     return [
-        f"{kind.layout.where}: {kind.noun} {entry.key}'s {path[0]} is {content[path[0]]}; export "
+        f"{kind.layout.where}: {kind.noun} {entry.key}'s {path[0]} is {placeholder}; export "
         f"{env_name(entry.key)} before plan (the API never returns it, and apply sends it only to create "
         f"the {kind.noun} or with --rotate-{kind.name})"
         for path in kind.fields.write_only
-        if len(path) == 1 and content.get(path[0]) == f"${{env.{env_name(entry.key)}}}"
+        if len(path) == 1 and content.get(str(path[0])) == placeholder
     ]
 
 

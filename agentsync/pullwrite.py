@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from agentsync.files import stage
+from agentsync.files import flush_all, stage
 from agentsync.pullview import PullError
 
 
@@ -80,7 +80,10 @@ def write_files(files: Mapping[Path, str]) -> None:
     staged: list[tuple[Path, Path]] = []
     try:
         for path, text in files.items():
-            staged.append((stage(path, text), path))
+            staged.append((stage(path, text, flush=False), path))
+        flush_all(
+            [temporary for temporary, _ in staged]
+        )  # the new content is on disk before any rename makes it the file
     except OSError as exc:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ ever reported as absent.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
@@ -86,10 +87,12 @@ def fetch(
     targets: Sequence[str] = (),
     early: Early | None = None,
     also: Sequence[Kind] = (),
+    later: Sequence[Kind] = (),
 ) -> RemoteState:
     """Read exactly what the plan needs for every kind the project manages (and the listings of the
     kinds in ``also``: what ``pull --all`` brings in); what ``early`` (see :mod:`agentsync.prefetch`)
-    has read already is taken from it, not read again."""
+    has read already is taken from it, not read again. The kinds in ``later`` are listed only: the
+    caller reads their bodies itself and completes the state with :func:`with_bodies`."""
     kinds = [k for k in KINDS if project.manages(k) or k in also]
     names = {k.name for k in kinds}
     read, known = early.result() if early is not None else ({}, {})
@@ -101,7 +104,7 @@ def fetch(
         if kind.api.list_is_full:
             bodies[kind.name] = {str(i[kind.api.id_field]): i for i in listed[kind.name]}
     partial = [k for k in kinds if not k.api.list_is_full]
-    wanted = {k.name: in_scope(k, project, listed[k.name], selection) for k in partial}
+    wanted = {k.name: in_scope(k, project, listed[k.name], selection) for k in partial if k not in later}
     bodies.update(get_many(client, partial, wanted, project, known))
     users = users_of(client, [(k, i) for k in kinds for i in unclaimed(k, project, listed[k.name])])
     users.update(
@@ -109,6 +112,26 @@ def fetch(
     )
     key = getattr(client, "digest_key", b"")
     return RemoteState(listed, bodies, client.base_url, stats=client.stats, dependents=users, digest_key=key)
+
+
+def with_bodies(
+    client: Client,
+    state: RemoteState,
+    project: Project,
+    kinds: Sequence[Kind],
+    read: Mapping[str, JsonObject],
+) -> RemoteState:
+    """``state`` with the bodies the plan needs of ``kinds`` (those :func:`fetch` left for later), taken
+    from ``read`` (kind-qualified ``KIND/ID`` keys) and GET for any it lacks."""
+    selection = targeting.parse(())
+    wanted = {k.name: in_scope(k, project, state.listed(k), selection) for k in kinds}
+    bodies = {
+        k.name: {i: read[f"{k.name}/{i}"] for i in wanted[k.name] if f"{k.name}/{i}" in read} for k in kinds
+    }
+    missing = {k.name: [i for i in wanted[k.name] if i not in bodies[k.name]] for k in kinds}
+    for name, found in get_many(client, kinds, missing, project).items():
+        bodies[name].update(found)
+    return dataclasses.replace(state, bodies={**state.bodies, **bodies})
 
 
 def list_kinds(client: ApiClient, kinds: Sequence[Kind]) -> dict[str, tuple[JsonObject, ...]]:

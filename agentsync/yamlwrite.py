@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +50,22 @@ def dump(document: Any, *, top_level_list: bool = False) -> str:
     import io
 
     buffer = io.StringIO()
-    yaml_engine(top_level_list=top_level_list).dump(document, buffer)
+    _dumper(top_level_list).dump(document, buffer)
     return buffer.getvalue()
+
+
+_DUMPERS = threading.local()
+
+
+def _dumper(top_level_list: bool) -> Any:
+    """The thread's engine for writing: building one (and its classes) costs more than a small dump, and
+    pull renders new files on the threads that fetch them."""
+    engines: dict[bool, Any] | None = getattr(_DUMPERS, "engines", None)
+    if engines is None:
+        engines = _DUMPERS.engines = {}
+    if top_level_list not in engines:
+        engines[top_level_list] = yaml_engine(top_level_list=top_level_list)
+    return engines[top_level_list]
 
 
 @dataclass(frozen=True)

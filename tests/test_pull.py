@@ -598,3 +598,29 @@ def test_a_list_entry_the_environment_leaves_out_stays(tmp_path: Path, client: C
     project = load_project(root, environment="dev")
     pull(client, project, PullOptions())
     assert (root / "tags.yaml").read_text() == "# kept\n- title: gone\n- title: new\n"
+
+
+@pytest.mark.parametrize("system_sync", [True, False], ids=["one-sync", "fsync-each"])
+def test_write_files_flushes_every_staged_file_before_any_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, system_sync: bool
+) -> None:
+    import os
+
+    flushed: list[str] = []
+    renamed_after: list[int] = []
+    if system_sync:
+        monkeypatch.setattr(os, "sync", lambda: flushed.append("all"))
+    else:
+        monkeypatch.delattr(os, "sync", raising=False)
+        real_fsync = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (flushed.append(str(fd)), real_fsync(fd))[1])
+    real_replace = os.replace
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: (renamed_after.append(len(flushed)), real_replace(a, b))[1]
+    )
+    files = {tmp_path / "a.yaml": "a: 1\n", tmp_path / "sub" / "b.yaml": "b: 2\n"}
+    write_files(files)
+    assert {p: p.read_text() for p in files} == files
+    assert flushed == ["all"] if system_sync else len(flushed) == 2  # one sync, or one fsync a file
+    assert renamed_after == [len(flushed)] * 2  # every flush came before the first rename
+    assert not list(tmp_path.rglob(".*.tmp"))
