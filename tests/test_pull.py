@@ -608,16 +608,22 @@ def test_write_files_flushes_every_staged_file_before_any_rename(
 
     flushed: list[str] = []
     renamed_after: list[int] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        flushed.append(str(fd))
+        real_fsync(fd)
+
+    def replace(source: Path, target: Path) -> None:
+        renamed_after.append(len(flushed))
+        real_replace(source, target)
+
     if system_sync:
         monkeypatch.setattr(os, "sync", lambda: flushed.append("all"))
     else:
         monkeypatch.delattr(os, "sync", raising=False)
-        real_fsync = os.fsync
-        monkeypatch.setattr(os, "fsync", lambda fd: (flushed.append(str(fd)), real_fsync(fd))[1])
-    real_replace = os.replace
-    monkeypatch.setattr(
-        os, "replace", lambda a, b: (renamed_after.append(len(flushed)), real_replace(a, b))[1]
-    )
+        monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
     files = {tmp_path / "a.yaml": "a: 1\n", tmp_path / "sub" / "b.yaml": "b: 2\n"}
     write_files(files)
     assert {p: p.read_text() for p in files} == files
