@@ -374,7 +374,8 @@ def _unseen(state: KindState, writes: Sequence[Change | None]) -> list[str]:
     fields = ", ".join(dotted(p) for p in kind.fields.write_only)
     return [
         f"{len(kept)} {kind.noun}{' exists' if len(kept) == 1 else 's exist'} ({', '.join(kept)}): {fields} not compared, "
-        f"since the API never returns it; to send it again, rotate it (--rotate-{kind.name} KEY)"
+        f"since the API never returns it; to send it again, rotate it (--rotate-{kind.name} "
+        f"{kept[0] if len(kept) == 1 else 'KEY'})"
     ]
 
 

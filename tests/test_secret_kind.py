@@ -39,6 +39,7 @@ def test_a_missing_secret_is_created_and_then_exists_without_a_change(
     assert run(["plan", "-C", str(root), "--detailed-exitcode"]) == 0
     out = capsys.readouterr()
     assert "1 workspace secret exists (crm-token): value not compared" in out.out + out.err
+    assert "rotate it (--rotate-secret crm-token)" in out.out + out.err
     assert VALUE not in out.out + out.err
 
 
