@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +36,7 @@ from common import (
     owned_seeds,
     project_configs,
     ratio,
+    run_cli,
     served_since,
     table,
     write_project,
@@ -181,29 +179,9 @@ def baseline_row(emu: EmulatorProcess, world: World, root: Path, changed: int) -
 
 def peak_rss(emu: EmulatorProcess, root: Path, concurrency: int) -> tuple[float, float, int]:
     """Peak RSS in MB, wall seconds and exit code of ``agentsync plan`` run as its own process."""
-    env = {**os.environ, "ELEVENLABS_API_KEY": ADMIN_KEY, "NO_COLOR": "1"}
-    args = [
-        sys.executable,
-        "-m",
-        "agentsync",
-        "plan",
-        "-C",
-        str(root),
-        "--base-url",
-        emu.url,
-        "--concurrency",
-        str(concurrency),
-        "--detailed-exitcode",
-    ]
-    with Stopwatch() as watch:
-        child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode not in (0, 2):
-        raise SystemExit(
-            f"agentsync plan failed ({child.returncode}): {child.stderr.read().decode() if child.stderr else ''}"
-        )
-    return usage.ru_maxrss / 1024, watch.timing.wall, child.returncode
+    args = ["plan", "-C", str(root), "--base-url", emu.url, "--concurrency", str(concurrency)]
+    done = run_cli([*args, "--detailed-exitcode"], expect=(0, 2))
+    return done.rss_mb, done.wall, done.code
 
 
 # --- the run -------------------------------------------------------------------------------------------

@@ -17,13 +17,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +29,13 @@ from common import (
     owned_seeds,
     project_configs,
     ratio,
+    run_cli,
     table,
     write_project,
 )
-
-from agentsync.emulator import ADMIN_KEY
+from common import (
+    ProcessRun as Run,
+)
 
 ARCHIVED_EVERY = 50
 TARGET_RATIO = {100: 1.5}  # every other size: 1.15
@@ -55,30 +52,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--updates", type=int, default=100, help="agents the apply row updates (0: skip)")
     return parser.parse_args(argv)
-
-
-@dataclass(frozen=True)
-class Run:
-    wall: float
-    cpu: float
-    rss_mb: float
-
-
-def run_cli(args: Sequence[str], expect: tuple[int, ...]) -> Run:
-    """One ``agentsync`` process, timed from outside; its output is thrown away."""
-    env = {**os.environ, "ELEVENLABS_API_KEY": ADMIN_KEY, "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "agentsync", *args]
-    began = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - began
-    code = os.waitstatus_to_exitcode(status)
-    if code not in expect:
-        error = child.stderr.read().decode() if child.stderr else ""
-        raise SystemExit(f"agentsync {args[0]} exited {code}: {error}")
-    if child.stderr:
-        child.stderr.close()
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def workspace_args(command: str, root: Path, url: str, concurrency: int) -> list[str]:
@@ -103,7 +76,7 @@ def plan_rows(args: argparse.Namespace, size: int) -> tuple[list[Any], Run]:
         emu.set_faults(latency=args.latency)
         command = [*workspace_args("plan", root, emu.url, args.concurrency), "--detailed-exitcode"]
         runs = [run_cli(command, (0,)) for _ in range(args.runs)]
-    best = Run(min(r.wall for r in runs), min(r.cpu for r in runs), min(r.rss_mb for r in runs))
+    best = Run(min(r.wall for r in runs), min(r.cpu for r in runs), min(r.rss_mb for r in runs), 0)
     worst = max(r.wall for r in runs)
     target = TARGET_RATIO.get(size, 1.15)
     row = [

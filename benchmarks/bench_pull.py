@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,15 +22,14 @@ from common import (
     NAMESPACE,
     PAGE_SIZE,
     EmulatorProcess,
-    Stopwatch,
     list_pages,
     owned_seeds,
     ratio,
+    run_cli,
     served_since,
     table,
 )
 
-from agentsync.emulator import ADMIN_KEY
 from agentsync.kinds import KINDS
 
 ARCHIVED_EVERY = 50
@@ -68,29 +64,9 @@ class World:
 
 def pull_process(emu: EmulatorProcess, root: Path, concurrency: int) -> tuple[float, float, int]:
     """Wall seconds, peak RSS in MB and exit code of ``agentsync pull --all`` as its own process."""
-    env = {**os.environ, "ELEVENLABS_API_KEY": ADMIN_KEY, "NO_COLOR": "1"}
-    args = [
-        sys.executable,
-        "-m",
-        "agentsync",
-        "pull",
-        "--all",
-        "-C",
-        str(root),
-        "--base-url",
-        emu.url,
-        "--concurrency",
-        str(concurrency),
-    ]
-    with Stopwatch() as watch:
-        child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(child.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(
-            f"agentsync pull failed ({code}): {child.stderr.read().decode() if child.stderr else ''}"
-        )
-    return watch.timing.wall, usage.ru_maxrss / 1024, code
+    args = ["pull", "--all", "-C", str(root), "--base-url", emu.url, "--concurrency", str(concurrency)]
+    done = run_cli(args)
+    return done.wall, done.rss_mb, done.code
 
 
 def run(args: argparse.Namespace) -> None:

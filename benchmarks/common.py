@@ -11,6 +11,9 @@ from __future__ import annotations
 import copy
 import math
 import multiprocessing
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -226,3 +229,31 @@ def _cell(value: Any) -> str:
 def ratio(measured: float, ideal: float) -> float | str:
     """measured / ideal, or "-" when there is no ideal (no latency injected)."""
     return measured / ideal if ideal > 0 else "-"
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """One whole ``agentsync`` process: wall seconds, CPU seconds (user + system), peak RSS in MB."""
+
+    wall: float
+    cpu: float
+    rss_mb: float
+    code: int
+
+
+def run_cli(args: Sequence[str], expect: tuple[int, ...] = (0,)) -> ProcessRun:
+    """``agentsync ARGS`` as its own process with the emulator's key, timed from outside; its output is
+    thrown away, and an exit code not in ``expect`` stops the benchmark with what it printed."""
+    env = {**os.environ, "ELEVENLABS_API_KEY": ADMIN_KEY, "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "agentsync", *args]
+    began = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - began
+    code = os.waitstatus_to_exitcode(status)
+    error = child.stderr.read().decode() if child.stderr else ""
+    if child.stderr:
+        child.stderr.close()
+    if code not in expect:
+        raise SystemExit(f"agentsync {args[0]} exited {code}: {error}")
+    return ProcessRun(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code)
