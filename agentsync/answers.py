@@ -11,15 +11,13 @@ from dataclasses import dataclass
 from sys import intern
 from typing import Any
 
-import requests
-
 from agentsync.errors import ApiError, ApiErrorDetail, NetworkError
+from agentsync.transport import Answer, TransportError
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 # The largest answer read: a page of 100 agent summaries or one agent with long prompts is well under
 # 1 MiB; anything near this is a misdirected URL or a broken proxy, and reading it would only eat memory.
 MAX_BODY_BYTES = 32 * 2**20
-BODY_CHUNK = 64 * 1024
 # More resources of one kind than any workspace is taken to hold; a list that pages past them is a server
 # that never ends it (see page_cap).
 MAX_LIST_ITEMS = 100_000
@@ -152,25 +150,23 @@ def _validation_sentence(where: str, parsed: _Parsed) -> str:
     return f"the API rejected {where} as invalid (422): {first}{extra}"
 
 
-def network_error(method: str, url: str, exc: requests.RequestException, timeout: float) -> NetworkError:
+def network_error(method: str, url: str, exc: TransportError, timeout: float) -> NetworkError:
     """The one-sentence error for a request that got no HTTP answer."""
-    sent = _may_have_been_sent(exc)
-    ambiguous = sent and method in WRITE_METHODS
-    if isinstance(exc, requests.ConnectTimeout):
+    ambiguous = exc.sent and method in WRITE_METHODS
+    if exc.timed_out and not exc.sent:
         message = f"could not connect to {url}: timed out after {timeout:g} s"
-    elif isinstance(exc, requests.Timeout):
+    elif exc.timed_out:
         message = f"{method} {url} timed out after {timeout:g} s without an answer"
-    elif not sent:
-        message = f"could not connect to {url}: {_refusal_reason(exc)}"
+    elif not exc.sent:
+        message = f"could not connect to {url}: {exc.reason}"
     else:
         message = f"the connection to {url} was dropped before {method} got an answer"
     hint = (
         "check the base URL and the network"
-        if not sent
+        if not exc.sent
         else "try again; agentsync re-reads the workspace first"
     )
-    late = isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout)
-    return NetworkError(message, url=url, hint=hint, ambiguous=ambiguous, late=late)
+    return NetworkError(message, url=url, hint=hint, ambiguous=ambiguous, late=exc.timed_out and exc.sent)
 
 
 def overdue(method: str, url: str, deadline: float) -> NetworkError:
@@ -182,25 +178,6 @@ def overdue(method: str, url: str, deadline: float) -> NetworkError:
         late=True,
         hint="check that the base URL points at the ElevenLabs API; an answer that slow is not the API's",
     )
-
-
-def _may_have_been_sent(exc: requests.RequestException) -> bool:
-    """False only when the request certainly never left: the connection itself failed."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
-        text = repr(exc)
-        return not any(s in text for s in ("NewConnectionError", "NameResolutionError", "Connection refused"))
-    return True
-
-
-def _refusal_reason(exc: requests.RequestException) -> str:
-    text = repr(exc)
-    if "NameResolutionError" in text or "Name or service not known" in text:
-        return "the host name does not resolve"
-    if "refused" in text.lower():
-        return "connection refused"
-    return "the connection failed"
 
 
 # --- reading answers ----------------------------------------------------------------------------------
@@ -263,23 +240,9 @@ def object_answer(method: str, url: str, value: Any) -> dict[str, Any]:
     )
 
 
-def read_body(method: str, url: str, response: requests.Response) -> None:
-    """Read the body into ``response.content``, refusing (before or while reading) one over the limit."""
+def too_large(method: str, url: str) -> NetworkError:
+    """The one-sentence error for an answer over :data:`MAX_BODY_BYTES`, which was not read."""
     limit = MAX_BODY_BYTES
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(method, url, limit)
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(BODY_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(method, url, limit)
-        chunks.append(chunk)
-    response._content = b"".join(chunks)
-
-
-def _too_large(method: str, url: str, limit: int) -> NetworkError:
     return NetworkError(
         f"the answer to {method} {url} is larger than {_size(limit)}, more than any API "
         "answer needs; it was not read",
@@ -293,24 +256,24 @@ def _size(count: int) -> str:
     return f"{count // 2**20} MiB" if count >= 2**20 else f"{count:,} bytes"
 
 
-def redirected(method: str, url: str, response: requests.Response) -> NetworkError:
-    target = response.headers.get("Location", "another address")
+def redirected(method: str, url: str, response: Answer) -> NetworkError:
+    target = response.header("location", "another address")
     return NetworkError(
-        f"{method} {url} was redirected ({response.status_code}) to {target}; agentsync does "
+        f"{method} {url} was redirected ({response.status}) to {target}; agentsync does "
         "not follow redirects, so the API key stays with the host it was meant for",
         url=url,
         hint="use the base URL the redirect points at, if you trust it",
     )
 
 
-def decode(method: str, url: str, response: requests.Response) -> Any:
-    if response.status_code == 204 or not response.content:
+def decode(method: str, url: str, response: Answer) -> Any:
+    if response.status == 204 or not response.content:
         return None
     try:
         value = json.loads(response.content)
     except ValueError:
         raise NetworkError(
-            f"the answer to {method} {url} is not JSON ({content_type(response)}, status {response.status_code})",
+            f"the answer to {method} {url} is not JSON ({content_type(response)}, status {response.status})",
             url=url,
             hint="check that the base URL points at the ElevenLabs API",
         ) from None
@@ -339,5 +302,5 @@ def shared(value: Any) -> Any:
     return value
 
 
-def content_type(response: requests.Response) -> str:
-    return response.headers.get("Content-Type", "no content type").split(";")[0].strip()
+def content_type(response: Answer) -> str:
+    return response.header("content-type", "no content type").split(";")[0].strip()

@@ -8,6 +8,7 @@ never part of a message, a repr or a file.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import threading
@@ -17,11 +18,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import requests
-
-from agentsync import __version__, progress
+from agentsync import __version__, answers, progress
 from agentsync.answers import (
     MAX_LIST_ITEMS,
     WRITE_METHODS,
@@ -36,13 +35,14 @@ from agentsync.answers import (
     overdue,
     page_items,
     parse_retry_after,
-    read_body,
     redirected,
+    too_large,
 )
-from agentsync.deadline import Ticket, Watchdog, WatchedAdapter
+from agentsync.deadline import Ticket, Watchdog
 from agentsync.errors import ApiError, NetworkError, UsageError
 from agentsync.hosts import is_loopback
 from agentsync.project import RESIDENCIES
+from agentsync.transport import Answer, BodyTooLarge, Transport, TransportError
 
 __all__ = [
     "NO_RETRY",
@@ -61,6 +61,7 @@ R = TypeVar("R")
 API_KEY_HEADER = "xi-api-key"
 DEFAULT_RESIDENCY = "global"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # The overall deadline of one request, as a multiple of the read timeout when not given: time for a
 # slow answer, never for one that trickles in for ever.
 DEADLINE_FACTOR = 3.0
@@ -99,7 +100,7 @@ def resolve_base_url(base_url: str | None, residency: str | None) -> str:
 def checked_key(api_key: str, where: str = "") -> str:
     """The key as it goes into the header. One trailing line break (what ``echo`` and many secret stores
     add) is dropped silently; any other character that is not visible ASCII is refused, in a sentence
-    that never quotes the key, since requests would print the whole header or crash on it."""
+    that never quotes the key, since a header cannot carry it."""
     for ending in ("\r\n", "\n"):
         if api_key.endswith(ending):
             api_key = api_key[: -len(ending)]
@@ -182,18 +183,18 @@ class Client:
         self.deadline = deadline if deadline is not None else timeout * DEADLINE_FACTOR
         self.concurrency = concurrency
         self.retry = retry
-        self._session = _make_session(checked_key(api_key), concurrency, user_agent)
+        self.headers = {
+            API_KEY_HEADER: checked_key(api_key),
+            "Accept": "application/json",
+            "User-Agent": user_agent or f"agentsync/{__version__}",
+        }
+        # Proxies are never used (they would see the key) and redirects never followed.
+        self._transport = Transport(self.base_url, self.headers, timeout=timeout, pool_size=concurrency)
         # Saved plans prove a secret is unchanged with an HMAC under this key, which only a holder of the
         # API key can compute: a plan file downloaded from CI says nothing guessable about the value.
         self.digest_key = hashlib.sha256(
             b"agentsync secret digest\0" + checked_key(api_key).encode()
         ).digest()
-        # One prepared request per method, copied for each call: Session.request merges the session's
-        # settings and re-checks every header each time, which costs more CPU than the request itself.
-        self._templates = {
-            m: self._session.prepare_request(requests.Request(m, self.base_url))
-            for m in ("GET", "POST", "PATCH", "PUT", "DELETE")
-        }
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._watchdog = Watchdog()
@@ -208,7 +209,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
         self._watchdog.close()
 
     @property
@@ -317,12 +318,11 @@ class Client:
             _report(method, url[len(self.base_url) :], sent, time.monotonic() - began)
         if isinstance(sent, _Failure):
             return sent
-        with sent:
-            if sent.is_redirect:
-                return _Failure(redirected(method, url, sent), retryable=False)
-            if sent.ok:
-                return _Success(decode(method, url, sent))
-            return _failure(method, url, sent)
+        if sent.status in REDIRECT_STATUSES and sent.header("location"):
+            return _Failure(redirected(method, url, sent), retryable=False)
+        if sent.status < 400:
+            return _Success(decode(method, url, sent))
+        return _failure(method, url, sent)
 
     def _send(
         self,
@@ -331,49 +331,38 @@ class Client:
         params: Mapping[str, Any] | None,
         body: Mapping[str, Any] | None,
         ticket: Ticket,
-    ) -> requests.Response | _Failure:
+    ) -> Answer | _Failure:
         """Send one request and read its whole answer before ``ticket``'s deadline."""
+        target = url[len(self.base_url) :]
+        query = _query(params)
+        if query:
+            target = f"{target}?{urlencode(query, doseq=True)}"
+        data = None if body is None else json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
         try:
-            # Streamed, so a body over MAX_BODY_BYTES is refused before it is all in memory.
-            # Redirects are not followed: the key header would go along to wherever they point.
-            response = self._session.send(
-                self._prepare(method, url, params, body),
-                timeout=self.timeout,
-                stream=True,
-                allow_redirects=False,
+            answer = self._transport.request(
+                method, target, data, limit=answers.MAX_BODY_BYTES, on_socket=ticket.attach
             )
-            with response:
-                read_body(method, url, response)
-        except requests.RequestException as exc:
+        except TransportError as exc:
             if ticket.expired:
                 return _Failure(overdue(method, url, self.deadline), retryable=False)
             return _Failure(network_error(method, url, exc, self.timeout), retryable=True)
-        except NetworkError as exc:
-            return _Failure(exc, retryable=False)
+        except BodyTooLarge:
+            return _Failure(too_large(method, url), retryable=False)
         if ticket.expired:
             # A cut can end a body that has no length as if it were complete: never trust it.
             return _Failure(overdue(method, url, self.deadline), retryable=False)
-        return response
-
-    def _prepare(
-        self, method: str, url: str, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None
-    ) -> requests.PreparedRequest:
-        prepared = self._templates[method].copy()
-        prepared.prepare_url(url, _query(params))
-        if body is not None:
-            prepared.prepare_body(None, None, json=body)
-        return prepared
+        return answer
 
 
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _report(method: str, path: str, sent: requests.Response | _Failure, seconds: float) -> None:
+def _report(method: str, path: str, sent: Answer | _Failure, seconds: float) -> None:
     if isinstance(sent, _Failure):
         error = None if sent.status else type(sent.error).__name__
         progress.emit(progress.Request(method, path, sent.status, seconds, error))
     else:
-        progress.emit(progress.Request(method, path, sent.status_code, seconds))
+        progress.emit(progress.Request(method, path, sent.status, seconds))
 
 
 @dataclass(frozen=True)
@@ -387,23 +376,6 @@ class _Failure:
     retryable: bool
     status: int = 0
     retry_after: float | None = None
-
-
-def _make_session(api_key: str, concurrency: int, user_agent: str | None) -> requests.Session:
-    session = requests.Session()
-    # Proxies from the environment would see the key; the API is reached directly.
-    session.trust_env = False
-    adapter = WatchedAdapter(pool_connections=1, pool_maxsize=max(concurrency, 1), max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers.update(
-        {
-            API_KEY_HEADER: api_key,
-            "Accept": "application/json",
-            "User-Agent": user_agent or f"agentsync/{__version__}",
-        }
-    )
-    return session
 
 
 def _query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -420,15 +392,15 @@ def _capture(fn: Callable[[T], R], item: T) -> R | BaseException:
         return exc
 
 
-def _failure(method: str, url: str, response: requests.Response) -> _Failure:
-    status = response.status_code
+def _failure(method: str, url: str, response: Answer) -> _Failure:
+    status = response.status
     error = api_error(
         method,
         url,
         status,
         response.text,
         content_type(response),
-        request_id=response.headers.get("x-request-id") or response.headers.get("request-id"),
+        request_id=response.header("x-request-id") or response.header("request-id") or None,
     )
     if status >= 500 and method in WRITE_METHODS:
         error.ambiguous = True
@@ -436,5 +408,5 @@ def _failure(method: str, url: str, response: requests.Response) -> _Failure:
         error,
         retryable=status in RETRYABLE_STATUSES,
         status=status,
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after=parse_retry_after(response.header("retry-after") or None),
     )

@@ -1,13 +1,12 @@
 """An overall deadline per request.
 
-requests' timeout bounds each read from the socket, not the request: a server that sends one byte a
-second, in its headers or in its body, keeps a request open for as long as it likes. A :class:`Watchdog`
-(one thread per client) cuts the connection of any request that outlives its deadline, wherever it is
-blocked, and the client turns the cut into one sentence naming the URL.
+A socket timeout bounds each read, not the request: a server that sends one byte a second, in its
+headers or in its body, keeps a request open for as long as it likes. A :class:`Watchdog` (one thread
+per client) cuts the connection of any request that outlives its deadline, wherever it is blocked, and
+the client turns the cut into one sentence naming the URL.
 
-The connection a request uses is learned from the connection pool (:class:`WatchedAdapter`), in the
-thread that sends the request (its socket when it connects, or when the pool hands out a kept-alive
-one), so nothing here depends on how urllib3 reads headers or bodies.
+The transport tells the request's :class:`Ticket` which socket it uses (a new one when it connects, a
+kept-alive one when the pool hands it out), so nothing here depends on how answers are read.
 """
 
 from __future__ import annotations
@@ -19,17 +18,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
-
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 # After a cut, the connection is cut again this often until the request ends: a cut that came while the
 # connection was still being opened found no socket to shut down.
 RECUT_INTERVAL = 0.05
-
-_current = threading.local()
 
 
 class Ticket:
@@ -45,9 +37,7 @@ class Ticket:
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
 
-    def attach(self, sock: socket.socket | None) -> None:
-        if sock is None:
-            return
+    def attach(self, sock: socket.socket) -> None:
         with self._lock:
             self._sock = sock
             expired = self.expired
@@ -88,13 +78,11 @@ class Watchdog:
 
     @contextlib.contextmanager
     def guard(self, seconds: float) -> Iterator[Ticket]:
-        """A ticket for the request sent in this block, in this thread."""
+        """A ticket for the request sent in this block."""
         ticket = self._start(seconds)
-        _current.ticket = ticket
         try:
             yield ticket
         finally:
-            _current.ticket = None
             ticket.finish()
 
     def close(self) -> None:
@@ -136,48 +124,3 @@ class Watchdog:
                 _, _, ticket = heapq.heappop(self._heap)
                 ticket.expire()
                 self._push(ticket, time.monotonic() + RECUT_INTERVAL)
-
-
-def _attach(sock: socket.socket | None) -> None:
-    ticket: Ticket | None = getattr(_current, "ticket", None)
-    if ticket is not None:
-        ticket.attach(sock)
-
-
-# A reused connection is learned when the pool hands it out; a new one when it connects.
-class _WatchedHTTPConnection(HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach(self.sock)
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach(self.sock)
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        _attach(getattr(conn, "sock", None))
-        return conn
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        _attach(getattr(conn, "sock", None))
-        return conn
-
-
-class WatchedAdapter(HTTPAdapter):
-    """An adapter whose pools tell the current ticket which connection its request uses."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}

@@ -63,11 +63,15 @@ def test_create_get_patch_delete(emulator: Emulator) -> None:
         assert client.stats == {"POST": 1, "GET": 1, "PATCH": 1, "DELETE": 1}
 
 
-def test_sends_the_key_header_and_a_user_agent(emulator: Emulator) -> None:
-    with client_for(emulator, user_agent="agentsync-test/1") as client:
-        assert client._session.headers["xi-api-key"] == ADMIN_KEY
-        assert client._session.headers["User-Agent"] == "agentsync-test/1"
-        assert client.get(AGENTS)["agents"] == []
+def test_sends_the_key_header_and_a_user_agent(canned: str) -> None:
+    _Canned.seen_headers.clear()
+    with Client(canned, "sk_header_test", retry=ONCE, user_agent="agentsync-test/1") as client:
+        assert client.get("/200/string") == {"detail": "Something broke"}
+    (headers,) = _Canned.seen_headers
+    assert headers["xi-api-key"] == "sk_header_test"
+    assert headers["User-Agent"] == "agentsync-test/1"
+    assert headers["Accept"] == "application/json"
+    assert headers["Host"] == canned.removeprefix("http://")
 
 
 def test_paginate_follows_has_more(emulator: Emulator) -> None:
@@ -203,9 +207,11 @@ class _Canned(BaseHTTPRequestHandler):
         pass
 
     seen_keys: list[str | None] = []
+    seen_headers: list[dict[str, str]] = []
 
     def do_GET(self) -> None:
         _Canned.seen_keys.append(self.headers.get("xi-api-key"))
+        _Canned.seen_headers.append(dict(self.headers.items()))
         if self.path.startswith("/301/"):
             self.send_response(301)
             self.send_header("Location", "http://127.0.0.1:1/elsewhere")
