@@ -270,17 +270,16 @@ def decode(method: str, url: str, response: Answer) -> Any:
     if response.status == 204 or not response.content:
         return None
     try:
-        value = json.loads(response.content)
+        return _decode_shared(response.content)
+    except RecursionError:  # nested deeper than the hook can go: decoded as it is
+        pass
     except ValueError:
         raise NetworkError(
             f"the answer to {method} {url} is not JSON ({content_type(response)}, status {response.status})",
             url=url,
             hint="check that the base URL points at the ElevenLabs API",
         ) from None
-    try:
-        return shared(value)
-    except RecursionError:  # nested deeper than sharing walks: kept as decoded
-        return value
+    return json.loads(response.content)
 
 
 # Strings up to this long are shared between answers (sys.intern): the keys, enums, model and voice
@@ -288,18 +287,20 @@ def decode(method: str, url: str, response: Answer) -> Any:
 SHARED_STRING_LENGTH = 64
 
 
-def shared(value: Any) -> Any:
-    """``value`` (decoded JSON) with its keys and short strings interned: thousands of agent bodies
-    hold the same few hundred keys and defaults, and the decoder makes a new string for each one
-    (half of a body's memory). Interned strings are freed with their last user, so nothing leaks."""
-    kind = type(value)
-    if kind is dict:
-        return {intern(k): shared(v) for k, v in value.items()}
-    if kind is list:
-        return [shared(v) for v in value]
-    if kind is str and len(value) <= SHARED_STRING_LENGTH:
-        return intern(value)
-    return value
+def _shared_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {
+        intern(k): intern(v) if type(v) is str and len(v) <= SHARED_STRING_LENGTH else v for k, v in pairs
+    }
+
+
+_SHARING_DECODER = json.JSONDecoder(object_pairs_hook=_shared_object)
+
+
+def _decode_shared(content: bytes) -> Any:
+    """JSON with the keys and short values of every object interned as the decoder builds it: thousands
+    of agent bodies hold the same few hundred keys and defaults, and the decoder makes a new string for
+    each one (half of a body's memory). Interned strings are freed with their last user."""
+    return _SHARING_DECODER.decode(content.decode(json.detect_encoding(content), "surrogatepass"))
 
 
 def content_type(response: Answer) -> str:

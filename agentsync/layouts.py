@@ -90,8 +90,8 @@ def _folder(
             continue
         origins = overlay_all(document, [layer for layer in layers if layer.key in ("*", key)])
         document = _resolved(reader, kind, document, context, scope)
-        documents[key] = document
         definitions[key] = _definition(kind, key, document, document.value, (), origins)
+        documents[key] = _claims_of(document)
     reader.problems.extend(_cross_file_rules(kind, definitions, documents))
     return definitions
 
@@ -225,6 +225,22 @@ def _a(noun: str) -> str:
 
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+_CLAIMS: tuple[JsonPath, ...] = ((), ("id",), ("renamed_from",))
+
+
+def _claims_of(document: Document) -> Document:
+    """What the cross-file rules read of a document: where its key, ``id:`` and ``renamed_from:``
+    are, and whether they came from ``${env.*}``. Only that is kept until every file of the kind is
+    read, instead of every value and location of every file at once."""
+    return Document(
+        file=document.file,
+        value=None,
+        locations={p: document.locations[p] for p in _CLAIMS if p in document.locations},
+        value_locations={p: document.value_locations[p] for p in _CLAIMS if p in document.value_locations},
+        secrets={p: t for p, t in document.secrets.items() if p[:1] in _CLAIMS[1:]},
+    )
 
 
 def _cross_file_rules(

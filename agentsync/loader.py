@@ -10,18 +10,17 @@ resolved values. Nothing here prints.
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from agentsync import reading
 from agentsync import variables as templates
+from agentsync.composer import CORE, compose, tag_of
 from agentsync.errors import Location, Problem, Severity
 
 JsonPath = tuple[str | int, ...]
@@ -36,7 +35,7 @@ MAX_PROJECT_BYTES = 16 * MIB
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
 FILE_TAG = "!file"
-_CORE = "tag:yaml.org,2002:"
+MERGE = CORE + "merge"
 
 
 @dataclass
@@ -160,7 +159,7 @@ class Reader:
     def _compose(self, text: str, name: str) -> tuple[bool, Node | None]:
         """(failed, node): the node is None for an empty document or after a recorded failure."""
         try:
-            return False, _compose(text)
+            return False, compose(text)
         except MarkedYAMLError as exc:
             self.problems.append(_syntax_problem(exc, text, name))
         except YAMLError as exc:
@@ -181,31 +180,6 @@ def _too_large(name: str, left: int) -> str:
 
 def _size(limit: int) -> str:
     return f"{limit // MIB} MiB" if limit >= MIB else f"{limit // 1024} KiB"
-
-
-def _compose(text: str) -> Node | None:
-    """Compose with libyaml when it is installed (several times faster), and let ruamel's own parser
-    decide when libyaml refuses: libyaml follows YAML 1.1 and rejects some valid YAML 1.2, such as
-    ``{url: https://x}`` in a flow mapping."""
-    try:
-        node: Node | None = _engine(pure=False).compose(text)
-    except MarkedYAMLError:
-        node = _engine(pure=True).compose(text)
-    return node
-
-
-_engines = threading.local()
-
-
-def _engine(*, pure: bool) -> YAML:
-    """This thread's YAML instance of that kind: building one defines new classes each time (a tenth
-    of a millisecond a file), and an instance is reusable but not shared between threads."""
-    name = "pure" if pure else "fast"
-    engine: YAML | None = getattr(_engines, name, None)
-    if engine is None:
-        engine = YAML(typ="safe", pure=pure)
-        setattr(_engines, name, engine)
-    return engine
 
 
 def _syntax_problem(exc: MarkedYAMLError, text: str, name: str) -> Problem:
@@ -246,8 +220,9 @@ class _Converter:
         self.count += 1
         if self.count > MAX_VALUES or len(path) > MAX_DEPTH or id(node) in self.active:
             raise _TooBig(self._too_big_message(node, path), self._where(path, node))
-        self.value_locations[path] = _loc(self.name, node)
-        self.locations.setdefault(path, _loc(self.name, node))
+        where = _loc(self.name, node)
+        self.value_locations[path] = where
+        self.locations.setdefault(path, where)
         if isinstance(node, ScalarNode):
             return self._scalar(node)
         self.active.add(id(node))
@@ -292,10 +267,12 @@ class _Converter:
 
     def _entries(self, node: MappingNode, path: JsonPath) -> list[tuple[Node, Node]]:
         """The mapping's entries with YAML merge keys (``<<: *base``) expanded; own keys come first."""
-        entries = [(k, v) for k, v in node.value if k.tag != _CORE + "merge"]
+        if not any(k.value == "<<" for k, _ in node.value):
+            return list(node.value)  # no merge key: the entries as written
+        entries = [(k, v) for k, v in node.value if not _is_merge(k)]
         seen = {_key_name(k) for k, _ in entries}
         for key, value in node.value:
-            if key.tag != _CORE + "merge":
+            if not _is_merge(key):
                 continue
             sources = value.value if isinstance(value, SequenceNode) else [value]
             for source in sources:
@@ -330,7 +307,7 @@ class _Converter:
         return entries
 
     def _scalar(self, node: ScalarNode) -> Any:
-        tag = node.tag or ""
+        tag = tag_of(node)
         if tag == FILE_TAG:
             return self._include(node)
         if tag.startswith("!"):
@@ -370,6 +347,11 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n")
 
 
+def _is_merge(key: Node) -> bool:
+    # The text first: a merge key is always the plain scalar <<, and reading a tag costs more.
+    return key.value == "<<" and tag_of(key) == MERGE
+
+
 def _key_name(key: Node) -> object:
     """A hashable name for a mapping key; a complex key (``? [a]: b``) is its own name, and
     ``_mapping`` reports it as an error."""
@@ -382,7 +364,7 @@ def target_in(reader: Reader, target: Path) -> Path:
 
 
 def _construct(node: ScalarNode) -> Any:
-    tag = (node.tag or "").removeprefix(_CORE)
+    tag = tag_of(node).removeprefix(CORE)
     builders: dict[str, Callable[[str], Any]] = {
         "null": lambda text: None,
         "bool": lambda text: text.lower() == "true",
