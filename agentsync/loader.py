@@ -65,13 +65,16 @@ class Sources:
     """The text of every file read, so that a problem can show its line under the message."""
 
     def __init__(self) -> None:
-        self._lines: dict[str, list[str]] = {}
+        # The text as read, split only when a problem asks for a line: a list of lines is a string
+        # object per line, for every file of the project, where problems name a few.
+        self._texts: dict[str, str] = {}
 
     def remember(self, file: str, text: str) -> None:
-        self._lines[file] = text.splitlines()
+        self._texts[file] = text
 
     def line(self, location: Location) -> str | None:
-        lines = self._lines.get(location.file)
+        text = self._texts.get(location.file)
+        lines = text.splitlines() if text is not None else None
         if lines is None or not 0 < location.line <= len(lines):
             return None
         return lines[location.line - 1].replace("\t", " ")

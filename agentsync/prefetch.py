@@ -36,7 +36,9 @@ class Prefetch:
         self._bodies = bodies
         self._pool = ThreadPoolExecutor(max_workers=client.concurrency, thread_name_prefix="prefetch")
         self._lock = threading.Lock()
-        self._gets: dict[tuple[str, str], Future[JsonObject]] = {}
+        # A GET in flight is its future; a finished one only its answer: a future keeps a condition
+        # and a waiters' queue (about 1.5 kB), thousands of times over while the files load.
+        self._gets: dict[tuple[str, str], Future[JsonObject] | _Done] = {}
         self._closed = False
         self._done = 0
         self._listings = [
@@ -94,7 +96,14 @@ class Prefetch:
         with self._lock:
             if self._closed or job in self._gets:
                 return
-            self._gets[job] = self._pool.submit(self._get, kind, job[1])
+            future = self._pool.submit(self._get, kind, job[1])
+            self._gets[job] = future
+        future.add_done_callback(lambda done: self._finished(job, done))
+
+    def _finished(self, job: tuple[str, str], future: Future[JsonObject]) -> None:
+        answer = _Done(_answer(future))
+        with self._lock:
+            self._gets[job] = answer
 
     def _get(self, kind: Kind, remote_id: str) -> JsonObject:
         try:
@@ -107,7 +116,18 @@ class Prefetch:
             progress.emit(progress.Fetched(done, total))
 
 
-def _answer(future: Future[JsonObject]) -> Any:
+class _Done:
+    """The answer of a finished GET: its body, or the exception it raised."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _answer(future: Future[JsonObject] | _Done) -> Any:
+    if isinstance(future, _Done):
+        return future.value
     try:
         return future.result()
     except Exception as exc:  # a cancelled GET is read again by the fetcher
