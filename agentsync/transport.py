@@ -299,13 +299,7 @@ def _read_body(
         length = int(declared)
         if length > limit:
             raise BodyTooLarge
-        remaining = length
-        while remaining:
-            data = read(min(remaining, READ_SIZE))
-            if not data:
-                raise TransportError("the connection was dropped in the middle of the answer", sent=True)
-            remaining -= len(data)
-            take(data)
+        _read_exactly(reader, length, take)
         whole = True
     else:
         while data := read(READ_SIZE):
@@ -316,11 +310,21 @@ def _read_body(
     return b"".join(chunks), whole
 
 
+def _read_exactly(
+    reader: io.BufferedReader[socket.SocketIO], count: int, take: Callable[[bytes], None]
+) -> None:
+    while count:
+        data = reader.read(min(count, READ_SIZE))
+        if not data:
+            raise TransportError("the connection was dropped in the middle of the answer", sent=True)
+        count -= len(data)
+        take(data)
+
+
 def _read_chunks(
     reader: io.BufferedReader[socket.SocketIO], take: Callable[[bytes], None], limit: int
 ) -> None:
     readline = reader.readline
-    read = reader.read
     while True:
         line = readline(MAX_LINE + 1)
         if not line:
@@ -336,13 +340,7 @@ def _read_chunks(
             break
         if size > limit:
             raise BodyTooLarge
-        remaining = size
-        while remaining:
-            data = read(min(remaining, READ_SIZE))
-            if not data:
-                raise TransportError("the connection was dropped in the middle of the answer", sent=True)
-            remaining -= len(data)
-            take(data)
+        _read_exactly(reader, size, take)
         if readline(MAX_LINE + 1) not in (b"\r\n", b"\n"):
             raise TransportError("the answer has a chunk that is not HTTP", sent=True)
     for _ in range(MAX_HEADERS + 1):  # trailers, up to the empty line
