@@ -183,13 +183,13 @@ class Client:
         self.deadline = deadline if deadline is not None else timeout * DEADLINE_FACTOR
         self.concurrency = concurrency
         self.retry = retry
-        self.headers = {
+        headers = {
             API_KEY_HEADER: checked_key(api_key),
             "Accept": "application/json",
             "User-Agent": user_agent or f"agentsync/{__version__}",
         }
         # Proxies are never used (they would see the key) and redirects never followed.
-        self._transport = Transport(self.base_url, self.headers, timeout=timeout, pool_size=concurrency)
+        self._transport = Transport(self.base_url, headers, timeout=timeout, pool_size=concurrency)
         # Saved plans prove a secret is unchanged with an HMAC under this key, which only a holder of the
         # API key can compute: a plan file downloaded from CI says nothing guessable about the value.
         self.digest_key = hashlib.sha256(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import select
 import socket
 import ssl
@@ -35,6 +36,9 @@ MAX_LINE = 65_536  # the longest status or header line read
 MAX_HEADERS = 200
 READ_SIZE = 65_536
 _STATUS_WITHOUT_BODY = frozenset({204, 304})
+# What a request target may hold: visible ASCII only. Ids are escaped before they reach a path; this
+# is the last check that no space or line break can end the request line and start another request.
+_UNSAFE_TARGET = re.compile(r"[^\x21-\x7e]")
 
 
 class TransportError(Exception):
@@ -147,6 +151,8 @@ class Transport:
         Raises :class:`TransportError` when no whole answer came, :class:`BodyTooLarge` when the body
         is over ``limit`` bytes.
         """
+        if _UNSAFE_TARGET.search(target) or not target.startswith("/"):
+            raise TransportError("the request path holds a character no request line may carry", sent=False)
         head = [f"{method} {self.prefix}{target} HTTP/1.1\r\n".encode("latin-1"), self._head]
         if body is not None:
             head.append(f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode())

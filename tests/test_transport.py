@@ -291,3 +291,15 @@ def test_the_text_of_an_answer_uses_its_charset(serve: Callable[..., Server]) ->
     got = transport.request("GET", "/x", None, limit=100, on_socket=lambda _: None)
     assert got.text == "Ärger" and got.header("Content-Type").startswith("text/plain")
     transport.close()
+
+
+@pytest.mark.parametrize("target", ["/x\r\nHost: evil", "/x y", "/é", "x"])
+def test_a_target_that_could_end_the_request_line_is_never_sent(
+    serve: Callable[..., Server], target: str
+) -> None:
+    server = serve(lambda _: with_length())
+    transport = Transport(server.url, {}, timeout=5, pool_size=1)
+    with pytest.raises(TransportError) as refused:
+        transport.request("GET", target, None, limit=100, on_socket=lambda _: None)
+    assert not refused.value.sent and server.seen == []
+    transport.close()
