@@ -19,6 +19,7 @@ from agentsync.kinds import Definition, Kind, Ref
 from agentsync.layouts import PROMPTS_DIR
 from agentsync.pullview import PullError, kind_defaults, strip_defaults, writable_view
 from agentsync.reverse import Exporter, reverse, unknown_ids
+from agentsync.yamlemit import emit_new
 from agentsync.yamlwrite import Editor, FileRef, dump, to_plain, yaml_engine
 
 if TYPE_CHECKING:
@@ -91,14 +92,21 @@ def render_new(
     root: Path, source: Source, namespace: str, style: Style, exporter: Exporter | None = None
 ) -> tuple[dict[Path, str], list[str]]:
     """Every file a new resource needs, path -> new text (included files first), and the notes about
-    ids it leaves raw."""
+    ids it leaves raw. The text is written directly where :mod:`agentsync.yamlemit` can, by the
+    round-trip engine otherwise: the same bytes either way."""
     path = file_path(root, source.kind, source.key)
-    editor = Editor(path.parent, root=root)
     content = new_content(source, namespace, style, exporter)
-    document = editor.new(content)
-    _schema_comment(document, root, path, source.kind)
+    comment = _schema_comment(root, path, source.kind)
+    extra: dict[str, str] = {}
+    text = emit_new(content, path.parent, extra, comment)
+    if text is None:
+        editor = Editor(path.parent, root=root)
+        document = editor.new(content)
+        if comment is not None:
+            document.yaml_set_start_comment(comment)
+        text, extra = dump(document), editor.extra
     notes = unknown_ids(source.kind, content, f"{source.kind.noun} {source.key}")
-    return {**{Path(p): t for p, t in editor.extra.items()}, path: dump(document)}, notes
+    return {**{Path(p): t for p, t in extra.items()}, path: text}, notes
 
 
 def render_changes(
@@ -139,10 +147,11 @@ def load_mapping(path: Path) -> Any:
     return document
 
 
-def _schema_comment(document: Any, root: Path, path: Path, kind: Kind) -> None:
-    """Point editors at the project's schema of the kind, but only when the project has one: a path to
-    a schema that is not there would be a broken promise in every file."""
+def _schema_comment(root: Path, path: Path, kind: Kind) -> str | None:
+    """The comment that points editors at the project's schema of the kind, but only when the project
+    has one: a path to a schema that is not there would be a broken promise in every file."""
     schema = root / "schemas" / kind.layout.schema_file
-    if schema.is_file():
-        relative = Path(os.path.relpath(schema, path.parent)).as_posix()
-        document.yaml_set_start_comment(f"yaml-language-server: $schema={relative}")
+    if not schema.is_file():
+        return None
+    relative = Path(os.path.relpath(schema, path.parent)).as_posix()
+    return f"yaml-language-server: $schema={relative}"
