@@ -112,6 +112,9 @@ class Run:
     project: Project
     options: PullOptions
     remote: RemoteState
+    # The kinds whose schema the project has (schemas/<kind>.schema.json): looked up once per pull,
+    # not once per new file.
+    schemas: frozenset[str] = frozenset()
 
 
 def pull(
@@ -129,7 +132,8 @@ def pull(
     # pull --all reads every object anyway: a kind with no file yet is only listed here, and its bodies
     # are read below, each new file rendered as its body arrives.
     later = [k for k in kinds if options.all and not k.api.list_is_full and not project.of(k)]
-    run = Run(client, project, options, fetch(client, project, targets=targets, also=kinds, later=later))
+    remote = fetch(client, project, targets=targets, also=kinds, later=later)
+    run = Run(client, project, options, remote, _schemas(project, kinds))
     out = Output()
     picks: dict[str, list[Selected]] = {}
     skipped: list[Ref] = []
@@ -166,6 +170,11 @@ def pull(
         dict(client.stats),
         tuple(out.notes),
     )
+
+
+def _schemas(project: Project, kinds: Sequence[Kind]) -> frozenset[str]:
+    folder = project.root / "schemas"
+    return frozenset(k.name for k in kinds if (folder / k.layout.schema_file).is_file())
 
 
 def _sample_removed(project: Project, ref: Ref, removed: set[Path]) -> bool:
@@ -263,7 +272,9 @@ def _render_new(run: Run, kind: Kind, item: Selected, body: JsonObject, exporter
     style = Style(full=run.options.full, as_files=run.options.prompts_as_files)
     per_environment = project.environment is not None and not item.owned
     adopt = None if item.owned or per_environment else item.remote_id
-    return render_new(project.root, Source(kind, item.key, body, adopt), project.namespace, style, exporter)
+    source = Source(kind, item.key, body, adopt)
+    schema = kind.name in run.schemas
+    return render_new(project.root, source, project.namespace, style, exporter, has_schema=schema)
 
 
 def _bodies(

@@ -89,14 +89,21 @@ def _set_path(value: Any, path: Sequence[str | int], new: Any) -> None:
 
 
 def render_new(
-    root: Path, source: Source, namespace: str, style: Style, exporter: Exporter | None = None
+    root: Path,
+    source: Source,
+    namespace: str,
+    style: Style,
+    exporter: Exporter | None = None,
+    *,
+    has_schema: bool | None = None,
 ) -> tuple[dict[Path, str], list[str]]:
     """Every file a new resource needs, path -> new text (included files first), and the notes about
     ids it leaves raw. The text is written directly where :mod:`agentsync.yamlemit` can, by the
-    round-trip engine otherwise: the same bytes either way."""
+    round-trip engine otherwise: the same bytes either way. ``has_schema`` says whether the project has
+    the kind's schema, when the caller already looked."""
     path = file_path(root, source.kind, source.key)
     content = new_content(source, namespace, style, exporter)
-    comment = _schema_comment(root, path, source.kind)
+    comment = _schema_comment(root, path, source.kind, has_schema)
     extra: dict[str, str] = {}
     text = emit_new(content, path.parent, extra, comment)
     if text is None:
@@ -147,11 +154,11 @@ def load_mapping(path: Path) -> Any:
     return document
 
 
-def _schema_comment(root: Path, path: Path, kind: Kind) -> str | None:
+def _schema_comment(root: Path, path: Path, kind: Kind, exists: bool | None = None) -> str | None:
     """The comment that points editors at the project's schema of the kind, but only when the project
     has one: a path to a schema that is not there would be a broken promise in every file."""
     schema = root / "schemas" / kind.layout.schema_file
-    if not schema.is_file():
+    if not (schema.is_file() if exists is None else exists):
         return None
     relative = Path(os.path.relpath(schema, path.parent)).as_posix()
     return f"yaml-language-server: $schema={relative}"
