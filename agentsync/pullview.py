@@ -27,7 +27,17 @@ class PullError(AgentsyncError):
 
 
 def _is_list(value: Any) -> bool:
+    kind = type(value)
+    if kind is list:
+        return True
+    if kind in _SCALARS or kind is dict:
+        return False
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+# The types a decoded body is made of, told apart without abstract-class checks (a body has
+# thousands of leaves, and ``isinstance(x, Mapping)`` costs a lookup through the ABC cache each).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -88,17 +98,15 @@ def known_fields(value: Any, node: Mapping[str, Any] | None) -> Any:
     """``value`` without the keys its schema does not declare, and without those it marks read-only:
     the live API returns fields the spec lacks (reference §10), and the server fills read-only ones
     (``queueing_config.hold_audio``); a file holding either would fail validation."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         target = _object_schema(node, value)
         if target is None:
             return copy.deepcopy(dict(value))
-        props = target.get("properties") or {}
-        if props:
-            return {
-                k: known_fields(v, props[k])
-                for k, v in value.items()
-                if k in props and not props[k].get("readOnly")
-            }
+        props = _writable_properties(target)
+        if props is not None:
+            return {k: known_fields(v, props[k]) for k, v in value.items() if k in props}
         extra = target.get("additionalProperties")
         child = extra if isinstance(extra, dict) else None
         return {k: known_fields(v, child) for k, v in value.items()}
@@ -106,6 +114,21 @@ def known_fields(value: Any, node: Mapping[str, Any] | None) -> Any:
         items = _typed(node)
         return [known_fields(v, (items or {}).get("items")) for v in value]
     return value
+
+
+def _writable_properties(target: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The properties of an object schema a file may hold (read-only ones left out), found once per
+    schema node like :func:`_typed`; None when the schema lists no properties."""
+    hit = _WRITABLE.get(id(target))
+    if hit is not None and hit[0] is target:
+        return hit[1]
+    props = target.get("properties") or {}
+    found = {k: v for k, v in props.items() if not v.get("readOnly")} if props else None
+    _WRITABLE[id(target)] = (target, found)
+    return found
+
+
+_WRITABLE: dict[int, tuple[Mapping[str, Any], dict[str, Any] | None]] = {}
 
 
 def _drop_path(body: dict[str, Any], path: Sequence[str | int]) -> None:
@@ -129,12 +152,6 @@ def writable_view(kind: Kind, body: Mapping[str, Any], namespace: str) -> dict[s
 
 # --------------------------------------------------------------------------------------------------
 # Leaving out server defaults.
-
-
-def _child(node: Mapping[str, Any] | None, value: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    target = _object_schema(node, value)
-    found: Mapping[str, Any] | None = ((target or {}).get("properties") or {}).get(key)
-    return found
 
 
 def _is_atomic(node: Mapping[str, Any] | None) -> bool:
@@ -231,6 +248,8 @@ def _strip(
     """The part of ``value`` that differs from ``default``, or _MISSING when nothing does."""
     if same(value, default):
         return _MISSING
+    if type(value) in _SCALARS:
+        return value  # what shortening or a whole atomic value would give for a scalar
     if _is_atomic(node) and path:
         return shorten(kind, path, value)
     if not isinstance(value, Mapping) or _is_atomic(node):
@@ -238,9 +257,10 @@ def _strip(
     base = default if isinstance(default, Mapping) else _type_defaults(node, value)
     base = base if isinstance(base, Mapping) else {}
     required = _required(node, value)
+    props = (_object_schema(node, value) or {}).get("properties") or {}
     out: dict[str, Any] = {}
     for key, child in value.items():
-        kept = _strip(kind, child, base.get(key, _MISSING), _child(node, value, key), (*path, key))
+        kept = _strip(kind, child, base.get(key, _MISSING), props.get(key), (*path, key))
         if kept is not _MISSING:
             out[key] = kept
         elif key in required:
