@@ -22,6 +22,7 @@ from common import (
     NAMESPACE,
     PAGE_SIZE,
     EmulatorProcess,
+    ProcessRun,
     list_pages,
     owned_seeds,
     ratio,
@@ -62,11 +63,11 @@ class World:
         return (self.pages + math.ceil(self.agents / self.concurrency)) * self.latency
 
 
-def pull_process(emu: EmulatorProcess, root: Path, concurrency: int) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB and exit code of ``agentsync pull --all`` as its own process."""
-    args = ["pull", "--all", "-C", str(root), "--base-url", emu.url, "--concurrency", str(concurrency)]
-    done = run_cli(args)
-    return done.wall, done.rss_mb, done.code
+def pull_process(emu: EmulatorProcess, root: Path, concurrency: int) -> ProcessRun:
+    """``agentsync pull --all`` as its own process: wall and CPU seconds, peak RSS."""
+    return run_cli(
+        ["pull", "--all", "-C", str(root), "--base-url", emu.url, "--concurrency", str(concurrency)]
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> None:
         (root / "agentsync.yaml").write_text(f"namespace: {NAMESPACE}\n")
         emu.set_faults(latency=args.latency)
         before = emu.requests()
-        wall, rss, _ = pull_process(emu, root, args.concurrency)
+        done = pull_process(emu, root, args.concurrency)
         served = served_since(before, emu.requests())
         written = len(list((root / "agents").glob("*.yaml")))
         if written != args.agents:
@@ -91,10 +92,11 @@ def run(args: argparse.Namespace) -> None:
                 f"pull --all, empty project (concurrency {args.concurrency})",
                 sum(served.values()),
                 world.minimum,
-                wall,
+                done.wall,
                 ideal,
-                ratio(wall, ideal),
-                rss,
+                ratio(done.wall, ideal),
+                done.cpu * 1000 / args.agents,
+                done.rss_mb,
                 written,
             ]
         )
@@ -108,7 +110,17 @@ def run(args: argparse.Namespace) -> None:
     )
     print(
         table(
-            ("case", "requests", "minimum", "wall s", "ideal s", "ratio", "peak RSS MB", "files"),
+            (
+                "case",
+                "requests",
+                "minimum",
+                "wall s",
+                "ideal s",
+                "ratio",
+                "CPU ms/agent",
+                "peak RSS MB",
+                "files",
+            ),
             rows,
         )
     )
