@@ -13,8 +13,6 @@ from collections.abc import Collection, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from agentsync import spec
 from agentsync.defaults import fill_new
 from agentsync.kinds.base import Fields
@@ -209,6 +207,8 @@ def _lookup(root: Any, path: Path) -> Any:
 
 
 def _diff_paths(remote_view: Mapping[str, Any], desired_view: Mapping[str, Any]) -> Iterator[Path]:
+    from deepdiff import DeepDiff  # imported on the first comparison: pull into a new project needs none
+
     diff = DeepDiff(remote_view, desired_view, view="tree", verbose_level=2, threshold_to_diff_deeper=0)
     for report in diff.values():
         for level in report:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentsync import planner
 from agentsync.adoption import drop_override_ids, set_override_id, untouched_sample
 from agentsync.kinds import KINDS, Kind, Ref, by_name
 from agentsync.kinds.base import JsonObject
@@ -336,6 +335,8 @@ def _plan(run: Run, targets: Sequence[str]) -> dict[Ref, Change]:
     has nothing to compare)."""
     if not any(run.project.of(k) for k in KINDS):
         return {}
+    from agentsync import planner  # the planner and deepdiff under it: only when there is a plan
+
     plan = planner.build_plan(run.project, run.remote, targets=targets)
     return {Ref(c.kind, c.key): c for c in plan.changes}
 

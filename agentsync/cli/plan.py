@@ -169,6 +169,8 @@ def _import_planner() -> None:
     if blocked:
         sys.modules["pydantic"] = None  # type: ignore[assignment]
     try:
+        import deepdiff  # noqa: F401  (the diff imports it on its first comparison)
+
         import agentsync.planner
         import agentsync.render.text  # noqa: F401
     finally:
