@@ -78,9 +78,10 @@ def write_files(files: Mapping[Path, str]) -> None:
     file and leaves the originals untouched; renames happen only after every file is staged, in the
     order given (an included file before the file that includes it)."""
     staged: list[tuple[Path, Path]] = []
+    made: set[Path] = set()
     try:
         for path, text in files.items():
-            staged.append((stage(path, text, flush=False), path))
+            staged.append((stage(path, text, flush=False, made=made), path))
         flush_all(
             [temporary for temporary, _ in staged]
         )  # the new content is on disk before any rename makes it the file
