@@ -115,9 +115,10 @@ def fill_new(value: Any, before: Any, node: Mapping[str, Any] | None, depth: int
     """``value`` with server defaults filled into every object that ``before`` did not have.
 
     Objects that already existed are complete (the server filled them when they were created), so only
-    what a write introduced (a new tool config, a new workflow node, a new map entry) is completed.
+    what a write introduced (a new tool config, a new workflow node, a new map entry) is completed. A
+    value that is ``before`` itself (the same object, kept by the write) is complete as it is.
     """
-    if node is None or depth > _MAX_DEPTH:
+    if node is None or depth > _MAX_DEPTH or value is before:
         return value
     target = pick_variant(spec.unwrap(node).node, value)
     if isinstance(value, list) and isinstance(target.get("items"), dict):

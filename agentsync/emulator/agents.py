@@ -29,7 +29,7 @@ from agentsync import spec
 from agentsync.emulator import defaults, ids
 from agentsync.emulator.agent_list import agent_summaries, list_agents, sort_by_of, sort_key
 from agentsync.emulator.config import ApiKey, Faults
-from agentsync.emulator.merge import merge_patch
+from agentsync.emulator.merge import merge_patch, unchanged_part
 from agentsync.emulator.problems import bad_config, not_found, validation_problem
 from agentsync.emulator.prompt_tools import echo_prompt_tools
 from agentsync.emulator.routing import Request, Response, json_response, no_content, raw_json_response
@@ -84,7 +84,8 @@ class AgentApi:
         with self.store.lock:
             stored = self._existing(agent_id)
             updated = self._patched(stored, request.body or {})
-            self.store.put_agent(updated, request.caller.user_id)
+            # Built from the store's copy for this request and from copies of the PATCH body alone.
+            self.store.put_agent(updated, request.caller.user_id, handed_over=True)
             return raw_json_response(self.store.agent_view(agent_id, self._view) or b"", wrote=True)
 
     def delete(self, request: Request) -> Response:
@@ -140,9 +141,11 @@ class AgentApi:
         patch.pop("version_description", None)
         check_tools(patch, ["body"])
         faults = self.faults()
-        merged = merge_patch(stored, patch, map_merge=faults.map_merge)
+        # ``stored`` is the store's copy for this request alone, so the merge may share its subtrees.
+        merged = merge_patch(stored, patch, map_merge=faults.map_merge, share=True)
         check_tags(merged, tuple(patch))
-        merged = response_shaped(complete(merged), tuple(patch))
+        kept = unchanged_part(stored, patch, map_merge=faults.map_merge)
+        merged = response_shaped(complete(merged, kept), tuple(patch))
         check_agent(merged, prefix="Invalid conversation config: ", touched=patch)
         _restore_paths(merged, stored, faults.not_kept_paths)
         merged["version_id"] = ids.version_id()
@@ -157,11 +160,13 @@ def base_agent() -> dict[str, Any]:
     return agent
 
 
-def complete(agent: dict[str, Any]) -> dict[str, Any]:
+def complete(agent: dict[str, Any], before: dict[str, Any] | None = None) -> dict[str, Any]:
     """``agent`` with every missing server default filled in, as the server's model would fill it;
-    the not-captured fields are added only when the client set them."""
+    the not-captured fields are added only when the client set them. ``before`` is what of ``agent``
+    is known complete already (:func:`~agentsync.emulator.merge.unchanged_part`): it is not walked for
+    defaults again."""
     absent = [path for path in NOT_CAPTURED if not _has_path(agent, path)]
-    filled = defaults.fill_new(agent, None, spec.schema(spec.AGENT_RESPONSE))
+    filled = defaults.fill_new(agent, before, spec.schema(spec.AGENT_RESPONSE))
     _drop_paths(filled, absent)
     return dict(filled)
 

@@ -22,9 +22,13 @@ MERGED_FIELDS: dict[str, str] = {
 }
 
 
-def merge_patch(stored: dict[str, Any], patch: dict[str, Any], *, map_merge: bool = False) -> dict[str, Any]:
-    """A new agent dict: ``stored`` with ``patch`` applied. Neither argument is modified."""
-    merged = copy.deepcopy(stored)
+def merge_patch(
+    stored: dict[str, Any], patch: dict[str, Any], *, map_merge: bool = False, share: bool = False
+) -> dict[str, Any]:
+    """A new agent dict: ``stored`` with ``patch`` applied. Neither argument is modified. With ``share``
+    the result holds the very subtrees of ``stored`` the patch does not touch (for a caller whose
+    ``stored`` is a private copy): :func:`agentsync.defaults.fill_new` then knows them complete."""
+    merged = dict(stored) if share else copy.deepcopy(stored)
     for key, value in patch.items():
         current = merged.get(key)
         if key in MERGED_FIELDS and isinstance(value, dict) and isinstance(current, dict):
@@ -47,6 +51,41 @@ def _merge_object(
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def unchanged_part(
+    stored: dict[str, Any], patch: dict[str, Any], *, map_merge: bool = False
+) -> dict[str, Any]:
+    """What of ``stored`` the merge keeps as it was: every subtree the patch replaces is left out, and
+    every object it merges into is followed. ``stored`` is complete (the server filled it when it was
+    written), so :func:`agentsync.defaults.fill_new` given this as ``before`` completes only what the
+    patch brought, instead of walking every default of the whole agent again. An object under a union
+    counts as replaced: a patch may have moved it to another branch, whose defaults are not there."""
+    out = {key: value for key, value in stored.items() if key not in patch}
+    for key, value in patch.items():
+        current = stored.get(key)
+        if key in MERGED_FIELDS and isinstance(value, dict) and isinstance(current, dict):
+            out[key] = _unchanged_object(current, value, spec.schema(MERGED_FIELDS[key]), map_merge)
+    return out
+
+
+def _unchanged_object(
+    current: dict[str, Any], patch: dict[str, Any], node: Mapping[str, Any] | None, map_merge: bool
+) -> dict[str, Any]:
+    out = {key: value for key, value in current.items() if key not in patch}
+    for key, value in patch.items():
+        child = child_schema(node, key)
+        existing = current.get(key)
+        if not (isinstance(value, dict) and isinstance(existing, dict) and _merges(child, map_merge)):
+            continue  # replaced: completed from scratch
+        if child is None or not _is_union(child):
+            out[key] = _unchanged_object(existing, value, child, map_merge)
+    return out
+
+
+def _is_union(node: Mapping[str, Any]) -> bool:
+    target = spec.unwrap(node).node
+    return bool(target.get("oneOf") or target.get("anyOf"))
 
 
 def _merges(node: Mapping[str, Any] | None, map_merge: bool) -> bool:

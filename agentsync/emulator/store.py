@@ -125,13 +125,16 @@ class Store:
 
     # -- agents ------------------------------------------------------------------------------------
 
-    def put_agent(self, body: dict[str, Any], owner_user_id: str) -> None:
-        """Insert or replace the agent ``body["agent_id"]`` (keeping its creation order on replace)."""
+    def put_agent(self, body: dict[str, Any], owner_user_id: str, *, handed_over: bool = False) -> None:
+        """Insert or replace the agent ``body["agent_id"]`` (keeping its creation order on replace).
+        With ``handed_over`` the caller gives ``body`` up (nothing else holds any part of it), and it
+        is stored as it is rather than copied."""
         with self.lock:
             current = self.agents.get(body["agent_id"])
             seq = current.seq if current else self.next_seq()
             owner = current.owner_user_id if current else owner_user_id
-            self.agents[body["agent_id"]] = AgentRecord(copy.deepcopy(body), seq, owner)
+            kept = body if handed_over else copy.deepcopy(body)
+            self.agents[body["agent_id"]] = AgentRecord(kept, seq, owner)
             self.agents_revision += 1
 
     def get_agent(self, agent_id: str) -> dict[str, Any] | None:

@@ -68,3 +68,83 @@ def test_defaults_for_fills_defaults_nulls_and_empty_collections() -> None:
     assert "title" not in first
     first["title"] = "changed"
     assert "title" not in defaults_for("CreateConversationTagRequestModel")
+
+
+# --- completing only what a PATCH brought ------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from ruamel.yaml import YAML  # noqa: E402
+
+from agentsync.emulator.agents import base_agent, complete, response_shaped  # noqa: E402
+from agentsync.emulator.merge import unchanged_part  # noqa: E402
+
+EXAMPLE_AGENTS = sorted((Path(__file__).parents[2] / "examples" / "support-desk" / "agents").glob("*.yaml"))
+PATCHES: list[dict[str, Any]] = [
+    {"name": "renamed"},
+    {"conversation_config": {"agent": {"first_message": "Hi"}}},
+    {"conversation_config": {"tts": {"model_id": "eleven_flash_v2", "speed": 1.1}}},
+    {
+        "conversation_config": {
+            "agent": {
+                "prompt": {
+                    "tools": [
+                        {"type": "system", "name": "end_call", "params": {"system_tool_type": "end_call"}}
+                    ]
+                }
+            }
+        }
+    },
+    {
+        "conversation_config": {
+            "language_presets": {"de": {"overrides": {"agent": {"first_message": "Hallo"}}}}
+        }
+    },
+    {"conversation_config": {"turn": {"turn_timeout": 9}, "vad": {}}},
+    {
+        "platform_settings": {
+            "evaluation": {"criteria": [{"id": "c", "name": "C", "conversation_goal_prompt": "ok?"}]}
+        }
+    },
+    {"platform_settings": {"data_collection": {"email": {"type": "string", "description": "e-mail"}}}},
+    {"platform_settings": {"call_limits": {"daily_limit": 7}, "widget": {"variant": "compact"}}},
+    {"platform_settings": {"auth": {"enable_auth": True}}},
+    # objects under a union, moved to another branch: its defaults must be filled
+    {"platform_settings": {"widget": {"avatar": {"type": "url"}}}},  # custom_url: its default
+    {"platform_settings": {"guardrails": {"content": {"trigger_action": {"type": "retry"}}}}},
+    {"conversation_config": {"agent": {"prompt": {"backup_llm_config": {"preference": "disabled"}}}}},
+    {"workflow": {"nodes": {"start_node": {"type": "start"}}, "edges": {}}},
+    {
+        "tags": ["a", "b"],
+        "conversation_config": {
+            "agent": {"dynamic_variables": {"dynamic_variable_placeholders": {"x": "1"}}}
+        },
+    },
+]
+
+
+def stored_agent(path: Path) -> dict[str, Any]:
+    reader = YAML(typ="safe")
+    reader.constructor.add_constructor("!file", lambda loader, node: f"text of {node.value}")
+    body = reader.load(path.read_text())
+    body = {
+        k: v
+        for k, v in body.items()
+        if k in ("name", "tags", "conversation_config", "platform_settings", "workflow")
+    }
+    return response_shaped(complete(merge_patch(base_agent(), body)), tuple(body))
+
+
+@pytest.mark.parametrize("map_merge", [False, True], ids=["maps-replaced", "maps-merged"])
+@pytest.mark.parametrize("path", EXAMPLE_AGENTS, ids=lambda p: p.stem)
+def test_completing_only_what_the_patch_brought_gives_the_whole_completion(
+    path: Path, map_merge: bool
+) -> None:
+    stored = stored_agent(path)
+    for patch in PATCHES:
+        whole = complete(merge_patch(stored, patch, map_merge=map_merge))
+        private = copy.deepcopy(stored)  # as the PATCH handler has it: the store's copy for one request
+        merged = merge_patch(private, patch, map_merge=map_merge, share=True)
+        assert complete(merged, unchanged_part(private, patch, map_merge=map_merge)) == whole, patch
+        assert merge_patch(stored, patch, map_merge=map_merge) == merged  # sharing changes no value
