@@ -190,6 +190,9 @@ class Client:
         }
         # Proxies are never used (they would see the key) and redirects never followed.
         self._transport = Transport(self.base_url, headers, timeout=timeout, pool_size=concurrency)
+        # Requests in flight, whichever threads send them (a fetch and reads started before it may
+        # overlap): never more than ``concurrency``.
+        self._slots = threading.BoundedSemaphore(concurrency)
         # Saved plans prove a secret is unchanged with an HMAC under this key, which only a holder of the
         # API key can compute: a plan file downloaded from CI says nothing guessable about the value.
         self.digest_key = hashlib.sha256(
@@ -312,7 +315,7 @@ class Client:
     ) -> _Success | _Failure:
         self._count(method)
         began = time.monotonic()
-        with self._watchdog.guard(self.deadline) as ticket:
+        with self._slots, self._watchdog.guard(self.deadline) as ticket:  # the deadline starts once sent
             sent = self._send(method, url, params, body, ticket)
         if progress.active():
             _report(method, url[len(self.base_url) :], sent, time.monotonic() - began)
