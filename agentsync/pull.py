@@ -23,6 +23,7 @@ from agentsync.kinds import KINDS, Kind, Ref, by_name
 from agentsync.kinds.base import JsonObject
 from agentsync.plan import Action, Change
 from agentsync.project import PROJECT_FILE
+from agentsync.pullearly import EarlyBodies
 from agentsync.pullfolder import Source, Style, file_path, render_changes, render_new
 from agentsync.pulllist import Entry, render_list
 from agentsync.pullselect import Scope, Selected, check_keys, declared, listed
@@ -114,6 +115,7 @@ class Run:
     # The kinds whose schema the project has (schemas/<kind>.schema.json): looked up once per pull,
     # not once per new file.
     schemas: frozenset[str] = frozenset()
+    early: EarlyBodies | None = None  # bodies read while the listings were still coming in
 
 
 def pull(
@@ -131,8 +133,36 @@ def pull(
     # pull --all reads every object anyway: a kind with no file yet is only listed here, and its bodies
     # are read below, each new file rendered as its body arrives.
     later = [k for k in kinds if options.all and not k.api.list_is_full and not project.of(k)]
-    remote = fetch(client, project, targets=targets, also=kinds, later=later)
-    run = Run(client, project, options, remote, _schemas(project, kinds))
+    early = _early(client, project, options, kinds, later)
+    try:
+        remote = fetch(client, project, targets=targets, early=early, also=kinds, later=later)
+        run = Run(client, project, options, remote, _schemas(project, kinds), early)
+        return _pull(run, kinds, targets, later, environ, dry_run)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _early(
+    client: Client, project: Project, options: PullOptions, kinds: Sequence[Kind], later: Sequence[Kind]
+) -> EarlyBodies | None:
+    """The reads to start before the listings are whole, for ``pull --all``: every kind the fetch lists,
+    and the bodies of the kinds it leaves to pull (see :mod:`agentsync.pullearly`)."""
+    if not later:
+        return None
+    listed = [k for k in KINDS if project.manages(k) or k in kinds]
+    return EarlyBodies(client, listed, later, project.namespace, adopt_foreign=options.adopt_foreign)
+
+
+def _pull(
+    run: Run,
+    kinds: Sequence[Kind],
+    targets: Sequence[str],
+    later: Sequence[Kind],
+    environ: Mapping[str, str] | None,
+    dry_run: bool,
+) -> PullResult:
+    client, project, options = run.client, run.project, run.options
     out = Output()
     picks: dict[str, list[Selected]] = {}
     skipped: list[Ref] = []
@@ -141,15 +171,15 @@ def pull(
         if kind.layout.is_folder:  # a list file becomes the workspace's list: its other entries go
             skipped.extend(Ref(kind.name, key) for key in missing)
     exporter = _exporter(run, kinds, picks, environ)
-    early = _Prerender(run, kinds, picks, exporter)
-    bodies = _bodies(run, kinds, picks, early.render)
+    prerender = _Prerender(run, kinds, picks, exporter)
+    bodies = _bodies(run, kinds, picks, prerender.render)
     if later:
         read = {f"{ref.kind}/{ref.key}": body for ref, body in bodies.items()}
         run = dataclasses.replace(run, remote=with_bodies(client, run.remote, project, later, read))
     changes = _plan(run, targets)
     for kind in kinds:
         if kind.layout.is_folder:
-            _render_folder(run, kind, picks[kind.name], bodies, changes, exporter, out, early.done)
+            _render_folder(run, kind, picks[kind.name], bodies, changes, exporter, out, prerender.done)
         else:
             _render_list(run, kind, picks[kind.name], bodies, changes, exporter, out)
     if options.all:
@@ -296,7 +326,9 @@ def _bodies(
                 jobs.append((kind, item.remote_id))
 
     def one(job: tuple[Kind, str]) -> JsonObject:
-        body = get_one(run.client, *job)
+        body = run.early.body(*job) if run.early is not None else None
+        if body is None:
+            body = get_one(run.client, *job)
         if arrived is not None:
             arrived(*job, body)
         return body

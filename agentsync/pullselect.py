@@ -124,7 +124,7 @@ def listed(scope: Scope, chosen: Sequence[Selected], adopt_foreign: bool) -> tup
         key = kind.identity.key_of(item, scope.namespace) if kind.identity.marks else None
         if key is None and kind.identity.marks and remote_id not in scope.first:
             continue  # a later listing (archived agents) brings in only what the project owns
-        if key is None and _foreign(kind, item, scope.namespace) and not adopt_foreign:
+        if key is None and foreign(kind, item, scope.namespace) and not adopt_foreign:
             notes.append(
                 f"skipped {kind.noun} {remote_id} ({kind.display_name(item)!r}): it carries another "
                 "project's ownership marker; --adopt-foreign takes it anyway"
@@ -148,7 +148,8 @@ def _new_key(kind: Kind, item: JsonObject, taken: set[str]) -> str:
     return unique_key(kind.display_name(item) or "", taken, kind.name)
 
 
-def _foreign(kind: Kind, item: JsonObject, namespace: str) -> bool:
+def foreign(kind: Kind, item: JsonObject, namespace: str) -> bool:
+    """Whether ``item`` carries another project's ownership marker (and not this one's)."""
     marker = kind.identity.marker_field
     tags = item.get(marker) if marker else None
     return bool(foreign_markers([t for t in tags or [] if isinstance(t, str)], namespace))
