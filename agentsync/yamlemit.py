@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agentsync.yamlwrite import FILE_TAG, FileRef, _literal_ok, _short
+from agentsync.yamlwrite import FILE_TAG, FileRef, _literal_ok, flow_list, flow_map
 
 _STR = "tag:yaml.org,2002:str"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -120,10 +120,8 @@ def _literal_lines(text: str, indent: int) -> list[str]:
 
 
 def _numbers(value: Mapping[Any, Any]) -> bool:
-    """The maps the engine is told to write on one line: up to three numbers (``{x: 0, y: 150}``)."""
-    return 0 < len(value) <= 3 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()
-    )
+    """The maps the engine is told to write on one line (``{x: 0, y: 150}``): its own rule."""
+    return flow_map(value)
 
 
 def _flow_map(value: Mapping[Any, Any]) -> str:
@@ -136,7 +134,7 @@ def _flow_list(items: Any) -> bool:
     """The lists the engine is told to write on one line: only scalars, strings short and on one line."""
     if any(isinstance(v, FileRef) for v in items):
         raise _Decline
-    return all(not isinstance(v, (Mapping, list, tuple, str)) or _short(v) for v in items)
+    return flow_list(items)
 
 
 def _checked(line: str) -> str:

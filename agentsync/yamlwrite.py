@@ -103,17 +103,44 @@ def to_yaml(value: Any, extra: dict[str, str], base: Path) -> Any:
         out = CommentedMap()
         for key, child in value.items():
             out[key] = to_yaml(child, extra, base)
-        if 0 < len(value) <= 3 and all(_is_number(v) for v in value.values()):
+        if flow_map(value):
             out.fa.set_flow_style()  # positions and limits read best on one line: {x: 0, y: 150}
         return out
     if _is_list(value):
         seq = CommentedSeq([to_yaml(v, extra, base) for v in value])
-        if all(not isinstance(v, (Mapping, list, tuple, str)) or _short(v) for v in value):
+        if flow_list(value):
             seq.fa.set_flow_style()
         return seq
     if isinstance(value, str) and _literal_ok(value):
         return LiteralScalarString(value)
     return value
+
+
+def flow_map(value: Mapping[Any, Any]) -> bool:
+    """The maps written on one line: up to three numbers under keys safe in flow style."""
+    return (
+        0 < len(value) <= 3
+        and all(_is_number(v) for v in value.values())
+        and all(isinstance(k, str) and _flow_safe(k) for k in value)
+    )
+
+
+def flow_list(value: Sequence[Any]) -> bool:
+    """The lists written on one line: scalars only, strings short, on one line and safe in flow style."""
+    return all(_flow_item(v) for v in value)
+
+
+def _flow_item(value: Any) -> bool:
+    if isinstance(value, str):
+        return _short(value) and _flow_safe(value)
+    return not isinstance(value, (Mapping, list, tuple))
+
+
+def _flow_safe(text: str) -> bool:
+    """ruamel writes ``12:30`` or ``a?b`` unquoted in a flow list, where the C parser (the loader's)
+    ends a plain scalar at the colon or the question mark: an error, or a mapping where the API had a
+    string. Such a string keeps its list in block style, where it is quoted when it must be."""
+    return ":" not in text and "?" not in text
 
 
 def _is_number(value: Any) -> bool:

@@ -1,6 +1,7 @@
 """The direct writer of new files may decline a document, never write it differently: wherever it
 writes, its text is byte for byte the round-trip engine's. Checked on every agent the example project
-pulls, on hand-picked hostile strings, and on generated documents."""
+pulls, on hand-picked hostile strings, and on generated documents; and what it writes reads back as
+exactly the values it was given (a remote string never turns into structure)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ruamel.yaml import YAML
 
 from agentsync import yamlemit
 from agentsync.emulator import ADMIN_KEY, Emulator
+from agentsync.values import same
 from agentsync.yamlwrite import FileRef, dump, to_yaml
 
 BASE = Path("/project/agents")
@@ -37,7 +40,24 @@ def check(content: Any, comment: str | None = None) -> bool:
     expected, expected_extra = engine_text(content, comment)
     assert text == expected
     assert extra == expected_extra
+    assert same(read_back(text), plain(content))  # a remote value stays data: nothing reads as structure
     return True
+
+
+def read_back(text: str) -> Any:
+    reader = YAML(typ="safe")
+    reader.constructor.add_constructor("!file", lambda loader, node: {"!file": node.value})
+    return reader.load(text)
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, FileRef):
+        return {"!file": value.relative}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
 
 
 AGENT = {
@@ -159,6 +179,19 @@ HOSTILE = [
     "a\n b",
     "crlf\r\n",
     "x" * 3500,
+    # written into a file from a remote body: none may read back as anything but this string
+    "x\n---\ny",
+    "key: |\n  z",
+    "a\n- b\n- c",
+    "{a: 1}",
+    "[1, 2]",
+    "!!python/object:os.system",
+    "&anchor x",
+    "*alias",
+    "<<: *alias",
+    "\x1b[31mred\x1b[0m",
+    "right\u202eleft",
+    "${env.API_KEY}",
     "word " * 900,
 ]
 
@@ -295,3 +328,25 @@ def test_pull_writes_the_example_workspace_directly(
     for content, comment, text in answers:
         assert comment is not None  # init wrote the schemas: every file points at its own
         assert text == engine_text(content, comment)[0]
+
+
+def test_a_pulled_list_with_colons_and_question_marks_loads_back_as_those_strings(
+    api_env: Emulator, tmp_path: Path
+) -> None:
+    """ruamel writes ``[12:30, why?]`` unquoted; the loader's parser ends a plain scalar there."""
+    from agentsync.cli import run
+    from agentsync.client import Client
+    from agentsync.load import load_project
+
+    tags = ["support", "why?", "? x"]  # a tag with a colon would read as a project's marker
+    keywords = ["12:30", "a:b", "why?", "plain"]
+    body = {"name": "Desk", "tags": tags, "conversation_config": {"asr": {"keywords": keywords}}}
+    with Client(api_env.url, ADMIN_KEY) as client:
+        client.post("/v1/convai/agents/create", body)
+    root = tmp_path / "p"
+    assert run(["init", str(root)]) == 0
+    assert run(["pull", "-C", str(root), "--all", "--allow-base-url-override"]) == 0
+    project = load_project(root)
+    (definition,) = project.definitions["agent"].values()
+    assert definition.config["tags"] == tags
+    assert definition.config["conversation_config"]["asr"]["keywords"] == keywords
