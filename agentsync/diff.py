@@ -218,6 +218,31 @@ def _diff_paths(remote_view: Mapping[str, Any], desired_view: Mapping[str, Any])
             yield _atomic_path(raw, desired_view) if raw else ()
 
 
+def _differing(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two views cut down to the keys whose values differ, descending where both sides are objects.
+
+    deepdiff then walks only what changed (a greeting, not the whole agent), and every path it reports
+    is still a path in the full views: only keys with the same value on both sides are left out.
+    """
+    left: dict[str, Any] = {}
+    right: dict[str, Any] = {}
+    for key, was in old.items():
+        if key not in new:
+            left[key] = was
+            continue
+        now = new[key]
+        if same(was, now):
+            continue
+        if type(was) is dict and type(now) is dict:
+            left[key], right[key] = _differing(was, now)
+        else:
+            left[key], right[key] = was, now
+    for key, now in new.items():
+        if key not in old:
+            right[key] = now
+    return left, right
+
+
 def _keep_outermost(paths: Collection[Path]) -> list[Path]:
     ordered = sorted(set(paths), key=lambda p: (len(p), [str(x) for x in p]))
     kept: list[Path] = []
@@ -235,6 +260,6 @@ def changes(remote_view: Mapping[str, Any], desired_view: Mapping[str, Any]) -> 
     """
     if same(dict(remote_view), dict(desired_view)):
         return []
-    paths = _keep_outermost(list(_diff_paths(remote_view, desired_view)))
+    paths = _keep_outermost(list(_diff_paths(*_differing(remote_view, desired_view))))
     found = [FieldChange(p, _lookup(remote_view, p), _lookup(desired_view, p)) for p in paths]
     return [c for c in found if not same(c.old, c.new)]

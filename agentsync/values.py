@@ -10,6 +10,13 @@ from typing import Any
 def canonical(value: Any) -> Any:
     """A copy of a JSON value with numbers in one form: an integral float becomes an int (7.0 -> 7),
     so that 7 and 7.0 compare (and hash) equal, while booleans stay booleans."""
+    kind = type(value)
+    if kind is dict:  # the exact JSON types first, without the cost of abstract-class checks
+        return {k: canonical(v) for k, v in value.items()}
+    if kind is list:
+        return [canonical(v) for v in value]
+    if kind in _PLAIN:
+        return value
     if isinstance(value, Mapping):
         return {k: canonical(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -44,6 +51,7 @@ def same(a: Any, b: Any) -> bool:
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _NUMBERS = frozenset({int, float})
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def _is_list(value: Any) -> bool:

@@ -382,6 +382,55 @@ def test_patch_body_converges_and_sends_nothing_unchanged(
     assert (diff.changes(before, wanted) == []) == (body == {})
 
 
+def _changes_over_whole_views(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
+    # The change list as deepdiff gives it over the two full views, with nothing cut away first.
+    paths = diff._keep_outermost(list(diff._diff_paths(old, new)))
+    found = [FieldChange(p, diff._lookup(old, p), diff._lookup(new, p)) for p in paths]
+    return [c for c in found if not diff.same(c.old, c.new)]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from(BASES), mutations=assignments(), declared=assignments(), flip_numbers=st.booleans())
+def test_changes_over_the_differing_part_equal_changes_over_the_whole_views(
+    base: dict[str, Any], mutations: dict[Any, Any], declared: dict[Any, Any], flip_numbers: bool
+) -> None:
+    current = _build(base, mutations)
+    if flip_numbers:
+        current = diff.canonical(current)
+    desired = _build({}, declared)
+    wanted = diff.desired_view(F, desired)
+    before = diff.managed_view(F, desired, current)
+    assert diff.changes(before, wanted) == _changes_over_whole_views(before, wanted)
+    assert diff.changes(wanted, before) == _changes_over_whole_views(wanted, before)
+
+
+def test_deepdiff_walks_only_what_differs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import deepdiff
+
+    seen: list[tuple[Any, Any]] = []
+    real = deepdiff.DeepDiff
+
+    def recording(old: Any, new: Any, **kwargs: Any) -> Any:
+        seen.append((old, new))
+        return real(old, new, **kwargs)
+
+    monkeypatch.setattr("deepdiff.DeepDiff", recording)
+    desired = {
+        "name": EXAMPLE["name"],
+        CC: {"agent": {"first_message": "Changed", "language": EXAMPLE[CC]["agent"]["language"]}},
+        PS: {"data_collection": {"new": {"type": "string"}}},
+    }
+    old, new = _views(desired)[::-1]
+    found = diff.changes(old, new)
+    assert [c.path for c in found] == [(CC, "agent", "first_message"), (PS, "data_collection", "new")]
+    assert seen == [
+        (
+            {CC: {"agent": {"first_message": EXAMPLE[CC]["agent"]["first_message"]}}, PS: {"data_collection": {}}},
+            {CC: {"agent": {"first_message": "Changed"}}, PS: {"data_collection": {"new": {"type": "string"}}}},
+        )
+    ]
+
+
 # --- server defaults inside atomic values ---------------------------------------------------------------
 
 
