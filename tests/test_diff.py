@@ -390,7 +390,9 @@ def _changes_over_whole_views(old: dict[str, Any], new: dict[str, Any]) -> list[
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(base=st.sampled_from(BASES), mutations=assignments(), declared=assignments(), flip_numbers=st.booleans())
+@given(
+    base=st.sampled_from(BASES), mutations=assignments(), declared=assignments(), flip_numbers=st.booleans()
+)
 def test_changes_over_the_differing_part_equal_changes_over_the_whole_views(
     base: dict[str, Any], mutations: dict[Any, Any], declared: dict[Any, Any], flip_numbers: bool
 ) -> None:
@@ -425,8 +427,14 @@ def test_deepdiff_walks_only_what_differs(monkeypatch: pytest.MonkeyPatch) -> No
     assert [c.path for c in found] == [(CC, "agent", "first_message"), (PS, "data_collection", "new")]
     assert seen == [
         (
-            {CC: {"agent": {"first_message": EXAMPLE[CC]["agent"]["first_message"]}}, PS: {"data_collection": {}}},
-            {CC: {"agent": {"first_message": "Changed"}}, PS: {"data_collection": {"new": {"type": "string"}}}},
+            {
+                CC: {"agent": {"first_message": EXAMPLE[CC]["agent"]["first_message"]}},
+                PS: {"data_collection": {}},
+            },
+            {
+                CC: {"agent": {"first_message": "Changed"}},
+                PS: {"data_collection": {"new": {"type": "string"}}},
+            },
         )
     ]
 
