@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -40,7 +40,7 @@ class Validator:
     """One schema, its compiled fast check, and the jsonschema validator built only when a file needs
     it (jsonschema's import alone is about 50 ms of every run, and a valid file never needs it)."""
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: Mapping[str, Any]) -> None:
         self.schema = schema
         self.fast = fastschema.compile_schema(schema)
         self._engine: Draft202012Validator | None = None
@@ -61,7 +61,7 @@ def validator(kind: Kind) -> Validator:
 
 @cache
 def _validator(name: str) -> Validator:
-    return Validator(schemagen.kind_schema(next(k for k in KINDS if k.name == name)))
+    return Validator(schemagen.shared_kind_schema(next(k for k in KINDS if k.name == name)))
 
 
 def _definition(name: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -144,6 +144,11 @@ def _defs(names: list[str]) -> dict[str, Any]:
 def kind_schema(kind: Kind) -> dict[str, Any]:
     """The editor and validation schema of one kind's definitions (a copy: callers may change it)."""
     return copy.deepcopy(_kind_schema(kind.name))
+
+
+def shared_kind_schema(kind: Kind) -> Mapping[str, Any]:
+    """The same schema, not copied: for readers that never change it (the validator)."""
+    return _kind_schema(kind.name)
 
 
 def agent_schema() -> dict[str, Any]:
