@@ -7,6 +7,7 @@ import json
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,9 +19,10 @@ from agentsync.cli.test import run_tests, test_options
 from agentsync.errors import ExitCode
 from agentsync.plan import Plan, save
 from agentsync.project import Project
-from agentsync.render import suites as render_suites
 from agentsync.render.terminal import guard
-from agentsync.suites import Report
+
+if TYPE_CHECKING:
+    from agentsync.suites import Report
 
 FORMATS = ("text", "markdown", "json")
 
@@ -129,6 +131,8 @@ def command(
 
 def with_report(text: str, report: Report, fmt: str) -> str:
     """The plan's output with the test results after it; in JSON, as the plan document's ``tests``."""
+    from agentsync.render import suites as render_suites  # imported only when tests ran
+
     if fmt == "json":
         document = json.loads(text)
         document["tests"] = render_suites.as_json(report)
