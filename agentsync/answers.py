@@ -266,10 +266,14 @@ def redirected(method: str, url: str, response: Answer) -> NetworkError:
     )
 
 
-def decode(method: str, url: str, response: Answer) -> Any:
+def decode(method: str, url: str, response: Answer, *, shared: bool = True) -> Any:
+    """The JSON of an answer; ``shared`` interns its keys and short strings (see ``_decode_shared``),
+    which pays for a body that is kept and costs CPU for one that is looked at once and dropped."""
     if response.status == 204 or not response.content:
         return None
     try:
+        if not shared:
+            return json.loads(response.content)
         return _decode_shared(response.content)
     except RecursionError:  # nested deeper than the hook can go: decoded as it is
         pass

@@ -221,8 +221,10 @@ class Client:
         with self._lock:
             return dict(self._counts)
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self._request("GET", path, params=params, retry=True)
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, keep: bool = True) -> Any:
+        """The decoded answer; ``keep=False`` for one that is used once and dropped (a read-back):
+        only a kept body's strings are shared with the other bodies (``answers.decode``)."""
+        return self._request("GET", path, params=params, retry=True, shared=keep)
 
     def post(self, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False) -> Any:
         # A create is never blindly retried: a lost answer could mean the resource now exists.
@@ -285,6 +287,7 @@ class Client:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         retry: bool,
+        shared: bool = False,
     ) -> Any:
         url = self._url(path)
         policy = self.retry if retry else NO_RETRY
@@ -292,7 +295,7 @@ class Client:
         attempt = 0
         while True:
             attempt += 1
-            outcome = self._attempt(method, url, params, body)
+            outcome = self._attempt(method, url, params, body, shared)
             if not isinstance(outcome, _Failure):
                 return outcome.value
             if method == "DELETE" and attempt > 1 and outcome.status == 404:
@@ -311,7 +314,12 @@ class Client:
             time.sleep(wait)
 
     def _attempt(
-        self, method: str, url: str, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | None,
+        shared: bool = False,
     ) -> _Success | _Failure:
         self._count(method)
         began = time.monotonic()
@@ -324,7 +332,7 @@ class Client:
         if sent.status in REDIRECT_STATUSES and sent.header("location"):
             return _Failure(redirected(method, url, sent), retryable=False)
         if sent.status < 400:
-            return _Success(decode(method, url, sent))
+            return _Success(decode(method, url, sent, shared=shared))
         return _failure(method, url, sent)
 
     def _send(

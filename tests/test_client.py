@@ -63,6 +63,22 @@ def test_create_get_patch_delete(emulator: Emulator) -> None:
         assert client.stats == {"POST": 1, "GET": 1, "PATCH": 1, "DELETE": 1}
 
 
+def test_kept_bodies_share_their_strings_and_read_backs_do_not(emulator: Emulator) -> None:
+    with Client(emulator.url, ADMIN_KEY) as client:
+        created = client.post("/v1/convai/agents/create", {"name": "Shared", "conversation_config": {}})
+        path = f"/v1/convai/agents/{created['agent_id']}"
+        kept = [client.get(path) for _ in range(2)]
+        once = [client.get(path, keep=False) for _ in range(2)]
+    assert kept[0] == kept[1] == once[0] == once[1]
+
+    def key(body: dict[str, Any]) -> str:
+        return next(k for k in body if k == "conversation_config")
+
+    # The same key in two kept bodies is one string object; in two read-backs, two.
+    assert key(kept[0]) is key(kept[1])
+    assert key(once[0]) is not key(once[1])
+
+
 def test_sends_the_key_header_and_a_user_agent(canned: str) -> None:
     _Canned.seen_headers.clear()
     with Client(canned, "sk_header_test", retry=ONCE, user_agent="agentsync-test/1") as client:
