@@ -43,7 +43,19 @@ def yaml_engine(*, top_level_list: bool = False) -> Any:
     engine.representer.add_representer(
         type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
     )
+    engine.representer.add_representer(str, _represent_str)
     return engine
+
+
+# The emitter takes NEL for a line break: in single quotes, or in a literal block, it writes one, and
+# the text reads back with a space (or a real break) where the NEL was. Double quotes escape it (\N).
+_NEL = "\x85"
+
+
+def _represent_str(representer: Any, data: str) -> Any:
+    if _NEL in data:
+        return representer.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+    return representer.represent_str(data)
 
 
 def dump(document: Any, *, top_level_list: bool = False) -> str:
@@ -84,7 +96,7 @@ def _is_file_ref(node: Any) -> bool:
 
 def _literal_ok(text: str) -> bool:
     """Whether a block scalar keeps this string exactly (trailing blanks and odd characters do not)."""
-    if "\n" not in text.rstrip("\n") or "\r" in text or "\t" in text:
+    if "\n" not in text.rstrip("\n") or "\r" in text or "\t" in text or _NEL in text:
         return False
     lines = text.split("\n")
     return all(line == line.rstrip(" ") for line in lines) and not text.startswith((" ", "\n"))

@@ -5,6 +5,7 @@ exactly the values it was given (a remote string never turns into structure)."""
 
 from __future__ import annotations
 
+import math
 import string
 from pathlib import Path
 from typing import Any
@@ -34,14 +35,28 @@ def check(content: Any, comment: str | None = None) -> bool:
     """Assert agreement; True when the direct writer wrote the document itself."""
     extra: dict[str, str] = {}
     text = yamlemit.emit_new(content, BASE, extra, comment)
+    expected, expected_extra = engine_text(content, comment)
     if text is None:
         assert extra == {}, "a declined document leaves no included files behind"
+        assert same(_nan_named(read_back(expected)), _nan_named(plain(content))), (
+            "the engine's text reads back"
+        )
         return False
-    expected, expected_extra = engine_text(content, comment)
     assert text == expected
     assert extra == expected_extra
     assert same(read_back(text), plain(content))  # a remote value stays data: nothing reads as structure
     return True
+
+
+def _nan_named(value: Any) -> Any:
+    # NaN is the one value not equal to itself; named, it compares like any other.
+    if isinstance(value, float) and math.isnan(value):
+        return "<NaN>"
+    if isinstance(value, dict):
+        return {k: _nan_named(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_named(v) for v in value]
+    return value
 
 
 def read_back(text: str) -> Any:
@@ -350,3 +365,34 @@ def test_a_pulled_list_with_colons_and_question_marks_loads_back_as_those_string
     (definition,) = project.definitions["agent"].values()
     assert definition.config["tags"] == tags
     assert definition.config["conversation_config"]["asr"]["keywords"] == keywords
+
+
+def test_a_pulled_nel_stays_a_nel_in_new_and_edited_files(api_env: Emulator, tmp_path: Path) -> None:
+    """The emitter took NEL (U+0085) for a line break: 'a\\x85b' came back as 'a b'."""
+    from agentsync.cli import run
+    from agentsync.client import Client
+    from agentsync.load import load_project
+
+    greeting, prompt = "Hi\x85there", "Line one\nLine\x85two\n"
+    body = {
+        "name": "Desk",
+        "conversation_config": {"agent": {"first_message": greeting, "prompt": {"prompt": prompt}}},
+    }
+    with Client(api_env.url, ADMIN_KEY) as client:
+        agent_id = client.post("/v1/convai/agents/create", body)["agent_id"]
+    root = tmp_path / "p"
+    assert run(["init", str(root)]) == 0
+    assert run(["pull", "-C", str(root), "--all", "--allow-base-url-override"]) == 0
+
+    def agent() -> Any:
+        (definition,) = load_project(root).definitions["agent"].values()
+        return definition.config["conversation_config"]["agent"]
+
+    assert (agent()["first_message"], agent()["prompt"]["prompt"]) == (greeting, prompt)
+    with Client(api_env.url, ADMIN_KEY) as client:  # an edit of the file now holding it
+        client.patch(
+            f"/v1/convai/agents/{agent_id}", {"conversation_config": {"agent": {"first_message": "x\x85"}}}
+        )
+    assert run(["pull", "-C", str(root), "--allow-base-url-override"]) == 0
+    assert agent()["first_message"] == "x\x85"
+    assert agent()["prompt"]["prompt"] == prompt
