@@ -138,3 +138,18 @@ def test_tests_pass_inside_the_unpacked_sdist(sdist: Path, tmp_path: Path) -> No
     probe = [sys.executable, "-c", "import agentsync; print(agentsync.__file__)"]
     where = subprocess.run(probe, cwd=tree, env=env, capture_output=True, text=True, check=True).stdout
     assert Path(where.strip()).is_relative_to(tree)
+
+
+def test_the_api_document_reads_the_same_through_importlib_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OpenAPI document is read from beside the module; where the package is no plain folder
+    (a zip), importlib.resources reads it instead, to the same document."""
+    from agentsync import spec
+
+    direct = spec.document()
+    spec.document.cache_clear()
+    monkeypatch.setattr(Path, "is_file", lambda self: False)
+    try:
+        assert spec.document() == direct
+        assert spec.document() is not direct
+    finally:
+        spec.document.cache_clear()
