@@ -3,7 +3,6 @@ request id, ``Retry-After``), and what a request that got no answer means, in wo
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 from collections.abc import Mapping
@@ -31,6 +30,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # only for a date: about 5 ms of start-up that most runs never need
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
