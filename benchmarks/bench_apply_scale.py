@@ -28,6 +28,7 @@ from typing import Any
 
 from common import (
     EmulatorProcess,
+    Machine,
     Stopwatch,
     owned_seeds,
     project_configs,
@@ -161,7 +162,11 @@ def _whole(remote: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, 
 
 def main() -> None:
     args = parse_args()
-    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess(owned_seeds(args.agents)) as emu:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmulatorProcess(owned_seeds(args.agents)) as emu,
+        Machine() as machine,
+    ):
         args.root = tmp
         write_project(Path(tmp), project_configs(args.agents, range(args.agents)))
         emu.set_faults(latency=args.latency)
@@ -172,6 +177,7 @@ def main() -> None:
         f"ratio target for apply writes <= {TARGET_RATIO}"
     )
     print(table(("phase", "requests", "minimum", "wall s", "ideal s", "ratio", "PATCH bytes"), rows))
+    print(machine.summary())
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Any
 from common import (
     PAGE_SIZE,
     EmulatorProcess,
+    Machine,
     list_pages,
     owned_seeds,
     project_configs,
@@ -157,10 +158,12 @@ HEADERS = (
 def run(args: argparse.Namespace) -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     rows, bests = [], []
-    for size in sizes:
-        row, best = plan_rows(args, size)
-        rows.append(row)
-        bests.append(best)
+    with Machine() as machine:
+        for size in sizes:
+            row, best = plan_rows(args, size)
+            rows.append(row)
+            bests.append(best)
+        applied = [apply_row(args)] if args.updates else []
     print(
         f"agentsync plan as a whole process, unchanged agents, {args.latency * 1000:.0f} ms latency, "
         f"concurrency {args.concurrency}, best of {args.runs}"
@@ -179,7 +182,8 @@ def run(args: argparse.Namespace) -> None:
             f"apply ideal = (list pages + 3 x ceil(updates / {args.concurrency})) x latency "
             "(the plan's GETs, then a PATCH and a read-back GET per agent)"
         )
-        print(table(("case", *HEADERS[1:]), [apply_row(args)]))
+        print(table(("case", *HEADERS[1:]), applied))
+    print(machine.summary())
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from common import (
     NAMESPACE,
     PAGE_SIZE,
     EmulatorProcess,
+    Machine,
     ProcessRun,
     list_pages,
     owned_seeds,
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         EmulatorProcess(owned_seeds(args.agents, archived_every=ARCHIVED_EVERY)) as emu,
+        Machine() as machine,
     ):
         root = Path(tmp)
         (root / "agentsync.yaml").write_text(f"namespace: {NAMESPACE}\n")
@@ -126,6 +128,7 @@ def run(args: argparse.Namespace) -> None:
     )
     print("wall = the whole process (start-up, fetch, render, write); requests by route:")
     print(table(("route", "requests"), sorted(served.items())))
+    print(machine.summary())
 
 
 if __name__ == "__main__":

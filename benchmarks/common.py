@@ -212,6 +212,54 @@ class Stopwatch:
         self.timing = Timing(time.perf_counter() - self._wall, time.process_time() - self._cpu)
 
 
+def _machine_ticks() -> list[int] | None:
+    try:
+        with open("/proc/stat") as stat:
+            first = stat.readline().split()
+    except OSError:
+        return None
+    return [int(v) for v in first[1:]] if first[:1] == ["cpu"] else None
+
+
+def loop_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop, best of three: how fast this machine was today."""
+    best = math.inf
+    for _ in range(3):
+        began = time.process_time()
+        i = 0
+        while i < 2_000_000:
+            i += 1
+        best = min(best, time.process_time() - began)
+    return best * 1000
+
+
+class Machine:
+    """The machine's own accounting over a ``with`` block (Linux ``/proc/stat``): the share of its CPU
+    time the hypervisor gave to others (steal). Wall times from runs with much steal measure the host,
+    not agentsync, and are not comparable with runs without; CPU per agent is affected less."""
+
+    def __enter__(self) -> Machine:
+        self._before = _machine_ticks()
+        self.loop_before = loop_ms()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop_after = loop_ms()
+        after = _machine_ticks()
+        self.steal: float | None = None
+        if self._before is not None and after is not None and len(after) > 7:
+            spent = [b - a for a, b in zip(self._before, after, strict=False)]
+            busy = sum(spent) - spent[3] - spent[4]  # all but idle and iowait
+            self.steal = spent[7] / busy if busy > 0 else 0.0
+
+    def summary(self) -> str:
+        steal = "not reported" if self.steal is None else f"{self.steal:.0%} of the busy CPU time"
+        return (
+            f"machine: steal (CPU time the hypervisor gave to others) {steal}; a fixed 2M-step loop took "
+            f"{self.loop_before:.0f} ms before and {self.loop_after:.0f} ms after"
+        )
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A plain text table, first column left-aligned and the rest right-aligned."""
     cells = [[str(h) for h in headers], *[[_cell(v) for v in row] for row in rows]]
