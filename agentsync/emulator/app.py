@@ -58,13 +58,19 @@ class App:
             )
         )
         self.routes += testing_routes(AgentTestApi(store), TestRunApi(store, workspace_id, faults))
+        # A template's parameters never hold a slash, so only templates with as many slashes as the
+        # path can match it: each request tries those (a handful) instead of every route.
+        self._by_depth: dict[int, list[Route]] = {}
+        for route in self.routes:
+            self._by_depth.setdefault(route.template.count("/"), []).append(route)
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """The route for ``METHOD path`` (404 / 405 in FastAPI's words when there is none).
 
         As in Starlette, any route matching both wins; otherwise the first path that matches answers
         405 and lists its methods in ``Allow``."""
-        matching = [(route, params) for route in self.routes if (params := route.match(path)) is not None]
+        candidates = self._by_depth.get(path.count("/"), [])
+        matching = [(route, params) for route in candidates if (params := route.match(path)) is not None]
         for route, params in matching:
             if route.method == method:
                 return route, params
