@@ -361,17 +361,21 @@ def _assert_nothing_unchanged(
             assert old is ABSENT or not diff.same(diff.canonical(sent), old), f"unchanged {child} sent"
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    base=st.sampled_from(BASES), mutations=assignments(), declared=assignments(), flip_numbers=st.booleans()
-)
-def test_patch_body_converges_and_sends_nothing_unchanged(
-    base: dict[str, Any], mutations: dict[Any, Any], declared: dict[Any, Any], flip_numbers: bool
-) -> None:
-    current = _build(base, mutations)
-    if flip_numbers:  # the live API writes 7.0 as 7
+@st.composite
+def worlds(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A current agent (an example, mutated) and a definition declaring some of its fields."""
+    current = _build(draw(st.sampled_from(BASES)), draw(assignments()))
+    if draw(st.booleans()):  # the live API writes 7.0 as 7
         current = diff.canonical(current)
-    desired = _build({}, declared)
+    return current, _build({}, draw(assignments()))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world=worlds())
+def test_patch_body_converges_and_sends_nothing_unchanged(
+    world: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    current, desired = world
     wanted = diff.desired_view(F, desired)
     before = diff.managed_view(F, desired, current)
     body = diff.patch_body(F, wanted, before)
@@ -390,16 +394,11 @@ def _changes_over_whole_views(old: dict[str, Any], new: dict[str, Any]) -> list[
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    base=st.sampled_from(BASES), mutations=assignments(), declared=assignments(), flip_numbers=st.booleans()
-)
+@given(world=worlds())
 def test_changes_over_the_differing_part_equal_changes_over_the_whole_views(
-    base: dict[str, Any], mutations: dict[Any, Any], declared: dict[Any, Any], flip_numbers: bool
+    world: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
-    current = _build(base, mutations)
-    if flip_numbers:
-        current = diff.canonical(current)
-    desired = _build({}, declared)
+    current, desired = world
     wanted = diff.desired_view(F, desired)
     before = diff.managed_view(F, desired, current)
     assert diff.changes(before, wanted) == _changes_over_whole_views(before, wanted)
