@@ -12,6 +12,7 @@ under CI (``CI`` set) the runs are derandomised like every other property test.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -66,7 +67,9 @@ def _served(ctx: Any) -> bool:
     return (ctx.operation.method.upper(), ctx.operation.path) in served_operations()
 
 
-SCHEMA = schemathesis.openapi.from_dict(spec.document()).include(_served)
+# A copy: schemathesis annotates the document it is given (its inferred links), and the process's
+# cached document is what the product and the other tests read.
+SCHEMA = schemathesis.openapi.from_dict(copy.deepcopy(spec.document())).include(_served)
 
 
 # -- rules: what the spec cannot say -----------------------------------------------------------------
