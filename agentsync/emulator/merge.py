@@ -26,8 +26,8 @@ def merge_patch(
     stored: dict[str, Any], patch: dict[str, Any], *, map_merge: bool = False, share: bool = False
 ) -> dict[str, Any]:
     """A new agent dict: ``stored`` with ``patch`` applied. Neither argument is modified. With ``share``
-    the result holds the very subtrees of ``stored`` the patch does not touch (for a caller whose
-    ``stored`` is a private copy): :func:`agentsync.defaults.fill_new` then knows them complete."""
+    the result holds the very subtrees of ``stored`` the patch does not touch (so neither may be changed
+    in place afterwards): :func:`agentsync.defaults.fill_new` then knows them complete."""
     merged = dict(stored) if share else copy.deepcopy(stored)
     for key, value in patch.items():
         current = merged.get(key)

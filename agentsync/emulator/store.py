@@ -142,6 +142,13 @@ class Store:
             record = self.agents.get(agent_id)
             return copy.deepcopy(record.body) if record else None
 
+    def stored_agent(self, agent_id: str) -> dict[str, Any] | None:
+        """The stored body itself, not a copy: for a caller that holds ``lock``, reads it and builds a
+        new body from it (sharing what it keeps), and never changes it in place."""
+        with self.lock:
+            record = self.agents.get(agent_id)
+            return record.body if record else None
+
     def agent_json(self, agent_id: str) -> bytes | None:
         with self.lock:
             record = self.agents.get(agent_id)

@@ -148,3 +148,34 @@ def test_completing_only_what_the_patch_brought_gives_the_whole_completion(
         merged = merge_patch(private, patch, map_merge=map_merge, share=True)
         assert complete(merged, unchanged_part(private, patch, map_merge=map_merge)) == whole, patch
         assert merge_patch(stored, patch, map_merge=map_merge) == merged  # sharing changes no value
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [{}, {"map_merge": True}, {"not_kept_paths": ("conversation_config.agent.first_message", "name")}],
+    ids=["plain", "maps-merged", "paths-not-kept"],
+)
+def test_a_patch_never_changes_the_body_it_replaces(faults: dict[str, Any]) -> None:
+    """The PATCH handler builds the new body from the stored one without copying it first, so old and
+    new share what the patch left alone; the old body (a listing may still be reading it) must stay
+    exactly as it was."""
+    from agentsync.client import Client
+    from agentsync.emulator import ADMIN_KEY, Emulator, EmulatorConfig, Faults
+    from agentsync.errors import ApiError
+
+    config = EmulatorConfig(faults=Faults(**faults))
+    with Emulator(config) as emulator, Client(emulator.url, ADMIN_KEY) as client:
+        created = {"name": "Desk", "conversation_config": {"agent": {"first_message": "Hello"}}}
+        agent_id = client.post("/v1/convai/agents/create", created)["agent_id"]
+        written = 0
+        for patch in PATCHES:
+            before = emulator.store.stored_agent(agent_id)
+            assert before is not None
+            snapshot = copy.deepcopy(before)
+            try:
+                client.patch(f"/v1/convai/agents/{agent_id}", patch)
+                written += 1
+            except ApiError as exc:  # a patch the API refuses changes nothing either
+                assert exc.status == 422, exc
+            assert before == snapshot, patch
+        assert written >= len(PATCHES) - 2
