@@ -3,7 +3,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -361,23 +361,28 @@ def _assert_nothing_unchanged(
             assert old is ABSENT or not diff.same(diff.canonical(sent), old), f"unchanged {child} sent"
 
 
+class World(NamedTuple):
+    current: dict[str, Any]
+    desired: dict[str, Any]
+    wanted: dict[str, Any]
+    before: dict[str, Any]
+
+
 @st.composite
-def worlds(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A current agent (an example, mutated) and a definition declaring some of its fields."""
+def worlds(draw: st.DrawFn) -> World:
+    """A current agent (an example, mutated), a definition declaring some of its fields, and the two
+    managed views: the desired one and the current one."""
     current = _build(draw(st.sampled_from(BASES)), draw(assignments()))
     if draw(st.booleans()):  # the live API writes 7.0 as 7
         current = diff.canonical(current)
-    return current, _build({}, draw(assignments()))
+    desired = _build({}, draw(assignments()))
+    return World(current, desired, diff.desired_view(F, desired), diff.managed_view(F, desired, current))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=worlds())
-def test_patch_body_converges_and_sends_nothing_unchanged(
-    world: tuple[dict[str, Any], dict[str, Any]],
-) -> None:
-    current, desired = world
-    wanted = diff.desired_view(F, desired)
-    before = diff.managed_view(F, desired, current)
+def test_patch_body_converges_and_sends_nothing_unchanged(world: World) -> None:
+    current, desired, wanted, before = world
     body = diff.patch_body(F, wanted, before)
     after = diff.managed_view(F, desired, merge_patch(current, body))
     assert diff.same(after, wanted), (body, after, wanted)
@@ -395,12 +400,8 @@ def _changes_over_whole_views(old: dict[str, Any], new: dict[str, Any]) -> list[
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=worlds())
-def test_changes_over_the_differing_part_equal_changes_over_the_whole_views(
-    world: tuple[dict[str, Any], dict[str, Any]],
-) -> None:
-    current, desired = world
-    wanted = diff.desired_view(F, desired)
-    before = diff.managed_view(F, desired, current)
+def test_changes_over_the_differing_part_equal_changes_over_the_whole_views(world: World) -> None:
+    _, _, wanted, before = world
     assert diff.changes(before, wanted) == _changes_over_whole_views(before, wanted)
     assert diff.changes(wanted, before) == _changes_over_whole_views(wanted, before)
 
