@@ -47,6 +47,44 @@ class KindState:
     outside: tuple[Matched, ...] = ()  # definitions outside the targets: only their ids are used
 
 
+class Prepared:
+    """Updates worked out ahead of the plan, one body at a time while the others are still being read,
+    so that little planning is left once the last answer is in.
+
+    An entry is used only for exactly the inputs it was computed from: the same definition and body
+    objects and an equal match, with no references to resolve and no rotation. Anything else (a
+    definition whose references resolve into a new one, a match the full index decides otherwise) is
+    planned as if nothing had been prepared, so the plan is the same either way."""
+
+    def __init__(self, project: Project) -> None:
+        self._project = project
+        self._found: dict[tuple[str, str], tuple[Definition, JsonObject, Match, Change | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def add(self, kind: Kind, remote_id: str, body: JsonObject) -> None:
+        """Plan the update of the definition whose marker ``body`` carries, if there is exactly one."""
+        namespace = self._project.namespace
+        key = kind.identity.key_of(body, namespace)
+        definition = self._project.of(kind).get(key) if key is not None else None
+        if definition is None or definition.references or definition.id or definition.renamed_from:
+            return
+        match = Match(remote_id)
+        try:
+            change = build.update(kind, definition, match, body, namespace)
+        except Exception:  # the plan meets the same failure again, and reports it there
+            return
+        self._found[(kind.name, definition.key)] = (definition, body, match, change)
+
+    def lookup(self, m: Matched, body: JsonObject) -> tuple[bool, Change | None]:
+        """(True, the update) when it was prepared from exactly these inputs; (False, None) otherwise."""
+        entry = self._found.get((m.kind.name, m.definition.key))
+        if entry is None or entry[0] is not m.definition or entry[1] is not body or entry[2] != m.match:
+            return False, None
+        return True, entry[3]
+
+
 def build_plan(
     project: Project,
     remote: RemoteState,
@@ -54,18 +92,20 @@ def build_plan(
     prune: bool = False,
     targets: Sequence[str] = (),
     rotate: Sequence[str] = (),
+    prepared: Prepared | None = None,
 ) -> Plan:
     """The plan that brings ``remote`` to what ``project`` declares. Pure: no I/O.
 
     Deletes only with ``prune``; ``targets`` (agent keys, ``KIND:KEY``) limit the plan, and an unknown
     target is a UsageError. ``rotate`` (``KIND:KEY``) names existing resources whose write-only fields
     are sent again, since the API never shows them to compare. Ambiguous or contradictory identities
-    raise IdentityError.
+    raise IdentityError. ``prepared`` holds updates already worked out from these same inputs
+    (:class:`Prepared`); the plan is the same with or without it.
     """
     selection = targeting.parse(targets)
     states = [_state(k, project, remote, selection) for k in KINDS if remote.fetched(k)]
     _check_unfetched(project, remote, selection)
-    writes, resolved = _writes(project, remote, states, _rotated(project, rotate))
+    writes, resolved = _writes(project, remote, states, _rotated(project, rotate), prepared)
     candidates = [d for s in reversed(states) for d in _deletes(s, project, remote)]
     deletes = [d for d in candidates if not by_name(d.kind).api.no_delete]
     replaced = [c for c in writes if c is not None and c.action is Action.REPLACE]
@@ -143,7 +183,11 @@ def _rotated(project: Project, rotate: Sequence[str]) -> frozenset[Ref]:
 
 
 def _writes(
-    project: Project, remote: RemoteState, states: Sequence[KindState], rotate: frozenset[Ref] = frozenset()
+    project: Project,
+    remote: RemoteState,
+    states: Sequence[KindState],
+    rotate: frozenset[Ref] = frozenset(),
+    prepared: Prepared | None = None,
 ) -> tuple[list[Change | None], list[Matched]]:
     matches = [m for s in states for m in s.matches]
     ids = {**_unselected_ids(project, states), **_known_ids(states)}
@@ -159,7 +203,7 @@ def _writes(
         resolved = [_resolve(m, ids, creates, declared) for m in matches]
     _check_cycles({Ref(m.kind.name, m.definition.key): deps for m, deps in resolved}, creates)
     changes = [
-        _change(m, deps, remote, project.namespace, Ref(m.kind.name, m.definition.key) in rotate)
+        _change(m, deps, remote, project.namespace, Ref(m.kind.name, m.definition.key) in rotate, prepared)
         for m, deps in resolved
     ]
     return changes, [m for m, _ in resolved]
@@ -173,7 +217,12 @@ def _replaced(m: Matched, remote: RemoteState, namespace: str) -> bool:
 
 
 def _change(
-    m: Matched, pending: tuple[Ref, ...], remote: RemoteState, namespace: str, rotate: bool = False
+    m: Matched,
+    pending: tuple[Ref, ...],
+    remote: RemoteState,
+    namespace: str,
+    rotate: bool = False,
+    prepared: Prepared | None = None,
 ) -> Change | None:
     if m.match.remote_id is None:
         if m.kind.api.no_create:
@@ -181,7 +230,9 @@ def _change(
         change: Change | None = build.create(m.kind, m.definition, namespace)
     else:
         body = remote.bodies_of(m.kind)[m.match.remote_id]
-        change = build.update(m.kind, m.definition, m.match, body, namespace, rotate=rotate)
+        ready, change = prepared.lookup(m, body) if prepared is not None and not rotate else (False, None)
+        if not ready:
+            change = build.update(m.kind, m.definition, m.match, body, namespace, rotate=rotate)
     if change is None:
         return None
     return dataclasses.replace(

@@ -13,8 +13,9 @@ workers, and a listing never waits on a GET, so the pool cannot deadlock.
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +42,16 @@ class Prefetch:
         self._gets: dict[tuple[str, str], Future[JsonObject] | _Done] = {}
         self._closed = False
         self._done = 0
+        # What has finished, in the order it finished, for :meth:`arrived`: a GET's job and answer,
+        # or None for a listing that ended (a wake-up to look again whether everything has).
+        self._finished_queue: queue.SimpleQueue[tuple[tuple[str, str], Any] | None] = queue.SimpleQueue()
         self._listings = [
             (kind, self._pool.submit(self._listing, kind, params))
             for kind in kinds
             for params in kind.api.listings
         ]
+        for _, listing in self._listings:
+            listing.add_done_callback(lambda _: self._finished_queue.put(None))
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -74,6 +80,28 @@ class Prefetch:
         answers = {job: _answer(future) for job, future in gets.items()}
         self.close()
         return {name: tuple(items.values()) for name, items in found.items()}, answers
+
+    def arrived(self) -> Iterator[tuple[str, str, JsonObject]]:
+        """``(kind, id, body)`` of each GET as it finishes, until every listing has ended and every GET
+        it started has been answered, or a listing has failed; failed GETs are left out (:meth:`result`
+        has them, and raises a failed listing). For work that can start on one body while the others are
+        on their way; call it from one thread only."""
+        seen = 0
+        while True:
+            with self._lock:
+                everything = len(self._gets)
+            ended = [listing for _, listing in self._listings if listing.done()]
+            if any(listing.exception() is not None for listing in ended if not listing.cancelled()):
+                return  # the read has failed: :meth:`result` raises it, with nothing more to wait for
+            if seen == everything and len(ended) == len(self._listings):
+                return
+            item = self._finished_queue.get()
+            if item is None:
+                continue
+            seen += 1
+            (kind, remote_id), answer = item
+            if not isinstance(answer, BaseException):
+                yield kind, remote_id, answer
 
     def close(self) -> None:
         """Stop: nothing more is started; requests in flight end on their own deadline."""
@@ -104,6 +132,7 @@ class Prefetch:
         answer = _Done(_answer(future))
         with self._lock:
             self._gets[job] = answer
+        self._finished_queue.put((job, answer.value))
 
     def _get(self, kind: Kind, remote_id: str) -> JsonObject:
         try:

@@ -178,12 +178,13 @@ def _the_plan(
         # --force overrides is no longer an error.
         _show(dataclasses.replace(saved, errors=()) if force else saved, fmt, color)
         return _with_secrets(saved, project, getattr(client, "digest_key", b"")), None
-    from agentsync.cli.plan import with_checks, with_project_warnings
+    from agentsync.cli.plan import prepare, with_checks, with_project_warnings
     from agentsync.planner import build_plan
     from agentsync.remote import fetch
 
+    prepared = prepare(project, early)
     remote = fetch(client, project, targets=targets, early=early)
-    made = build_plan(project, remote, prune=prune, targets=targets, rotate=rotate)
+    made = build_plan(project, remote, prune=prune, targets=targets, rotate=rotate, prepared=prepared)
     plan: Plan = with_project_warnings(made, project) if force else with_checks(made, project)
     _show(plan, fmt, color)
     return plan, remote

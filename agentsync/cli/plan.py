@@ -22,6 +22,8 @@ from agentsync.project import Project
 from agentsync.render.terminal import guard
 
 if TYPE_CHECKING:
+    from agentsync.planner import Prepared
+    from agentsync.prefetch import Prefetch
     from agentsync.suites import Report
 
 FORMATS = ("text", "markdown", "json")
@@ -153,9 +155,25 @@ def make_plan(
     from agentsync.remote import fetch
 
     connected = early.client if early is not None else None
+    prefetch = early.prefetch if early is not None else None
     with workspace_client(workspace, project, connected) as client:
-        remote = fetch(client, project, targets=targets, early=early.prefetch if early is not None else None)
-    return build_plan(project, remote, prune=prune, targets=targets, rotate=rotate)
+        prepared = prepare(project, prefetch)
+        remote = fetch(client, project, targets=targets, early=prefetch)
+    return build_plan(project, remote, prune=prune, targets=targets, rotate=rotate, prepared=prepared)
+
+
+def prepare(project: Project, prefetch: Prefetch | None) -> Prepared | None:
+    """Plan each owned body as its GET returns, while the others are on their way, so that the plan
+    left to build after the last answer is small (see :class:`agentsync.planner.Prepared`)."""
+    if prefetch is None:
+        return None
+    from agentsync.kinds import by_name
+    from agentsync.planner import Prepared
+
+    prepared = Prepared(project)
+    for kind, remote_id, body in prefetch.arrived():
+        prepared.add(by_name(kind), remote_id, body)
+    return prepared
 
 
 def warm_up() -> None:

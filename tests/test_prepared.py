@@ -1,0 +1,210 @@
+"""Planning while the workspace is read: :meth:`agentsync.prefetch.Prefetch.arrived` hands over each
+owned body as its GET returns, :class:`agentsync.planner.Prepared` plans it then, and the plan built
+afterwards is the same as without it, whatever the project holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentsync import changes
+from agentsync.client import Client, RetryPolicy
+from agentsync.emulator import ADMIN_KEY, Emulator, Faults
+from agentsync.errors import ApiError, IdentityError
+from agentsync.kinds import by_name
+from agentsync.kinds.agent import AGENT
+from agentsync.kinds.identity import marker
+from agentsync.load import load_project
+from agentsync.plan import Plan, to_dict
+from agentsync.planner import Prepared, build_plan
+from agentsync.prefetch import Prefetch
+from agentsync.project import Project
+from agentsync.remote import RemoteState, fetch
+
+NS = "prep"
+AGENTS = "/v1/convai/agents"
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> Iterator[Client]:
+    with Client(emulator.url, ADMIN_KEY, concurrency=4) as client:
+        yield client
+
+
+def seed(client: Client, key: str | None, name: str, *, first: str = "hi", archived: bool = False) -> str:
+    body: dict[str, object] = {
+        "name": name,
+        "tags": [marker(NS, key)] if key else ["someone-else"],
+        "conversation_config": {"agent": {"first_message": first}},
+    }
+    if archived:
+        body["platform_settings"] = {"archived": True}
+    agent_id: str = client.post(f"{AGENTS}/create", body)["agent_id"]
+    return agent_id
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    (root / "agents").mkdir(parents=True, exist_ok=True)
+    (root / "agentsync.yaml").write_text(f"namespace: {NS}\nsafety: {{max_change_share: 1.0}}\n")
+    for key, text in files.items():
+        (root / "agents" / f"{key}.yaml").write_text(text)
+    return root
+
+
+def agent_file(name: str, first: str = "hi", *, extra: str = "") -> str:
+    return f"name: {name}\n{extra}conversation_config:\n  agent:\n    first_message: {first}\n"
+
+
+def transfer_to(key: str) -> str:
+    return (
+        "conversation_config:\n  agent:\n    first_message: hi\n    prompt:\n      built_in_tools:\n"
+        "        transfer_to_agent:\n          name: transfer_to_agent\n          params:\n"
+        "            system_tool_type: transfer_to_agent\n            transfers:\n"
+        f"              - {{agent_id: '${{agent.{key}.id}}', condition: go}}\n"
+    )
+
+
+def prepared_from_every_body(project: Project, remote: RemoteState) -> Prepared:
+    prepared = Prepared(project)
+    for remote_id, body in remote.bodies_of(AGENT).items():
+        prepared.add(AGENT, remote_id, body)
+    return prepared
+
+
+def plans(project: Project, remote: RemoteState, **options: object) -> tuple[Plan, Plan, Prepared]:
+    prepared = prepared_from_every_body(project, remote)
+    plain = build_plan(project, remote, **options)  # type: ignore[arg-type]
+    quick = build_plan(project, remote, prepared=prepared, **options)  # type: ignore[arg-type]
+    return plain, quick, prepared
+
+
+def test_a_plan_from_prepared_updates_is_the_plan_without_them(
+    tmp_path: Path, emulator: Emulator, client: Client
+) -> None:
+    seed(client, "same", "Same")
+    seed(client, "changed", "Changed")
+    seed(client, "archived", "Archived", archived=True)
+    seed(client, "router", "Router")
+    seed(client, "target", "Target")
+    legacy = seed(client, None, "Legacy")  # adopted by id: its match is not the marker's
+    seed(client, "old-name", "Renamed")  # renamed: its match carries the previous key
+    seed(client, "gone", "Gone")  # owned, no file: a delete under --prune
+    files = {
+        "same": agent_file("Same"),
+        "changed": agent_file("Changed", "hello there"),
+        "archived": agent_file("Archived", "now different"),
+        "router": "name: Router\n" + transfer_to("target"),  # a reference: resolved into a new definition
+        "target": agent_file("Target"),
+        "legacy": agent_file("Legacy", "adopted", extra=f"id: {legacy}\n"),
+        "new-name": agent_file("Renamed", extra="renamed_from: old-name\n"),
+        "fresh": agent_file("Fresh"),  # a create: nothing to prepare
+    }
+    project = load_project(write(tmp_path, files), environ={})
+    remote = fetch(client, project)
+    for options in ({}, {"prune": True}, {"targets": ("changed", "router")}):
+        plain, quick, prepared = plans(project, remote, **options)
+        assert to_dict(quick) == to_dict(plain), options
+    # Only those planned from the very inputs the plan uses were worth preparing at all.
+    assert len(prepared) == 4  # same, changed, archived, target
+
+
+def test_a_prepared_update_is_used_only_for_exactly_its_inputs(
+    tmp_path: Path, emulator: Emulator, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(client, "bot", "Bot")
+    project = load_project(write(tmp_path, {"bot": agent_file("Bot", "changed")}), environ={})
+    remote = fetch(client, project)
+    prepared = prepared_from_every_body(project, remote)
+    expected = to_dict(build_plan(project, remote))
+    calls: list[str] = []
+    real = changes.update
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args[1].key)  # type: ignore[attr-defined]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(changes, "update", counted)
+    assert to_dict(build_plan(project, remote, prepared=prepared)) == expected
+    assert calls == []  # planned from what was prepared, not again
+    # Another body object for the same agent (a second read) is planned again, not taken on trust.
+    body = dict(remote.bodies_of(AGENT)[next(iter(remote.bodies_of(AGENT)))])
+    reread = RemoteState(remote.items, {"agent": {body["agent_id"]: body}}, remote.base_url)
+    assert to_dict(build_plan(project, reread, prepared=prepared))["changes"] == expected["changes"]
+    assert calls == ["bot"]
+
+
+def test_a_failure_met_while_preparing_is_raised_by_the_plan_itself(
+    tmp_path: Path, emulator: Emulator, client: Client
+) -> None:
+    seed(client, "bot", "Bot")
+    seed(client, "bot", "Bot again")  # two agents carry one marker: an identity error
+    project = load_project(write(tmp_path, {"bot": agent_file("Bot")}), environ={})
+    remote = fetch(client, project)
+    prepared = prepared_from_every_body(project, remote)
+    with pytest.raises(IdentityError, match="carry"):
+        build_plan(project, remote, prepared=prepared)
+
+
+# --- Prefetch.arrived ---------------------------------------------------------------------------------
+
+
+def test_arrived_hands_over_every_owned_body_once_and_ends_with_the_reads(
+    emulator: Emulator, client: Client
+) -> None:
+    owned = {seed(client, f"bot-{i}", f"Bot {i}") for i in range(7)}
+    owned.add(seed(client, "shelved", "Shelved", archived=True))
+    for i in range(3):
+        seed(client, None, f"Not ours {i}")
+    prefetch = Prefetch(client, [AGENT], NS)
+    try:
+        seen = [(kind, remote_id) for kind, remote_id, _ in prefetch.arrived()]
+        listed, answers = prefetch.result()
+    finally:
+        prefetch.close()
+    assert sorted(seen) == sorted(("agent", i) for i in owned)
+    assert len(seen) == len(set(seen))
+    # What arrived is the very body the fetcher takes (so a prepared update can be matched to it).
+    assert {job: answers[job]["agent_id"] for job in seen} == {job: job[1] for job in seen}
+    assert len(listed["agent"]) == 11
+
+
+def test_arrived_leaves_out_a_failed_get_and_ends(emulator: Emulator, client: Client) -> None:
+    seed(client, "kept", "Kept")
+    seed(client, "lost", "Lost")
+    # Every GET of an agent answers a page that is not JSON; the listings are left alone.
+    emulator.set_faults(
+        Faults(hostile_rate=1.0, hostile_route=f"{AGENTS}/{{agent_id}}", hostile_kinds=("html",), seed=1)
+    )
+    with Client(emulator.url, ADMIN_KEY, concurrency=2, retry=RetryPolicy(max_attempts=1)) as once:
+        prefetch = Prefetch(once, [AGENT], NS)
+        try:
+            seen = list(prefetch.arrived())
+            _, answers = prefetch.result()
+        finally:
+            prefetch.close()
+    assert seen == []  # both GETs failed, and the loop still ended
+    assert len(answers) == 2 and all(isinstance(a, Exception) for a in answers.values())
+
+
+def test_arrived_ends_when_a_listing_fails(emulator: Emulator, client: Client) -> None:
+    seed(client, "bot", "Bot")
+    emulator.set_faults(Faults(error_rate=1.0, seed=3))
+    with Client(emulator.url, ADMIN_KEY, concurrency=2, retry=RetryPolicy(max_attempts=1)) as failing:
+        prefetch = Prefetch(failing, [AGENT], NS)
+        try:
+            assert list(prefetch.arrived()) == []
+            with pytest.raises(ApiError):
+                prefetch.result()
+        finally:
+            prefetch.close()
+
+
+def test_the_kind_name_arrived_names_is_a_kind(emulator: Emulator, client: Client) -> None:
+    seed(client, "bot", "Bot")
+    prefetch = Prefetch(client, [AGENT], NS)
+    try:
+        assert [by_name(kind) for kind, _, _ in prefetch.arrived()] == [AGENT]
+    finally:
+        prefetch.close()
