@@ -35,7 +35,7 @@ from agentsync.emulator.prompt_tools import echo_prompt_tools
 from agentsync.emulator.routing import Request, Response, json_response, no_content, raw_json_response
 from agentsync.emulator.store import Store
 from agentsync.emulator.unions import untagged_members
-from agentsync.emulator.validation import errors_for, strip_unknown
+from agentsync.emulator.validation import errors_for, strip_touched, strip_unknown
 
 DEFAULT_NAME = "New agent"
 NOT_CAPTURED: tuple[tuple[str, ...], ...] = (
@@ -148,9 +148,9 @@ class AgentApi:
         faults = self.faults()
         # ``stored`` is never changed: the merge shares its untouched subtrees and copies nothing else.
         merged = merge_patch(stored, patch, map_merge=faults.map_merge, share=True)
-        check_tags(merged, tuple(patch))
+        check_tags(merged, tuple(patch), touched=patch)
         kept = unchanged_part(stored, patch, map_merge=faults.map_merge)
-        merged = response_shaped(complete(merged, kept), tuple(patch))
+        merged = response_shaped(complete(merged, kept), tuple(patch), touched=patch)
         check_agent(merged, prefix="Invalid conversation config: ", touched=patch)
         _restore_paths(merged, stored, faults.not_kept_paths)
         merged["version_id"] = ids.version_id()
@@ -176,13 +176,19 @@ def complete(agent: dict[str, Any], before: dict[str, Any] | None = None) -> dic
     return dict(filled)
 
 
-def response_shaped(agent: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def response_shaped(
+    agent: dict[str, Any], keys: tuple[str, ...], *, touched: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``agent`` with the written fields among ``keys`` cut to what the response model declares: input-only
-    keys (a tool parameter's ``property_kind``) are read, never stored or answered."""
+    keys (a tool parameter's ``property_kind``) are read, never stored or answered. With ``touched`` (a
+    PATCH body, ``agent`` the stored agent it changed) only what the body reached is cut again."""
     props = spec.schema(spec.AGENT_RESPONSE)["properties"]
     for key in keys:
         if key in WRITABLE and key in agent:
-            agent[key] = strip_unknown(agent[key], props[key])
+            if touched is not None and key in touched:
+                agent[key] = strip_touched(agent[key], props[key], touched[key])
+            else:
+                agent[key] = strip_unknown(agent[key], props[key])
     return agent
 
 
@@ -251,15 +257,20 @@ def check_tools(body: dict[str, Any], loc: list[str | int]) -> None:
         )
 
 
-def check_tags(agent: dict[str, Any], keys: tuple[str, ...]) -> None:
+def check_tags(
+    agent: dict[str, Any], keys: tuple[str, ...], *, touched: dict[str, Any] | None = None
+) -> None:
     """422 when a union member among the written fields lacks its tag (:mod:`.unions`); checked before
-    defaults are filled, which would otherwise guess the tag."""
+    defaults are filled, which would otherwise guess the tag. With ``touched`` (a PATCH body, ``agent``
+    the stored agent merged with it) only what the body reached is looked at."""
     props = spec.schema(spec.AGENT_CREATE_BODY)["properties"]
     found = [
         item
         for key in keys
         if key in WRITABLE and key in agent
-        for item in untagged_members(agent[key], props[key], ["body", key])
+        for item in untagged_members(
+            agent[key], props[key], ["body", key], touched=None if touched is None else touched.get(key)
+        )
     ]
     if found:
         raise validation_problem(found)

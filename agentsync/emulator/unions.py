@@ -19,10 +19,15 @@ Loc = list[str | int]
 _MAX_DEPTH = 60
 
 
-def untagged_members(value: Any, node: Mapping[str, Any] | None, loc: Loc) -> list[dict[str, Any]]:
-    """A 422 item for every member of a discriminated union inside ``value`` that lacks its tag."""
+def untagged_members(
+    value: Any, node: Mapping[str, Any] | None, loc: Loc, *, touched: Any = None
+) -> list[dict[str, Any]]:
+    """A 422 item for every member of a discriminated union inside ``value`` that lacks its tag.
+
+    With ``touched`` (the PATCH body that has just changed a stored ``value``) only the parts it reached
+    are looked at, down to the first union: the rest was checked when it was stored."""
     found: list[dict[str, Any]] = []
-    _walk(value, node, loc, 0, found)
+    _walk(value, node, loc, 0, found, touched)
     return found
 
 
@@ -42,13 +47,24 @@ def without_members(errors: list[dict[str, Any]], untagged: list[dict[str, Any]]
     return [e for e in errors if not any(e["loc"][: len(loc)] == loc for loc in inside)]
 
 
-def _walk(value: Any, node: Mapping[str, Any] | None, loc: Loc, depth: int, found: list[Any]) -> None:
+def _walk(
+    value: Any, node: Mapping[str, Any] | None, loc: Loc, depth: int, found: list[Any], touched: Any = None
+) -> None:
     if node is None or depth > _MAX_DEPTH or not isinstance(value, dict | list):
         return
     target: Mapping[str, Any] = spec.unwrap(node).node
     discriminator = target.get("discriminator")
     if isinstance(discriminator, Mapping) and isinstance(value, dict):
         _walk_member(value, discriminator, loc, depth, found)
+        return
+    narrowed = isinstance(value, dict) and isinstance(touched, dict) and bool(touched)
+    if narrowed and not (target.get("oneOf") or target.get("anyOf")):
+        props_: Mapping[str, Any] = target.get("properties") or {}
+        extra_ = target.get("additionalProperties")
+        for key in touched:
+            if key in value:
+                child_ = props_.get(key) if props_ else (extra_ if isinstance(extra_, dict) else None)
+                _walk(value[key], child_, [*loc, key], depth + 1, found, touched[key])
         return
     target = pick_variant(target, value)
     if isinstance(value, list):

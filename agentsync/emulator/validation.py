@@ -160,6 +160,31 @@ def strip_unknown(value: Any, node: Mapping[str, Any] | None, depth: int = 0) ->
     return copy.deepcopy(value)
 
 
+def strip_touched(value: Any, node: Mapping[str, Any] | None, touched: Any, depth: int = 0) -> Any:
+    """:func:`strip_unknown` of a stored value that a PATCH body (``touched``) has just changed: only the
+    parts the body reached are new, and the rest was stripped when it was stored, so it is kept as it is
+    (shared, as stored values are never changed in place). Under a union the patch may have moved the
+    value to another branch, so from there down everything is stripped again."""
+    if not (isinstance(value, dict) and isinstance(touched, dict) and touched) or node is None or depth > 60:
+        return strip_unknown(value, node, depth)
+    target = spec.unwrap(node).node
+    if target.get("oneOf") or target.get("anyOf") or target.get("discriminator"):
+        return strip_unknown(value, node, depth)
+    props: Mapping[str, Any] = target.get("properties") or {}
+    extra = target.get("additionalProperties")
+    if not props:
+        child = extra if isinstance(extra, dict) else None
+        return {
+            k: strip_touched(v, child, touched[k], depth + 1) if k in touched else v for k, v in value.items()
+        }
+    keep_extra = extra not in (None, False)
+    return {
+        k: strip_touched(v, props.get(k), touched[k], depth + 1) if k in touched else v
+        for k, v in value.items()
+        if k in props or keep_extra
+    }
+
+
 def _strip_object(value: dict[str, Any], node: Mapping[str, Any], depth: int) -> dict[str, Any]:
     props: Mapping[str, Any] = node.get("properties") or {}
     extra = node.get("additionalProperties")
