@@ -83,6 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     """
     gc.set_threshold(*SHORT_RUN_GC)
     Process.own = True
+    # deepdiff imports pydantic, when it is installed, only to recognise pydantic models in what it
+    # compares; plans compare JSON values, never models, and the import is 0.1 s of CPU. A None in
+    # sys.modules makes that import fail, and deepdiff then goes without. Only here: nothing agentsync
+    # runs uses pydantic, while another program calling ``run`` might.
+    sys.modules.setdefault("pydantic", None)  # type: ignore[arg-type]
     code = run(list(sys.argv[1:] if argv is None else argv))
     try:
         sys.stdout.flush()

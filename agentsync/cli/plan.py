@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentsync.cli.common import Process, colour_option, complete_targets, use_colour
+from agentsync.cli.common import colour_option, complete_targets, use_colour
 from agentsync.cli.early import EarlyRead, early_read
 from agentsync.cli.options import WorkspaceOptions, load, workspace_client, workspace_options
 from agentsync.cli.progress import progress_options, showing
@@ -177,27 +177,16 @@ def prepare(project: Project, prefetch: Prefetch | None) -> Prepared | None:
 
 
 def warm_up() -> None:
-    """Import the planner and the renderers in a background thread: about 0.1 s of start-up that
-    otherwise runs after the last GET. A daemon, so a failing command never waits for it."""
+    """Import the planner and the renderers in a background thread: start-up that otherwise runs after
+    the last GET. A daemon, so a failing command never waits for it. deepdiff is not among them: a plan
+    with nothing to change never compares with it, and one with changes imports it on the first change
+    it prepares, while the other answers are still on their way."""
     threading.Thread(target=_import_planner, name="warm-up", daemon=True).start()
 
 
 def _import_planner() -> None:
-    # deepdiff imports pydantic, when it is installed, only to recognise pydantic models in what it
-    # compares; plans compare JSON values, never models, and the import is 0.1 s of CPU competing with
-    # the requests. A None in sys.modules makes that import fail, and deepdiff then goes without. Only
-    # in a process of its own: another program's thread could be importing pydantic meanwhile.
-    blocked = Process.own and "pydantic" not in sys.modules
-    if blocked:
-        sys.modules["pydantic"] = None  # type: ignore[assignment]
-    try:
-        import deepdiff  # noqa: F401  (the diff imports it on its first comparison)
-
-        import agentsync.planner
-        import agentsync.render.text  # noqa: F401
-    finally:
-        if blocked:
-            del sys.modules["pydantic"]
+    import agentsync.planner
+    import agentsync.render.text  # noqa: F401
 
 
 def render(plan: Plan, fmt: str, *, color: bool, show_body: bool) -> str:
