@@ -115,9 +115,11 @@ def update(
     declared = diff.desired_view(fields, definition.config)
     current = diff.managed_view(fields, definition.config, kind.identity.hide(remote, namespace))
     wanted = diff.complete(fields, declared, current)
-    found = tuple(diff.changes(current, wanted))
+    # Compared once: an unchanged resource (the common case) has no changes and an empty body.
+    unchanged = diff.same(current, wanted)
+    found = () if unchanged else tuple(diff.changes(current, wanted))
     _check_immutable(kind, definition, found)
-    body = diff.patch_body(fields, declared, current, wanted)
+    body = {} if unchanged else diff.patch_body(fields, declared, current, wanted)
     if body:
         body = kind.hooks.update_body(body, declared, current)
     rekey = match.adopt or match.previous_key is not None

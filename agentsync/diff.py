@@ -53,7 +53,7 @@ def _project(fields: Fields, declared: Any, remote: Any, path: Path) -> Any:
     strategy = fields.strategy(path)
     if strategy is Strategy.SET:
         return normal_set(canonical(remote))
-    if not (isinstance(declared, Mapping) and isinstance(remote, Mapping)) or strategy is not Strategy.MERGE:
+    if strategy is not Strategy.MERGE or not (_is_mapping(declared) and _is_mapping(remote)):
         return canonical(remote)
     view: dict[str, Any] = {}
     for key, value in declared.items():
@@ -61,6 +61,10 @@ def _project(fields: Fields, declared: Any, remote: Any, path: Path) -> Any:
         if key in remote and child not in fields.read_only and child not in fields.write_only:
             view[key] = _project(fields, value, remote[key], child)
     return view
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # the exact type first: no abstract check
 
 
 def managed_view(fields: Fields, desired: Mapping[str, Any], remote: Mapping[str, Any]) -> dict[str, Any]:
