@@ -318,7 +318,7 @@ class _Converter:
                 _loc(self.name, node), f"unknown tag {tag}; the only tag agentsync knows is !file"
             )
             return node.value
-        return _construct(node)
+        return _construct(node, tag)
 
     def _include(self, node: ScalarNode) -> str:
         where = _loc(self.name, node)
@@ -366,15 +366,8 @@ def target_in(reader: Reader, target: Path) -> Path:
     return reader.root / target.relative_to(reader.real_root)
 
 
-def _construct(node: ScalarNode) -> Any:
-    tag = tag_of(node).removeprefix(CORE)
-    builders: dict[str, Callable[[str], Any]] = {
-        "null": lambda text: None,
-        "bool": lambda text: text.lower() == "true",
-        "int": _int,
-        "float": _float,
-    }
-    builder = builders.get(tag)
+def _construct(node: ScalarNode, tag: str) -> Any:
+    builder = _BUILDERS.get(tag.removeprefix(CORE))
     if builder is None:
         return str(node.value)  # str, and timestamps or binary kept as the text the user wrote
     try:
@@ -394,6 +387,15 @@ def _int(text: str) -> int:
 def _float(text: str) -> float:
     special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
     return float(special.get(text.lower(), text.replace("_", "")))
+
+
+# How the plain text of each core tag becomes a value; any other tag stays text.
+_BUILDERS: dict[str, Callable[[str], Any]] = {
+    "null": lambda text: None,
+    "bool": lambda text: text.lower() == "true",
+    "int": _int,
+    "float": _float,
+}
 
 
 class _TooBig(Exception):
