@@ -24,11 +24,14 @@ import io
 import re
 import select
 import socket
-import ssl
 import threading
 import zlib
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["Answer", "BodyTooLarge", "Transport", "TransportError"]
 
@@ -198,8 +201,18 @@ class Transport:
             raise TransportError(f"the connection failed ({exc.strerror or exc})", sent=False) from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.secure:
-                sock = self._context().wrap_socket(sock, server_hostname=self.host)
+        except OSError as exc:
+            sock.close()
+            raise TransportError(f"the connection failed ({exc.strerror or exc})", sent=False) from None
+        return _Connection(self._secured(sock) if self.secure else sock)
+
+    def _secured(self, sock: socket.socket) -> socket.socket:
+        """``sock`` after the TLS handshake. ssl is imported only here: a plain-HTTP run (the
+        emulator) never needs it, and importing it is a few milliseconds before the first request."""
+        import ssl
+
+        try:
+            return self._context().wrap_socket(sock, server_hostname=self.host)
         except ssl.SSLCertVerificationError as exc:
             sock.close()
             reason = exc.verify_message or "the certificate was not accepted"
@@ -210,9 +223,10 @@ class Transport:
         except OSError as exc:
             sock.close()
             raise TransportError(f"the TLS handshake failed ({exc})", sent=False) from None
-        return _Connection(sock)
 
     def _context(self) -> ssl.SSLContext:
+        import ssl
+
         if self._tls is None:
             context = ssl.create_default_context()
             with contextlib.suppress(ImportError, OSError):

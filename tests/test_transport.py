@@ -9,9 +9,11 @@ import gzip
 import io
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -302,4 +304,72 @@ def test_a_target_that_could_end_the_request_line_is_never_sent(
     with pytest.raises(TransportError) as refused:
         transport.request("GET", target, None, limit=100, on_socket=lambda _: None)
     assert not refused.value.sent and server.seen == []
+    transport.close()
+
+
+# --- HTTPS -------------------------------------------------------------------------------------------
+
+DATA = Path(__file__).parent / "data"
+# A self-signed certificate for 127.0.0.1 (valid until 2126), made for these tests only.
+TLS_CERT = DATA / "tls-test-cert.pem"
+TLS_KEY = DATA / "tls-test-key.pem"
+
+
+@dataclass
+class TlsServer(Server):
+    """A :class:`Server` behind TLS with the test certificate; counts handshakes that failed."""
+
+    refused: int = 0
+
+    def serve(self, listener: socket.socket) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(TLS_CERT, TLS_KEY)
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handshake, args=(context, conn), daemon=True).start()
+
+    def _handshake(self, context: ssl.SSLContext, conn: socket.socket) -> None:
+        try:
+            secured = context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.refused += 1
+            conn.close()
+            return
+        self._talk(secured)
+
+
+@pytest.fixture
+def tls_server() -> Iterator[TlsServer]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = TlsServer(lambda _: with_length(), url=f"https://127.0.0.1:{listener.getsockname()[1]}")
+    threading.Thread(target=server.serve, args=(listener,), daemon=True).start()
+    yield server
+    listener.close()
+
+
+def test_an_https_certificate_nobody_trusts_is_refused_before_anything_is_sent(
+    tls_server: TlsServer,
+) -> None:
+    transport = Transport(tls_server.url, {"xi-api-key": "secret"}, timeout=5, pool_size=1)
+    with pytest.raises(TransportError) as refused:
+        transport.request("GET", "/v1/convai/agents", None, limit=1000, on_socket=lambda _: None)
+    assert refused.value.reason.startswith("the TLS certificate was refused (")
+    assert "self-signed" in refused.value.reason
+    assert not refused.value.sent and tls_server.seen == []  # the key never left in a request
+
+
+def test_https_to_a_trusted_certificate_carries_requests(
+    tls_server: TlsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The system's trust store, as OpenSSL reads it, holds only the test certificate here.
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS_CERT))
+    transport = Transport(tls_server.url, {}, timeout=5, pool_size=1)
+    for _ in range(2):
+        got = transport.request("GET", "/v1/convai/agents", None, limit=1000, on_socket=lambda _: None)
+        assert (got.status, json.loads(got.content)) == (200, {"agents": [], "has_more": False})
+    assert tls_server.connections == 1 and len(tls_server.seen) == 2  # kept alive, under TLS too
     transport.close()
