@@ -45,7 +45,10 @@ class Server:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._accepted, args=(conn,), daemon=True).start()
+
+    def _accepted(self, conn: socket.socket) -> None:
+        self._talk(conn)
 
     def _talk(self, conn: socket.socket) -> None:
         # The client may hang up in the middle of an answer it refuses; that ends the conversation.
@@ -317,26 +320,14 @@ TLS_KEY = DATA / "tls-test-key.pem"
 
 @dataclass
 class TlsServer(Server):
-    """A :class:`Server` behind TLS with the test certificate; counts handshakes that failed."""
+    """A :class:`Server` behind TLS with the test certificate."""
 
-    refused: int = 0
-
-    def serve(self, listener: socket.socket) -> None:
+    def _accepted(self, conn: socket.socket) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(TLS_CERT, TLS_KEY)
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._handshake, args=(context, conn), daemon=True).start()
-
-    def _handshake(self, context: ssl.SSLContext, conn: socket.socket) -> None:
         try:
             secured = context.wrap_socket(conn, server_side=True)
-        except (ssl.SSLError, OSError):
-            self.refused += 1
+        except (ssl.SSLError, OSError):  # the client refused the certificate
             conn.close()
             return
         self._talk(secured)
