@@ -4,6 +4,8 @@ afterwards is the same as without it, whatever the project holds."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,3 +210,94 @@ def test_the_kind_name_arrived_names_is_a_kind(emulator: Emulator, client: Clien
         assert [by_name(kind) for kind, _, _ in prefetch.arrived()] == [AGENT]
     finally:
         prefetch.close()
+
+
+# --- the threat model on the prepared path --------------------------------------------------------------
+
+SECRET = "s3cr3t-PREPARED-7"
+FAKE_KEY = "sk_live_PREPAREDKEY_0123456789"
+
+
+def test_a_prepared_change_prints_no_env_value_nor_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan's text, Markdown and JSON of a change worked out while the GETs were in flight, for an
+    agent whose file holds an ``${env.*}`` value, name neither that value nor the key; and the
+    prepared update really is the one shown (so a clean output cannot come from the normal path)."""
+    from agentsync.cli import run
+    from agentsync.emulator import EmulatorConfig
+    from agentsync.emulator.config import ApiKey
+
+    used: list[bool] = []
+    real = Prepared.lookup
+
+    def spied(self: Prepared, *args: object) -> tuple[bool, object]:
+        found = real(self, *args)  # type: ignore[arg-type]
+        used.append(found[0])
+        return found
+
+    monkeypatch.setattr(Prepared, "lookup", spied)
+    with Emulator(EmulatorConfig(keys=[ApiKey(FAKE_KEY, user_id="user_prep")])) as server:
+        with Client(server.url, FAKE_KEY) as client:
+            seed(client, "bot", "Bot")
+        monkeypatch.setenv("ELEVENLABS_API_KEY", FAKE_KEY)
+        monkeypatch.setenv("ELEVENLABS_BASE_URL", server.url)
+        monkeypatch.setenv("GREETING_SECRET", SECRET)
+        root = write(tmp_path, {"bot": agent_file("Bot", "'Hi ${env.GREETING_SECRET}'")})
+        for fmt in ("text", "markdown", "json"):
+            out_file = tmp_path / f"plan-{fmt}.json"
+            code = run(["plan", "-C", str(root), "--show-body", "--format", fmt, "--out", str(out_file)])
+            printed = capsys.readouterr()
+            assert code == 0, printed.err
+            for text in (printed.out, printed.err, out_file.read_text()):
+                assert SECRET not in text and "PREPAREDKEY" not in text
+            assert "bot" in printed.out  # the change itself is shown
+    assert used and all(used)  # every plan took the agent's update from what was prepared
+
+
+def test_arrived_ends_when_a_get_is_never_answered() -> None:
+    """A server that lists an owned agent at once and then never answers its GET: the GET is cut at
+    the client's deadline, so the loop that plans while reading cannot wait for it forever."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stop = threading.Event()
+    summary = {"agent_id": "agent_1", "name": "Bot", "tags": [marker(NS, "bot")]}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.startswith(f"{AGENTS}?") or self.path == AGENTS:
+                body = json.dumps({"agents": [summary], "has_more": False, "next_cursor": None}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            stop.wait(10)  # the agent's GET: never answered while the test runs
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    began = time.monotonic()
+    try:
+        with Client(url, ADMIN_KEY, concurrency=2, deadline=0.3, retry=RetryPolicy(max_attempts=1)) as client:
+            prefetch = Prefetch(client, [AGENT], NS)
+            try:
+                assert list(prefetch.arrived()) == []
+                listed, answers = prefetch.result()
+            finally:
+                prefetch.close()
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+    assert time.monotonic() - began < 5
+    assert [item["agent_id"] for item in listed["agent"]] == ["agent_1"]
+    assert isinstance(answers[("agent", "agent_1")], Exception)
