@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -192,3 +194,35 @@ def test_an_agent_test_is_found_by_its_name_not_by_its_file_name() -> None:
     assert TEST.api.update_method == "PUT" and TEST.layout.is_folder
     assert {"success_condition", "tool_call_parameters", "success_conditions"} <= set(TEST.fields.writable)
     assert "parent_folder_id" not in TEST.fields.writable
+
+
+def test_the_field_lists_written_into_kinds_are_the_specs() -> None:
+    """mcp_server and test write out what they read of the spec (so that loading the kinds never parses
+    the whole OpenAPI document); these lists must stay exactly what the spec says, order included."""
+    from agentsync import spec
+    from agentsync.kinds import mcp_server, test
+
+    assert tuple(spec.schema(mcp_server.CONFIG_INPUT)["properties"]) == mcp_server.CONFIG_FIELDS
+    assert set(spec.schema(spec.MCP_SERVER_UPDATE_BODY)["properties"]) == mcp_server.UPDATABLE_FIELDS
+    assert (
+        tuple(
+            dict.fromkeys(
+                name
+                for model in spec.TEST_CREATE_BODIES.values()
+                for name in spec.schema(model)["properties"]
+                if name != "parent_folder_id"
+            )
+        )
+        == test.WRITABLE
+    )
+
+
+def test_loading_the_kinds_reads_no_openapi_document() -> None:
+    """In a fresh interpreter: importing every kind leaves the spec's document unparsed (it is read
+    when a file is validated, after the first request has gone out)."""
+    probe = (
+        "import agentsync.kinds, agentsync.spec as s, agentsync.prefetch, agentsync.cli.apply\n"
+        "print(s.document.cache_info().currsize)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0"

@@ -18,15 +18,54 @@ from agentsync.strategy import Strategy
 
 CONFIG_INPUT = "MCPServerConfig-Input"
 
-
-def _config_fields() -> tuple[str, ...]:
-    return tuple(spec.schema(CONFIG_INPUT)["properties"])
+# The fields of ``CONFIG_INPUT``, in the spec's order, and those of the update model, written out so that
+# no command reads the whole OpenAPI document before its first request; tests/test_kinds.py holds both
+# to the spec.
+CONFIG_FIELDS: tuple[str, ...] = (
+    "approval_policy",
+    "tool_approval_hashes",
+    "transport",
+    "url",
+    "secret_token",
+    "request_headers",
+    "request_meta",
+    "auth_connection",
+    "name",
+    "description",
+    "force_pre_tool_speech",
+    "pre_tool_speech",
+    "disable_interruptions",
+    "interruption_mode",
+    "tool_call_sound",
+    "tool_call_sound_behavior",
+    "execution_mode",
+    "response_timeout_secs",
+    "tool_config_overrides",
+    "disable_compression",
+)
+UPDATABLE_FIELDS: frozenset[str] = frozenset(
+    {
+        "approval_policy",
+        "auth_connection",
+        "disable_compression",
+        "disable_interruptions",
+        "execution_mode",
+        "force_pre_tool_speech",
+        "interruption_mode",
+        "pre_tool_speech",
+        "request_headers",
+        "request_meta",
+        "response_timeout_secs",
+        "secret_token",
+        "tool_call_sound",
+        "tool_call_sound_behavior",
+    }
+)
 
 
 def _not_updatable() -> tuple[Path, ...]:
     """The config fields a create takes and the update model has no place for."""
-    updatable = set(spec.schema(spec.MCP_SERVER_UPDATE_BODY)["properties"])
-    return tuple(("config", name) for name in _config_fields() if name not in updatable)
+    return tuple(("config", name) for name in CONFIG_FIELDS if name not in UPDATABLE_FIELDS)
 
 
 MCP_SERVER = Kind(
@@ -52,7 +91,7 @@ MCP_SERVER = Kind(
         writable=("config",),
         create_body=spec.MCP_SERVER_CREATE_BODY,
         response=spec.MCP_SERVER_RESPONSE,
-        strategies={("config", name): Strategy.REPLACE for name in _config_fields()},
+        strategies={("config", name): Strategy.REPLACE for name in CONFIG_FIELDS},
         read_only=(("id",), ("access_info",), ("dependent_agents",), ("metadata",)),
         replace_on=_not_updatable(),
         required=("config",),

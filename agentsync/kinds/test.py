@@ -14,14 +14,30 @@ from agentsync.kinds.base import Api, Fields, Kind, Layout
 from agentsync.kinds.identity import NaturalKey
 from agentsync.responses import check_test, check_test_summary
 
-# Every field of the three create models but the folder: folders are not managed.
-WRITABLE: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        name
-        for model in spec.TEST_CREATE_BODIES.values()
-        for name in spec.schema(model)["properties"]
-        if name != "parent_folder_id"
-    )
+# Every field of the three create models but the folder (folders are not managed), in the spec's order;
+# written out so that no command reads the whole OpenAPI document before its first request.
+# tests/test_kinds.py holds it to the spec.
+WRITABLE: tuple[str, ...] = (
+    "from_conversation_metadata",
+    "dynamic_variables",
+    "chat_history",
+    "conversation_initiation_source",
+    "environment",
+    "type",
+    "success_condition",
+    "success_examples",
+    "failure_examples",
+    "name",
+    "tool_call_parameters",
+    "check_any_tool_matches",
+    "success_conditions",
+    "simulation_scenario",
+    "simulation_max_turns",
+    "simulation_environment",
+    "tool_mock_config",
+    "tool_mock_overrides",
+    "evaluation_model",
+    "simulated_user_model",
 )
 
 TEST = Kind(
