@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import time
 
-from common import compile_bytecode, table
+from common import compile_bytecode, installed_python, table
 
 TARGET_MS = 150.0
 COMMANDS = (("--version",), ("--help",))
@@ -24,7 +23,7 @@ HEAVY = ("requests", "deepdiff", "jsonpatch", "ruamel.yaml", "jsonschema", "agen
 
 def wall_ms(args: tuple[str, ...]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "agentsync", *args], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([installed_python(), "-m", "agentsync", *args], check=True, stdout=subprocess.DEVNULL)
     return (time.perf_counter() - started) * 1000
 
 
@@ -36,7 +35,7 @@ def heavy_imports(args: tuple[str, ...]) -> list[str]:
         "from agentsync.cli import main\n"
         f"main({list(args)!r})\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    done = subprocess.run([installed_python(), "-c", probe], capture_output=True, text=True, check=False)
     last = done.stderr.strip().splitlines()[-1:] or [""]
     return [m for m in last[0].split(",") if m]
 
@@ -59,7 +58,7 @@ def baseline_ms(runs: int) -> float:
     """A bare interpreter start, for scale: what no command can go below."""
     started = time.perf_counter()
     for _ in range(runs):
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        subprocess.run([installed_python(), "-c", "pass"], check=True)
     return (time.perf_counter() - started) * 1000 / runs
 
 
