@@ -12,12 +12,15 @@ found locally is fixed, and kept as an explicit test.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import socket
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import settings
 
 from agentsync.emulator import ADMIN_KEY, Emulator, EmulatorConfig, Faults
+from tests import rawhttp
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
@@ -43,3 +46,35 @@ def api_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     monkeypatch.setenv("ELEVENLABS_BASE_URL", emulator.url)
     monkeypatch.setenv("ELEVENLABS_API_KEY", ADMIN_KEY)
     return emulator
+
+
+# --- a raw HTTP server (tests/rawhttp.py) -------------------------------------------------------
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., rawhttp.Server]]:
+    listeners: list[socket.socket] = []
+
+    def start(reply: rawhttp.Reply, *, close_after: bool = False) -> rawhttp.Server:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+        server = rawhttp.Server(
+            reply, url=f"http://127.0.0.1:{listener.getsockname()[1]}", close_after=close_after
+        )
+        threading.Thread(target=server.serve, args=(listener,), daemon=True).start()
+        return server
+
+    yield start
+    for listener in listeners:
+        listener.close()
+
+
+@pytest.fixture
+def tls_server() -> Iterator[rawhttp.TlsServer]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = rawhttp.TlsServer(
+        lambda _: rawhttp.with_length(), url=f"https://127.0.0.1:{listener.getsockname()[1]}"
+    )
+    threading.Thread(target=server.serve, args=(listener,), daemon=True).start()
+    yield server
+    listener.close()
