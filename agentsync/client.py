@@ -288,14 +288,19 @@ class Client:
         body: Mapping[str, Any] | None = None,
         retry: bool,
         shared: bool = False,
+        first: _Success | _Failure | None = None,
+        started: float | None = None,
     ) -> Any:
         url = self._url(path)
         policy = self.retry if retry else NO_RETRY
-        started = time.monotonic()
+        started = time.monotonic() if started is None else started
         attempt = 0
         while True:
             attempt += 1
-            outcome = self._attempt(method, url, params, body, shared)
+            if attempt == 1 and first is not None:
+                outcome = first
+            else:
+                outcome = self._attempt(method, url, params, body, shared)
             if not isinstance(outcome, _Failure):
                 return outcome.value
             if method == "DELETE" and attempt > 1 and outcome.status == 404:
@@ -325,6 +330,12 @@ class Client:
         began = time.monotonic()
         with self._slots, self._watchdog.guard(self.deadline) as ticket:  # the deadline starts once sent
             sent = self._send(method, url, params, body, ticket)
+        return self._judged(method, url, sent, began, shared)
+
+    def _judged(
+        self, method: str, url: str, sent: Answer | _Failure, began: float, shared: bool
+    ) -> _Success | _Failure:
+        """What one attempt came to: the decoded answer, or a failure saying whether to try again."""
         if progress.active():
             _report(method, url[len(self.base_url) :], sent, time.monotonic() - began)
         if isinstance(sent, _Failure):
@@ -353,16 +364,56 @@ class Client:
             answer = self._transport.request(
                 method, target, data, limit=answers.MAX_BODY_BYTES, on_socket=ticket.attach
             )
-        except TransportError as exc:
-            if ticket.expired:
-                return _Failure(overdue(method, url, self.deadline), retryable=False)
-            return _Failure(network_error(method, url, exc, self.timeout), retryable=True)
-        except BodyTooLarge:
-            return _Failure(too_large(method, url), retryable=False)
-        if ticket.expired:
+        except (TransportError, BodyTooLarge) as exc:
+            return self._sent(method, url, exc, expired=ticket.expired)
+        return self._sent(method, url, answer, expired=ticket.expired)
+
+    def _sent(
+        self, method: str, url: str, outcome: Answer | TransportError | BodyTooLarge, *, expired: bool
+    ) -> Answer | _Failure:
+        """The answer of one exchange, or the failure it was; ``expired`` when its deadline passed."""
+        if expired:
             # A cut can end a body that has no length as if it were complete: never trust it.
             return _Failure(overdue(method, url, self.deadline), retryable=False)
-        return answer
+        if isinstance(outcome, TransportError):
+            return _Failure(network_error(method, url, outcome, self.timeout), retryable=True)
+        if isinstance(outcome, BodyTooLarge):
+            return _Failure(too_large(method, url), retryable=False)
+        return outcome
+
+    # -- a GET whose first attempt another thread sent (agentsync.multiplex) --------------------------
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    @property
+    def slots(self) -> threading.BoundedSemaphore:
+        """The bound on requests in flight, shared by every way of sending."""
+        return self._slots
+
+    def counted(self, method: str) -> None:
+        """Count one attempt sent elsewhere, as :attr:`stats` counts its own."""
+        self._count(method)
+
+    def target(self, path: str) -> str:
+        """The request target of a GET of ``path`` (no query)."""
+        return self._url(path)[len(self.base_url) :]
+
+    def finish_get(
+        self,
+        path: str,
+        outcome: Answer | TransportError | BodyTooLarge,
+        *,
+        began: float,
+        expired: bool = False,
+    ) -> Any:
+        """The decoded body of a GET of ``path`` whose first attempt was sent at ``began`` and came to
+        ``outcome``: judged as :meth:`get` judges its own, and, when that failed, tried again under the
+        same retry policy and total time (so this may sleep: call it where waiting is allowed)."""
+        url = self._url(path)
+        first = self._judged("GET", url, self._sent("GET", url, outcome, expired=expired), began, True)
+        return self._request("GET", path, retry=True, shared=True, first=first, started=began)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["Answer", "BodyTooLarge", "Transport", "TransportError"]
+__all__ = ["Answer", "BodyTooLarge", "Transport", "TransportError", "Truncated", "read_body", "read_head"]
 
 MAX_LINE = 65_536  # the longest status or header line read
 MAX_HEADERS = 200
@@ -56,6 +56,14 @@ class TransportError(Exception):
         self.reason = reason
         self.sent = sent
         self.timed_out = timed_out
+
+
+class Truncated(TransportError):
+    """An answer that stops before its end: the connection was dropped (or, for bytes read ahead of
+    time, nothing more has arrived yet)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, sent=True)
 
 
 class BodyTooLarge(Exception):
@@ -154,13 +162,7 @@ class Transport:
         Raises :class:`TransportError` when no whole answer came, :class:`BodyTooLarge` when the body
         is over ``limit`` bytes.
         """
-        if _UNSAFE_TARGET.search(target) or not target.startswith("/"):
-            raise TransportError("the request path holds a character no request line may carry", sent=False)
-        head = [f"{method} {self.prefix}{target} HTTP/1.1\r\n".encode("latin-1"), self._head]
-        if body is not None:
-            head.append(f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode())
-        head.append(b"\r\n")
-        message = b"".join(head) + (body or b"")
+        message = self.message(method, target, body)
         # A kept-alive connection the server has closed is dropped here; one it closes while the request
         # is on its way fails like any dropped connection, and the client's retry policy decides.
         conn = self._checkout() or self._connect()
@@ -171,7 +173,33 @@ class Transport:
             conn.close()
             raise
 
+    def message(self, method: str, target: str, body: bytes | None) -> bytes:
+        """The bytes of one request: its line, this transport's headers and the body."""
+        if _UNSAFE_TARGET.search(target) or not target.startswith("/"):
+            raise TransportError("the request path holds a character no request line may carry", sent=False)
+        head = [f"{method} {self.prefix}{target} HTTP/1.1\r\n".encode("latin-1"), self._head]
+        if body is not None:
+            head.append(f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode())
+        head.append(b"\r\n")
+        return b"".join(head) + (body or b"")
+
     # -- connections -----------------------------------------------------------------------------
+
+    def lend(self) -> socket.socket:
+        """The socket of a kept-alive or a new connection, for a caller that does its own reading
+        (:mod:`agentsync.multiplex`); raises :class:`TransportError` when no connection can be made.
+        Hand it back with :meth:`take_back` once its last answer was read whole, or close it."""
+        conn = self._checkout() or self._connect()
+        return conn.sock
+
+    def take_back(self, sock: socket.socket) -> None:
+        """Keep a lent socket for later requests, blocking again with this transport's timeout."""
+        try:
+            sock.settimeout(self.timeout)
+        except OSError:
+            sock.close()
+            return
+        self._checkin(_Connection(sock))
 
     def _checkout(self) -> _Connection | None:
         while True:
@@ -241,8 +269,8 @@ class Transport:
     def _exchange(self, conn: _Connection, message: bytes, limit: int) -> Answer:
         try:
             conn.sock.sendall(message)
-            status, headers, keep = _read_head(conn.reader)
-            content, whole = _read_body(conn.reader, status, headers, limit)
+            status, headers, keep = read_head(conn.reader)
+            content, whole = read_body(conn.reader, status, headers, limit)
         except TimeoutError:
             raise TransportError("timed out", sent=True, timed_out=True) from None
         except OSError as exc:
@@ -254,12 +282,12 @@ class Transport:
         return Answer(status, headers, content)
 
 
-def _read_head(reader: io.BufferedReader[socket.SocketIO]) -> tuple[int, dict[str, str], bool]:
+def read_head(reader: io.BufferedIOBase) -> tuple[int, dict[str, str], bool]:
     readline = reader.readline
     while True:
         line = readline(MAX_LINE + 1)
         if not line:
-            raise TransportError("the connection was closed before any answer", sent=True)
+            raise Truncated("the connection was closed before any answer")
         version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
         code = rest[:3]
         if not version.startswith("HTTP/1.") or len(line) > MAX_LINE or not code.isdigit():
@@ -272,7 +300,7 @@ def _read_head(reader: io.BufferedReader[socket.SocketIO]) -> tuple[int, dict[st
             if line in (b"\r\n", b"\n"):
                 break
             if not line:
-                raise TransportError("the connection was dropped in the middle of the headers", sent=True)
+                raise Truncated("the connection was dropped in the middle of the headers")
             name, colon, value = line.decode("latin-1").partition(":")
             if not colon:
                 raise TransportError("the answer has a header that is not HTTP", sent=True)
@@ -289,8 +317,8 @@ def _read_head(reader: io.BufferedReader[socket.SocketIO]) -> tuple[int, dict[st
         return status, headers, keep
 
 
-def _read_body(
-    reader: io.BufferedReader[socket.SocketIO], status: int, headers: Mapping[str, str], limit: int
+def read_body(
+    reader: io.BufferedIOBase, status: int, headers: Mapping[str, str], limit: int
 ) -> tuple[bytes, bool]:
     """The body, and whether it ended where the answer said it would (so the connection is reusable)."""
     read = reader.read
@@ -330,25 +358,21 @@ def _read_body(
     return b"".join(chunks), whole
 
 
-def _read_exactly(
-    reader: io.BufferedReader[socket.SocketIO], count: int, take: Callable[[bytes], None]
-) -> None:
+def _read_exactly(reader: io.BufferedIOBase, count: int, take: Callable[[bytes], None]) -> None:
     while count:
         data = reader.read(min(count, READ_SIZE))
         if not data:
-            raise TransportError("the connection was dropped in the middle of the answer", sent=True)
+            raise Truncated("the connection was dropped in the middle of the answer")
         count -= len(data)
         take(data)
 
 
-def _read_chunks(
-    reader: io.BufferedReader[socket.SocketIO], take: Callable[[bytes], None], limit: int
-) -> None:
+def _read_chunks(reader: io.BufferedIOBase, take: Callable[[bytes], None], limit: int) -> None:
     readline = reader.readline
     while True:
         line = readline(MAX_LINE + 1)
         if not line:
-            raise TransportError("the connection was dropped in the middle of the answer", sent=True)
+            raise Truncated("the connection was dropped in the middle of the answer")
         size_text = line.split(b";")[0].strip()
         try:
             size = int(size_text, 16)
