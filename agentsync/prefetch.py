@@ -7,8 +7,9 @@ list holds summaries, the GET of every object that carries this namespace's mark
 naming it arrives: every plan reads those, whatever the files say. The definitions are read and
 validated meanwhile, and :func:`agentsync.remote.fetch` takes what was read and reads only the rest.
 
-The bound on requests in flight is the client's: listings and GETs share one pool of that many
-workers, and a listing never waits on a GET, so the pool cannot deadlock.
+The bound on requests in flight is the client's. Listings run on a pool of that many workers; the GETs
+are sent and read by one thread (:class:`~agentsync.multiplex.Multiplexer`), which hands a GET that
+needs another try to the same pool. A listing never waits on a GET, so the pool cannot deadlock.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from agentsync import progress
 from agentsync.kinds import Kind
 from agentsync.kinds.base import JsonObject
-from agentsync.remote import get_one, list_items
+from agentsync.multiplex import Multiplexer
+from agentsync.remote import item_path, list_items
 
 if TYPE_CHECKING:
     from agentsync.client import Client
@@ -42,6 +44,7 @@ class Prefetch:
         self._gets: dict[tuple[str, str], Future[JsonObject] | _Done] = {}
         self._closed = False
         self._done = 0
+        self._multiplexer: Multiplexer | None = None  # started with the first GET
         # What has finished, in the order it finished, for :meth:`arrived`: a GET's job and answer,
         # or None for a listing that ended (a wake-up to look again whether everything has).
         self._finished_queue: queue.SimpleQueue[tuple[tuple[str, str], Any] | None] = queue.SimpleQueue()
@@ -104,9 +107,13 @@ class Prefetch:
                 yield kind, remote_id, answer
 
     def close(self) -> None:
-        """Stop: nothing more is started; requests in flight end on their own deadline."""
+        """Stop: nothing more is started; GETs not yet answered are cancelled, and other requests in
+        flight end on their own deadline."""
         with self._lock:
             self._closed = True
+            multiplexer = self._multiplexer
+        if multiplexer is not None:
+            multiplexer.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _listing(self, kind: Kind, params: Any) -> list[JsonObject]:
@@ -121,10 +128,15 @@ class Prefetch:
         if not kind.identity.owned(index, False):
             return
         job = (kind.name, str(item[kind.api.id_field]))
+        path = item_path(kind, job[1])
+        url = self._client.base_url + path
         with self._lock:
             if self._closed or job in self._gets:
                 return
-            future = self._pool.submit(self._get, kind, job[1])
+            if self._multiplexer is None:
+                self._multiplexer = Multiplexer(self._client, self._pool)
+            # What get_one makes of the body: checked to have the API's shape.
+            future = self._multiplexer.submit(path, lambda body: kind.api.check(body, url))
             self._gets[job] = future
         future.add_done_callback(lambda done: self._finished(job, done))
 
@@ -132,17 +144,11 @@ class Prefetch:
         answer = _Done(_answer(future))
         with self._lock:
             self._gets[job] = answer
-        self._finished_queue.put((job, answer.value))
-
-    def _get(self, kind: Kind, remote_id: str) -> JsonObject:
-        try:
-            return get_one(self._client, kind, remote_id)
-        finally:
             # The total grows while the listings still run; it is whole when the last page is in.
-            with self._lock:
-                self._done += 1
-                done, total = self._done, len(self._gets)
-            progress.emit(progress.Fetched(done, total))
+            self._done += 1
+            done, total = self._done, len(self._gets)
+        progress.emit(progress.Fetched(done, total))
+        self._finished_queue.put((job, answer.value))
 
 
 class _Done:
