@@ -100,6 +100,8 @@ class Reader:
         # Keys of list entries left out because their file has errors: a reference to one is not
         # also reported as naming nothing.
         self.unusable: dict[str, set[str]] = {}
+        # The real path of every folder a file was read from (agentsync.reading.read_bounded).
+        self.real_folders: dict[Path, Path] = {}
 
     def error(self, location: Location | None, message: str) -> None:
         self.problems.append(Problem(location, message, Severity.ERROR))
@@ -118,7 +120,9 @@ class Reader:
             return None
         left = MAX_PROJECT_BYTES - self.bytes_read
         try:
-            data = reading.read_bounded(path, self.real_root, name, min(MAX_FILE_BYTES, left))
+            data = reading.read_bounded(
+                path, self.real_root, name, min(MAX_FILE_BYTES, left), folders=self.real_folders
+            )
         except reading.Refused as exc:
             self.error(where, _too_large(name, left) if exc.too_large else exc.message)
             return None

@@ -38,23 +38,51 @@ def real_path(path: Path, real_root: Path, name: str) -> Path:
     """The path with every symlink resolved; Refused when that leads out of ``real_root``."""
     real = path.resolve()
     if not real.is_relative_to(real_root):
-        raise Refused(
-            f"{name} is a symlink that leads out of the project (to {real.as_posix()}); "
-            "project files must be inside the project directory"
-        )
+        raise Refused(_outside(name, real))
     return real
 
 
-def read_bounded(path: Path, real_root: Path, name: str, limit: int) -> bytes:
+def read_bounded(
+    path: Path, real_root: Path, name: str, limit: int, *, folders: dict[Path, Path] | None = None
+) -> bytes:
     """At most ``limit`` bytes of the regular file at ``path`` inside ``real_root``; Refused (or
-    OSError) otherwise."""
-    real = real_path(path, real_root, name)
-    _regular(os.stat(real).st_mode, name)
+    OSError) otherwise. ``folders`` keeps the real path of each folder already resolved, for a caller
+    that reads many files of the same folders."""
+    real, mode = _located(path, real_root, name, folders)
+    _regular(mode, name)
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     descriptor = os.open(real, flags)
     with os.fdopen(descriptor, "rb", buffering=0) as handle:
         _regular(os.fstat(handle.fileno()).st_mode, name)
         return _read_at_most(handle, limit, name)
+
+
+def _located(path: Path, real_root: Path, name: str, folders: dict[Path, Path] | None) -> tuple[Path, int]:
+    """The real path of ``path`` and the mode of what is there. A path that is not itself a symlink is
+    its folder's real path and its own name, so only the folder is resolved (once, with ``folders``);
+    a symlink is resolved whole."""
+    if folders is not None:
+        try:
+            status = os.lstat(path)
+        except OSError:
+            status = None  # resolved below, which raises what it always raised
+        if status is not None and not stat.S_ISLNK(status.st_mode):
+            folder = folders.get(path.parent)
+            if folder is None:
+                folder = folders[path.parent] = path.parent.resolve()
+            real = folder / path.name
+            if not real.is_relative_to(real_root):
+                raise Refused(_outside(name, real))
+            return real, status.st_mode
+    real = real_path(path, real_root, name)
+    return real, os.stat(real).st_mode
+
+
+def _outside(name: str, real: Path) -> str:
+    return (
+        f"{name} is a symlink that leads out of the project (to {real.as_posix()}); "
+        "project files must be inside the project directory"
+    )
 
 
 def _regular(mode: int, name: str) -> None:
