@@ -363,6 +363,8 @@ def _check_in_use(deletes: Sequence[Change], resolved: Sequence[Matched], remote
     """A delete (or a replacement, which deletes the old object) of an object that resources still use
     is refused, naming them, unless each of them is deleted in this plan too or no longer mentions the
     object once the plan is applied. Nothing is ever deleted by force."""
+    if not deletes:
+        return  # nothing to check: no need to write out every definition
     gone = {c.remote_id for c in deletes}
     after = {m.match.remote_id: json.dumps(m.definition.config) for m in resolved if m.match.remote_id}
     held = []
