@@ -122,10 +122,25 @@ NON_FINITE = "must be a finite number: JSON has no NaN or infinity (.nan, .inf, 
 
 
 def _non_finite(document: Document) -> Iterator[tuple[JsonPath, Problem]]:
+    if not _any_non_finite(document.value):
+        return  # the common case, without building a path for every value
     for path, value in _leaves(document.value, ()):
         if isinstance(value, float) and not math.isfinite(value):
             prefix = f"{dotted(path)}: " if path else ""
             yield path, Problem(document.location_of(path, value=True), prefix + NON_FINITE)
+
+
+def _any_non_finite(value: Any) -> bool:
+    waiting = [value]
+    while waiting:
+        item = waiting.pop()
+        if isinstance(item, dict):
+            waiting.extend(item.values())
+        elif isinstance(item, list):
+            waiting.extend(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return True
+    return False
 
 
 def _leaves(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, Any]]:
