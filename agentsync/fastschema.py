@@ -110,9 +110,15 @@ def _all(checks: list[Check]) -> Check:
         return _always
     if len(checks) == 1:
         return checks[0]
+    if len(checks) == 2:  # the usual pair (a type and its properties): no generator per value
+        first, second = checks
+        return lambda v: first(v) and second(v)
 
     def every(value: Any) -> bool:
-        return all(check(value) for check in checks)
+        for check in checks:  # noqa: SIM110 - a loop, not a generator for every value checked
+            if not check(value):
+                return False
+        return True
 
     return every
 
@@ -142,7 +148,16 @@ def _type(compiler: _Compiler, argument: Any, schema: Any) -> Check:
     if any(n not in _TYPES for n in names):
         raise Unsure("type")
     tests = [_TYPES[n] for n in names]
-    return lambda v: any(test(v) for test in tests)
+    if len(tests) == 1:
+        return tests[0]
+
+    def check(value: Any) -> bool:
+        for test in tests:  # noqa: SIM110 - a loop, not a generator for every value checked
+            if test(value):
+                return True
+        return False
+
+    return check
 
 
 def _equal(a: Any, b: Any) -> bool:
