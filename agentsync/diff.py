@@ -56,9 +56,10 @@ def _project(fields: Fields, declared: Any, remote: Any, path: Path) -> Any:
     if strategy is not Strategy.MERGE or not (_is_mapping(declared) and _is_mapping(remote)):
         return canonical(remote)
     view: dict[str, Any] = {}
+    unread = fields.unread
     for key, value in declared.items():
         child = (*path, key)
-        if key in remote and child not in fields.read_only and child not in fields.write_only:
+        if key in remote and child not in unread:
             view[key] = _project(fields, value, remote[key], child)
     return view
 

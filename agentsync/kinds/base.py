@@ -140,10 +140,16 @@ class Fields:
     def table(self) -> Mapping[Path, Strategy]:
         return derive(self.merge_roots, self.strategies)
 
+    @cached_property
+    def unread(self) -> frozenset[Path]:
+        """The paths never compared: read-only and write-only ones (looked up for every key of every
+        managed view)."""
+        return frozenset(self.read_only) | frozenset(self.write_only)
+
     def strategy(self, path: Path) -> Strategy:
         """The strategy at ``path``. A path the schema does not know is merged if it holds an object,
         since the server's merge is a plain recursive dict merge there."""
-        found = self.table.get(tuple(path))
+        found = self.table.get(path if type(path) is tuple else tuple(path))
         return found if found is not None else Strategy.MERGE
 
 
