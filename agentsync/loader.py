@@ -208,7 +208,12 @@ def _syntax_problem(exc: MarkedYAMLError, text: str, name: str) -> Problem:
 
 
 def _loc(name: str, node: Node) -> Location:
-    return Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
+    # Built as the tuple it is: a NamedTuple's own constructor is one more Python call, per node.
+    mark = node.start_mark
+    return _new_tuple(Location, (name, mark.line + 1, mark.column + 1))
+
+
+_new_tuple = tuple.__new__
 
 
 class _Converter:
@@ -274,7 +279,7 @@ class _Converter:
 
     def _entries(self, node: MappingNode, path: JsonPath) -> list[tuple[Node, Node]]:
         """The mapping's entries with YAML merge keys (``<<: *base``) expanded; own keys come first."""
-        if not any(k.value == "<<" for k, _ in node.value):
+        if not _has_merge_key(node):
             return list(node.value)  # no merge key: the entries as written
         entries = [(k, v) for k, v in node.value if not _is_merge(k)]
         seen = {_key_name(k) for k, _ in entries}
@@ -352,6 +357,13 @@ def normalise_newlines(text: str) -> str:
     if "\r\n" not in text or "\r" in text.replace("\r\n", ""):
         return text
     return text.replace("\r\n", "\n")
+
+
+def _has_merge_key(node: MappingNode) -> bool:
+    for key, _ in node.value:  # noqa: SIM110 - a loop, not a generator for every mapping of every file
+        if key.value == "<<":
+            return True
+    return False
 
 
 def _is_merge(key: Node) -> bool:
