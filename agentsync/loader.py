@@ -439,10 +439,25 @@ def interpolate(
     A value that is one whole placeholder becomes a number or boolean when the schema of ``typed_root``
     wants one there (``daily_limit: ${var.DAILY}``); otherwise placeholders produce text.
     """
+    if not _any_placeholder(document.value):
+        return replace(document, secrets={}, references={}), []  # most files: nothing to resolve or copy
     walk = _Interpolation(document, context, typed_root)
     value = walk.value(document.value, ())
     resolved = replace(document, value=value, secrets=walk.secrets, references=walk.references)
     return resolved, walk.problems
+
+
+def _any_placeholder(value: Any) -> bool:
+    waiting = [value]
+    while waiting:
+        item = waiting.pop()
+        if isinstance(item, dict):
+            waiting.extend(item.values())
+        elif isinstance(item, list):
+            waiting.extend(item)
+        elif isinstance(item, str) and templates.has_placeholder(item):
+            return True
+    return False
 
 
 class _Interpolation:
