@@ -135,8 +135,12 @@ class Multiplexer:
             if self._closed:
                 future.cancel()
                 return future
+            # Only a first waiting GET needs the thread woken: with others waiting, it is already busy
+            # starting them, or waits for a connection or a slot, whose arrival wakes it anyway.
+            idle = not self._pending
             self._pending.append(_Job(path, then, future))
-        self._wake()
+        if idle:
+            self._wake()
         return future
 
     def close(self) -> None:
@@ -209,9 +213,13 @@ class Multiplexer:
         self._client.counted("GET")
         try:
             message = self._transport.message("GET", self._client.target(job.path), None)
-            sock.settimeout(self._quiet)
-            sock.sendall(message)
-            sock.setblocking(False)
+            if sock.gettimeout() != 0.0:  # once per connection (each call is a system call)
+                sock.setblocking(False)
+            sent = _send_some(sock, message, self._waits)
+            if sent < len(message):  # a full send buffer (rare for a GET): the rest within the timeout
+                sock.settimeout(self._quiet)
+                sock.sendall(message[sent:])
+                sock.setblocking(False)
         except TransportError as exc:  # a path no request line may carry: nothing was sent
             self._free.append(sock)
             self._client.slots.release()
@@ -363,6 +371,14 @@ class Multiplexer:
             job.future.set_exception(exc)
         else:
             job.future.set_result(result)
+
+
+def _send_some(sock: socket.socket, message: bytes, waits: tuple[type[BaseException], ...]) -> int:
+    """What a non-blocking send took of ``message`` (usually all of a GET's few hundred bytes)."""
+    try:
+        return sock.send(message)
+    except waits:
+        return 0
 
 
 def _dropped(exc: OSError) -> TransportError:
