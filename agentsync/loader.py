@@ -22,6 +22,7 @@ from agentsync import reading
 from agentsync import variables as templates
 from agentsync.composer import CORE, compose, tag_of
 from agentsync.errors import Location, Problem, Severity
+from agentsync.values import any_leaf
 
 JsonPath = tuple[str | int, ...]
 
@@ -439,7 +440,7 @@ def interpolate(
     A value that is one whole placeholder becomes a number or boolean when the schema of ``typed_root``
     wants one there (``daily_limit: ${var.DAILY}``); otherwise placeholders produce text.
     """
-    if not _any_placeholder(document.value):
+    if not any_leaf(document.value, _is_template):
         return replace(document, secrets={}, references={}), []  # most files: nothing to resolve or copy
     walk = _Interpolation(document, context, typed_root)
     value = walk.value(document.value, ())
@@ -447,17 +448,8 @@ def interpolate(
     return resolved, walk.problems
 
 
-def _any_placeholder(value: Any) -> bool:
-    waiting = [value]
-    while waiting:
-        item = waiting.pop()
-        if isinstance(item, dict):
-            waiting.extend(item.values())
-        elif isinstance(item, list):
-            waiting.extend(item)
-        elif isinstance(item, str) and templates.has_placeholder(item):
-            return True
-    return False
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and templates.has_placeholder(value)
 
 
 class _Interpolation:

@@ -18,6 +18,7 @@ from agentsync import fastschema, ids, schemagen, spec
 from agentsync.errors import Location, Problem, Severity
 from agentsync.kinds import KINDS, Kind
 from agentsync.plan import dotted
+from agentsync.values import any_leaf
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -122,7 +123,7 @@ NON_FINITE = "must be a finite number: JSON has no NaN or infinity (.nan, .inf, 
 
 
 def _non_finite(document: Document) -> Iterator[tuple[JsonPath, Problem]]:
-    if not _any_non_finite(document.value):
+    if not any_leaf(document.value, _is_non_finite):
         return  # the common case, without building a path for every value
     for path, value in _leaves(document.value, ()):
         if isinstance(value, float) and not math.isfinite(value):
@@ -130,17 +131,8 @@ def _non_finite(document: Document) -> Iterator[tuple[JsonPath, Problem]]:
             yield path, Problem(document.location_of(path, value=True), prefix + NON_FINITE)
 
 
-def _any_non_finite(value: Any) -> bool:
-    waiting = [value]
-    while waiting:
-        item = waiting.pop()
-        if isinstance(item, dict):
-            waiting.extend(item.values())
-        elif isinstance(item, list):
-            waiting.extend(item)
-        elif isinstance(item, float) and not math.isfinite(item):
-            return True
-    return False
+def _is_non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _leaves(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, Any]]:

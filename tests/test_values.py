@@ -25,3 +25,18 @@ def test_containers_compare_by_content_whatever_their_type() -> None:
     assert same((1, 2), [1, 2])
     assert not same({"x": [1, 2]}, {"x": [2, 1]}) and not same({"x": 1}, {"x": 1, "y": 2})
     assert not same("ab", ["a", "b"])
+
+
+def test_any_leaf_finds_a_leaf_at_any_depth_and_only_leaves() -> None:
+    from agentsync.values import any_leaf
+
+    def is_seven(value: object) -> bool:
+        return value == 7
+
+    assert any_leaf({"a": [1, {"b": [2, 7]}]}, is_seven)
+    assert any_leaf(7, is_seven)  # a bare leaf is its own only leaf
+    assert not any_leaf({"a": [1, {"b": [2, 3]}], "c": None}, is_seven)
+    assert not any_leaf({"seven": {}}, lambda v: v == "seven")  # keys are not leaves
+    seen: list[object] = []
+    any_leaf({"x": [{}, []], "y": "s"}, lambda v: seen.append(v) is not None)
+    assert seen == ["s"]  # empty containers hold no leaf
