@@ -32,12 +32,22 @@ def same(a: Any, b: Any) -> bool:
     and any mapping or list type compared by content (so a YAML document's own types compare too)."""
     kind = type(a)
     if kind is type(b):  # the common case, without the cost of abstract-class checks
-        if kind is dict:
-            return a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
-        if kind is list:
-            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
         if kind in _SCALARS:
             return bool(a == b)
+        if kind is dict:
+            if a.keys() != b.keys():
+                return False
+            for key, value in a.items():  # noqa: SIM110 - a loop, no generator for every object compared
+                if not same(value, b[key]):
+                    return False
+            return True
+        if kind is list:
+            if len(a) != len(b):
+                return False
+            for x, y in zip(a, b):  # noqa: B905, SIM110 - equal lengths; a loop, no generator per list
+                if not same(x, y):
+                    return False
+            return True
     if kind in _NUMBERS and type(b) in _NUMBERS:
         return bool(a == b)
     if isinstance(a, bool) or isinstance(b, bool):
