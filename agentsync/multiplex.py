@@ -187,8 +187,10 @@ class Multiplexer:
                     return False
                 wanted = 0
                 if not self._free:
-                    room = self._limit - len(self._busy) - self._opening
-                    wanted = max(0, min(len(self._pending) - self._opening, room))
+                    # Opened by a worker since this turn began: not free yet, but counted.
+                    coming = self._opening + len(self._arrived)
+                    room = self._limit - len(self._busy) - coming
+                    wanted = max(0, min(len(self._pending) - coming, room))
                     self._opening += wanted
                 elif self._client.slots.acquire(blocking=False):
                     job = self._pending.popleft()

@@ -38,5 +38,10 @@ def test_any_leaf_finds_a_leaf_at_any_depth_and_only_leaves() -> None:
     assert not any_leaf({"a": [1, {"b": [2, 3]}], "c": None}, is_seven)
     assert not any_leaf({"seven": {}}, lambda v: v == "seven")  # keys are not leaves
     seen: list[object] = []
-    any_leaf({"x": [{}, []], "y": "s"}, lambda v: seen.append(v) is not None)
+
+    def record(value: object) -> bool:
+        seen.append(value)
+        return False
+
+    assert not any_leaf({"x": [{}, []], "y": "s"}, record)
     assert seen == ["s"]  # empty containers hold no leaf
