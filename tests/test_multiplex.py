@@ -335,3 +335,25 @@ def test_an_untrusted_certificate_is_refused_before_the_key_is_sent(
     ):
         _get(client, workers, "/x")
     assert tls_server.seen == []
+
+
+def test_never_more_requests_in_flight_or_connections_than_the_concurrency(
+    serve: Callable[..., Server], workers: ThreadPoolExecutor
+) -> None:
+    lock = threading.Lock()
+    now, most = [0], [0]
+
+    def slow(_: bytes) -> bytes:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.01)
+        with lock:
+            now[0] -= 1
+        return with_length(BODY)
+
+    server = serve(slow)
+    with Client(server.url, "k", retry=ONCE, concurrency=3) as client:
+        assert len(_get(client, workers, *(f"/{i}" for i in range(30)))) == 30
+        assert _free_slots(client) == 3
+    assert most[0] == 3 and server.connections == 3
