@@ -69,7 +69,7 @@ class _Job:
 class _Exchange:
     """One request in flight: its job, its connection, and what has arrived of the answer."""
 
-    __slots__ = ("began", "buffer", "deadline", "ended", "job", "quiet_until", "sock")
+    __slots__ = ("began", "buffer", "deadline", "ended", "head", "job", "next_try", "quiet_until", "sock")
 
     def __init__(self, job: _Job, sock: socket.socket, began: float, deadline: float, quiet: float) -> None:
         self.job = job
@@ -79,6 +79,11 @@ class _Exchange:
         self.quiet_until = began + quiet
         self.buffer = bytearray()
         self.ended = False
+        # (status, headers, keep, where the body starts) once the head is read.
+        self.head: tuple[int, dict[str, str], bool, int] | None = None
+        # Past this size the answer is parsed again even with no sign that it is whole, so that a head
+        # or body the transport refuses is refused; doubling it keeps the parsing linear in the size.
+        self.next_try = READ_SIZE
 
 
 class _Arrived(io.BytesIO):
@@ -255,20 +260,45 @@ class Multiplexer:
         self._try_whole(exchange)
 
     def _try_whole(self, exchange: _Exchange) -> None:
-        arrived = _Arrived(exchange.buffer, ended=exchange.ended)
+        """Parse what has arrived when it may be a whole answer: its head ended, then as much body as
+        it declared, a chunked body's closing empty line, the connection's end, or twice the bytes of
+        the last try. Each try is the transport's own parsing from the start, so trying at every read
+        would cost the square of a large answer's size."""
+        buffer, ended = exchange.buffer, exchange.ended
+        due = ended or len(buffer) >= exchange.next_try
+        if exchange.head is None:
+            end = max(buffer.rfind(b"\n\r\n"), buffer.rfind(b"\n\n"))
+            if end < 0 and not due:
+                return
+            head = buffer if due or end < 0 else buffer[: end + (3 if buffer[end + 1] == 13 else 2)]
+            arrived = _Arrived(bytes(head), ended=ended or head is not buffer)
+            try:
+                status, headers, keep = read_head(arrived)
+            except Truncated as exc:
+                self._retry_later(exchange, exc)
+                return
+            except TransportError as exc:
+                self._failed(exchange, exc)
+                return
+            exchange.head = (status, headers, keep, arrived.tell())
+        status, headers, keep, start = exchange.head
+        if "content-length" in headers and "chunked" not in headers.get("transfer-encoding", "").lower():
+            due = ended  # the declared length says when it is whole, and whether it is too large
+        if not (due or _body_may_be_whole(status, headers, buffer, start)):
+            return
+        arrived = _Arrived(bytes(memoryview(buffer)[start:]), ended=ended)
         try:
-            status, headers, keep = read_head(arrived)
             content, whole = read_body(arrived, status, headers, answers.MAX_BODY_BYTES)
         except Truncated as exc:
-            if exchange.ended:
-                self._failed(exchange, exc)
+            self._retry_later(exchange, exc)
             return
         except (TransportError, BodyTooLarge) as exc:
             self._failed(exchange, exc)
             return
-        if not whole and not exchange.ended:
+        if not whole and not ended:
+            exchange.next_try = 2 * len(buffer)
             return  # an answer ended by the connection closing: not yet closed
-        reusable = keep and whole and not exchange.ended and not arrived.read(1)
+        reusable = keep and whole and not ended and not arrived.read(1)
         self._end(exchange, keep_connection=reusable)
         answer = Answer(status, headers, content)
         job, began = exchange.job, exchange.began
@@ -276,6 +306,12 @@ class Multiplexer:
             self._finish(job, lambda: self._client.finish_get(job.path, answer, began=began))
         else:
             self._elsewhere(job, answer, began)
+
+    def _retry_later(self, exchange: _Exchange, cut: Truncated) -> None:
+        if exchange.ended:
+            self._failed(exchange, cut)
+        else:
+            exchange.next_try = 2 * len(exchange.buffer)
 
     def _expire(self, now: float) -> None:
         for exchange in [e for e in self._busy.values() if now >= min(e.deadline, e.quiet_until)]:
@@ -381,6 +417,19 @@ def _send_some(sock: socket.socket, message: bytes, waits: tuple[type[BaseExcept
         return sock.send(message)
     except waits:
         return 0
+
+
+def _body_may_be_whole(status: int, headers: dict[str, str], buffer: bytearray, start: int) -> bool:
+    """Whether the body after ``start`` may be complete, by how the head frames it."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return buffer.endswith((b"\n\r\n", b"\n\n"))  # the last chunk and the trailers end so
+    declared = headers.get("content-length")
+    if declared is not None:
+        length = declared.split(",")[0].strip()
+        return (
+            not length.isdigit() or len(buffer) - start >= int(length) or int(length) > answers.MAX_BODY_BYTES
+        )
+    return status in (204, 304) or status < 200  # no body; otherwise only the connection's end ends it
 
 
 def _dropped(exc: OSError) -> TransportError:

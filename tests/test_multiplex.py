@@ -357,3 +357,48 @@ def test_never_more_requests_in_flight_or_connections_than_the_concurrency(
         assert len(_get(client, workers, *(f"/{i}" for i in range(30)))) == 30
         assert _free_slots(client) == 3
     assert most[0] == 3 and server.connections == 3
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "closing"])
+def test_a_large_answer_in_small_pieces_is_parsed_a_few_times_not_at_every_read(
+    serve: Callable[..., Server], workers: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch, framing: str
+) -> None:
+    import agentsync.multiplex as multiplex
+
+    body = json.dumps({"padding": "a" * 1_000_000}).encode()
+    whole = {
+        "length": with_length(body),
+        "chunked": chunked(body, size=4096),
+        "closing": answer(body, "Content-Type: application/json"),
+    }[framing]
+    parsed = []
+    original = multiplex.read_body  # type: ignore[attr-defined]
+
+    def counted(*args: Any) -> Any:
+        parsed.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(multiplex, "read_body", counted)
+
+    class Pieces(Server):
+        def _answer(self, conn: socket.socket) -> None:
+            with conn:
+                conn.recv(65536)
+                for i in range(0, len(whole), 4096):  # about 250 pieces, each read on its own
+                    conn.sendall(whole[i : i + 4096])
+                    if i % 65536 == 0:
+                        time.sleep(0.001)
+                if framing != "closing":
+                    conn.recv(65536)
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = Pieces(lambda _: None, url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+    threading.Thread(target=server.serve, args=(listener,), daemon=True).start()
+    try:
+        with Client(server.url, "k", retry=ONCE, concurrency=1) as client:
+            assert _get(client, workers, "/big") == [json.loads(body)]
+    finally:
+        listener.close()
+    # The declared length is waited for; a body with no length is tried at each doubling of its size
+    # (a chunked one also at each blank line it happens to end on): never once per read.
+    assert len(parsed) <= {"length": 1, "chunked": 8, "closing": 8}[framing], len(parsed)
