@@ -183,6 +183,10 @@ class Client:
         self.deadline = deadline if deadline is not None else timeout * DEADLINE_FACTOR
         self.concurrency = concurrency
         self.retry = retry
+        # Kept only to take it out of what the server sends back (see _without_key); never shown. A key
+        # of a few characters (a test's) would match ordinary text, and hides nothing anyway.
+        key = checked_key(api_key).encode()
+        self._key = key if len(key) >= MIN_MASKED_KEY else b""
         headers = {
             API_KEY_HEADER: checked_key(api_key),
             "Accept": "application/json",
@@ -340,6 +344,8 @@ class Client:
             _report(method, url[len(self.base_url) :], sent, time.monotonic() - began)
         if isinstance(sent, _Failure):
             return sent
+        if self._key:
+            sent = _without_key(sent, self._key)
         if sent.status in REDIRECT_STATUSES and sent.header("location"):
             return _Failure(redirected(method, url, sent), retryable=False)
         if sent.status < 400:
@@ -452,6 +458,22 @@ def _capture(fn: Callable[[T], R], item: T) -> R | BaseException:
         return fn(item)
     except Exception as exc:
         return exc
+
+
+KEY_SHOWN_AS = b"[the API key]"
+MIN_MASKED_KEY = 8  # ElevenLabs keys are about 50 characters
+
+
+def _without_key(answer: Answer, key: bytes) -> Answer:
+    """``answer`` with the API key replaced wherever the server wrote it back (an error message that
+    quotes the request's headers, a name, a Location): whatever the server says may be printed, and
+    no output may hold the key. One search of the body when it is not there."""
+    text_key = key.decode()
+    if key not in answer.content and not any(text_key in v for v in answer.headers.values()):
+        return answer
+    shown = KEY_SHOWN_AS.decode()
+    headers = {name: value.replace(text_key, shown) for name, value in answer.headers.items()}
+    return Answer(answer.status, headers, answer.content.replace(key, KEY_SHOWN_AS))
 
 
 def _failure(method: str, url: str, response: Answer) -> _Failure:

@@ -402,3 +402,60 @@ def test_a_large_answer_in_small_pieces_is_parsed_a_few_times_not_at_every_read(
     # The declared length is waited for; a body with no length is tried at each doubling of its size
     # (a chunked one also at each blank line it happens to end on): never once per read.
     assert len(parsed) <= {"length": 1, "chunked": 8, "closing": 8}[framing], len(parsed)
+
+
+KEY = "sk_echoed_0123456789abcdef"
+
+
+def _echoing(status: str, extra: str = "") -> Callable[[bytes], bytes]:
+    """A server that writes the request's own key back: in its error message, a header, a Location."""
+
+    def reply(request: bytes) -> bytes:
+        key = next(
+            line.split(b":", 1)[1].strip().decode()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"xi-api-key:")
+        )
+        body = json.dumps({"detail": {"status": "bad", "message": f"key {key} is not allowed"}}).encode()
+        if status.startswith("200"):
+            body = json.dumps({"agent_id": "a1", "name": f"named {key}"}).encode()
+        headers = [f"Content-Length: {len(body)}", "Content-Type: application/json", f"request-id: {key}"]
+        if extra:
+            headers.append(extra.format(key=key))
+        return answer(body, *headers, status=status)
+
+    return reply
+
+
+@pytest.mark.parametrize("multiplexed", [True, False], ids=["multiplexed", "threaded"])
+@pytest.mark.parametrize(
+    ("status", "extra"),
+    [
+        ("403 Forbidden", ""),
+        ("500 Internal Server Error", ""),
+        ("302 Found", "Location: https://x.example/{key}"),
+    ],
+    ids=["403", "500", "redirect"],
+)
+def test_a_server_that_writes_the_key_back_never_gets_it_printed(
+    serve: Callable[..., Server], workers: ThreadPoolExecutor, multiplexed: bool, status: str, extra: str
+) -> None:
+    server = serve(_echoing(status, extra))
+    with (
+        Client(server.url, KEY, retry=ONCE, concurrency=1) as client,
+        pytest.raises((ApiError, NetworkError)) as raised,
+    ):
+        _get(client, workers, "/x") if multiplexed else client.get("/x")
+    shown = f"{raised.value}\n{raised.value!r}\n{getattr(raised.value, 'hint', '')}"
+    assert KEY not in shown
+    assert "[the API key]" in shown  # the server's words are still shown, without it
+
+
+@pytest.mark.parametrize("multiplexed", [True, False], ids=["multiplexed", "threaded"])
+def test_a_body_that_holds_the_key_is_read_without_it(
+    serve: Callable[..., Server], workers: ThreadPoolExecutor, multiplexed: bool
+) -> None:
+    server = serve(_echoing("200 OK"))
+    with Client(server.url, KEY, retry=ONCE, concurrency=1) as client:
+        body = _get(client, workers, "/x")[0] if multiplexed else client.get("/x")
+    assert body == {"agent_id": "a1", "name": "named [the API key]"}
