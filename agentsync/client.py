@@ -187,6 +187,7 @@ class Client:
         # of a few characters (a test's) would match ordinary text, and hides nothing anyway.
         key = checked_key(api_key).encode()
         self._key = key if len(key) >= MIN_MASKED_KEY else b""
+        self._concealed: tuple[bytes, ...] = ()  # see conceal
         headers = {
             API_KEY_HEADER: checked_key(api_key),
             "Accept": "application/json",
@@ -218,6 +219,12 @@ class Client:
     def close(self) -> None:
         self._transport.close()
         self._watchdog.close()
+
+    def conceal(self, values: Iterable[str]) -> None:
+        """Take ``values`` (what the project's ``${env.*}`` resolved to) out of every answer that is
+        not a success, shown as ``(sensitive)``: an error may quote what a request sent, and errors are
+        printed. Successful bodies are data the plan compares, and are left as they are."""
+        self._concealed = tuple(sorted({v.encode() for v in values if v}, key=len, reverse=True))
 
     @property
     def stats(self) -> dict[str, int]:
@@ -345,7 +352,10 @@ class Client:
         if isinstance(sent, _Failure):
             return sent
         if self._key:
-            sent = _without_key(sent, self._key)
+            sent = _without(sent, self._key, KEY_SHOWN_AS)
+        if self._concealed and sent.status >= 300:
+            for value in self._concealed:
+                sent = _without(sent, value, CONCEALED_AS)
         if sent.status in REDIRECT_STATUSES and sent.header("location"):
             return _Failure(redirected(method, url, sent), retryable=False)
         if sent.status < 400:
@@ -461,19 +471,19 @@ def _capture(fn: Callable[[T], R], item: T) -> R | BaseException:
 
 
 KEY_SHOWN_AS = b"[the API key]"
+CONCEALED_AS = b"(sensitive)"  # as plans show a secret
 MIN_MASKED_KEY = 8  # ElevenLabs keys are about 50 characters
 
 
-def _without_key(answer: Answer, key: bytes) -> Answer:
-    """``answer`` with the API key replaced wherever the server wrote it back (an error message that
-    quotes the request's headers, a name, a Location): whatever the server says may be printed, and
-    no output may hold the key. One search of the body when it is not there."""
-    text_key = key.decode()
-    if key not in answer.content and not any(text_key in v for v in answer.headers.values()):
+def _without(answer: Answer, value: bytes, shown: bytes) -> Answer:
+    """``answer`` with ``value`` (the API key, or a secret) replaced by ``shown`` wherever the server
+    wrote it back: an error message that quotes the request, a request id, a Location, a name. Whatever
+    the server says may be printed. One search of the body when it is not there."""
+    text = value.decode()
+    if value not in answer.content and not any(text in v for v in answer.headers.values()):
         return answer
-    shown = KEY_SHOWN_AS.decode()
-    headers = {name: value.replace(text_key, shown) for name, value in answer.headers.items()}
-    return Answer(answer.status, headers, answer.content.replace(key, KEY_SHOWN_AS))
+    headers = {name: v.replace(text, shown.decode()) for name, v in answer.headers.items()}
+    return Answer(answer.status, headers, answer.content.replace(value, shown))
 
 
 def _failure(method: str, url: str, response: Answer) -> _Failure:

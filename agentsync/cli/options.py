@@ -164,14 +164,28 @@ def workspace_client(
     """A client for the project's workspace (or the in-process emulator), closed on exit; or
     ``connected``, a client its owner made for the same workspace and closes itself."""
     if connected is not None:
+        _conceal_secrets(connected, project)
         yield connected
         return
     if workspace.emulator:
         with _emulated(workspace, project) as client:
+            _conceal_secrets(client, project)
             yield client
         return
     with connect_to(workspace, project) as client:
+        _conceal_secrets(client, project)
         yield client
+
+
+def _conceal_secrets(client: Client, project: Project) -> None:
+    """The client hides what the project's ``${env.*}`` resolved to from every error it reports."""
+    from agentsync.kinds import KINDS
+
+    holding = [d for kind in KINDS for d in project.of(kind).values() if d.secrets]
+    if holding:
+        from agentsync.reverse import secret_values
+
+        client.conceal(secret_values(holding, os.environ))
 
 
 def connect_to(workspace: WorkspaceOptions, project: Project) -> Client:
