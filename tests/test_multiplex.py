@@ -111,29 +111,37 @@ def test_every_framing_the_transport_reads_is_read(
         assert _get(client, workers, "/one", "/two", "/three") == [json.loads(BODY)] * 3
 
 
-def test_an_answer_that_trickles_in_is_read_whole(
-    serve: Callable[..., Server], workers: ThreadPoolExecutor
-) -> None:
-    whole = with_length(BODY)
+def _read_in_pieces(
+    workers: ThreadPoolExecutor, whole: bytes, size: int, pause: float, *, closes: bool = False
+) -> Any:
+    """The body a multiplexed GET reads from a server that sends ``whole`` ``size`` bytes at a time,
+    pausing ``pause`` seconds every 64 KiB (or after every piece, for small pieces)."""
 
-    class Trickle(Server):
+    class Pieces(Server):
         def _answer(self, conn: socket.socket) -> None:
             with conn:
                 conn.recv(65536)
                 self.seen.append(b"GET")
-                for i in range(0, len(whole), 5):  # every 5 bytes its own segment, cutting lines and all
-                    conn.sendall(whole[i : i + 5])
-                    time.sleep(0.002)
-                conn.recv(65536)
+                for i in range(0, len(whole), size):
+                    conn.sendall(whole[i : i + size])
+                    if size < 64 or i % 65536 == 0:
+                        time.sleep(pause)
+                if not closes:
+                    conn.recv(65536)
 
     listener = socket.create_server(("127.0.0.1", 0))
-    server = Trickle(lambda _: None, url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+    server = Pieces(lambda _: None, url=f"http://127.0.0.1:{listener.getsockname()[1]}")
     threading.Thread(target=server.serve, args=(listener,), daemon=True).start()
     try:
         with Client(server.url, "k", retry=ONCE, concurrency=1) as client:
-            assert _get(client, workers, "/slow") == [json.loads(BODY)]
+            return _get(client, workers, "/pieces")[0]
     finally:
         listener.close()
+
+
+def test_an_answer_that_trickles_in_is_read_whole(workers: ThreadPoolExecutor) -> None:
+    # Every 5 bytes its own segment, cutting lines and all.
+    assert _read_in_pieces(workers, with_length(BODY), 5, 0.002) == json.loads(BODY)
 
 
 def test_an_answer_ended_by_closing_is_read_and_the_connection_not_kept(
@@ -380,25 +388,9 @@ def test_a_large_answer_in_small_pieces_is_parsed_a_few_times_not_at_every_read(
 
     monkeypatch.setattr(multiplex, "read_body", counted)
 
-    class Pieces(Server):
-        def _answer(self, conn: socket.socket) -> None:
-            with conn:
-                conn.recv(65536)
-                for i in range(0, len(whole), 4096):  # about 250 pieces, each read on its own
-                    conn.sendall(whole[i : i + 4096])
-                    if i % 65536 == 0:
-                        time.sleep(0.001)
-                if framing != "closing":
-                    conn.recv(65536)
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = Pieces(lambda _: None, url=f"http://127.0.0.1:{listener.getsockname()[1]}")
-    threading.Thread(target=server.serve, args=(listener,), daemon=True).start()
-    try:
-        with Client(server.url, "k", retry=ONCE, concurrency=1) as client:
-            assert _get(client, workers, "/big") == [json.loads(body)]
-    finally:
-        listener.close()
+    # About 250 pieces of 4 KiB, most read on their own.
+    got = _read_in_pieces(workers, whole, 4096, 0.001, closes=framing == "closing")
+    assert got == json.loads(body)
     # The declared length is waited for; a body with no length is tried at each doubling of its size
     # (a chunked one also at each blank line it happens to end on): never once per read.
     assert len(parsed) <= {"length": 1, "chunked": 8, "closing": 8}[framing], len(parsed)
